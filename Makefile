@@ -1,0 +1,56 @@
+# Bookwell: `make run` serves the demo, `make test` runs every check. Both install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PORT ?= 8000
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export BOOKWELL_DATA_DIR ?= $(CURDIR)/var
+
+.PHONY: help install run demo test lint typecheck migrations-check test-sqlite test-postgres browser bench clean
+
+help:
+	@echo "make run    - install, migrate, seed the demo clinic and serve http://127.0.0.1:$(PORT)"
+	@echo "make test   - install and run every check (lint, types, migrations, SQLite and PostgreSQL suites)"
+	@echo "make bench  - run the benchmarks under bench/"
+
+$(STAMP): pyproject.toml scripts/find-python
+	@PY=$$(scripts/find-python) || exit 1; \
+	  if [ ! -x $(BIN)/python ]; then echo "Creating $(VENV) with $$PY"; "$$PY" -m venv $(VENV) || exit 1; fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/bookwell migrate --noinput
+	$(BIN)/bookwell demo
+	$(BIN)/bookwell serve --bind 127.0.0.1:$(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy bookwell tests
+
+migrations-check: install
+	$(BIN)/bookwell makemigrations --check --dry-run
+
+browser:
+	@scripts/ensure-chromium
+
+test-sqlite: install browser
+	DATABASE_URL= $(BIN)/pytest
+
+test-postgres: install browser
+	@$(BIN)/python scripts/test-postgres.py $(BIN)/pytest
+
+test: lint typecheck migrations-check test-sqlite test-postgres
+
+bench: install
+	@for b in bench/*.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(BIN)/python "$$b" || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

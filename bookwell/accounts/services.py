@@ -1,0 +1,258 @@
+"""Writes for accounts: sign-in with throttling, second factor, sessions (P3)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from bookwell.accounts.models import (
+    RecoveryCode,
+    SignInAttempt,
+    SignInOutcome,
+    User,
+    new_session_salt,
+)
+
+FAILURES = (SignInOutcome.FAILURE, SignInOutcome.MFA_FAILURE)
+BOUNDARIES = (SignInOutcome.SUCCESS, SignInOutcome.RESET)
+TOTP_STEP = 30
+RECOVERY_CODE_COUNT = 10
+
+
+def account_key(email: str) -> str:
+    """A keyed hash of the normalised email: throttles unknown and known accounts alike."""
+    return salted_hmac(
+        "bookwell.accounts.signin", email.strip().lower(), algorithm="sha256"
+    ).hexdigest()
+
+
+@dataclass(frozen=True)
+class Lockout:
+    locked: bool
+    retry_after: int = 0  # seconds
+
+
+def _lockout_from(attempts: list[datetime], limit: int, now: datetime) -> Lockout:
+    """Locked while `limit` failures lie inside the window; free when the oldest ages out."""
+    if len(attempts) < limit:
+        return Lockout(False)
+    window = timedelta(seconds=settings.SIGNIN_WINDOW)
+    # attempts is newest first; the lock ends when the limit-th newest leaves the window.
+    release = attempts[limit - 1] + window
+    return Lockout(True, max(1, int((release - now).total_seconds()) + 1))
+
+
+def signin_lockout(*, email: str, network: str, now: datetime | None = None) -> Lockout:
+    """Whether sign-in for this account from this network is refused right now.
+
+    Three limits, so that an attacker cannot keep the real user out indefinitely:
+    * per account and network: SIGNIN_MAX_FAILURES failures lock that pair only;
+    * per network: SIGNIN_MAX_FAILURES_PER_NETWORK failures over any accounts (spraying);
+    * per account over all networks: SIGNIN_MAX_FAILURES_PER_ACCOUNT, which does not apply to
+      networks the account signed in from successfully in the last SIGNIN_TRUSTED_NETWORK_DAYS.
+    Failures before the account's last success or password reset do not count, and attempts
+    refused while locked are recorded but not counted, so a lock always ends.
+    """
+    now = now or timezone.now()
+    key = account_key(email)
+    since = now - timedelta(seconds=settings.SIGNIN_WINDOW)
+    boundary = (
+        SignInAttempt.objects.filter(account_key=key, outcome__in=BOUNDARIES, at__gt=since)
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    account_since = max(since, boundary) if boundary else since
+    failures = SignInAttempt.objects.filter(outcome__in=FAILURES).order_by("-at")
+
+    pair = list(
+        failures.filter(account_key=key, network=network, at__gt=account_since).values_list(
+            "at", flat=True
+        )[: settings.SIGNIN_MAX_FAILURES]
+    )
+    verdict = _lockout_from(pair, settings.SIGNIN_MAX_FAILURES, now)
+    if verdict.locked:
+        return verdict
+
+    per_network = list(
+        failures.filter(network=network, at__gt=since).values_list("at", flat=True)[
+            : settings.SIGNIN_MAX_FAILURES_PER_NETWORK
+        ]
+    )
+    verdict = _lockout_from(per_network, settings.SIGNIN_MAX_FAILURES_PER_NETWORK, now)
+    if verdict.locked:
+        return verdict
+
+    trusted_since = now - timedelta(days=settings.SIGNIN_TRUSTED_NETWORK_DAYS)
+    trusted = SignInAttempt.objects.filter(
+        account_key=key, network=network, outcome=SignInOutcome.SUCCESS, at__gt=trusted_since
+    ).exists()
+    if trusted:
+        return Lockout(False)
+    per_account = list(
+        failures.filter(account_key=key, at__gt=account_since).values_list("at", flat=True)[
+            : settings.SIGNIN_MAX_FAILURES_PER_ACCOUNT
+        ]
+    )
+    return _lockout_from(per_account, settings.SIGNIN_MAX_FAILURES_PER_ACCOUNT, now)
+
+
+def signin_attempt_record(
+    *, email: str, network: str, outcome: SignInOutcome, user: User | None = None
+) -> SignInAttempt:
+    # Its own transaction: a failed attempt is recorded even though the request fails.
+    with transaction.atomic():
+        return SignInAttempt.objects.create(
+            account_key=account_key(email), user=user, network=network, outcome=outcome
+        )
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    user: User | None
+    lockout: Lockout
+    needs_second_factor: bool = False
+
+
+def signin_check_password(
+    *, request: object, email: str, password: str, network: str
+) -> SignInResult:
+    """First step of sign-in. Never says whether the account exists."""
+    lockout = signin_lockout(email=email, network=network)
+    if lockout.locked:
+        signin_attempt_record(email=email, network=network, outcome=SignInOutcome.LOCKED)
+        return SignInResult(None, lockout)
+    user = authenticate(request, username=email, password=password)  # type: ignore[arg-type]
+    if not isinstance(user, User):
+        signin_attempt_record(email=email, network=network, outcome=SignInOutcome.FAILURE)
+        return SignInResult(None, signin_lockout(email=email, network=network))
+    if user.mfa_enabled:
+        return SignInResult(user, lockout, needs_second_factor=True)
+    return SignInResult(user, lockout)
+
+
+def signin_check_second_factor(*, user: User, code: str, network: str) -> SignInResult:
+    lockout = signin_lockout(email=user.email, network=network)
+    if lockout.locked:
+        signin_attempt_record(
+            email=user.email, network=network, outcome=SignInOutcome.LOCKED, user=user
+        )
+        return SignInResult(None, lockout)
+    if mfa_verify(user=user, code=code):
+        return SignInResult(user, lockout)
+    signin_attempt_record(
+        email=user.email, network=network, outcome=SignInOutcome.MFA_FAILURE, user=user
+    )
+    return SignInResult(None, signin_lockout(email=user.email, network=network))
+
+
+def signin_succeeded(*, user: User, network: str) -> None:
+    signin_attempt_record(
+        email=user.email, network=network, outcome=SignInOutcome.SUCCESS, user=user
+    )
+
+
+def password_reset_completed(*, user: User, network: str) -> None:
+    """A reset proves control of the mailbox: it lifts the account's lockouts."""
+    signin_attempt_record(email=user.email, network=network, outcome=SignInOutcome.RESET, user=user)
+
+
+def sign_out_everywhere(*, user: User) -> None:
+    """Invalidates every session of the user (the session hash includes the salt)."""
+    user.session_salt = new_session_salt()
+    user.save(update_fields=["session_salt"])
+
+
+# --- TOTP -------------------------------------------------------------------------------------
+
+
+def totp_new_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_provisioning_uri(*, user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="Bookwell")
+
+
+def _totp_matching_step(secret: str, code: str, after_step: int, now: float | None = None) -> int:
+    """The time step (current ±1) whose code equals `code` and is newer than `after_step`."""
+    code = code.strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == 6):
+        return 0
+    hotp = pyotp.HOTP(secret)
+    current = int((now if now is not None else time.time()) // TOTP_STEP)
+    for step in (current - 1, current, current + 1):
+        if step > after_step and hmac.compare_digest(hotp.at(step), code):
+            return step
+    return 0
+
+
+def _recovery_hash(code: str) -> str:
+    normalised = code.strip().lower().replace("-", "").replace(" ", "")
+    return salted_hmac("bookwell.accounts.recovery", normalised, algorithm="sha256").hexdigest()
+
+
+def mfa_verify(*, user: User, code: str) -> bool:
+    """Accepts a fresh TOTP code or an unused recovery code, each exactly once."""
+    if not user.mfa_enabled:
+        return False
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        step = _totp_matching_step(locked.totp_secret, code, locked.totp_last_step)
+        if step:
+            User.objects.filter(pk=user.pk).update(totp_last_step=step)
+            user.totp_last_step = step
+            return True
+        used = RecoveryCode.objects.filter(
+            user=user, code_hash=_recovery_hash(code), used_at__isnull=True
+        ).update(used_at=timezone.now())
+        return used == 1
+
+
+def mfa_enable(*, user: User, secret: str, code: str) -> list[str] | None:
+    """Confirms enrolment with a code from the new secret; returns fresh recovery codes."""
+    step = _totp_matching_step(secret, code, 0)
+    if not step:
+        return None
+    with transaction.atomic():
+        user.totp_secret = secret
+        user.totp_enabled_at = timezone.now()
+        user.totp_last_step = step
+        user.save(update_fields=["totp_secret", "totp_enabled_at", "totp_last_step"])
+        return recovery_codes_regenerate(user=user)
+
+
+def mfa_disable(*, user: User) -> None:
+    with transaction.atomic():
+        user.totp_secret = ""
+        user.totp_enabled_at = None
+        user.totp_last_step = 0
+        user.save(update_fields=["totp_secret", "totp_enabled_at", "totp_last_step"])
+        RecoveryCode.objects.filter(user=user).delete()
+
+
+def recovery_codes_regenerate(*, user: User) -> list[str]:
+    codes = []
+    for _ in range(RECOVERY_CODE_COUNT):
+        raw = secrets.token_hex(5)  # 40 bits, shown as xxxxx-xxxxx
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+    with transaction.atomic():
+        RecoveryCode.objects.filter(user=user).delete()
+        RecoveryCode.objects.bulk_create(
+            [RecoveryCode(user=user, code_hash=_recovery_hash(c)) for c in codes]
+        )
+    return codes
+
+
+def recovery_codes_left(*, user: User) -> int:
+    return RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()

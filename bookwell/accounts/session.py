@@ -1,0 +1,21 @@
+"""Starting and ending authenticated sessions (P3)."""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib.auth import login
+from django.http import HttpRequest
+
+from bookwell.accounts.models import User
+from bookwell.accounts.services import signin_succeeded
+
+AUTH_AT_KEY = "bookwell_auth_at"
+MFA_PENDING_KEY = "bookwell_mfa_pending"
+
+
+def start_authenticated_session(request: HttpRequest, user: User, *, network: str) -> None:
+    # login() rotates the session key (no fixation) and stores the session auth hash.
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session[AUTH_AT_KEY] = int(time.time())
+    signin_succeeded(user=user, network=network)

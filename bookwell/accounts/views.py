@@ -1,0 +1,299 @@
+"""Sign-in, sign-out, password and second-factor pages (P3)."""
+
+from __future__ import annotations
+
+import time
+from io import BytesIO
+from urllib.parse import urlencode
+
+import qrcode
+import qrcode.image.svg
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm, SetPasswordForm
+from django.contrib.auth.tokens import default_token_generator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
+from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from bookwell.accounts import services
+from bookwell.accounts.forms import CodeForm, PasswordConfirmForm, SignInForm
+from bookwell.accounts.models import User
+from bookwell.accounts.session import MFA_PENDING_KEY, start_authenticated_session
+from bookwell.core.net import client_ip, network_of
+
+MFA_ENROL_KEY = "bookwell_mfa_enrol_secret"
+
+
+def _next_url(request: HttpRequest) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse(settings.LOGIN_REDIRECT_URL)
+
+
+def _locked_message(retry_after: int) -> str:
+    minutes = max(1, (retry_after + 59) // 60)
+    unit = "minute" if minutes == 1 else "minutes"
+    return (
+        f"Too many attempts. For your security, try again in {minutes} {unit}, "
+        "or reset your password."
+    )
+
+
+@sensitive_post_parameters("password")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signin(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect(_next_url(request))
+    form = SignInForm(request.POST or None)
+    ctx = {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")}
+    if request.method == "POST":
+        if form.is_valid():
+            network = network_of(client_ip(request))
+            result = services.signin_check_password(
+                request=request,
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+                network=network,
+            )
+            if result.user is not None and result.needs_second_factor:
+                request.session.cycle_key()
+                request.session[MFA_PENDING_KEY] = {"user": result.user.pk, "at": int(time.time())}
+                url = reverse("accounts:signin-verify")
+                if ctx["next"]:
+                    url += "?" + urlencode({"next": ctx["next"]})
+                return redirect(url)
+            if result.user is not None:
+                start_authenticated_session(request, result.user, network=network)
+                return redirect(_next_url(request))
+            if result.lockout.locked:
+                form.add_error(None, _locked_message(result.lockout.retry_after))
+                return render(request, "accounts/signin.html", ctx, status=429)
+            form.add_error(None, "The email or password is not correct.")
+        return render(request, "accounts/signin.html", ctx, status=400)
+    return render(request, "accounts/signin.html", ctx)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signin_verify(request: HttpRequest) -> HttpResponse:
+    pending = request.session.get(MFA_PENDING_KEY)
+    if (
+        not isinstance(pending, dict)
+        or time.time() - pending.get("at", 0) > settings.MFA_PENDING_TTL
+    ):
+        request.session.pop(MFA_PENDING_KEY, None)
+        messages.info(request, "Please sign in again.")
+        return redirect("accounts:signin")
+    user = User.objects.filter(pk=pending.get("user"), is_active=True).first()
+    if user is None:
+        return redirect("accounts:signin")
+    form = CodeForm(request.POST or None)
+    ctx = {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")}
+    if request.method == "POST":
+        if form.is_valid():
+            network = network_of(client_ip(request))
+            result = services.signin_check_second_factor(
+                user=user, code=form.cleaned_data["code"], network=network
+            )
+            if result.user is not None:
+                request.session.pop(MFA_PENDING_KEY, None)
+                start_authenticated_session(request, user, network=network)
+                return redirect(_next_url(request))
+            if result.lockout.locked:
+                request.session.pop(MFA_PENDING_KEY, None)
+                form.add_error(None, _locked_message(result.lockout.retry_after))
+                return render(request, "accounts/signin_verify.html", ctx, status=429)
+            form.add_error("code", "That code is not valid. Codes can be used only once.")
+        return render(request, "accounts/signin_verify.html", ctx, status=400)
+    return render(request, "accounts/signin_verify.html", ctx)
+
+
+@require_POST
+def signout(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    messages.success(request, "You are signed out.")
+    return redirect("accounts:signin")
+
+
+@login_required
+@require_POST
+def signout_everywhere(request: HttpRequest) -> HttpResponse:
+    services.sign_out_everywhere(user=request.user)  # type: ignore[arg-type]
+    logout(request)
+    messages.success(request, "You are signed out on every device.")
+    return redirect("accounts:signin")
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    return render(
+        request,
+        "accounts/account.html",
+        {"recovery_left": services.recovery_codes_left(user=user) if user.mfa_enabled else 0},  # type: ignore[arg-type, union-attr]
+    )
+
+
+@sensitive_post_parameters()
+@login_required
+@require_http_methods(["GET", "POST"])
+def password_change(request: HttpRequest) -> HttpResponse:
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            user = form.save()
+            # Keeps this session; every other session ends (the hash includes the password).
+            update_session_auth_hash(request, user)
+            messages.success(request, "Your password was changed. Other sessions were signed out.")
+            return redirect("accounts:account")
+        return render(request, "accounts/password_change.html", {"form": form}, status=400)
+    return render(request, "accounts/password_change.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset(request: HttpRequest) -> HttpResponse:
+    form = PasswordResetForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            # Same answer whether or not the account exists.
+            form.save(
+                request=request,
+                domain_override=request.get_host(),
+                use_https=request.is_secure(),
+                subject_template_name="emails/password_reset_subject.txt",
+                email_template_name="emails/password_reset.txt",
+            )
+            return redirect("accounts:password-reset-sent")
+        return render(request, "accounts/password_reset.html", {"form": form}, status=400)
+    return render(request, "accounts/password_reset.html", {"form": form})
+
+
+def password_reset_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/password_reset_sent.html")
+
+
+RESET_SESSION_KEY = "bookwell_reset_token"
+RESET_URL_TOKEN = "set-password"
+
+
+@sensitive_post_parameters()
+@never_cache
+@require_http_methods(["GET", "POST"])
+def password_reset_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    if token != RESET_URL_TOKEN:
+        # Move the token into the session so it leaves the address bar (Referer, history).
+        request.session[RESET_SESSION_KEY] = token
+        return redirect("accounts:password-reset-confirm", uidb64=uidb64, token=RESET_URL_TOKEN)
+    try:
+        user = User.objects.filter(pk=int(urlsafe_base64_decode(uidb64).decode())).first()
+    except (ValueError, TypeError, OverflowError, UnicodeDecodeError):
+        user = None
+    session_token = request.session.get(RESET_SESSION_KEY, "")
+    if user is None or not default_token_generator.check_token(user, session_token):
+        return render(request, "accounts/password_reset_invalid.html", status=400)
+    form = SetPasswordForm(user, request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            form.save()  # a new password hash: the token stops working (single use)
+            request.session.pop(RESET_SESSION_KEY, None)
+            services.password_reset_completed(user=user, network=network_of(client_ip(request)))
+            messages.success(request, "Your password was set. Sign in with it now.")
+            return redirect("accounts:signin")
+        return render(request, "accounts/password_reset_confirm.html", {"form": form}, status=400)
+    return render(request, "accounts/password_reset_confirm.html", {"form": form})
+
+
+def _qr_svg(data: str) -> str:
+    img = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buf = BytesIO()
+    img.save(buf)
+    return buf.getvalue().decode()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mfa(request: HttpRequest) -> HttpResponse:
+    """Enrol an authenticator app: scan, confirm with a code, receive recovery codes."""
+    user: User = request.user  # type: ignore[assignment]
+    if user.mfa_enabled:
+        return render(
+            request,
+            "accounts/mfa_enabled.html",
+            {"recovery_left": services.recovery_codes_left(user=user)},
+        )
+    secret = request.session.get(MFA_ENROL_KEY)
+    if not secret:
+        secret = services.totp_new_secret()
+        request.session[MFA_ENROL_KEY] = secret
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        codes = services.mfa_enable(user=user, secret=secret, code=form.cleaned_data["code"])
+        if codes is not None:
+            request.session.pop(MFA_ENROL_KEY, None)
+            update_session_auth_hash(request, user)
+            messages.success(request, "Your authenticator app is set up.")
+            return render(
+                request,
+                "accounts/recovery_codes.html",
+                {"codes": codes, "next": _next_url(request)},
+            )
+        form.add_error(
+            "code", "That code does not match. Check the time on your phone and try again."
+        )
+    uri = services.totp_provisioning_uri(user=user, secret=secret)
+    ctx = {
+        "form": form,
+        "secret": secret,
+        "qr": mark_safe(_qr_svg(uri)),  # noqa: S308 (SVG we generate)
+        "next": request.GET.get("next", ""),
+    }
+    return render(
+        request, "accounts/mfa_setup.html", ctx, status=400 if request.method == "POST" else 200
+    )
+
+
+@sensitive_post_parameters()
+@login_required
+@require_POST
+def mfa_disable(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    form = PasswordConfirmForm(request.POST)
+    if form.is_valid() and user.check_password(form.cleaned_data["password"]):
+        services.mfa_disable(user=user)
+        messages.success(request, "Two-step sign-in is off.")
+        return redirect("accounts:account")
+    messages.error(request, "Your password was not correct; two-step sign-in stays on.")
+    return redirect("accounts:mfa")
+
+
+@sensitive_post_parameters()
+@login_required
+@require_POST
+def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    form = PasswordConfirmForm(request.POST)
+    if (
+        not user.mfa_enabled
+        or not form.is_valid()
+        or not user.check_password(form.cleaned_data["password"])
+    ):
+        messages.error(request, "Your password was not correct.")
+        return redirect("accounts:mfa")
+    codes = services.recovery_codes_regenerate(user=user)
+    return render(
+        request,
+        "accounts/recovery_codes.html",
+        {"codes": codes, "next": reverse("accounts:account")},
+    )

@@ -1,0 +1,65 @@
+"""PostgreSQL backend that carries the clinic context into the database session (P1).
+
+Row-level security policies compare each row's clinic_id with the setting
+`bookwell.clinic_id` (and let `bookwell.all_clinics = 'on'` through for platform work).
+Before a query runs, this wrapper makes those settings match the active context. Inside a
+transaction the value is set transaction-locally (`set_config(..., true)`), so it ends with
+the transaction; outside one it is set for the session. What the connection holds is tracked
+and forgotten at every commit, rollback and reconnect, so a stale value is never trusted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.backends.postgresql import base
+
+from bookwell.core.context import db_scope_settings
+
+SET_SCOPE_SQL = (
+    "SELECT set_config('bookwell.clinic_id', %s, %s), set_config('bookwell.all_clinics', %s, %s)"
+)
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._scope_in_effect: tuple[str, str] | None = None
+        self.execute_wrappers.append(self._apply_clinic_scope)
+
+    def _apply_clinic_scope(
+        self, execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]
+    ) -> Any:
+        wanted = db_scope_settings()
+        if wanted != self._scope_in_effect:
+            local = self.in_atomic_block
+            context["cursor"].cursor.execute(SET_SCOPE_SQL, (wanted[0], local, wanted[1], local))
+            self._scope_in_effect = wanted
+        return execute(sql, params, many, context)
+
+    def _forget_scope(self) -> None:
+        self._scope_in_effect = None
+
+    def connect(self) -> None:
+        self._forget_scope()
+        super().connect()
+
+    def _commit(self) -> None:
+        self._forget_scope()
+        super()._commit()
+
+    def _rollback(self) -> None:
+        self._forget_scope()
+        super()._rollback()
+
+    def _savepoint_rollback(self, sid: str) -> None:
+        self._forget_scope()
+        super()._savepoint_rollback(sid)
+
+    def _set_autocommit(self, autocommit: bool) -> None:
+        self._forget_scope()
+        super()._set_autocommit(autocommit)
+
+    def _close(self) -> None:
+        self._forget_scope()
+        super()._close()

@@ -1,0 +1,78 @@
+"""Base for every tenant-owned model (P1: tenancy fails closed)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db import models
+
+from bookwell.core.context import (
+    NoActiveClinic,
+    active_clinic_id,
+    in_platform_scope,
+)
+
+
+def _scope_clinic_id(model: type[models.Model]) -> int | None:
+    """The clinic id to filter on, None inside a platform scope; raises with neither."""
+    if in_platform_scope():
+        return None
+    clinic_id = active_clinic_id()
+    if clinic_id is None:
+        raise NoActiveClinic(f"{model.__name__} used without a clinic context")
+    return clinic_id
+
+
+class TenantQuerySet(models.QuerySet):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        objs = list(objs)
+        for obj in objs:
+            obj.check_clinic_writable()
+        return super().bulk_create(objs, *args, **kwargs)
+
+
+class TenantManager(models.Manager):
+    """Default and base manager of tenant models: filtered to the active clinic, or refusing."""
+
+    def get_queryset(self) -> TenantQuerySet:
+        qs = TenantQuerySet(self.model, using=self._db)
+        clinic_id = _scope_clinic_id(self.model)
+        return qs if clinic_id is None else qs.filter(clinic_id=clinic_id)
+
+
+class TenantModel(models.Model):
+    """A row that belongs to exactly one clinic.
+
+    Every subclass gets row-level security on PostgreSQL through the `EnableTenantRLS`
+    migration operation; tests/security checks that none is missing.
+    """
+
+    clinic = models.ForeignKey(
+        "tenancy.Clinic", on_delete=models.CASCADE, related_name="+", db_index=True
+    )
+
+    objects: ClassVar[TenantManager] = TenantManager()
+
+    class Meta:
+        abstract = True
+        # Related-object access, refresh_from_db and save()'s UPDATE go through the base
+        # manager: make it the scoped one so they fail closed too.
+        base_manager_name = "objects"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.check_clinic_writable()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        self.check_clinic_writable()
+        return super().delete(*args, **kwargs)
+
+    def check_clinic_writable(self) -> None:
+        # Invariant guard, not business logic: a row may only be written into the active clinic.
+        if in_platform_scope():
+            return
+        clinic_id = active_clinic_id()
+        if clinic_id is None:
+            raise NoActiveClinic(f"{type(self).__name__} written without a clinic context")
+        if self.clinic_id != clinic_id:
+            raise NoActiveClinic(f"{type(self).__name__} written into another clinic")

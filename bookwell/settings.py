@@ -1,0 +1,309 @@
+"""Bookwell settings: one module; everything that differs by deployment comes from the environment.
+
+BOOKWELL_ENV=production turns on the production profile: it refuses to start without its
+secrets and passes `bookwell check --deploy --fail-level WARNING`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number") from exc
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+BASE_DIR = Path(__file__).resolve().parent
+ENVIRONMENT = env("BOOKWELL_ENV", "development")
+if ENVIRONMENT not in {"development", "production"}:
+    raise ImproperlyConfigured("BOOKWELL_ENV must be 'development' or 'production'")
+PRODUCTION = ENVIRONMENT == "production"
+DATA_DIR = Path(env("BOOKWELL_DATA_DIR", "var")).resolve()
+
+DEBUG = env_bool("BOOKWELL_DEBUG", False) and not PRODUCTION
+
+
+def _secret_key() -> str:
+    key = env("BOOKWELL_SECRET_KEY")
+    if key:
+        return key
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "BOOKWELL_SECRET_KEY is not set. Production refuses to start without it; "
+            "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+        )
+    # Development: generated once into the data dir, so sessions survive restarts.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(64))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+ALLOWED_HOSTS = env_list(
+    "BOOKWELL_ALLOWED_HOSTS",
+    [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"],
+)
+CSRF_TRUSTED_ORIGINS = env_list("BOOKWELL_CSRF_TRUSTED_ORIGINS", [])
+BASE_URL = env("BOOKWELL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "bookwell.core",
+    "bookwell.tenancy",
+    "bookwell.accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "bookwell.core.middleware.security_headers",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "bookwell.accounts.middleware.session_timeouts",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "bookwell.urls"
+WSGI_APPLICATION = "bookwell.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
+                "bookwell.tenancy.context_processors.clinic_nav",
+            ],
+        },
+    }
+]
+
+# --- Database ---------------------------------------------------------------------------------
+# DATABASE_URL is the runtime connection. On PostgreSQL it must be a role that is not superuser,
+# has no BYPASSRLS and owns no table (P1). Migrations run as the owning role given by
+# DATABASE_OWNER_URL (`bookwell migrate` switches to it by itself).
+_db_url = env("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'bookwell.sqlite3'}"
+if env_bool("BOOKWELL_DB_AS_OWNER") and env("DATABASE_OWNER_URL"):
+    _db_url = env("DATABASE_OWNER_URL")
+_default_db = dj_database_url.parse(_db_url, conn_max_age=env_int("BOOKWELL_DB_CONN_MAX_AGE", 0))
+if _default_db["ENGINE"] == "django.db.backends.postgresql":
+    # Our backend re-asserts the clinic context on the connection before queries (RLS, P1).
+    _default_db["ENGINE"] = "bookwell.core.db.postgresql"
+elif _default_db["ENGINE"] == "django.db.backends.sqlite3":
+    if _default_db["NAME"] and _default_db["NAME"] != ":memory:":
+        Path(_default_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    _default_db["OPTIONS"] = {
+        # BEGIN IMMEDIATE: a transaction takes the write lock up front, so concurrent writers
+        # wait (busy_timeout) instead of failing half-way through.
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+        "PRAGMA busy_timeout=10000;",
+    }
+else:
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL or SQLite")
+_default_db["ATOMIC_REQUESTS"] = True
+_default_db["TEST"] = {"NAME": env("BOOKWELL_TEST_DB_NAME") or None}
+DATABASES = {"default": _default_db}
+DB_APP_ROLE = env("BOOKWELL_DB_APP_ROLE")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Accounts and sessions (P3) ---------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",  # Argon2id
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:signin"
+LOGIN_REDIRECT_URL = "tenancy:choose"
+PASSWORD_RESET_TIMEOUT = env_int("BOOKWELL_PASSWORD_RESET_TIMEOUT", 60 * 60)
+INVITATION_TTL = env_int("BOOKWELL_INVITATION_TTL", 7 * 24 * 60 * 60)
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Idle timeout: the session expires this many seconds after the last request.
+SESSION_IDLE_TIMEOUT = env_int("BOOKWELL_SESSION_IDLE_TIMEOUT", 30 * 60)
+# Absolute timeout: however active, sign in again after this many seconds.
+SESSION_ABSOLUTE_TIMEOUT = env_int("BOOKWELL_SESSION_ABSOLUTE_TIMEOUT", 12 * 60 * 60)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True  # the token reaches htmx through hx-headers, not the cookie
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "bookwell.core.views.csrf_failure"
+
+# Sign-in throttling: per account+network, per network, and per account across networks.
+SIGNIN_WINDOW = env_int("BOOKWELL_SIGNIN_WINDOW", 15 * 60)
+SIGNIN_MAX_FAILURES = env_int("BOOKWELL_SIGNIN_MAX_FAILURES", 5)
+SIGNIN_MAX_FAILURES_PER_NETWORK = env_int("BOOKWELL_SIGNIN_MAX_FAILURES_PER_NETWORK", 50)
+SIGNIN_MAX_FAILURES_PER_ACCOUNT = env_int("BOOKWELL_SIGNIN_MAX_FAILURES_PER_ACCOUNT", 20)
+SIGNIN_TRUSTED_NETWORK_DAYS = env_int("BOOKWELL_SIGNIN_TRUSTED_NETWORK_DAYS", 30)
+MFA_PENDING_TTL = 5 * 60
+
+# --- Security headers (P14, P19) --------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+    "interest-cohort=(), browsing-topics=()"
+)
+
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("BOOKWELL_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = 31_536_000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("BOOKWELL_HSTS_PRELOAD", False)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # __Host- cookies: Secure, path /, no Domain: they cannot be set by a sibling subdomain.
+    SESSION_COOKIE_NAME = "__Host-bookwell_session"
+    CSRF_COOKIE_NAME = "__Host-bookwell_csrf"
+    if env_bool("BOOKWELL_BEHIND_PROXY", True):
+        # The TLS-terminating proxy (nginx) sets this header; the app trusts it only from there.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+else:
+    SESSION_COOKIE_NAME = "bookwell_session"
+    CSRF_COOKIE_NAME = "bookwell_csrf"
+
+# --- Email ------------------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env("BOOKWELL_FROM_EMAIL", "Bookwell <no-reply@bookwell.invalid>")
+# Production sends through SMTP; development writes each message to a file under the data dir.
+_mail_backend = env("BOOKWELL_EMAIL_BACKEND", "smtp" if PRODUCTION else "file")
+if _mail_backend == "smtp":
+    _mailer: dict[str, object] = {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": env("BOOKWELL_EMAIL_HOST", "localhost"),
+            "port": env_int("BOOKWELL_EMAIL_PORT", 587),
+            "username": env("BOOKWELL_EMAIL_USER"),
+            "password": env("BOOKWELL_EMAIL_PASSWORD"),
+            "use_tls": env_bool("BOOKWELL_EMAIL_TLS", True),
+        },
+    }
+elif _mail_backend == "file":
+    _mailer = {
+        "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "OPTIONS": {"file_path": str(DATA_DIR / "outbox")},
+    }
+elif _mail_backend == "console":
+    _mailer = {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+else:
+    raise ImproperlyConfigured("BOOKWELL_EMAIL_BACKEND must be smtp, file or console")
+MAILERS = {"default": _mailer}
+
+# --- Static files -----------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = not PRODUCTION
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+GUNICORN_WORKERS = env_int("BOOKWELL_WORKERS", 2)
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging: no personal data (P7). Request paths can carry tokens, so django.request's
+# per-request warnings are not logged; errors are, without the request.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("BOOKWELL_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "django.security": {"level": "ERROR"},
+    },
+}

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+from bookwell.core.models import TenantModel
+from bookwell.tenancy.permissions import ROLE_CHOICES, Role
+
+RESERVED_SLUGS = frozenset(
+    {"admin", "api", "app", "book", "c", "static", "media", "signin", "signup", "www", "invite"}
+)
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError("Choose a time zone from the list.", code="time_zone")
+
+
+def validate_slug(value: str) -> None:
+    if value in RESERVED_SLUGS:
+        raise ValidationError("This address is reserved; choose another.", code="reserved")
+
+
+class Plan(models.TextChoices):
+    TRIAL = "trial", "Trial"
+    STANDARD = "standard", "Standard"
+
+
+class Clinic(models.Model):
+    """A tenant: the customer that owns its clients' data."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(
+        max_length=50,
+        unique=True,
+        validators=[
+            RegexValidator(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$", "Use a-z, 0-9 and dashes."),
+            validate_slug,
+        ],
+    )
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    country = models.CharField(
+        max_length=2,
+        default="DE",
+        validators=[RegexValidator(r"^[A-Z]{2}$", "Use a two-letter country code (ISO 3166).")],
+    )
+    locale = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
+    contact_email = models.EmailField(max_length=254, blank=True)
+    plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.TRIAL)
+    require_mfa_for_admins = models.BooleanField(
+        default=False,
+        help_text="Owners and admins must use an authenticator app to open this clinic.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Membership(TenantModel):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=ROLE_CHOICES)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "user"], name="membership_one_per_clinic"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=[r.value for r in Role]), name="membership_valid_role"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"membership {self.pk}"
+
+
+class Invitation(TenantModel):
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=20, choices=ROLE_CHOICES)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        indexes = [models.Index(Lower("email"), "clinic", name="invitation_email")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=[r.value for r in Role]), name="invitation_valid_role"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk}"

@@ -1,0 +1,65 @@
+"""Roles and what they may do: the one table (P2).
+
+Every permission-protected view declares one of these; the role-matrix test walks this table.
+No view or service asks "is this user an admin?": it asks for a permission.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    PRACTITIONER = "practitioner"
+    FRONT_DESK = "front_desk"
+    READ_ONLY = "read_only"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.OWNER: "Owner",
+    Role.ADMIN: "Admin",
+    Role.PRACTITIONER: "Practitioner",
+    Role.FRONT_DESK: "Front desk",
+    Role.READ_ONLY: "Read-only",
+}
+ROLE_CHOICES = [(r.value, ROLE_LABELS[r]) for r in Role]
+
+
+class Perm(StrEnum):
+    CLINIC_VIEW = "clinic.view"  # the staff home of the clinic
+    CLINIC_SETTINGS = "clinic.settings"  # profile, security policy
+    TEAM_VIEW = "team.view"  # see members and pending invitations
+    TEAM_MANAGE = "team.manage"  # invite, change roles, remove (not owners)
+    TEAM_MANAGE_OWNERS = "team.manage_owners"  # grant, change or remove the owner role
+
+
+_EVERY_MEMBER = {Perm.CLINIC_VIEW}
+_MANAGERS = _EVERY_MEMBER | {
+    Perm.CLINIC_SETTINGS,
+    Perm.TEAM_VIEW,
+    Perm.TEAM_MANAGE,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.OWNER: frozenset(_MANAGERS | {Perm.TEAM_MANAGE_OWNERS}),
+    Role.ADMIN: frozenset(_MANAGERS),
+    Role.PRACTITIONER: frozenset(_EVERY_MEMBER),
+    Role.FRONT_DESK: frozenset(_EVERY_MEMBER | {Perm.TEAM_VIEW}),
+    Role.READ_ONLY: frozenset(_EVERY_MEMBER),
+}
+
+# Roles whose members must use a second factor when the clinic requires it (P3).
+MFA_ENFORCEABLE_ROLES = frozenset({Role.OWNER, Role.ADMIN})
+
+
+def role_has(role: str, perm: Perm) -> bool:
+    try:
+        return perm in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False

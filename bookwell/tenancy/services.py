@@ -1,0 +1,231 @@
+"""Writes for clinics, memberships and invitations."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models.functions import Lower
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from bookwell.accounts.models import User
+from bookwell.core.context import clinic_context, platform_scope
+from bookwell.core.errors import Conflict, Forbidden, Gone, ServiceError
+from bookwell.core.tokens import new_token, token_hash
+from bookwell.tenancy.models import RESERVED_SLUGS, Clinic, Invitation, Membership
+from bookwell.tenancy.permissions import Perm, Role, role_has
+
+
+def slugify_clinic_name(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:40].strip("-")
+    return slug or "clinic"
+
+
+def _free_slug(base: str) -> str:
+    candidate, n = base, 1
+    while candidate in RESERVED_SLUGS or Clinic.objects.filter(slug=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def clinic_create(
+    *,
+    owner: User,
+    name: str,
+    time_zone: str,
+    country: str,
+    slug: str | None = None,
+    contact_email: str = "",
+    locale: str = "en",
+) -> Clinic:
+    with transaction.atomic():
+        clinic = Clinic(
+            name=name.strip(),
+            slug=slug or _free_slug(slugify_clinic_name(name)),
+            time_zone=time_zone,
+            country=country.upper(),
+            contact_email=contact_email,
+            locale=locale,
+        )
+        clinic.full_clean()
+        clinic.save()
+        with clinic_context(clinic):
+            membership = Membership(clinic=clinic, user=owner, role=Role.OWNER)
+            membership.full_clean()
+            membership.save()
+    return clinic
+
+
+def signup_create_clinic(
+    *, email: str, full_name: str, password: str, clinic_name: str, time_zone: str, country: str
+) -> tuple[User, Clinic]:
+    """Self-serve sign-up: a new user who owns a new clinic, all or nothing."""
+    with transaction.atomic():
+        if User.objects.filter(email__iexact=email).exists():
+            raise Conflict("An account with this email already exists. Sign in instead.")
+        user = User.objects.create_user(email=email, password=password, full_name=full_name)
+        clinic = clinic_create(owner=user, name=clinic_name, time_zone=time_zone, country=country)
+    return user, clinic
+
+
+def clinic_settings_update(*, clinic: Clinic, **fields: object) -> Clinic:
+    allowed = {"name", "time_zone", "country", "locale", "contact_email", "require_mfa_for_admins"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ServiceError("Unknown settings.", code="unknown_field")
+    with transaction.atomic():
+        for key, value in fields.items():
+            setattr(clinic, key, value)
+        clinic.full_clean()
+        clinic.save(update_fields=[*fields.keys()])
+    return clinic
+
+
+def _require_role_power(actor: Membership, role: str) -> None:
+    if role == Role.OWNER and not role_has(actor.role, Perm.TEAM_MANAGE_OWNERS):
+        raise Forbidden("Only an owner can grant or change the owner role.", code="owner_only")
+
+
+def _owner_count(clinic: Clinic) -> int:
+    return Membership.objects.filter(clinic=clinic, role=Role.OWNER).count()
+
+
+def invitation_create(*, clinic: Clinic, actor: Membership, email: str, role: str) -> str:
+    """Invites someone by email; returns the raw token (it is only mailed, never stored)."""
+    if role not in {r.value for r in Role}:
+        raise ServiceError("Choose a role.", code="invalid_role")
+    _require_role_power(actor, role)
+    email = User.objects.normalize_email(email.strip())
+    with transaction.atomic():
+        if Membership.objects.filter(clinic=clinic, user__email__iexact=email).exists():
+            raise Conflict("This person is already a member of the clinic.", code="already_member")
+        now = timezone.now()
+        # One open invitation per address: a new one replaces the old.
+        Invitation.objects.annotate(e=Lower("email")).filter(
+            e=email.lower(), accepted_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=now)
+        token, digest = new_token()
+        invitation = Invitation(
+            clinic=clinic,
+            email=email,
+            role=role,
+            token_hash=digest,
+            invited_by=actor.user,
+            expires_at=now + timedelta(seconds=settings.INVITATION_TTL),
+        )
+        invitation.full_clean()
+        invitation.save()
+        link = settings.BASE_URL + reverse("tenancy:invitation", args=[token])
+        body = render_to_string(
+            "emails/invitation.txt",
+            {
+                "clinic": clinic,
+                "role": Role(role).label,
+                "link": link,
+                "expires": invitation.expires_at,
+            },
+        )
+        transaction.on_commit(
+            lambda: send_mail(
+                f"You're invited to {clinic.name} on Bookwell",
+                body,
+                None,
+                [email],
+            )
+        )
+    return token
+
+
+def invitation_revoke(*, invitation: Invitation) -> None:
+    if invitation.accepted_at is not None:
+        raise Conflict("This invitation was already accepted.", code="already_accepted")
+    if invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+
+
+def invitation_by_token(token: str) -> Invitation:
+    """Finds an invitation from its emailed link; platform lookup (the link names no clinic)."""
+    with platform_scope("invitation lookup by its single-use token"):
+        invitation = (
+            Invitation.objects.select_related("clinic").filter(token_hash=token_hash(token)).first()
+        )
+    if invitation is None:
+        raise Gone("This invitation link is not valid.", code="invitation_invalid")
+    return invitation
+
+
+def invitation_usable(invitation: Invitation) -> None:
+    if invitation.accepted_at is not None:
+        raise Gone("This invitation has already been used.", code="invitation_used")
+    if invitation.revoked_at is not None:
+        raise Gone("This invitation was withdrawn.", code="invitation_revoked")
+    if invitation.expires_at <= timezone.now():
+        raise Gone("This invitation has expired. Ask for a new one.", code="invitation_expired")
+
+
+def invitation_accept(*, token: str, user: User) -> Membership:
+    invitation = invitation_by_token(token)
+    with clinic_context(invitation.clinic), transaction.atomic():
+        # Lock the row: two clicks on the same link cannot both succeed.
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        invitation_usable(invitation)
+        if invitation.email.lower() != user.email.lower():
+            raise Forbidden(
+                "This invitation was sent to another email address.", code="invitation_other_email"
+            )
+        membership = Membership.objects.filter(user=user).first()
+        if membership is None:
+            membership = Membership(clinic=invitation.clinic, user=user, role=invitation.role)
+            membership.full_clean()
+            membership.save()
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
+
+
+def invitation_signup(*, token: str, full_name: str, password: str) -> tuple[User, Membership]:
+    """Creates the invited person's account and accepts the invitation, all or nothing."""
+    with transaction.atomic():
+        invitation = invitation_by_token(token)
+        if User.objects.filter(email__iexact=invitation.email).exists():
+            raise Conflict("An account with this email exists. Sign in to accept.", code="conflict")
+        user = User.objects.create_user(
+            email=invitation.email, password=password, full_name=full_name
+        )
+        return user, invitation_accept(token=token, user=user)
+
+
+def membership_change_role(*, actor: Membership, membership: Membership, role: str) -> Membership:
+    if role not in {r.value for r in Role}:
+        raise ServiceError("Choose a role.", code="invalid_role")
+    _require_role_power(actor, membership.role)
+    _require_role_power(actor, role)
+    with transaction.atomic():
+        if (
+            membership.role == Role.OWNER
+            and role != Role.OWNER
+            and _owner_count(membership.clinic) <= 1
+        ):
+            raise Conflict("A clinic needs at least one owner.", code="last_owner")
+        membership.role = role
+        membership.full_clean()
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def membership_remove(*, actor: Membership, membership: Membership) -> None:
+    _require_role_power(actor, membership.role)
+    with transaction.atomic():
+        if membership.role == Role.OWNER and _owner_count(membership.clinic) <= 1:
+            raise Conflict("A clinic needs at least one owner.", code="last_owner")
+        membership.delete()

@@ -1,0 +1,216 @@
+"""Staff shell, team and clinic settings; sign-up and invitations."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from bookwell.accounts.models import User
+from bookwell.accounts.session import start_authenticated_session
+from bookwell.core.access import access_in_clinic
+from bookwell.core.errors import ServiceError
+from bookwell.core.net import client_ip, network_of
+from bookwell.tenancy import services
+from bookwell.tenancy.access import clinic_view
+from bookwell.tenancy.forms import (
+    ClinicSettingsForm,
+    InvitationSignupForm,
+    InviteForm,
+    RoleForm,
+    SignupForm,
+)
+from bookwell.tenancy.models import Invitation, Membership
+from bookwell.tenancy.permissions import ROLE_CHOICES, Perm
+from bookwell.tenancy.selectors import memberships_for_user, open_invitations, team_members
+
+
+@login_required
+def choose_clinic(request: HttpRequest) -> HttpResponse:
+    memberships = memberships_for_user(request.user)  # type: ignore[arg-type]
+    if len(memberships) == 1:
+        return redirect("tenancy:home", clinic_slug=memberships[0].clinic.slug)
+    return render(request, "tenancy/choose.html", {"memberships": memberships})
+
+
+@clinic_view(Perm.CLINIC_VIEW)
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "tenancy/home.html")
+
+
+def _team_page(
+    request: HttpRequest, *, invite_form: InviteForm | None = None, status: int = 200
+) -> HttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    return render(
+        request,
+        "tenancy/team.html",
+        {
+            "members": team_members(clinic=clinic),
+            "invitations": open_invitations(clinic=clinic),
+            "invite_form": invite_form or InviteForm(),
+            "role_choices": ROLE_CHOICES,
+        },
+        status=status,
+    )
+
+
+@clinic_view(Perm.TEAM_VIEW)
+def team(request: HttpRequest) -> HttpResponse:
+    return _team_page(request)
+
+
+@clinic_view(Perm.TEAM_MANAGE)
+@require_POST
+def team_invite(request: HttpRequest) -> HttpResponse:
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.invitation_create(
+                clinic=request.clinic,  # type: ignore[attr-defined]
+                actor=request.membership,  # type: ignore[attr-defined]
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+            )
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Invitation sent.")
+            return redirect("tenancy:team", clinic_slug=request.clinic.slug)  # type: ignore[attr-defined]
+    return _team_page(request, invite_form=form, status=400)
+
+
+def _refused(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    messages.error(request, exc.message)
+    return _team_page(request, status=exc.status)
+
+
+@clinic_view(Perm.TEAM_MANAGE)
+@require_POST
+def team_change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = access_in_clinic(
+        Membership, membership_id, queryset=Membership.objects.select_related("user", "clinic")
+    )
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a role from the list.")
+        return _team_page(request, status=400)
+    try:
+        services.membership_change_role(
+            actor=request.membership,  # type: ignore[attr-defined]
+            membership=membership,
+            role=form.cleaned_data["role"],
+        )
+    except ServiceError as exc:
+        return _refused(request, exc)
+    messages.success(request, "Role changed.")
+    return redirect("tenancy:team", clinic_slug=request.clinic.slug)  # type: ignore[attr-defined]
+
+
+@clinic_view(Perm.TEAM_MANAGE)
+@require_POST
+def team_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = access_in_clinic(
+        Membership, membership_id, queryset=Membership.objects.select_related("clinic")
+    )
+    try:
+        services.membership_remove(actor=request.membership, membership=membership)  # type: ignore[attr-defined]
+    except ServiceError as exc:
+        return _refused(request, exc)
+    messages.success(request, "Member removed.")
+    if membership.user_id == request.user.pk:
+        return redirect("tenancy:choose")
+    return redirect("tenancy:team", clinic_slug=request.clinic.slug)  # type: ignore[attr-defined]
+
+
+@clinic_view(Perm.TEAM_MANAGE)
+@require_POST
+def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = access_in_clinic(Invitation, invitation_id)
+    try:
+        services.invitation_revoke(invitation=invitation)
+    except ServiceError as exc:
+        return _refused(request, exc)
+    messages.success(request, "Invitation withdrawn.")
+    return redirect("tenancy:team", clinic_slug=request.clinic.slug)  # type: ignore[attr-defined]
+
+
+@clinic_view(Perm.CLINIC_SETTINGS)
+@require_http_methods(["GET", "POST"])
+def clinic_settings(request: HttpRequest) -> HttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    form = ClinicSettingsForm(request.POST or None, instance=clinic)
+    if request.method == "POST":
+        if form.is_valid():
+            services.clinic_settings_update(
+                clinic=clinic, **{k: form.cleaned_data[k] for k in form.changed_data}
+            )
+            messages.success(request, "Settings saved.")
+            return redirect("tenancy:settings", clinic_slug=clinic.slug)
+        clinic.refresh_from_db()
+        return render(request, "tenancy/settings.html", {"form": form}, status=400)
+    return render(request, "tenancy/settings.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                user, clinic = services.signup_create_clinic(
+                    email=data["email"],
+                    full_name=data["full_name"],
+                    password=data["password1"],
+                    clinic_name=data["clinic_name"],
+                    time_zone=data["time_zone"],
+                    country=data["country"],
+                )
+            except ServiceError as exc:
+                form.add_error("email" if exc.code == "conflict" else None, exc.message)
+            else:
+                start_authenticated_session(request, user, network=network_of(client_ip(request)))
+                messages.success(request, f"Welcome to Bookwell. {clinic.name} is ready.")
+                return redirect("tenancy:home", clinic_slug=clinic.slug)
+        return render(request, "tenancy/signup.html", {"form": form}, status=400)
+    return render(request, "tenancy/signup.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """The emailed link: accept as the signed-in user, or create the account first."""
+    try:
+        inv = services.invitation_by_token(token)
+        services.invitation_usable(inv)
+    except ServiceError as exc:
+        return render(
+            request, "tenancy/invitation_invalid.html", {"message": exc.message}, status=exc.status
+        )
+    user = request.user if request.user.is_authenticated else None
+    existing = User.objects.filter(email__iexact=inv.email).exists()
+    form = InvitationSignupForm(request.POST or None) if (user is None and not existing) else None
+    ctx = {"invitation": inv, "form": form, "existing": existing, "token": token}
+    if request.method == "POST":
+        try:
+            if user is None and form is not None:
+                if not form.is_valid():
+                    return render(request, "tenancy/invitation.html", ctx, status=400)
+                user, membership = services.invitation_signup(
+                    token=token,
+                    full_name=form.cleaned_data["full_name"],
+                    password=form.cleaned_data["password1"],
+                )
+                start_authenticated_session(request, user, network=network_of(client_ip(request)))
+            elif user is None:
+                return redirect("accounts:signin")
+            else:
+                membership = services.invitation_accept(token=token, user=user)  # type: ignore[arg-type]
+        except ServiceError as exc:
+            ctx["error"] = exc.message
+            return render(request, "tenancy/invitation.html", ctx, status=exc.status)
+        messages.success(request, f"You joined {inv.clinic.name}.")
+        return redirect("tenancy:home", clinic_slug=membership.clinic.slug)
+    return render(request, "tenancy/invitation.html", ctx)

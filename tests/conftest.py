@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.conf import settings
+from django.db import connections
+from django.test import Client
+
+from bookwell.accounts.models import User
+from bookwell.accounts.session import AUTH_AT_KEY
+from bookwell.tenancy.models import Clinic
+from bookwell.tenancy.permissions import Role
+from tests.factories import ClinicFactory, make_member
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
+    """On PostgreSQL, run the tests as the runtime role, so row-level security is real (P1).
+
+    pytest-django has created and migrated the throwaway database as the owning role; from
+    here on every connection signs in as BOOKWELL_DB_APP_ROLE, which is not superuser, has
+    no BYPASSRLS and owns no table.
+    """
+    conn = connections["default"]
+    role = settings.DB_APP_ROLE
+    if conn.vendor != "postgresql" or not role:
+        yield
+        return
+    owner = conn.settings_dict["USER"]
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        with conn.cursor() as cursor:
+            # Only for the test harness: transactional tests empty tables between tests.
+            cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.close()
+    conn.settings_dict["USER"] = role
+    yield
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        conn.close()
+    conn.settings_dict["USER"] = owner
+
+
+@pytest.fixture
+def clinic_a(db: None) -> Clinic:
+    return ClinicFactory(name="Clinic A", slug="clinic-a")
+
+
+@pytest.fixture
+def clinic_b(db: None) -> Clinic:
+    return ClinicFactory(name="Clinic B", slug="clinic-b")
+
+
+def signed_in_client(user: User) -> Client:
+    """A test client with a real authenticated session (as sign-in leaves it)."""
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[AUTH_AT_KEY] = int(time.time())
+    session.save()
+    return client
+
+
+@pytest.fixture
+def member_client(db: None) -> Callable[[Clinic, Role | str], tuple[User, Client]]:
+    def make(clinic: Clinic, role: Role | str = Role.OWNER) -> tuple[User, Client]:
+        user = make_member(clinic, role)
+        return user, signed_in_client(user)
+
+    return make

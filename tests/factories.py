@@ -1,0 +1,48 @@
+"""Factories that keep related objects inside one clinic."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import factory
+from django.contrib.auth.hashers import make_password
+
+from bookwell.accounts.models import User
+from bookwell.core.context import clinic_context
+from bookwell.tenancy.models import Clinic, Membership
+from bookwell.tenancy.permissions import Role
+
+PASSWORD = "correct horse battery staple"
+
+
+@cache
+def _password_hash() -> str:
+    # Argon2id is slow on purpose; hash the shared test password once.
+    return make_password(PASSWORD)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.test")
+    full_name = factory.Sequence(lambda n: f"Staff Member {n}")
+    password = factory.LazyFunction(_password_hash)
+
+
+class ClinicFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Clinic
+
+    name = factory.Sequence(lambda n: f"Clinic {n}")
+    slug = factory.Sequence(lambda n: f"clinic-{n}")
+    time_zone = "Europe/Berlin"
+    country = "DE"
+
+
+def make_member(clinic: Clinic, role: Role | str = Role.OWNER, **user_fields: object) -> User:
+    user = UserFactory(**user_fields)
+    with clinic_context(clinic):
+        Membership.objects.create(clinic=clinic, user=user, role=role)
+    return user
