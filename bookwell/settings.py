@@ -233,7 +233,9 @@ if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("BOOKWELL_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = 31_536_000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("BOOKWELL_HSTS_PRELOAD", False)
+    SECURE_HSTS_PRELOAD = env_bool("BOOKWELL_HSTS_PRELOAD", True)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]  # an explicit operator choice
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     # __Host- cookies: Secure, path /, no Domain: they cannot be set by a sibling subdomain.
@@ -275,6 +277,7 @@ MAILERS = {"default": _mailer}
 # --- Static files -----------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = not PRODUCTION
 STORAGES = {

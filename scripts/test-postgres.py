@@ -26,17 +26,28 @@ def main() -> int:
     try:
         with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
             for role, extra in ((OWNER, "CREATEDB"), (APP, "")):
-                exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)
+                ).fetchone()
                 if not exists:
-                    conn.execute(f"CREATE ROLE {role} LOGIN {extra}")  # noqa: S608 (constants)
+                    conn.execute(f"CREATE ROLE {role} LOGIN {extra}")
             conn.execute(f"ALTER ROLE {APP} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")
             conn.execute(f"ALTER ROLE {OWNER} NOSUPERUSER NOBYPASSRLS CREATEDB")
     except psycopg.OperationalError as exc:
-        message = f"PostgreSQL is not reachable at {ADMIN_URL.split('@')[-1]} ({exc.__class__.__name__})"
+        message = (
+            f"PostgreSQL is not reachable at {ADMIN_URL.split('@')[-1]} ({exc.__class__.__name__})"
+        )
         if os.environ.get("CI") == "true":
             print(f"!! {message}: CI requires the PostgreSQL suite.", file=sys.stderr)
             return 1
-        print("\n" + "!" * 78 + f"\n!! SKIPPING the PostgreSQL suite: {message}.\n!! Start PostgreSQL to run it (see README).\n" + "!" * 78 + "\n")
+        print(
+            "\n"
+            + "!" * 78
+            + f"\n!! SKIPPING the PostgreSQL suite: {message}."
+            + "\n!! Start PostgreSQL to run it (see README).\n"
+            + "!" * 78
+            + "\n"
+        )
         return 0
     env = dict(os.environ)
     name = f"bookwell_{os.getpid()}"

@@ -16,7 +16,9 @@ from tests.factories import ClinicFactory, make_member
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
+def django_db_setup(
+    django_db_setup: None, django_db_blocker: pytest.FixtureRequest
+) -> Iterator[None]:
     """On PostgreSQL, run the tests as the runtime role, so row-level security is real (P1).
 
     pytest-django has created and migrated the throwaway database as the owning role; from
@@ -29,14 +31,14 @@ def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequ
         yield
         return
     owner = conn.settings_dict["USER"]
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+    with django_db_blocker.unblock():
         with conn.cursor() as cursor:
             # Only for the test harness: transactional tests empty tables between tests.
             cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {role}")
         conn.close()
     conn.settings_dict["USER"] = role
     yield
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+    with django_db_blocker.unblock():
         conn.close()
     conn.settings_dict["USER"] = owner
 

@@ -21,7 +21,7 @@ def _password_hash() -> str:
     return make_password(PASSWORD)
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -31,7 +31,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.LazyFunction(_password_hash)
 
 
-class ClinicFactory(factory.django.DjangoModelFactory):
+class ClinicFactory(factory.django.DjangoModelFactory[Clinic]):
     class Meta:
         model = Clinic
 

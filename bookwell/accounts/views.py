@@ -96,7 +96,7 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
         request.session.pop(MFA_PENDING_KEY, None)
         messages.info(request, "Please sign in again.")
         return redirect("accounts:signin")
-    user = User.objects.filter(pk=pending.get("user"), is_active=True).first()
+    user = User.objects.filter(pk=int(pending.get("user") or 0), is_active=True).first()
     if user is None:
         return redirect("accounts:signin")
     form = CodeForm(request.POST or None)
@@ -150,7 +150,7 @@ def account(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def password_change(request: HttpRequest) -> HttpResponse:
-    form = PasswordChangeForm(request.user, request.POST or None)
+    form = PasswordChangeForm(request.user, request.POST or None)  # type: ignore[arg-type]
     if request.method == "POST":
         if form.is_valid():
             user = form.save()

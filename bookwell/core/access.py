@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.http import Http404
 
@@ -24,5 +25,5 @@ def access_in_clinic[M: models.Model](
         if not 0 < ident < 2**63:
             raise ValueError("id out of range")
         return qs.get(pk=ident)
-    except (model.DoesNotExist, ValueError, TypeError, OverflowError) as exc:
+    except (ObjectDoesNotExist, ValueError, TypeError, OverflowError) as exc:
         raise Http404(f"No {model._meta.verbose_name} with that id") from exc

@@ -35,7 +35,7 @@ class TenantManager(models.Manager):
     """Default and base manager of tenant models: filtered to the active clinic, or refusing."""
 
     def get_queryset(self) -> TenantQuerySet:
-        qs = TenantQuerySet(self.model, using=self._db)
+        qs: TenantQuerySet = TenantQuerySet(self.model, using=self._db)
         clinic_id = _scope_clinic_id(self.model)
         return qs if clinic_id is None else qs.filter(clinic_id=clinic_id)
 

@@ -207,7 +207,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             elif user is None:
                 return redirect("accounts:signin")
             else:
-                membership = services.invitation_accept(token=token, user=user)  # type: ignore[arg-type]
+                membership = services.invitation_accept(token=token, user=user)
         except ServiceError as exc:
             ctx["error"] = exc.message
             return render(request, "tenancy/invitation.html", ctx, status=exc.status)

@@ -21,6 +21,16 @@ SET_SCOPE_SQL = (
 )
 
 
+def _is_transaction_control(sql: object) -> bool:
+    # SAVEPOINT / RELEASE / ROLLBACK TO touch no rows, and may run in an aborted transaction
+    # where any other statement (our set_config) would fail.
+    return isinstance(sql, str) and sql.lstrip()[:9].upper() in {
+        "SAVEPOINT",
+        "RELEASE S",
+        "ROLLBACK ",
+    }
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -31,7 +41,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self, execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]
     ) -> Any:
         wanted = db_scope_settings()
-        if wanted != self._scope_in_effect:
+        if wanted != self._scope_in_effect and not _is_transaction_control(sql):
             local = self.in_atomic_block
             context["cursor"].cursor.execute(SET_SCOPE_SQL, (wanted[0], local, wanted[1], local))
             self._scope_in_effect = wanted
@@ -45,21 +55,31 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().connect()
 
     def _commit(self) -> None:
-        self._forget_scope()
-        super()._commit()
+        try:
+            super()._commit()  # type: ignore[misc]
+        finally:
+            self._forget_scope()
 
     def _rollback(self) -> None:
-        self._forget_scope()
-        super()._rollback()
+        try:
+            super()._rollback()  # type: ignore[misc]
+        finally:
+            self._forget_scope()
 
     def _savepoint_rollback(self, sid: str) -> None:
-        self._forget_scope()
-        super()._savepoint_rollback(sid)
+        try:
+            super()._savepoint_rollback(sid)  # type: ignore[misc]
+        finally:
+            self._forget_scope()
 
     def _set_autocommit(self, autocommit: bool) -> None:
-        self._forget_scope()
-        super()._set_autocommit(autocommit)
+        try:
+            super()._set_autocommit(autocommit)  # type: ignore[misc]
+        finally:
+            self._forget_scope()
 
     def _close(self) -> None:
-        self._forget_scope()
-        super()._close()
+        try:
+            super()._close()  # type: ignore[misc]
+        finally:
+            self._forget_scope()

@@ -1,0 +1,68 @@
+"""Production refuses to start without its secrets and passes Django's deployment checks (P14)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROD_ENV = {
+    "BOOKWELL_ENV": "production",
+    "BOOKWELL_SECRET_KEY": "k" * 20
+    + "-production-test-secret-key-that-is-long-and-random-0123456789",
+    "BOOKWELL_ALLOWED_HOSTS": "clinic.example",
+}
+
+
+def _run(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOKWELL_", "DATABASE_"))}
+    full_env.update(BOOKWELL_DATA_DIR=str(tmp_path), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "bookwell", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_passes_check_deploy_at_warning_level(tmp_path):
+    result = _run(["check", "--deploy", "--fail-level", "WARNING"], PROD_ENV, tmp_path)
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    env = {k: v for k, v in PROD_ENV.items() if k != "BOOKWELL_SECRET_KEY"}
+    result = _run(["check"], env, tmp_path)
+    assert result.returncode != 0
+    assert "BOOKWELL_SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("env", [PROD_ENV])
+def test_production_profile_uses_secure_host_cookies_and_hsts(env, tmp_path):
+    code = (
+        "import json, django; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps([s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_SECURE, "
+        "s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS, s.SECURE_SSL_REDIRECT, "
+        "s.SESSION_COOKIE_DOMAIN, s.SESSION_COOKIE_PATH, s.DEBUG]))"
+    )
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKWELL_")}
+    full_env.update(
+        BOOKWELL_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="bookwell.settings", **env
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, check=True
+    ).stdout
+    session, csrf, s_secure, c_secure, hsts, redirect, domain, path, debug = json.loads(out)
+    assert session.startswith("__Host-") and csrf.startswith("__Host-")
+    assert s_secure is True and c_secure is True
+    assert hsts >= 31_536_000
+    assert redirect is True
+    assert domain is None and path == "/"
+    assert debug is False

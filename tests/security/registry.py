@@ -1,0 +1,113 @@
+"""The route registry shared by the cross-clinic, role-matrix and junk-input suites.
+
+Every URL pattern of the project must be listed here in exactly one group; a test fails when
+a new route is missing. Clinic routes that take an object id carry a factory that creates
+such an object inside a given clinic, so the cross-clinic suite can ask for it from another
+clinic (P1), and the role matrix can exercise every role on it (P2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from bookwell.core.context import clinic_context
+from bookwell.core.tokens import new_token
+from bookwell.tenancy.models import Clinic, Invitation, Membership
+from bookwell.tenancy.permissions import Role
+from tests.factories import UserFactory, make_member
+
+# Routes anyone may open (no sign-in).
+PUBLIC_ROUTES = {
+    "landing",
+    "healthz",
+    "accounts:signin",
+    "accounts:signin-verify",
+    "accounts:signout",
+    "accounts:password-reset",
+    "accounts:password-reset-sent",
+    "accounts:password-reset-confirm",
+    "tenancy:signup",
+    "tenancy:invitation",
+}
+
+# Routes for any signed-in user, outside a clinic.
+ACCOUNT_ROUTES = {
+    "accounts:account",
+    "accounts:password-change",
+    "accounts:mfa",
+    "accounts:mfa-disable",
+    "accounts:recovery-codes",
+    "accounts:signout-everywhere",
+    "tenancy:choose",
+}
+
+
+def _membership(clinic: Clinic) -> dict[str, Any]:
+    user = make_member(clinic, Role.PRACTITIONER)
+    with clinic_context(clinic):
+        return {"membership_id": Membership.objects.get(user=user).pk}
+
+
+def _invitation(clinic: Clinic) -> dict[str, Any]:
+    inviter = UserFactory()
+    with clinic_context(clinic):
+        inv = Invitation.objects.create(
+            clinic=clinic,
+            email=f"invitee-{inviter.pk}@example.test",
+            role=Role.READ_ONLY,
+            token_hash=new_token()[1],
+            invited_by=inviter,
+            expires_at=timezone.now() + timedelta(days=3),
+        )
+    return {"invitation_id": inv.pk}
+
+
+def _settings_form(clinic: Clinic) -> dict[str, Any]:
+    return {
+        "name": clinic.name + " renamed",
+        "contact_email": "desk@example.test",
+        "time_zone": "Europe/Paris",
+        "country": "FR",
+        "locale": "fr",
+    }
+
+
+@dataclass(frozen=True)
+class ClinicRoute:
+    """A staff route inside /c/<clinic_slug>/.
+
+    `objects` creates the object(s) the route takes by id inside a clinic and returns the URL
+    kwargs; `post` gives valid form data (None: GET-only page).
+    """
+
+    objects: Callable[[Clinic], dict[str, Any]] | None = None
+    post: Callable[[Clinic], dict[str, Any]] | None = None
+    get: bool = True
+    success_status: frozenset[int] = field(default_factory=lambda: frozenset({200, 302}))
+
+
+CLINIC_ROUTES: dict[str, ClinicRoute] = {
+    "tenancy:home": ClinicRoute(),
+    "tenancy:team": ClinicRoute(),
+    "tenancy:settings": ClinicRoute(post=_settings_form),
+    "tenancy:team-invite": ClinicRoute(
+        get=False, post=lambda c: {"email": "new.person@example.test", "role": Role.FRONT_DESK}
+    ),
+    "tenancy:team-role": ClinicRoute(
+        objects=_membership, get=False, post=lambda c: {"role": Role.READ_ONLY}
+    ),
+    "tenancy:team-remove": ClinicRoute(objects=_membership, get=False, post=lambda c: {}),
+    "tenancy:invitation-revoke": ClinicRoute(objects=_invitation, get=False, post=lambda c: {}),
+}
+
+# Tenant models and how to put one row of each into a clinic (used by the PostgreSQL RLS
+# suite: every tenant table must hold rows of two clinics when it is probed).
+TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
+    "tenancy.Membership": _membership,
+    "tenancy.Invitation": _invitation,
+}

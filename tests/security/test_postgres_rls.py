@@ -1,0 +1,104 @@
+"""P1 below the ORM: PostgreSQL row-level security, checked as the runtime role."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.db import connection, transaction
+from django.db.utils import DatabaseError
+
+from bookwell.core.context import clinic_context
+from bookwell.core.models import TenantModel
+from tests.factories import UserFactory
+from tests.security.registry import TENANT_ROW_FACTORIES
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only (run by `make test` against a throwaway database)")
+
+
+def tenant_models() -> list[type[TenantModel]]:
+    return [m for m in apps.get_models() if issubclass(m, TenantModel)]
+
+
+def test_every_tenant_model_has_a_row_factory_for_these_probes():
+    labels = {m._meta.label for m in tenant_models()}
+    assert labels == set(TENANT_ROW_FACTORIES), "add the new tenant model to TENANT_ROW_FACTORIES"
+
+
+def test_every_tenant_table_has_row_security_enabled_and_forced():
+    with connection.cursor() as cursor:
+        for model in tenant_models():
+            cursor.execute(
+                "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = %s::regclass",
+                [model._meta.db_table],
+            )
+            assert cursor.fetchone() == (True, True), model._meta.db_table
+            cursor.execute(
+                "SELECT count(*) FROM pg_policies WHERE tablename = %s", [model._meta.db_table]
+            )
+            assert cursor.fetchone()[0] >= 1, model._meta.db_table
+
+
+def test_the_runtime_role_cannot_bypass_row_security():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        assert cursor.fetchone() == (False, False)
+        cursor.execute(
+            "SELECT count(*) FROM pg_tables "
+            "WHERE schemaname = 'public' AND tableowner = current_user"
+        )
+        assert cursor.fetchone()[0] == 0, "the runtime role must own no table"
+
+
+def _raw_count(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT count(*) FROM "{table}"')
+        return cursor.fetchone()[0]
+
+
+def _raw_clinic_ids(table: str) -> set[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT DISTINCT clinic_id FROM "{table}"')
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_raw_sql_sees_nothing_without_a_clinic_and_only_b_with_b(clinic_a, clinic_b):
+    for factory in TENANT_ROW_FACTORIES.values():
+        factory(clinic_a)
+        factory(clinic_b)
+
+    for model in tenant_models():
+        table = model._meta.db_table
+        assert _raw_count(table) == 0, f"{table} leaks rows without a clinic context"
+        with clinic_context(clinic_b):
+            assert _raw_count(table) >= 1
+            assert _raw_clinic_ids(table) == {clinic_b.pk}, table
+
+
+def test_the_scope_does_not_outlive_its_context(clinic_a):
+    TENANT_ROW_FACTORIES["tenancy.Membership"](clinic_a)
+    with clinic_context(clinic_a):
+        assert _raw_count("tenancy_membership") == 1
+    # Same connection, same transaction: once the context ends, raw SQL sees nothing again.
+    assert _raw_count("tenancy_membership") == 0
+
+
+def test_rows_of_another_clinic_cannot_be_written_below_the_orm(clinic_a, clinic_b):
+    TENANT_ROW_FACTORIES["tenancy.Membership"](clinic_a)
+    outsider = UserFactory()
+    with clinic_context(clinic_b), connection.cursor() as cursor:
+        cursor.execute("UPDATE tenancy_membership SET role = 'read_only'")
+        assert cursor.rowcount == 0  # A's rows are invisible, so untouched
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            cursor.execute(
+                "INSERT INTO tenancy_membership (clinic_id, user_id, role, created_at) "
+                "VALUES (%s, %s, 'owner', now())",
+                [clinic_a.pk, outsider.pk],
+            )
+    with clinic_context(clinic_a):
+        assert _raw_count("tenancy_membership") == 1
