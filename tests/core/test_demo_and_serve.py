@@ -1,0 +1,90 @@
+"""The demo seeds idempotently; `bookwell serve` serves the pages and static files."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from bookwell.accounts.models import User
+from bookwell.core.context import clinic_context
+from bookwell.core.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
+from bookwell.tenancy.models import Clinic, Membership
+from bookwell.tenancy.permissions import Role
+
+
+@pytest.mark.django_db
+def test_demo_creates_the_demo_clinic_and_its_team_once():
+    out = StringIO()
+    call_command("demo", stdout=out)
+    clinic = seed_demo()  # a second run changes nothing
+
+    assert Clinic.objects.filter(slug="demo").count() == 1
+    with clinic_context(clinic):
+        roles = sorted(Membership.objects.values_list("role", flat=True))
+    assert roles.count(Role.PRACTITIONER) == 3
+    assert {Role.OWNER, Role.ADMIN, Role.FRONT_DESK} <= set(roles)
+    assert User.objects.count() == len(DEMO_USERS)
+    for spec in DEMO_USERS:
+        assert spec.email in out.getvalue()
+        assert User.objects.get(email=spec.email).check_password(DEMO_PASSWORD)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_serve_answers_the_landing_and_sign_in_pages(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOKWELL_", "DATABASE_"))}
+    env["BOOKWELL_DATA_DIR"] = str(tmp_path)
+    bookwell = [sys.executable, "-m", "bookwell"]
+    subprocess.run([*bookwell, "migrate", "-v0"], env=env, check=True, timeout=120)
+    port = _free_port()
+    server = subprocess.Popen(
+        [*bookwell, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if _get(base + "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.2)
+        landing = _get(base + "/")
+        signin = _get(base + "/signin/")
+        css = _get(base + "/static/css/app.css")
+        htmx = _get(base + "/static/django_htmx/htmx-2.min.js")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    assert landing[0] == 200 and b"Bookwell" in landing[1]
+    assert signin[0] == 200 and b'name="password"' in signin[1]
+    assert css[0] == 200 and b"--brand" in css[1]
+    assert htmx[0] == 200
