@@ -6,7 +6,9 @@ secrets and passes `bookwell check --deploy --fail-level WARNING`.
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -73,6 +75,50 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _master_keys() -> list[tuple[str, bytes]]:
+    """Operator master keys (P14, P16): `id:base64key,...`; the first one wraps new data keys.
+
+    Errors name the problem and the key id, never the key.
+    """
+    raw = env("BOOKWELL_MASTER_KEYS")
+    if not raw:
+        if PRODUCTION:
+            raise ImproperlyConfigured(
+                "BOOKWELL_MASTER_KEYS is not set. Production refuses to start without a master "
+                "key; generate one with: bookwell keys generate-master"
+            )
+        path = DATA_DIR / "master_keys"
+        if not path.exists():
+            DATA_DIR.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write("dev1:" + base64.b64encode(secrets.token_bytes(32)).decode())
+        raw = path.read_text().strip()
+    keys: list[tuple[str, bytes]] = []
+    for position, entry in enumerate(raw.split(","), start=1):
+        key_id, sep, encoded = entry.strip().partition(":")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", key_id):
+            raise ImproperlyConfigured(
+                f"BOOKWELL_MASTER_KEYS entry {position} is malformed: expected id:base64key"
+            )
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ImproperlyConfigured(
+                f"BOOKWELL_MASTER_KEYS entry {position} (id {key_id!r}) is not a base64-encoded "
+                "256-bit key"
+            )
+        if any(existing == key_id for existing, _ in keys):
+            raise ImproperlyConfigured(f"BOOKWELL_MASTER_KEYS names id {key_id!r} twice")
+        keys.append((key_id, key))
+    return keys
+
+
+MASTER_KEYS = _master_keys()
 
 ALLOWED_HOSTS = env_list(
     "BOOKWELL_ALLOWED_HOSTS",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ PROD_ENV = {
     "BOOKWELL_SECRET_KEY": "k" * 20
     + "-production-test-secret-key-that-is-long-and-random-0123456789",
     "BOOKWELL_ALLOWED_HOSTS": "clinic.example",
+    "BOOKWELL_MASTER_KEYS": "m1:" + base64.b64encode(b"m" * 32).decode(),
 }
 
 
@@ -36,11 +38,34 @@ def test_production_passes_check_deploy_at_warning_level(tmp_path):
     assert result.returncode == 0, result.stderr + result.stdout
 
 
-def test_production_refuses_to_start_without_a_secret_key(tmp_path):
-    env = {k: v for k, v in PROD_ENV.items() if k != "BOOKWELL_SECRET_KEY"}
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [
+        ("BOOKWELL_MASTER_KEYS", "BOOKWELL_MASTER_KEYS"),
+        ("BOOKWELL_SECRET_KEY", "BOOKWELL_SECRET_KEY"),
+    ],
+)
+def test_production_refuses_to_start_without_each_secret(missing, named, tmp_path):
+    env = {k: v for k, v in PROD_ENV.items() if k != missing}
     result = _run(["check"], env, tmp_path)
-    assert result.returncode != 0
-    assert "BOOKWELL_SECRET_KEY" in result.stderr
+    assert result.returncode == 2
+    assert named in result.stderr
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "m1:" + base64.b64encode(b"short").decode(),
+        "no-colon",
+        "m1:!!!",
+        "a:" + "A" * 44 + ",a:" + "A" * 44,
+    ],
+)
+def test_a_bad_master_key_stops_start_up_without_revealing_it(value, tmp_path):
+    result = _run(["check"], {**PROD_ENV, "BOOKWELL_MASTER_KEYS": value}, tmp_path)
+    assert result.returncode == 2
+    assert "BOOKWELL_MASTER_KEYS" in result.stderr
+    assert value.split(":")[-1] not in result.stderr or value == "no-colon"
     assert "Traceback" not in result.stderr
 
 
