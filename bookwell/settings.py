@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "bookwell.core",
     "bookwell.tenancy",
     "bookwell.accounts",
+    "bookwell.clients",
 ]
 
 MIDDLEWARE = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,6 +12,8 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 
 from bookwell.accounts.session import AUTH_AT_KEY
+
+SESSION_ENDED_ATTR = "bookwell_session_ended"
 
 
 def session_timeouts(
@@ -25,7 +28,14 @@ def session_timeouts(
                 or time.time() - started > settings.SESSION_ABSOLUTE_TIMEOUT
             ):
                 logout(request)
-                messages.info(request, "Your session ended. Please sign in again.")
+                setattr(request, SESSION_ENDED_ATTR, True)
         return get_response(request)
 
+    def process_view(request: HttpRequest, *args: Any) -> None:
+        # This middleware runs before MessageMiddleware (it must sign out before anything else
+        # sees the user), so the notice is added here, once the message store exists.
+        if getattr(request, SESSION_ENDED_ATTR, False):
+            messages.info(request, "Your session ended. Please sign in again.")
+
+    middleware.process_view = process_view  # type: ignore[attr-defined]
     return middleware

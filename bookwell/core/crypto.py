@@ -42,7 +42,9 @@ def open_sealed(key: bytes, blob: bytes, aad: bytes) -> bytes:
 
 
 def derive_key(key: bytes, purpose: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose.encode()).derive(key)
+    return HKDF(
+        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose.encode()
+    ).derive(key)
 
 
 def keyed_hash(key: bytes, message: str) -> str:

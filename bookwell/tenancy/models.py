@@ -56,6 +56,16 @@ class Clinic(models.Model):
         default=False,
         help_text="Owners and admins must use an authenticator app to open this clinic.",
     )
+    # Client records (P4): what this clinic collects and allows.
+    client_email_unique = models.BooleanField(
+        default=True, help_text="Refuse a second client with the same email address."
+    )
+    collect_date_of_birth = models.BooleanField(
+        default=False, help_text="Ask for clients' date of birth."
+    )
+    allow_pseudonyms = models.BooleanField(
+        default=False, help_text="Clients may give initials or a pseudonym instead of a full name."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -109,3 +119,25 @@ class Invitation(TenantModel):
 
     def __str__(self) -> str:
         return f"invitation {self.pk}"
+
+
+class ClinicKey(TenantModel):
+    """A clinic's data key, stored only wrapped under an operator master key (P14, P16).
+
+    Versions grow by one at each rotation; fields name the version that sealed them. Deleting
+    every version of a clinic's keys makes its ciphertexts unreadable, backups included.
+    """
+
+    version = models.PositiveIntegerField()
+    wrapped_key = models.BinaryField()
+    master_key_id = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "version"], name="clinic_key_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"clinic key {self.clinic_id}/{self.version}"

@@ -12,9 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 from django.utils import timezone
 
+from bookwell.clients.services import (
+    ClientInput,
+    client_create,
+    consent_record,
+    privacy_notice_publish,
+)
 from bookwell.core.context import clinic_context
 from bookwell.core.tokens import new_token
 from bookwell.tenancy.models import Clinic, Invitation, Membership
@@ -105,9 +112,34 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     "tenancy:invitation-revoke": ClinicRoute(objects=_invitation, get=False, post=lambda c: {}),
 }
 
+
+def _client(clinic: Clinic) -> dict[str, Any]:
+    with clinic_context(clinic):
+        client = client_create(
+            clinic=clinic,
+            data=ClientInput(
+                full_name="Registry Client", email=f"rc-{uuid4().hex[:8]}@example.test"
+            ),
+        )
+    return {"client_id": client.pk}
+
+
+def _consent(clinic: Clinic) -> dict[str, Any]:
+    with clinic_context(clinic):
+        notice = privacy_notice_publish(clinic=clinic, body="We keep your data safe.")
+        client = client_create(clinic=clinic, data=ClientInput(full_name="Consenting Client"))
+        record = consent_record(clinic=clinic, client=client, notice=notice, method="staff")
+    return {"consent_id": record.pk, "notice_id": notice.pk}
+
+
 # Tenant models and how to put one row of each into a clinic (used by the PostgreSQL RLS
 # suite: every tenant table must hold rows of two clinics when it is probed).
 TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
     "tenancy.Membership": _membership,
     "tenancy.Invitation": _invitation,
+    "tenancy.ClinicKey": _client,  # the first sealed field creates the clinic's data key
+    "clients.Client": _client,
+    "clients.ClientIndex": _client,
+    "clients.PrivacyNotice": _consent,
+    "clients.ConsentRecord": _consent,
 }

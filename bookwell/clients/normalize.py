@@ -1,0 +1,53 @@
+"""Normalising what staff type, so that search and duplicate checks agree with storage."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+MAX_PREFIX = 20  # name prefixes are indexed up to this many characters
+
+
+def normalize_email(value: str) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    validate_email(value)
+    return value.lower()
+
+
+def normalize_phone(value: str, region: str) -> str:
+    """E.164, read in the clinic's country when written without a country code."""
+    value = value.strip()
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, region or None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError("Enter a valid phone number.", code="phone") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError("Enter a valid phone number.", code="phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def fold(value: str) -> str:
+    """Lower case without accents: 'Chloé Müller' -> 'chloe muller'."""
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def name_words(value: str) -> list[str]:
+    return [w for w in re.split(r"[^\w]+", fold(value)) if w]
+
+
+def name_prefixes(value: str) -> set[str]:
+    """Every prefix of every word of a name (what a search box may receive)."""
+    out: set[str] = set()
+    for word in name_words(value):
+        for end in range(1, min(len(word), MAX_PREFIX) + 1):
+            out.add(word[:end])
+    return out

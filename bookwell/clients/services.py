@@ -1,0 +1,290 @@
+"""Writes for clients and consent (P4, P14, P18, P22)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bookwell.accounts.models import User
+from bookwell.clients import blind
+from bookwell.clients.models import (
+    Client,
+    ClientIndex,
+    ConsentMethod,
+    ConsentRecord,
+    IndexKind,
+    NameKind,
+    PrivacyNotice,
+)
+from bookwell.clients.normalize import normalize_email, normalize_phone
+from bookwell.core.errors import Conflict
+from bookwell.tenancy import keyring
+from bookwell.tenancy.models import Clinic
+
+MAX_NAME = 120
+MAX_EMAIL = 254
+MAX_NOTE = 500
+LANGUAGES = {"en", "de", "fr", "es"}
+
+DUPLICATE_EMAIL = "A client with this email already exists."
+
+
+@dataclass
+class ClientInput:
+    """What staff (or an import row) give for a client, before normalising."""
+
+    full_name: str
+    email: str = ""
+    phone: str = ""
+    name_kind: str = NameKind.FULL
+    date_of_birth: str = ""
+    preferred_language: str = "en"
+    note: str = ""
+    marketing_consent: bool = False
+
+
+@dataclass
+class CleanClient:
+    full_name: str
+    email: str
+    phone: str
+    name_kind: str
+    date_of_birth: str
+    preferred_language: str
+    note: str
+    marketing_consent: bool
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def client_clean(*, clinic: Clinic, data: ClientInput) -> CleanClient:
+    """Validates and normalises; errors are collected per field, nothing raised."""
+    errors: dict[str, list[str]] = {}
+
+    def err(name: str, message: str) -> None:
+        errors.setdefault(name, []).append(message)
+
+    full_name = " ".join(data.full_name.split())
+    if not full_name:
+        err("full_name", "Enter the client's name.")
+    elif len(full_name) > MAX_NAME:
+        err("full_name", f"Use at most {MAX_NAME} characters.")
+    name_kind = data.name_kind or NameKind.FULL
+    if name_kind not in NameKind.values:
+        err("name_kind", "Choose how the name is given.")
+    elif name_kind != NameKind.FULL and not clinic.allow_pseudonyms:
+        err("name_kind", "This clinic asks for clients' full names.")
+
+    email = ""
+    if len(data.email.strip()) > MAX_EMAIL:
+        err("email", f"Use at most {MAX_EMAIL} characters.")
+    else:
+        try:
+            email = normalize_email(data.email)
+        except ValidationError:
+            err("email", "Enter a valid email address.")
+    phone = ""
+    if len(data.phone) > 40:
+        err("phone", "Enter a valid phone number.")
+    else:
+        try:
+            phone = normalize_phone(data.phone, clinic.country)
+        except ValidationError:
+            err("phone", "Enter a valid phone number, e.g. +49 30 1234567.")
+
+    dob = data.date_of_birth.strip()
+    if dob:
+        if not clinic.collect_date_of_birth:
+            err("date_of_birth", "This clinic does not collect dates of birth.")
+        else:
+            try:
+                parsed = dt.date.fromisoformat(dob)
+            except ValueError:
+                err("date_of_birth", "Enter a date as YYYY-MM-DD.")
+            else:
+                if not dt.date(1900, 1, 1) <= parsed <= timezone.localdate():
+                    err("date_of_birth", "Enter a date of birth in the past.")
+                dob = parsed.isoformat()
+
+    language = data.preferred_language or "en"
+    if language not in LANGUAGES:
+        err("preferred_language", "Choose a language from the list.")
+    note = data.note.strip()
+    if len(note) > MAX_NOTE:
+        err("note", f"Keep the note under {MAX_NOTE} characters.")
+    return CleanClient(
+        full_name=full_name,
+        email=email,
+        phone=phone,
+        name_kind=name_kind,
+        date_of_birth=dob,
+        preferred_language=language,
+        note=note,
+        marketing_consent=bool(data.marketing_consent),
+        errors=errors,
+    )
+
+
+def duplicate_email_exists(*, clinic: Clinic, email: str, exclude: Client | None = None) -> bool:
+    if not email:
+        return False
+    ids = blind.matching_client_ids(clinic_id=clinic.pk, kind=IndexKind.EMAIL, value=email)
+    qs = Client.objects.filter(pk__in=ids)
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    return qs.exists()
+
+
+def _index_rows(client: Client, clinic: Clinic, version: int) -> list[ClientIndex]:
+    rows = []
+    for kind, digest in blind.entries_for(
+        clinic_id=clinic.pk,
+        version=version,
+        full_name=client.full_name,
+        email=client.email,
+        phone=client.phone,
+    ):
+        unique = digest if kind == IndexKind.EMAIL and clinic.client_email_unique else None
+        rows.append(
+            ClientIndex(
+                clinic=clinic,
+                client=client,
+                kind=kind,
+                digest=digest,
+                key_version=version,
+                unique_digest=unique,
+            )
+        )
+    return rows
+
+
+def _apply(client: Client, clean: CleanClient) -> None:
+    client.full_name = clean.full_name
+    client.name_kind = clean.name_kind
+    client.email = clean.email
+    client.phone = clean.phone
+    client.date_of_birth = clean.date_of_birth
+    client.preferred_language = clean.preferred_language
+    client.note = clean.note
+    client.marketing_consent = clean.marketing_consent
+
+
+def _check(clinic: Clinic, clean: CleanClient, exclude: Client | None = None) -> None:
+    errors = dict(clean.errors)
+    if (
+        not errors
+        and clinic.client_email_unique
+        and duplicate_email_exists(clinic=clinic, email=clean.email, exclude=exclude)
+    ):
+        errors["email"] = [DUPLICATE_EMAIL]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _save_with_index(client: Client, clinic: Clinic, *, reindex: bool) -> None:
+    version = keyring.active_version(clinic.pk)
+    try:
+        with transaction.atomic():
+            client.save()
+            if reindex:
+                ClientIndex.objects.filter(client=client).delete()
+                ClientIndex.objects.bulk_create(_index_rows(client, clinic, version))
+    except IntegrityError as exc:  # lost a race on a unique email
+        raise ValidationError({"email": [DUPLICATE_EMAIL]}) from exc
+
+
+def client_create(
+    *,
+    clinic: Clinic,
+    data: ClientInput,
+    actor: User | None = None,
+    consent_notice: PrivacyNotice | None = None,
+    consent_method: str = ConsentMethod.STAFF,
+) -> Client:
+    clean = client_clean(clinic=clinic, data=data)
+    _check(clinic, clean)
+    client = Client(clinic=clinic, key_version=keyring.active_version(clinic.pk))
+    _apply(client, clean)
+    with transaction.atomic():
+        _save_with_index(client, clinic, reindex=True)
+        if consent_notice is not None:
+            consent_record(
+                clinic=clinic,
+                client=client,
+                notice=consent_notice,
+                method=consent_method,
+                actor=actor,
+            )
+    return client
+
+
+def client_update(*, clinic: Clinic, client: Client, data: ClientInput) -> Client:
+    if client.restricted:
+        raise Conflict("This client's record is restricted and read-only.", code="restricted")
+    clean = client_clean(clinic=clinic, data=data)
+    _check(clinic, clean, exclude=client)
+    _apply(client, clean)
+    _save_with_index(client, clinic, reindex=True)
+    return client
+
+
+# --- Privacy notices and consent (P18, P22) ---------------------------------------------------
+
+
+def privacy_notice_publish(
+    *, clinic: Clinic, body: str, actor: User | None = None, effective_at: dt.datetime | None = None
+) -> PrivacyNotice:
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": ["Write the notice text."]})
+    with transaction.atomic():
+        latest = (
+            PrivacyNotice.objects.select_for_update()
+            .order_by("-version")
+            .values_list("version", flat=True)
+            .first()
+        )
+        notice = PrivacyNotice(
+            clinic=clinic,
+            version=(latest or 0) + 1,
+            body=body,
+            effective_at=effective_at or timezone.now(),
+            created_by=actor,
+        )
+        notice.full_clean()
+        notice.save()
+    return notice
+
+
+def privacy_notice_current(*, clinic: Clinic) -> PrivacyNotice | None:
+    return (
+        PrivacyNotice.objects.filter(effective_at__lte=timezone.now())
+        .order_by("-effective_at", "-version")
+        .first()
+    )
+
+
+def consent_record(
+    *,
+    clinic: Clinic,
+    client: Client,
+    notice: PrivacyNotice,
+    method: str,
+    actor: User | None = None,
+) -> ConsentRecord:
+    if method not in ConsentMethod.values:
+        raise ValidationError({"method": ["Unknown consent method."]})
+    record = ConsentRecord(
+        clinic=clinic,
+        client=client,
+        notice=notice,
+        given_at=timezone.now(),
+        method=method,
+        recorded_by=actor,
+    )
+    record.full_clean()
+    record.save()
+    return record
