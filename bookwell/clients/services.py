@@ -138,11 +138,10 @@ def duplicate_email_exists(*, clinic: Clinic, email: str, exclude: Client | None
     return qs.exists()
 
 
-def _index_rows(client: Client, clinic: Clinic, version: int) -> list[ClientIndex]:
+def _index_rows(client: Client, clinic: Clinic, key: keyring.DataKey) -> list[ClientIndex]:
     rows = []
     for kind, digest in blind.entries_for(
-        clinic_id=clinic.pk,
-        version=version,
+        key=key,
         full_name=client.full_name,
         email=client.email,
         phone=client.phone,
@@ -154,7 +153,7 @@ def _index_rows(client: Client, clinic: Clinic, version: int) -> list[ClientInde
                 client=client,
                 kind=kind,
                 digest=digest,
-                key_version=version,
+                key_version=key.version,
                 unique_digest=unique,
             )
         )
@@ -184,14 +183,12 @@ def _check(clinic: Clinic, clean: CleanClient, exclude: Client | None = None) ->
         raise ValidationError(errors)
 
 
-def _save_with_index(client: Client, clinic: Clinic, *, reindex: bool) -> None:
-    version = keyring.active_version(clinic.pk)
+def _save_with_index(client: Client, clinic: Clinic) -> None:
     try:
-        with transaction.atomic():
+        with transaction.atomic(), keyring.pinned_active_key(clinic.pk) as key:
             client.save()
-            if reindex:
-                ClientIndex.objects.filter(client=client).delete()
-                ClientIndex.objects.bulk_create(_index_rows(client, clinic, version))
+            ClientIndex.objects.filter(client=client).delete()
+            ClientIndex.objects.bulk_create(_index_rows(client, clinic, key))
     except IntegrityError as exc:  # lost a race on a unique email
         raise ValidationError({"email": [DUPLICATE_EMAIL]}) from exc
 
@@ -209,7 +206,7 @@ def client_create(
     client = Client(clinic=clinic, key_version=keyring.active_version(clinic.pk))
     _apply(client, clean)
     with transaction.atomic():
-        _save_with_index(client, clinic, reindex=True)
+        _save_with_index(client, clinic)
         if consent_notice is not None:
             consent_record(
                 clinic=clinic,
@@ -227,7 +224,7 @@ def client_update(*, clinic: Clinic, client: Client, data: ClientInput) -> Clien
     clean = client_clean(clinic=clinic, data=data)
     _check(clinic, clean, exclude=client)
     _apply(client, clean)
-    _save_with_index(client, clinic, reindex=True)
+    _save_with_index(client, clinic)
     return client
 
 

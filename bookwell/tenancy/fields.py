@@ -2,7 +2,7 @@
 
 A value is sealed with AES-256-GCM under the clinic's data key; the additional data binds
 model, field, clinic and row, so a ciphertext copied into another row, field or clinic does
-not open. The stored text is `bw1.<key version>.<base64url(nonce || ciphertext)>`.
+not open. The stored text is `bw1.<data key uid>.<base64url(nonce || ciphertext)>`.
 
 Models using these fields need a primary key known before the first save (a UUID default)
 and a `clinic` foreign key. Reading a field opens it on first access; a value that will not
@@ -41,14 +41,11 @@ class Sealed:
         return "<Sealed>"
 
     @property
-    def version(self) -> int:
-        try:
-            fmt, version, _ = self.token.split(".", 2)
-            if fmt != FORMAT:
-                raise ValueError(fmt)
-            return int(version)
-        except ValueError as exc:
-            raise FieldDecryptionError("stored value is not in a known encrypted format") from exc
+    def key_uid(self) -> str:
+        fmt, uid, _ = [*self.token.split(".", 2), "", ""][:3]
+        if fmt != FORMAT or not uid:
+            raise FieldDecryptionError("stored value is not in a known encrypted format")
+        return uid
 
 
 def _aad(instance: models.Model, field: models.Field) -> bytes:
@@ -60,16 +57,16 @@ def seal_value(instance: models.Model, field: models.Field, plain: str) -> Seale
         raise FieldDecryptionError("encrypted fields need the row's id and clinic before saving")
     key = keyring.active_key(instance.clinic_id)  # type: ignore[attr-defined]
     blob = crypto.seal(key.field_key, plain.encode(), _aad(instance, field))
-    token = f"{FORMAT}.{key.version}.{base64.urlsafe_b64encode(blob).decode()}"
+    token = f"{FORMAT}.{key.uid}.{base64.urlsafe_b64encode(blob).decode()}"
     return Sealed(token, plain)
 
 
 def open_value(instance: models.Model, field: models.Field, sealed: Sealed) -> str:
     where = f"{instance._meta.label}.{field.name} of row {instance.pk}"
     try:
-        version = sealed.version
+        uid = sealed.key_uid
         blob = base64.urlsafe_b64decode(sealed.token.split(".", 2)[2].encode())
-        key = keyring.data_key(instance.clinic_id, version)  # type: ignore[attr-defined]
+        key = keyring.key_by_uid(instance.clinic_id, uid)  # type: ignore[attr-defined]
         return crypto.open_sealed(key.field_key, blob, _aad(instance, field)).decode()
     except (crypto.DecryptionError, keyring.KeyringError, ValueError) as exc:
         raise FieldDecryptionError(f"cannot decrypt {where}: {exc}") from exc

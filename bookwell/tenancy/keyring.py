@@ -1,13 +1,19 @@
 """Envelope encryption: per-clinic data keys wrapped by the operator's master keys (P14, P16).
 
 * A clinic's data key is 256 random bits, stored only wrapped (AES-GCM under the current
-  master key, additional data = clinic id and key version).
-* Unwrapped keys are cached per process, keyed by (clinic, version); rotation clears them.
+  master key, additional data = clinic id and key uid).
+* Each data key has a random uid that is never reused, so unwrapped keys are cached per
+  process by (clinic, uid) without risk: a key created in a transaction that rolled back can
+  never be confused with a later one. Ciphertexts name the uid of the key that sealed them.
 * From a data key two keys are derived: one seals fields, one computes blind indexes.
 """
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 
@@ -21,86 +27,120 @@ from bookwell.tenancy.models import ClinicKey
 
 
 class KeyringError(Exception):
-    """A master key is missing or wrong. Names the key id, never the key."""
-
-
-def _master_keys() -> dict[str, bytes]:
-    return dict(settings.MASTER_KEYS)
-
-
-def current_master_key_id() -> str:
-    return settings.MASTER_KEYS[0][0]
-
-
-def _aad(clinic_id: int, version: int) -> bytes:
-    return f"bookwell:clinic-data-key:{clinic_id}:{version}".encode()
-
-
-def _wrap(data_key: bytes, clinic_id: int, version: int) -> tuple[str, bytes]:
-    key_id = current_master_key_id()
-    return key_id, crypto.seal(_master_keys()[key_id], data_key, _aad(clinic_id, version))
-
-
-def _unwrap(row: ClinicKey) -> bytes:
-    master = _master_keys().get(row.master_key_id)
-    if master is None:
-        raise KeyringError(
-            f"clinic data keys are wrapped under master key id {row.master_key_id!r}, "
-            "which BOOKWELL_MASTER_KEYS does not contain"
-        )
-    try:
-        return crypto.open_sealed(master, bytes(row.wrapped_key), _aad(row.clinic_id, row.version))
-    except crypto.DecryptionError as exc:
-        raise KeyringError(
-            f"master key id {row.master_key_id!r} does not open the data keys wrapped under it "
-            "(wrong key for that id)"
-        ) from exc
+    """A data or master key is missing or wrong. Names the key id, never the key."""
 
 
 @dataclass(frozen=True)
 class DataKey:
     clinic_id: int
     version: int
+    uid: str
     field_key: bytes
     index_key: bytes
 
 
-def _derive(clinic_id: int, version: int, data_key: bytes) -> DataKey:
+def current_master_key_id() -> str:
+    return settings.MASTER_KEYS[0][0]
+
+
+def _aad(clinic_id: int, uid: str) -> bytes:
+    return f"bookwell:clinic-data-key:{clinic_id}:{uid}".encode()
+
+
+def _wrap(data_key: bytes, clinic_id: int, uid: str) -> tuple[str, bytes]:
+    key_id = current_master_key_id()
+    return key_id, crypto.seal(dict(settings.MASTER_KEYS)[key_id], data_key, _aad(clinic_id, uid))
+
+
+def _unwrap(clinic_id: int, uid: str, master_key_id: str, wrapped: bytes) -> bytes:
+    master = dict(settings.MASTER_KEYS).get(master_key_id)
+    if master is None:
+        raise KeyringError(
+            f"clinic data keys are wrapped under master key id {master_key_id!r}, "
+            "which BOOKWELL_MASTER_KEYS does not contain"
+        )
+    try:
+        return crypto.open_sealed(master, wrapped, _aad(clinic_id, uid))
+    except crypto.DecryptionError as exc:
+        raise KeyringError(
+            f"master key id {master_key_id!r} does not open the data keys wrapped under it "
+            "(wrong key for that id)"
+        ) from exc
+
+
+@cache
+def _opened(clinic_id: int, uid: str, version: int, master_key_id: str, wrapped: bytes) -> DataKey:
+    data_key = _unwrap(clinic_id, uid, master_key_id, wrapped)
     return DataKey(
         clinic_id=clinic_id,
         version=version,
+        uid=uid,
         field_key=crypto.derive_key(data_key, "bookwell field encryption v1"),
         index_key=crypto.derive_key(data_key, "bookwell blind index v1"),
     )
 
 
-@cache
-def data_key(clinic_id: int, version: int) -> DataKey:
+def _key_from_row(row: ClinicKey) -> DataKey:
+    return _opened(row.clinic_id, row.uid, row.version, row.master_key_id, bytes(row.wrapped_key))
+
+
+_pinned: ContextVar[DataKey | None] = ContextVar("bookwell_pinned_key", default=None)
+
+
+@contextmanager
+def pinned_active_key(clinic_id: int) -> Iterator[DataKey]:
+    """Resolve the active key once for a bulk operation (imports, rotation)."""
+    token = _pinned.set(active_key(clinic_id))
+    try:
+        yield _pinned.get()  # type: ignore[misc]
+    finally:
+        _pinned.reset(token)
+
+
+# Keys by uid, for opening. Safe to keep: a uid is never reused, and sealing always asks the
+# database for the active key, so a key whose row rolled back or was destroyed is never used
+# to seal again. Destruction clears this cache (other processes on restart).
+_by_uid: dict[tuple[int, str], DataKey] = {}
+
+
+def key_by_uid(clinic_id: int, uid: str) -> DataKey:
+    pinned = _pinned.get()
+    if pinned is not None and pinned.clinic_id == clinic_id and pinned.uid == uid:
+        return pinned
+    known = _by_uid.get((clinic_id, uid))
+    if known is not None:
+        return known
     with clinic_context(clinic_id):
-        row = ClinicKey.objects.filter(version=version).first()
+        row = ClinicKey.objects.filter(uid=uid).first()
     if row is None:
-        raise KeyringError(f"clinic {clinic_id} has no data key version {version}")
-    return _derive(clinic_id, version, _unwrap(row))
+        raise KeyringError("the data key that sealed this value no longer exists")
+    key = _by_uid[(clinic_id, uid)] = _key_from_row(row)
+    return key
 
 
-def active_version(clinic_id: int) -> int:
+def live_keys(clinic_id: int) -> list[DataKey]:
+    """Every data key of the clinic, newest first (more than one while rotating)."""
     with clinic_context(clinic_id):
-        row = (
-            ClinicKey.objects.filter(retired_at__isnull=True)
-            .order_by("-version")
-            .values_list("version", flat=True)
-            .first()
-        )
-    if row is not None:
-        return row
-    return create_version(clinic_id)
+        rows = list(ClinicKey.objects.order_by("-version"))
+    return [_key_from_row(r) for r in rows] or [active_key(clinic_id)]
 
 
 def active_key(clinic_id: int) -> DataKey:
-    return data_key(clinic_id, active_version(clinic_id))
+    pinned = _pinned.get()
+    if pinned is not None and pinned.clinic_id == clinic_id:
+        return pinned
+    with clinic_context(clinic_id):
+        row = ClinicKey.objects.filter(retired_at__isnull=True).order_by("-version").first()
+    if row is None:
+        return create_version(clinic_id)
+    return _key_from_row(row)
 
 
-def create_version(clinic_id: int) -> int:
+def active_version(clinic_id: int) -> int:
+    return active_key(clinic_id).version
+
+
+def create_version(clinic_id: int) -> DataKey:
     """Adds a new data key version for the clinic and makes it the active one."""
     with clinic_context(clinic_id):
         for _ in range(3):
@@ -111,15 +151,16 @@ def create_version(clinic_id: int) -> int:
                         .values_list("version", flat=True)
                         .first()
                     )
-                    version = (latest or 0) + 1
-                    master_id, wrapped = _wrap(crypto.new_key(), clinic_id, version)
-                    ClinicKey.objects.create(
+                    uid = secrets.token_hex(16)
+                    master_id, wrapped = _wrap(crypto.new_key(), clinic_id, uid)
+                    row = ClinicKey.objects.create(
                         clinic_id=clinic_id,
-                        version=version,
+                        version=(latest or 0) + 1,
+                        uid=uid,
                         wrapped_key=wrapped,
                         master_key_id=master_id,
                     )
-                    return version
+                    return _key_from_row(row)
             except IntegrityError:
                 continue  # another process created the same version; take the next
     raise KeyringError("could not create a clinic data key")
@@ -136,23 +177,20 @@ def destroy_versions_below(clinic_id: int, version: int) -> int:
     """Deletes old data keys: whatever they sealed can never be opened again."""
     with clinic_context(clinic_id):
         deleted, _ = ClinicKey.objects.filter(version__lt=version).delete()
-    data_key.cache_clear()
+    forget_cached_keys()
     return deleted
 
 
 def rewrap_all() -> int:
     """Re-wraps every clinic's data keys under the current master key; data is untouched."""
     count = 0
+    current = current_master_key_id()
     with platform_scope("re-wrap every clinic data key under the current master key"):
-        rows = list(ClinicKey.objects.all())
-        for row in rows:
-            if row.master_key_id == current_master_key_id():
-                continue
-            key = _unwrap(row)
-            row.master_key_id, row.wrapped_key = _wrap(key, row.clinic_id, row.version)
+        for row in ClinicKey.objects.exclude(master_key_id=current).order_by("pk"):
+            key = _unwrap(row.clinic_id, row.uid, row.master_key_id, bytes(row.wrapped_key))
+            row.master_key_id, row.wrapped_key = _wrap(key, row.clinic_id, row.uid)
             row.save(update_fields=["master_key_id", "wrapped_key"])
             count += 1
-    data_key.cache_clear()
     return count
 
 
@@ -163,5 +201,10 @@ def verify_master_keys() -> None:
         for row in ClinicKey.objects.order_by("master_key_id", "pk"):
             if row.master_key_id in seen:
                 continue
-            _unwrap(row)
+            _unwrap(row.clinic_id, row.uid, row.master_key_id, bytes(row.wrapped_key))
             seen.add(row.master_key_id)
+
+
+def forget_cached_keys() -> None:
+    _opened.cache_clear()
+    _by_uid.clear()

@@ -129,6 +129,9 @@ class ClinicKey(TenantModel):
     """
 
     version = models.PositiveIntegerField()
+    # Random and never reused (even if a transaction that created a key rolls back), so a
+    # process may cache unwrapped keys by it; ciphertexts name the key by it.
+    uid = models.CharField(max_length=32, unique=True)
     wrapped_key = models.BinaryField()
     master_key_id = models.CharField(max_length=32)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,223 @@
+"""P14/P16: client personal data is sealed per clinic and row; keys rotate without loss."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django.db import connection
+from django.test import override_settings
+
+from bookwell.clients.models import Client
+from bookwell.clients.rotation import rotate_clinic_key
+from bookwell.clients.services import ClientInput, client_create
+from bookwell.core.context import clinic_context, platform_scope
+from bookwell.tenancy import keyring
+from bookwell.tenancy.fields import FieldDecryptionError, Sealed
+from bookwell.tenancy.models import ClinicKey
+
+pytestmark = pytest.mark.django_db
+
+SENTINEL_NAME = "Zebulon Quixotic-Fairweather"
+SENTINEL_EMAIL = "zebulon.sentinel@example.test"
+SENTINEL_PHONE = "+49 30 98765432"
+SENTINEL_E164 = "+493098765432"
+
+
+def _make(clinic, **fields) -> Client:
+    data = {"full_name": SENTINEL_NAME, "email": SENTINEL_EMAIL, "phone": SENTINEL_PHONE, **fields}
+    with clinic_context(clinic):
+        return client_create(clinic=clinic, data=ClientInput(**data))
+
+
+def _raw_dump() -> str:
+    """Every row of every table, as text, read below the ORM."""
+    chunks = []
+    with platform_scope("test: raw scan of every table"), connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT * FROM "{table}"')
+            for row in cursor.fetchall():
+                chunks.append(
+                    " ".join(
+                        bytes(v).decode("latin-1") if isinstance(v, (bytes, memoryview)) else str(v)
+                        for v in row
+                    )
+                )
+    return "\n".join(chunks)
+
+
+def test_raw_tables_hold_no_plaintext_personal_data(clinic_a):
+    client = _make(clinic_a, note="sentinel-note-text", date_of_birth="")
+
+    dump = _raw_dump().lower()
+
+    assert client.pk.hex in dump.replace("-", "")  # the scan does see the client row
+    for secret in [
+        SENTINEL_NAME,
+        "zebulon",
+        "quixotic",
+        SENTINEL_EMAIL,
+        SENTINEL_E164,
+        "98765432",
+        "sentinel-note-text",
+    ]:
+        assert secret.lower() not in dump, secret
+
+
+def test_fields_read_back_exactly(clinic_a):
+    client = _make(clinic_a)
+    with clinic_context(clinic_a):
+        fresh = Client.objects.get(pk=client.pk)
+        assert (fresh.full_name, fresh.email, fresh.phone) == (
+            SENTINEL_NAME,
+            SENTINEL_EMAIL,
+            SENTINEL_E164,
+        )
+
+
+def _copy_column(field: str, from_pk, to_pk, target_field: str | None = None) -> None:
+    with platform_scope("test: tamper below the ORM"), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {field} FROM clients_client WHERE id = %s",
+            [from_pk.hex if connection.vendor == "sqlite" else from_pk],
+        )
+        value = cursor.fetchone()[0]
+        cursor.execute(
+            f"UPDATE clients_client SET {target_field or field} = %s WHERE id = %s",
+            [value, to_pk.hex if connection.vendor == "sqlite" else to_pk],
+        )
+
+
+def test_a_ciphertext_copied_to_another_row_does_not_open(clinic_a):
+    victim = _make(clinic_a)
+    other = _make(clinic_a, email="other@example.test", full_name="Other Person")
+    _copy_column("email", victim.pk, other.pk)
+    with clinic_context(clinic_a):
+        tampered = Client.objects.get(pk=other.pk)
+        with pytest.raises(FieldDecryptionError, match=r"cannot decrypt clients\.Client\.email"):
+            _ = tampered.email
+
+
+def test_a_ciphertext_copied_to_another_field_does_not_open(clinic_a):
+    victim = _make(clinic_a)
+    _copy_column("email", victim.pk, victim.pk, target_field="note")
+    with clinic_context(clinic_a):
+        tampered = Client.objects.get(pk=victim.pk)
+        assert tampered.email == SENTINEL_EMAIL
+        with pytest.raises(FieldDecryptionError):
+            _ = tampered.note
+
+
+def test_a_ciphertext_moved_to_another_clinic_does_not_open(clinic_a, clinic_b):
+    victim = _make(clinic_a)
+    other = _make(clinic_b, email="b@example.test")
+    _copy_column("full_name", victim.pk, other.pk)
+    with clinic_context(clinic_b):
+        tampered = Client.objects.get(pk=other.pk)
+        with pytest.raises(FieldDecryptionError):
+            _ = tampered.full_name
+
+
+def test_a_corrupted_value_raises_rather_than_returning_garbage(clinic_a):
+    client = _make(clinic_a)
+    with clinic_context(clinic_a):
+        fresh = Client.objects.get(pk=client.pk)
+        token = fresh.__dict__["email"].token
+        flipped = token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
+        fresh.__dict__["email"] = Sealed(flipped)
+        with pytest.raises(FieldDecryptionError):
+            _ = fresh.email
+        fresh.__dict__["email"] = Sealed("not-a-token")
+        with pytest.raises(FieldDecryptionError):
+            _ = fresh.email
+
+
+def test_encrypted_fields_cannot_be_filtered_on(clinic_a):
+    _make(clinic_a)
+    with clinic_context(clinic_a), pytest.raises(TypeError, match="encrypted"):
+        list(Client.objects.filter(email=SENTINEL_EMAIL))
+
+
+def _new_master(key_id: str) -> tuple[str, bytes]:
+    return (key_id, bytes([len(key_id)]) * 32)
+
+
+def test_rotate_master_rewraps_data_keys_and_data_still_reads(clinic_a, settings):
+    client = _make(clinic_a)
+    old = settings.MASTER_KEYS[0]
+    new = _new_master("m-next")
+
+    with override_settings(MASTER_KEYS=[new, old]):
+        call_command("keys", "rotate-master")
+    with platform_scope("test"):
+        assert set(ClinicKey.objects.values_list("master_key_id", flat=True)) == {"m-next"}
+
+    keyring.forget_cached_keys()
+    with override_settings(MASTER_KEYS=[new]), clinic_context(clinic_a):  # old key gone
+        assert Client.objects.get(pk=client.pk).email == SENTINEL_EMAIL
+
+
+def test_a_missing_or_wrong_master_key_is_named_by_id_only(clinic_a):
+    _make(clinic_a)
+    keyring.forget_cached_keys()
+    wrong = ("dev1", b"\x07" * 32)
+    with override_settings(MASTER_KEYS=[wrong]), pytest.raises(keyring.KeyringError) as exc:
+        keyring.verify_master_keys()
+    assert "'dev1'" in str(exc.value) or "dev1" in str(exc.value)
+    assert base64.b64encode(wrong[1]).decode() not in str(exc.value)
+    with (
+        override_settings(MASTER_KEYS=[("other", b"\x01" * 32)]),
+        pytest.raises(keyring.KeyringError, match="does not contain"),
+    ):
+        keyring.verify_master_keys()
+    keyring.forget_cached_keys()
+
+
+def test_interrupted_clinic_rotation_resumes_and_old_key_is_destroyed(clinic_a):
+    clients = [
+        _make(clinic_a, email=f"c{i}@example.test", full_name=f"Rotating Person{i}")
+        for i in range(7)
+    ]
+    with clinic_context(clinic_a):
+        old_version = keyring.active_version(clinic_a.pk)
+        old_uid = keyring.active_key(clinic_a.pk).uid
+        old_tokens = {c.pk: Client.objects.get(pk=c.pk).__dict__["email"].token for c in clients}
+
+    first = rotate_clinic_key(clinic=clinic_a, batch_size=3, stop_after=3)  # "crash" after 1 batch
+    with clinic_context(clinic_a):
+        assert first == 3
+        assert Client.objects.filter(key_version=old_version).count() == 4
+        # Mid-rotation, everything still reads and new writes use the new key.
+        assert sorted(c.email for c in Client.objects.all()) == sorted(
+            f"c{i}@example.test" for i in range(7)
+        )
+
+    rest = rotate_clinic_key(clinic=clinic_a, batch_size=3)
+    with clinic_context(clinic_a):
+        assert rest == 4
+        new_version = keyring.active_version(clinic_a.pk)
+        assert new_version > old_version
+        assert set(ClinicKey.objects.values_list("version", flat=True)) == {new_version}
+        for c in clients:
+            fresh = Client.objects.get(pk=c.pk)
+            assert fresh.key_version == new_version
+            assert fresh.__dict__["email"].key_uid == keyring.active_key(clinic_a.pk).uid != old_uid
+            assert fresh.email == c.email
+            # The old ciphertext no longer opens: its key is destroyed.
+            fresh.__dict__["email"] = Sealed(old_tokens[c.pk])
+            with pytest.raises(FieldDecryptionError):
+                _ = fresh.email
+
+
+def test_every_model_with_personal_fields_seals_them():
+    from bookwell.tenancy.fields import EncryptedTextField
+
+    personal = {"full_name", "email", "phone", "date_of_birth", "note"}
+    for model in apps.get_models():
+        if model._meta.app_label != "clients":
+            continue
+        for f in model._meta.concrete_fields:
+            if f.name in personal:
+                assert isinstance(f, EncryptedTextField), f"{model.__name__}.{f.name}"
