@@ -8,6 +8,7 @@ urlpatterns = [
     path("favicon.ico", core_views.favicon),
     path("", include("bookwell.accounts.urls")),
     path("", include("bookwell.tenancy.urls")),
+    path("", include("bookwell.clients.urls")),
 ]
 
 handler400 = "bookwell.core.views.bad_request"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from django.db import transaction
 
 from bookwell.clients.models import Client, ClientIndex
-from bookwell.clients.services import _index_rows
+from bookwell.clients.services import _index_rows, index_insert
 from bookwell.core.context import clinic_context
 from bookwell.tenancy import keyring
 from bookwell.tenancy.fields import EncryptedTextField
@@ -60,9 +60,7 @@ def rotate_clinic_key(
                     client.key_version = target
                     client.save(update_fields=[*fields, "key_version", "updated_at"])
                 ClientIndex.objects.filter(client__in=batch).delete()
-                ClientIndex.objects.bulk_create(
-                    [row for client in batch for row in _index_rows(client, clinic, key)]
-                )
+                index_insert([row for client in batch for row in _index_rows(client, clinic, key)])
             done += len(batch)
             if progress:
                 progress(done, total)

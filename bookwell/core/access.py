@@ -6,6 +6,7 @@ it exists elsewhere.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -21,9 +22,13 @@ def access_in_clinic[M: models.Model](
     require_clinic_id()
     qs = queryset if queryset is not None else model._default_manager.all()
     try:
-        ident = int(pk)
-        if not 0 < ident < 2**63:
-            raise ValueError("id out of range")
+        ident: Any
+        if isinstance(model._meta.pk, models.UUIDField):
+            ident = pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk))
+        else:
+            ident = int(pk)
+            if not 0 < ident < 2**63:
+                raise ValueError("id out of range")
         return qs.get(pk=ident)
-    except (ObjectDoesNotExist, ValueError, TypeError, OverflowError) as exc:
+    except (ObjectDoesNotExist, ValueError, TypeError, OverflowError, AttributeError) as exc:
         raise Http404(f"No {model._meta.verbose_name} with that id") from exc

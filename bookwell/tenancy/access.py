@@ -10,7 +10,8 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -19,7 +20,7 @@ from bookwell.tenancy.models import Clinic
 from bookwell.tenancy.permissions import MFA_ENFORCEABLE_ROLES, Perm, role_has
 from bookwell.tenancy.selectors import membership_of
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def clinic_view(perm: Perm) -> Callable[[View], View]:

@@ -40,6 +40,12 @@ class Sealed:
     def __repr__(self) -> str:
         return "<Sealed>"
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sealed) and other.token == self.token
+
+    def __hash__(self) -> int:
+        return hash(self.token)
+
     @property
     def key_uid(self) -> str:
         fmt, uid, _ = [*self.token.split(".", 2), "", ""][:3]

@@ -37,20 +37,27 @@ class Perm(StrEnum):
     TEAM_VIEW = "team.view"  # see members and pending invitations
     TEAM_MANAGE = "team.manage"  # invite, change roles, remove (not owners)
     TEAM_MANAGE_OWNERS = "team.manage_owners"  # grant, change or remove the owner role
+    CLIENTS_VIEW = "clients.view"  # list, search and open client records
+    CLIENTS_EDIT = "clients.edit"  # create and edit client records
+    CLIENTS_IMPORT = "clients.import"  # bulk import from CSV
+    CLIENTS_EXPORT = "clients.export"  # download every client as CSV
 
 
-_EVERY_MEMBER = {Perm.CLINIC_VIEW}
-_MANAGERS = _EVERY_MEMBER | {
+_EVERY_MEMBER = {Perm.CLINIC_VIEW, Perm.CLIENTS_VIEW}
+_FRONT_LINE = _EVERY_MEMBER | {Perm.CLIENTS_EDIT}
+_MANAGERS = _FRONT_LINE | {
     Perm.CLINIC_SETTINGS,
     Perm.TEAM_VIEW,
     Perm.TEAM_MANAGE,
+    Perm.CLIENTS_IMPORT,
+    Perm.CLIENTS_EXPORT,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.OWNER: frozenset(_MANAGERS | {Perm.TEAM_MANAGE_OWNERS}),
     Role.ADMIN: frozenset(_MANAGERS),
-    Role.PRACTITIONER: frozenset(_EVERY_MEMBER),
-    Role.FRONT_DESK: frozenset(_EVERY_MEMBER | {Perm.TEAM_VIEW}),
+    Role.PRACTITIONER: frozenset(_FRONT_LINE),
+    Role.FRONT_DESK: frozenset(_FRONT_LINE | {Perm.TEAM_VIEW}),
     Role.READ_ONLY: frozenset(_EVERY_MEMBER),
 }
 

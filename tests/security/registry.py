@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from bookwell.clients.services import (
@@ -98,19 +99,18 @@ class ClinicRoute:
     success_status: frozenset[int] = field(default_factory=lambda: frozenset({200, 302}))
 
 
-CLINIC_ROUTES: dict[str, ClinicRoute] = {
-    "tenancy:home": ClinicRoute(),
-    "tenancy:team": ClinicRoute(),
-    "tenancy:settings": ClinicRoute(post=_settings_form),
-    "tenancy:team-invite": ClinicRoute(
-        get=False, post=lambda c: {"email": "new.person@example.test", "role": Role.FRONT_DESK}
-    ),
-    "tenancy:team-role": ClinicRoute(
-        objects=_membership, get=False, post=lambda c: {"role": Role.READ_ONLY}
-    ),
-    "tenancy:team-remove": ClinicRoute(objects=_membership, get=False, post=lambda c: {}),
-    "tenancy:invitation-revoke": ClinicRoute(objects=_invitation, get=False, post=lambda c: {}),
-}
+def _client_form(clinic: Clinic) -> dict[str, Any]:
+    return {
+        "full_name": "Formed Client",
+        "email": f"formed-{uuid4().hex[:8]}@example.test",
+        "phone": "+49 30 1234567",
+        "preferred_language": "de",
+    }
+
+
+def _import_upload(clinic: Clinic) -> dict[str, Any]:
+    body = f"full_name,email\nImported Person,imp-{uuid4().hex[:8]}@example.test\n".encode()
+    return {"file": SimpleUploadedFile("clients.csv", body, "text/csv"), "action": "import"}
 
 
 def _client(clinic: Clinic) -> dict[str, Any]:
@@ -142,4 +142,25 @@ TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
     "clients.ClientIndex": _client,
     "clients.PrivacyNotice": _consent,
     "clients.ConsentRecord": _consent,
+}
+
+
+CLINIC_ROUTES: dict[str, ClinicRoute] = {
+    "tenancy:home": ClinicRoute(),
+    "tenancy:team": ClinicRoute(),
+    "tenancy:settings": ClinicRoute(post=_settings_form),
+    "tenancy:team-invite": ClinicRoute(
+        get=False, post=lambda c: {"email": "new.person@example.test", "role": Role.FRONT_DESK}
+    ),
+    "tenancy:team-role": ClinicRoute(
+        objects=_membership, get=False, post=lambda c: {"role": Role.READ_ONLY}
+    ),
+    "tenancy:team-remove": ClinicRoute(objects=_membership, get=False, post=lambda c: {}),
+    "tenancy:invitation-revoke": ClinicRoute(objects=_invitation, get=False, post=lambda c: {}),
+    "clients:index": ClinicRoute(),
+    "clients:new": ClinicRoute(post=_client_form),
+    "clients:detail": ClinicRoute(objects=_client),
+    "clients:edit": ClinicRoute(objects=_client, post=_client_form),
+    "clients:import": ClinicRoute(post=_import_upload),
+    "clients:export": ClinicRoute(),
 }

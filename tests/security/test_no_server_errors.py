@@ -16,6 +16,7 @@ JUNK_VALUES = {
     "int": ["0", "999999999", "99999999999999999999999"],
     "slug": ["nope", "a" * 60, "clinic-a"],
     "str": ["x", "%00", "a" * 300, "..", "MQ"],
+    "uuid": ["00000000-0000-0000-0000-000000000000", "6f1c2b9e-3d4a-4e5f-8a7b-1c2d3e4f5a6b"],
 }
 METHODS = ["get", "post", "put", "patch", "delete", "head", "options"]
 JUNK_BODIES = [

@@ -102,3 +102,15 @@ def test_rows_of_another_clinic_cannot_be_written_below_the_orm(clinic_a, clinic
             )
     with clinic_context(clinic_a):
         assert _raw_count("tenancy_membership") == 1
+
+
+def test_server_side_cursors_run_in_the_clinic_scope_too(clinic_a, clinic_b):
+    # QuerySet.iterator() uses a named (server-side) cursor on PostgreSQL; the scope must be
+    # set on the connection, not declared as a cursor that never runs.
+    TENANT_ROW_FACTORIES["tenancy.Membership"](clinic_a)
+    TENANT_ROW_FACTORIES["tenancy.Membership"](clinic_b)
+    from bookwell.tenancy.models import Membership
+
+    with clinic_context(clinic_a):
+        rows = list(Membership.objects.all().iterator(chunk_size=10))
+    assert [m.clinic_id for m in rows] == [clinic_a.pk]

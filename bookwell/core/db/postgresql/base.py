@@ -43,7 +43,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         wanted = db_scope_settings()
         if wanted != self._scope_in_effect and not _is_transaction_control(sql):
             local = self.in_atomic_block
-            context["cursor"].cursor.execute(SET_SCOPE_SQL, (wanted[0], local, wanted[1], local))
+            # A plain cursor of the raw connection: the query's own cursor may be a named
+            # (server-side) one, which would only DECLARE the statement, never run it.
+            with self.connection.cursor() as raw:
+                raw.execute(SET_SCOPE_SQL, (wanted[0], local, wanted[1], local))
             self._scope_in_effect = wanted
         return execute(sql, params, many, context)
 

@@ -1,0 +1,274 @@
+"""CSV import (all or nothing, with a per-row report) and export of clients."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from bookwell.clients import blind
+from bookwell.clients.models import Client, ClientIndex, IndexKind
+from bookwell.clients.services import (
+    ClientInput,
+    _apply,
+    _index_rows,
+    client_clean,
+    index_insert,
+)
+from bookwell.tenancy import keyring
+from bookwell.tenancy.models import Clinic
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_ROWS = 20_000
+MAX_REPORTED_ERRORS = 200
+COLUMNS = [
+    "full_name",
+    "email",
+    "phone",
+    "date_of_birth",
+    "preferred_language",
+    "note",
+    "marketing_consent",
+]
+ALIASES = {
+    "name": "full_name",
+    "e-mail": "email",
+    "mobile": "phone",
+    "language": "preferred_language",
+}
+TRUE = {"1", "true", "yes", "y", "ja", "oui", "si", "x"}
+FALSE = {"", "0", "false", "no", "n", "nein", "non"}
+BATCH = 500
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read; the message says what to fix."""
+
+
+@dataclass
+class RowError:
+    line: int  # the line in the file (the header is line 1)
+    column: str
+    message: str
+
+
+@dataclass
+class ImportReport:
+    total: int = 0
+    valid: int = 0
+    duplicates: list[int] = field(default_factory=list)  # lines that match an existing client
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+    imported: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+
+def _read(data: bytes) -> list[dict[str, str]]:
+    if len(data) > MAX_BYTES:
+        raise ImportFileError(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB. Split it.")
+    if b"\x00" in data:
+        raise ImportFileError(
+            "This is not a text CSV file. Export it from your spreadsheet as CSV."
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(
+            "The file is not UTF-8 encoded. In your spreadsheet choose 'CSV UTF-8' when saving."
+        ) from exc
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
+    try:
+        header = next(reader, None)
+        if not header:
+            raise ImportFileError("The file is empty.")
+        names = [ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
+        unknown = [h for h in names if h not in COLUMNS]
+        if unknown:
+            raise ImportFileError(
+                f"Unknown columns: {', '.join(unknown)}. Allowed: {', '.join(COLUMNS)}."
+            )
+        if "full_name" not in names:
+            raise ImportFileError(
+                "The column full_name is missing (the first row names the columns)."
+            )
+        if len(set(names)) != len(names):
+            raise ImportFileError("A column is named twice.")
+        rows: list[dict[str, str]] = []
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            if len(rows) >= MAX_ROWS:
+                raise ImportFileError(f"The file has more than {MAX_ROWS} rows. Split it.")
+            if len(values) != len(names):
+                values = [*values, *[""] * (len(names) - len(values))][
+                    : max(len(names), len(values))
+                ]
+            rows.append(
+                {
+                    "__line": str(reader.line_num),
+                    **dict(zip(names, values, strict=False)),
+                    "__extra": "1" if len(values) > len(names) else "",
+                }
+            )
+    except csv.Error as exc:
+        raise ImportFileError(f"The CSV is malformed near line {reader.line_num}: {exc}.") from exc
+    if not rows:
+        raise ImportFileError("The file has a header but no rows.")
+    return rows
+
+
+def _unescape(value: str) -> str:
+    # Undo the formula guard that export adds.
+    if value.startswith("'") and value[1:2] in {"=", "+", "-", "@"}:
+        return value[1:]
+    return value
+
+
+@dataclass
+class _Prepared:
+    line: int
+    client: Client
+
+
+def _prepare(clinic: Clinic, rows: list[dict[str, str]], report: ImportReport) -> list[_Prepared]:
+    prepared: list[_Prepared] = []
+    seen_emails: dict[str, int] = {}
+
+    def add_error(line: int, column: str, message: str) -> None:
+        report.error_count += 1
+        if len(report.errors) < MAX_REPORTED_ERRORS:
+            report.errors.append(RowError(line, column, message))
+
+    for row in rows:
+        line = int(row["__line"])
+        if row.get("__extra"):
+            add_error(line, "", "This row has more values than there are columns.")
+            continue
+        consent_raw = _unescape(row.get("marketing_consent", "")).strip().lower()
+        if consent_raw not in TRUE | FALSE:
+            add_error(line, "marketing_consent", "Use yes or no.")
+            continue
+        data = ClientInput(
+            full_name=_unescape(row.get("full_name", "")),
+            email=_unescape(row.get("email", "")),
+            phone=_unescape(row.get("phone", "")),
+            date_of_birth=_unescape(row.get("date_of_birth", "")),
+            preferred_language=_unescape(row.get("preferred_language", "")).strip().lower() or "en",
+            note=_unescape(row.get("note", "")),
+            marketing_consent=consent_raw in TRUE,
+        )
+        clean = client_clean(clinic=clinic, data=data)
+        if clean.errors:
+            for column, messages in clean.errors.items():
+                for message in messages:
+                    add_error(line, column, message)
+            continue
+        if clean.email and clinic.client_email_unique:
+            first = seen_emails.setdefault(clean.email, line)
+            if first != line:
+                add_error(line, "email", f"The same email as line {first}.")
+                continue
+        client = Client(clinic=clinic)
+        _apply(client, clean)
+        prepared.append(_Prepared(line, client))
+    return prepared
+
+
+def _existing_emails(clinic: Clinic, emails: Iterable[str]) -> set[str]:
+    """Which of these emails already belong to a client (one query per 1,000 and key)."""
+    emails = list(emails)
+    found: set[str] = set()
+    for key in keyring.live_keys(clinic.pk):
+        by_digest = {blind.digest(key.index_key, IndexKind.EMAIL, e): e for e in emails}
+        digests = list(by_digest)
+        for start in range(0, len(digests), 1000):
+            chunk = digests[start : start + 1000]
+            hits = ClientIndex.objects.filter(kind=IndexKind.EMAIL, digest__in=chunk).values_list(
+                "digest", flat=True
+            )
+            found.update(by_digest[d] for d in hits)
+    return found
+
+
+def import_clients(
+    *, clinic: Clinic, data: bytes, skip_duplicates: bool = False, commit: bool = True
+) -> ImportReport:
+    """Checks every row; imports all of them in one transaction, or none if any row is wrong.
+
+    With skip_duplicates, rows whose email already belongs to a client are left out (and
+    reported); otherwise they count as errors. `commit=False` only checks (the preview).
+    """
+    rows = _read(data)
+    report = ImportReport(total=len(rows))
+    prepared = _prepare(clinic, rows, report)
+    existing = _existing_emails(clinic, {p.client.email for p in prepared if p.client.email})
+    kept: list[_Prepared] = []
+    for item in prepared:
+        if item.client.email in existing:
+            report.duplicates.append(item.line)
+            if not skip_duplicates:
+                report.error_count += 1
+                if len(report.errors) < MAX_REPORTED_ERRORS:
+                    report.errors.append(
+                        RowError(item.line, "email", "A client with this email already exists.")
+                    )
+            continue
+        kept.append(item)
+    report.valid = len(kept)
+    if not report.ok or not commit:
+        return report
+    with transaction.atomic(), keyring.pinned_active_key(clinic.pk) as key:
+        for start in range(0, len(kept), BATCH):
+            batch = [p.client for p in kept[start : start + BATCH]]
+            for client in batch:
+                client.key_version = key.version
+            Client.objects.bulk_create(batch)
+            index_insert([row for client in batch for row in _index_rows(client, clinic, key)])
+    report.imported = len(kept)
+    return report
+
+
+_FORMULA = re.compile(r"^[=@\t\r]|^[+-](?![\d .()/-]*$)")
+
+
+def _cell(value: str) -> str:
+    # A cell a spreadsheet would run as a formula gets a leading quote (phone numbers do not).
+    return "'" + value if _FORMULA.match(value) else value
+
+
+def export_rows(clients: Iterable[Client]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        out = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate(0)
+        return out
+
+    writer.writerow(COLUMNS)
+    yield flush()
+    for c in clients:
+        writer.writerow(
+            [
+                _cell(c.full_name),
+                _cell(c.email),
+                c.phone,
+                c.date_of_birth,
+                c.preferred_language,
+                _cell(c.note),
+                "yes" if c.marketing_consent else "no",
+            ]
+        )
+        yield flush()

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from bookwell.clients.models import NameKind
+from bookwell.clients.services import MAX_NOTE, ClientInput
+from bookwell.tenancy.models import Clinic
+
+
+class ClientForm(forms.Form):
+    """Shape and sizes only; the service validates and normalises (one set of rules)."""
+
+    full_name = forms.CharField(label="Name", max_length=120)
+    name_kind = forms.ChoiceField(
+        label="The name is", choices=NameKind.choices, initial=NameKind.FULL
+    )
+    email = forms.CharField(max_length=254, required=False, widget=forms.EmailInput)
+    phone = forms.CharField(
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel"}),
+        help_text="Without a country code, the clinic's country is assumed.",
+    )
+    date_of_birth = forms.CharField(
+        required=False, max_length=10, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    preferred_language = forms.ChoiceField(choices=settings.LANGUAGES, initial="en")
+    note = forms.CharField(
+        required=False,
+        max_length=MAX_NOTE,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="A short note for the front desk. Not for medical information.",
+    )
+    marketing_consent = forms.BooleanField(
+        required=False, label="Agrees to receive news and offers (off unless the client said yes)"
+    )
+
+    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not clinic.allow_pseudonyms:
+            del self.fields["name_kind"]
+        if not clinic.collect_date_of_birth:
+            del self.fields["date_of_birth"]
+
+    def to_input(self) -> ClientInput:
+        d = self.cleaned_data
+        return ClientInput(
+            full_name=d["full_name"],
+            name_kind=d.get("name_kind") or NameKind.FULL,
+            email=d.get("email", ""),
+            phone=d.get("phone", ""),
+            date_of_birth=d.get("date_of_birth", "") or "",
+            preferred_language=d.get("preferred_language", "en"),
+            note=d.get("note", ""),
+            marketing_consent=d.get("marketing_consent", False),
+        )
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text="UTF-8, first row names the columns.")
+    skip_duplicates = forms.BooleanField(
+        required=False,
+        label="Leave out rows whose email already belongs to a client "
+        "(otherwise they stop the import)",
+    )

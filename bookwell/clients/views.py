@@ -1,0 +1,157 @@
+"""Client pages: list and search, create, edit, detail, CSV import and export."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from bookwell.accounts.models import User
+from bookwell.clients import csv_io, services
+from bookwell.clients.forms import ClientForm, ImportForm
+from bookwell.clients.models import Client
+from bookwell.clients.selectors import client_list, client_search
+from bookwell.core.access import access_in_clinic
+from bookwell.core.context import clinic_context
+from bookwell.core.errors import ServiceError
+from bookwell.tenancy.access import clinic_view
+from bookwell.tenancy.permissions import Perm
+
+PAGE_SIZE = 25
+
+
+def _client(request: HttpRequest, client_id: uuid.UUID) -> Client:
+    return access_in_clinic(Client, client_id)
+
+
+@clinic_view(Perm.CLIENTS_VIEW)
+def client_index(request: HttpRequest) -> HttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    query = request.GET.get("q", "")[:200]
+    qs = client_search(clinic=clinic, query=query) if query.strip() else client_list(clinic=clinic)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    ctx = {"page": page, "query": query}
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "clients/list.html#results", ctx)
+    return render(request, "clients/list.html", ctx)
+
+
+def _form_errors(form: ClientForm, exc: ValidationError) -> None:
+    for name, messages_ in exc.message_dict.items():
+        form.add_error(name if name in form.fields else None, messages_)
+
+
+@clinic_view(Perm.CLIENTS_EDIT)
+@require_http_methods(["GET", "POST"])
+def client_new(request: HttpRequest) -> HttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    form = ClientForm(request.POST or None, clinic=clinic)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                actor = request.user if isinstance(request.user, User) else None
+                client = services.client_create(clinic=clinic, data=form.to_input(), actor=actor)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, "Client added.")
+                return redirect("clients:detail", clinic_slug=clinic.slug, client_id=client.pk)
+        return render(request, "clients/form.html", {"form": form, "creating": True}, status=400)
+    return render(request, "clients/form.html", {"form": form, "creating": True})
+
+
+@clinic_view(Perm.CLIENTS_VIEW)
+def client_detail(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    client = _client(request, client_id)
+    consents = client.consents.select_related("notice").order_by("-given_at")
+    return render(request, "clients/detail.html", {"client": client, "consents": consents})
+
+
+@clinic_view(Perm.CLIENTS_EDIT)
+@require_http_methods(["GET", "POST"])
+def client_edit(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    client = _client(request, client_id)
+    initial = {
+        "full_name": client.full_name,
+        "name_kind": client.name_kind,
+        "email": client.email,
+        "phone": client.phone,
+        "date_of_birth": client.date_of_birth,
+        "preferred_language": client.preferred_language,
+        "note": client.note,
+        "marketing_consent": client.marketing_consent,
+    }
+    form = ClientForm(request.POST or None, clinic=clinic, initial=initial)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.client_update(clinic=clinic, client=client, data=form.to_input())
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            except ServiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, "Client updated.")
+                return redirect("clients:detail", clinic_slug=clinic.slug, client_id=client.pk)
+        return render(request, "clients/form.html", {"form": form, "client": client}, status=400)
+    return render(request, "clients/form.html", {"form": form, "client": client})
+
+
+@clinic_view(Perm.CLIENTS_IMPORT)
+@require_http_methods(["GET", "POST"])
+def client_import(request: HttpRequest) -> HttpResponse:
+    """Upload with "Check" (a preview that writes nothing) or "Import" (all rows or none)."""
+    clinic = request.clinic  # type: ignore[attr-defined]
+    form = ImportForm(request.POST or None, request.FILES or None)
+    ctx: dict[str, object] = {"form": form}
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(request, "clients/import.html", ctx, status=400)
+        upload = form.cleaned_data["file"]
+        if upload.size > csv_io.MAX_BYTES:
+            form.add_error(
+                "file", f"The file is larger than {csv_io.MAX_BYTES // (1024 * 1024)} MB. Split it."
+            )
+            return render(request, "clients/import.html", ctx, status=400)
+        commit = request.POST.get("action") == "import"
+        try:
+            report = csv_io.import_clients(
+                clinic=clinic,
+                data=upload.read(),
+                skip_duplicates=form.cleaned_data["skip_duplicates"],
+                commit=commit,
+            )
+        except csv_io.ImportFileError as exc:
+            form.add_error("file", str(exc))
+            return render(request, "clients/import.html", ctx, status=400)
+        ctx.update(report=report, committed=commit and report.ok)
+        if commit and report.ok:
+            messages.success(request, f"Imported {report.imported} clients.")
+        return render(request, "clients/import.html", ctx, status=200 if report.ok else 400)
+    return render(request, "clients/import.html", ctx)
+
+
+@clinic_view(Perm.CLIENTS_EXPORT)
+def client_export(request: HttpRequest) -> StreamingHttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+
+    def rows() -> Iterator[str]:
+        # The body is produced after the view has returned: enter the clinic again (P1; on
+        # PostgreSQL its rows are invisible outside it).
+        with clinic_context(clinic):
+            clients = client_list(clinic=clinic).order_by("created_at", "pk")
+            yield from csv_io.export_rows(clients.iterator(chunk_size=500))
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="{clinic.slug}-clients-{stamp}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
