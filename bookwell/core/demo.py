@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -32,6 +34,96 @@ DEMO_USERS = [
 ]
 
 
+FIRST_NAMES = [
+    "Anna",
+    "Ben",
+    "Clara",
+    "David",
+    "Elif",
+    "Finn",
+    "Greta",
+    "Hamza",
+    "Ines",
+    "Jonas",
+    "Katarzyna",
+    "Lars",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Paul",
+    "Quentin",
+    "Rosa",
+    "Sofia",
+    "Tobias",
+    "Ulla",
+    "Vincent",
+    "Wiebke",
+    "Xenia",
+    "Yusuf",
+    "Zoé",
+    "Chloé",
+    "Jürgen",
+    "Añja",
+    "Søren",
+    "Mehmet",
+    "Aisha",
+]
+LAST_NAMES = [
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Yılmaz",  # noqa: RUF001 (a real Turkish name)
+    "Kowalski",
+    "Nguyen",
+    "Rossi",
+    "García",
+    "Dubois",
+    "O'Brien",
+    "Novak",
+    "Jensen",
+    "Öztürk",
+    "Bauer",
+    "Lehmann",
+    "Krüger",
+]
+DEMO_CLIENTS = 200
+
+
+def _seed_clients(clinic: Clinic) -> None:
+    from bookwell.clients.models import Client
+    from bookwell.clients.normalize import fold
+    from bookwell.clients.services import ClientInput, client_create
+
+    rng = random.Random(2026)  # noqa: S311 (demo data, not security)
+    existing = Client.objects.count()
+    for i in range(DEMO_CLIENTS):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        with_phone = rng.random() < 0.8
+        data = ClientInput(
+            full_name=f"{first} {last}",
+            email=re.sub(r"[^a-z0-9.]", "", fold(f"{first}.{last}.{i}")) + "@example.com"
+            if rng.random() < 0.9
+            else "",
+            phone=f"+49 151 {rng.randint(10000000, 99999999)}" if with_phone else "",
+            preferred_language=rng.choice(["de", "de", "en", "fr"]),
+            marketing_consent=rng.random() < 0.3,
+        )
+        if i < existing:
+            continue  # idempotent: only the missing ones are added
+        client_create(clinic=clinic, data=data)
+
+
 def seed_demo() -> Clinic:
     with transaction.atomic():
         clinic, _ = Clinic.objects.get_or_create(
@@ -53,4 +145,5 @@ def seed_demo() -> Clinic:
                 Membership.objects.update_or_create(
                     clinic=clinic, user=user, defaults={"role": spec.role}
                 )
+            _seed_clients(clinic)
     return clinic

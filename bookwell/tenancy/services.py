@@ -77,7 +77,17 @@ def signup_create_clinic(
 
 
 def clinic_settings_update(*, clinic: Clinic, **fields: object) -> Clinic:
-    allowed = {"name", "time_zone", "country", "locale", "contact_email", "require_mfa_for_admins"}
+    allowed = {
+        "name",
+        "time_zone",
+        "country",
+        "locale",
+        "contact_email",
+        "require_mfa_for_admins",
+        "client_email_unique",
+        "collect_date_of_birth",
+        "allow_pseudonyms",
+    }
     unknown = set(fields) - allowed
     if unknown:
         raise ServiceError("Unknown settings.", code="unknown_field")

@@ -66,6 +66,7 @@ def team(request: HttpRequest) -> HttpResponse:
 @require_POST
 def team_invite(request: HttpRequest) -> HttpResponse:
     form = InviteForm(request.POST)
+    status = 400
     if form.is_valid():
         try:
             services.invitation_create(
@@ -76,10 +77,11 @@ def team_invite(request: HttpRequest) -> HttpResponse:
             )
         except ServiceError as exc:
             form.add_error(None, exc.message)
+            status = exc.status  # 403 for a role the actor may not grant, 409 for a member
         else:
             messages.success(request, "Invitation sent.")
             return redirect("tenancy:team", clinic_slug=request.clinic.slug)  # type: ignore[attr-defined]
-    return _team_page(request, invite_form=form, status=400)
+    return _team_page(request, invite_form=form, status=status)
 
 
 def _refused(request: HttpRequest, exc: ServiceError) -> HttpResponse:

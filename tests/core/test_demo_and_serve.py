@@ -16,8 +16,9 @@ import pytest
 from django.core.management import call_command
 
 from bookwell.accounts.models import User
+from bookwell.clients.models import Client
 from bookwell.core.context import clinic_context
-from bookwell.core.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
+from bookwell.core.demo import DEMO_CLIENTS, DEMO_PASSWORD, DEMO_USERS, seed_demo
 from bookwell.tenancy.models import Clinic, Membership
 from bookwell.tenancy.permissions import Role
 
@@ -34,6 +35,8 @@ def test_demo_creates_the_demo_clinic_and_its_team_once():
     assert roles.count(Role.PRACTITIONER) == 3
     assert {Role.OWNER, Role.ADMIN, Role.FRONT_DESK} <= set(roles)
     assert User.objects.count() == len(DEMO_USERS)
+    with clinic_context(clinic):
+        assert Client.objects.count() == DEMO_CLIENTS
     for spec in DEMO_USERS:
         assert spec.email in out.getvalue()
         assert User.objects.get(email=spec.email).check_password(DEMO_PASSWORD)
