@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connections
 from django.test import Client
@@ -41,6 +43,14 @@ def django_db_setup(
     with django_db_blocker.unblock():
         conn.close()
     conn.settings_dict["USER"] = owner
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest) -> Iterator[time_machine.Traveller]:
+    """A stopped clock at the test module's START (moved with clock.shift / clock.move_to)."""
+    start = getattr(request.module, "START", datetime(2031, 3, 4, 9, 0, 7, tzinfo=UTC))
+    with time_machine.travel(start, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture

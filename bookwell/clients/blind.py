@@ -29,11 +29,9 @@ def entries_for(
     return out
 
 
-def matching_client_ids(*, clinic_id: int, kind: str, value: str) -> QuerySet[ClientIndex]:
+def matching_entries(*, clinic_id: int, kind: str, value: str) -> QuerySet[ClientIndex]:
     digests = [digest(k.index_key, kind, value) for k in keyring.live_keys(clinic_id)]
-    return ClientIndex.objects.filter(kind=kind, digest__in=digests).values_list(
-        "client_id", flat=True
-    )
+    return ClientIndex.objects.filter(kind=kind, digest__in=digests)
 
 
 def name_query_words(query: str) -> list[str]:

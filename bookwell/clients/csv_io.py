@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from bookwell.clients import blind
 from bookwell.clients.models import Client, ClientIndex, IndexKind
@@ -236,7 +236,17 @@ def import_clients(
             Client.objects.bulk_create(batch)
             index_insert([row for client in batch for row in _index_rows(client, clinic, key)])
     report.imported = len(kept)
+    transaction.on_commit(_refresh_planner_statistics)
     return report
+
+
+def _refresh_planner_statistics() -> None:
+    # After a bulk load, SQLite's planner needs statistics to prefer the primary key over the
+    # clinic index when fetching a page of clients (PostgreSQL's autovacuum does this itself).
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Client._meta.db_table}")
+            cursor.execute(f"ANALYZE {ClientIndex._meta.db_table}")
 
 
 _FORMULA = re.compile(r"^[=@\t\r]|^[+-](?![\d .()/-]*$)")

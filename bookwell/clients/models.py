@@ -63,7 +63,10 @@ class ClientIndex(TenantModel):
     unique_digest = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta(TenantModel.Meta):
-        indexes = [models.Index(fields=["clinic", "kind", "digest"], name="client_index_lookup")]
+        # id last: search pages come straight off the index, newest entries first.
+        indexes = [
+            models.Index(fields=["clinic", "kind", "digest", "id"], name="client_index_lookup")
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic", "unique_digest"], name="client_unique_email_digest"

@@ -133,10 +133,9 @@ def client_clean(*, clinic: Clinic, data: ClientInput) -> CleanClient:
 def duplicate_email_exists(*, clinic: Clinic, email: str, exclude: Client | None = None) -> bool:
     if not email:
         return False
-    ids = blind.matching_client_ids(clinic_id=clinic.pk, kind=IndexKind.EMAIL, value=email)
-    qs = Client.objects.filter(pk__in=ids)
+    qs = blind.matching_entries(clinic_id=clinic.pk, kind=IndexKind.EMAIL, value=email)
     if exclude is not None:
-        qs = qs.exclude(pk=exclude.pk)
+        qs = qs.exclude(client_id=exclude.pk)
     return qs.exists()
 
 

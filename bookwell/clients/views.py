@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,7 +18,7 @@ from bookwell.accounts.models import User
 from bookwell.clients import csv_io, services
 from bookwell.clients.forms import ClientForm, ImportForm
 from bookwell.clients.models import Client
-from bookwell.clients.selectors import client_list, client_search
+from bookwell.clients.selectors import ClientSearch, client_list, client_search
 from bookwell.core.access import access_in_clinic
 from bookwell.core.context import clinic_context
 from bookwell.core.errors import ServiceError
@@ -35,8 +36,10 @@ def _client(request: HttpRequest, client_id: uuid.UUID) -> Client:
 def client_index(request: HttpRequest) -> HttpResponse:
     clinic = request.clinic  # type: ignore[attr-defined]
     query = request.GET.get("q", "")[:200]
-    qs = client_search(clinic=clinic, query=query) if query.strip() else client_list(clinic=clinic)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    results: ClientSearch | QuerySet[Client] = (
+        client_search(clinic=clinic, query=query) if query.strip() else client_list(clinic=clinic)
+    )
+    page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
     ctx = {"page": page, "query": query}
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "clients/list.html#results", ctx)

@@ -79,7 +79,7 @@ def test_duplicates_are_allowed_when_the_clinic_says_so(people):
 
 def test_editing_reindexes_the_client(people):
     with clinic_context(people):
-        client = client_search(clinic=people, query="chr").get()
+        (client,) = list(client_search(clinic=people, query="chr"))
         client_update(
             clinic=people,
             client=client,

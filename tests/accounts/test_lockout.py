@@ -1,0 +1,266 @@
+"""P3: sign-in throttling locks out guessing without letting an attacker lock out the user."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.http import HttpResponse
+from django.test import Client
+
+from bookwell.accounts.models import SignInAttempt, SignInOutcome, User
+from bookwell.tenancy.permissions import Role
+from tests.factories import PASSWORD, make_member
+
+pytestmark = pytest.mark.django_db
+
+SIGNIN = "/signin/"
+START = datetime(2031, 3, 4, 9, 0, 7, tzinfo=UTC)
+HOME_NETWORK = "198.51.100.23"
+OTHER_NETWORK = "203.0.113.9"
+WRONG = "not the password at all"
+LOCKED_TEXT = "Too many attempts"
+
+
+@pytest.fixture
+def user(clinic_a) -> User:
+    return make_member(clinic_a, Role.PRACTITIONER, email="pat@example.test")
+
+
+def _attempt(email: str, password: str, ip: str = HOME_NETWORK) -> HttpResponse:
+    return Client().post(SIGNIN, {"email": email, "password": password}, REMOTE_ADDR=ip)
+
+
+def _fail(email: str, times: int, ip: str = HOME_NETWORK) -> list[HttpResponse]:
+    return [_attempt(email, WRONG, ip) for _ in range(times)]
+
+
+def _form_error(response: HttpResponse) -> str:
+    return " ".join(response.context["form"].non_field_errors())
+
+
+def _outcomes() -> list[str]:
+    return list(SignInAttempt.objects.order_by("pk").values_list("outcome", flat=True))
+
+
+# --- The basic lock ---------------------------------------------------------------------------
+
+
+def test_the_account_locks_on_one_network_after_too_many_failures(clock, user):
+    # Given one fewer failures than the limit, the account is merely "wrong password"
+    limit = settings.SIGNIN_MAX_FAILURES
+    early = _fail(user.email, limit - 1)
+    assert [r.status_code for r in early] == [400] * (limit - 1)
+    assert "not correct" in _form_error(early[-1])
+
+    # When the limit-th failure arrives
+    last = _attempt(user.email, WRONG)
+
+    # Then the answer is 429 with a message that says what to do
+    assert last.status_code == 429
+    message = _form_error(last)
+    assert LOCKED_TEXT in message
+    assert "try again in" in message
+    assert "reset your password" in message
+    # And even the right password is refused while locked, and nobody is signed in
+    right = _attempt(user.email, PASSWORD)
+    assert right.status_code == 429
+    assert LOCKED_TEXT in _form_error(right)
+    assert "_auth_user_id" not in right.wsgi_request.session
+
+
+def test_attempts_are_recorded_with_their_outcome_and_a_masked_network_only(clock, user):
+    # Given failures up to the lock, then one more try while locked, from one address
+    _fail(user.email, settings.SIGNIN_MAX_FAILURES, ip=OTHER_NETWORK)
+    _attempt(user.email, PASSWORD, ip=OTHER_NETWORK)
+
+    # Then each attempt is a row with its outcome
+    assert _outcomes() == [SignInOutcome.FAILURE] * settings.SIGNIN_MAX_FAILURES + [
+        SignInOutcome.LOCKED
+    ]
+    rows = list(SignInAttempt.objects.values())
+    # And the network is the /24 prefix, never the address
+    assert {row["network"] for row in rows} == {"203.0.113.0/24"}
+    # And no column holds the raw address or the email, not even its local part
+    stored = " ".join(str(value) for row in rows for value in row.values())
+    assert OTHER_NETWORK not in stored
+    assert user.email not in stored
+    assert "pat@" not in stored
+    assert all(row["account_key"] != user.email for row in rows)
+
+
+def test_an_ipv6_network_is_stored_as_its_48_prefix(clock, user):
+    # Given a failed attempt from an IPv6 address
+    _attempt(user.email, WRONG, ip="2001:db8:1234:5678::42")
+
+    # Then only the /48 is stored
+    attempt = SignInAttempt.objects.get()
+    assert attempt.network == "2001:db8:1234::/48"
+    assert attempt.outcome == SignInOutcome.FAILURE
+
+
+# --- How a lock ends --------------------------------------------------------------------------
+
+
+def test_the_lock_ends_when_the_failures_leave_the_window(clock, user):
+    # Given a locked account
+    _fail(user.email, settings.SIGNIN_MAX_FAILURES)
+    assert _attempt(user.email, PASSWORD).status_code == 429
+
+    # When the window has passed since the failures
+    clock.shift(settings.SIGNIN_WINDOW + 1)
+
+    # Then the right password signs in
+    response = _attempt(user.email, PASSWORD)
+    assert response.status_code == 302
+    assert response.wsgi_request.session["_auth_user_id"] == str(user.pk)
+
+
+def test_attempts_refused_while_locked_do_not_extend_the_lock(clock, user):
+    # Given a locked account that keeps being tried, as often as the limit, with wrong and right
+    # passwords, late in the window
+    limit = settings.SIGNIN_MAX_FAILURES
+    _fail(user.email, limit)
+    clock.shift(settings.SIGNIN_WINDOW - 60)
+    assert [r.status_code for r in _fail(user.email, limit - 1)] == [429] * (limit - 1)
+    assert _attempt(user.email, PASSWORD).status_code == 429
+
+    # When the window has passed since the original failures (not since the refused tries)
+    clock.shift(61)
+
+    # Then the lock is over
+    assert _attempt(user.email, PASSWORD).status_code == 302
+    assert _outcomes().count(SignInOutcome.LOCKED) == limit
+    assert _outcomes().count(SignInOutcome.FAILURE) == limit
+
+
+def test_a_completed_password_reset_lifts_the_lock(clock, user):
+    # Given an account locked on the user's own network
+    _fail(user.email, settings.SIGNIN_MAX_FAILURES)
+    assert _attempt(user.email, PASSWORD).status_code == 429
+    clock.shift(60)
+
+    # When the user resets their password by email
+    client = Client(REMOTE_ADDR=HOME_NETWORK)
+    client.post("/password/reset/", {"email": user.email})
+    assert len(mail.outbox) == 1
+    link = re.search(r"https?://[^/\s]+(/password/reset/\S+/)", mail.outbox[0].body)
+    assert link is not None
+    confirm = client.get(link.group(1))
+    new_password = "a brand new long passphrase"
+    done = client.post(
+        confirm["Location"], {"new_password1": new_password, "new_password2": new_password}
+    )
+    assert done.status_code == 302
+    clock.shift(60)
+
+    # Then they can sign in with the new password at once, from the same network
+    assert _attempt(user.email, new_password).status_code == 302
+    assert SignInOutcome.RESET in _outcomes()
+
+
+# --- Whose sign-in a lock affects -------------------------------------------------------------
+
+
+def test_a_lock_on_one_network_does_not_keep_the_user_out_from_another(clock, user):
+    # Given an account locked by failures from one network (any address in its /24)
+    _fail(user.email, settings.SIGNIN_MAX_FAILURES, ip=OTHER_NETWORK)
+    assert _attempt(user.email, PASSWORD, ip=OTHER_NETWORK).status_code == 429
+    assert _attempt(user.email, PASSWORD, ip="203.0.113.200").status_code == 429
+
+    # When the user signs in from their own network
+    response = _attempt(user.email, PASSWORD, ip=HOME_NETWORK)
+
+    # Then they get in
+    assert response.status_code == 302
+    assert response.wsgi_request.session["_auth_user_id"] == str(user.pk)
+
+
+def test_one_network_spraying_many_accounts_is_throttled(clock, settings, clinic_a):
+    # Given a lower per-network limit, and one failure each on several accounts from one network
+    settings.SIGNIN_MAX_FAILURES_PER_NETWORK = 3
+    victims = [make_member(clinic_a, Role.PRACTITIONER) for _ in range(4)]
+    for victim in victims[:3]:
+        assert _attempt(victim.email, WRONG, ip=OTHER_NETWORK).status_code in {400, 429}
+
+    # When that network tries another account, even with its right password
+    response = _attempt(victims[3].email, PASSWORD, ip=OTHER_NETWORK)
+
+    # Then it is refused, but the same account from elsewhere is not
+    assert response.status_code == 429
+    assert LOCKED_TEXT in _form_error(response)
+    assert _attempt(victims[3].email, PASSWORD, ip=HOME_NETWORK).status_code == 302
+
+
+def test_failures_spread_over_networks_lock_the_account_from_new_networks(clock, settings, user):
+    # Given a lower per-account limit and failures spread thinly over several networks
+    settings.SIGNIN_MAX_FAILURES_PER_ACCOUNT = 4
+    for ip in ("192.0.2.1", "192.0.2.1", "198.18.0.1", "198.18.0.1"):
+        _attempt(user.email, WRONG, ip=ip)
+
+    # When anyone tries the account from a network it has never signed in from
+    response = _attempt(user.email, PASSWORD, ip=OTHER_NETWORK)
+
+    # Then it is refused although no single network reached its own limit
+    assert response.status_code == 429
+
+
+def test_a_network_the_user_recently_signed_in_from_is_exempt_from_the_account_limit(
+    clock, settings, user
+):
+    # Given a user who signed in from home a while ago
+    settings.SIGNIN_MAX_FAILURES_PER_ACCOUNT = 4
+    assert _attempt(user.email, PASSWORD, ip=HOME_NETWORK).status_code == 302
+    clock.shift(timedelta(days=2))
+    # And an attacker then spreads failures over other networks until the account limit
+    for ip in ("192.0.2.1", "192.0.2.1", "198.18.0.1", "198.18.0.1"):
+        _attempt(user.email, WRONG, ip=ip)
+    assert _attempt(user.email, PASSWORD, ip=OTHER_NETWORK).status_code == 429
+
+    # When the user signs in from home
+    response = _attempt(user.email, PASSWORD, ip=HOME_NETWORK)
+
+    # Then home is trusted and they get in
+    assert response.status_code == 302
+
+
+def test_trust_in_a_network_lapses_after_the_trusted_period(clock, settings, user):
+    # Given a user whose last sign-in from home is older than the trusted period
+    settings.SIGNIN_MAX_FAILURES_PER_ACCOUNT = 4
+    assert _attempt(user.email, PASSWORD, ip=HOME_NETWORK).status_code == 302
+    clock.shift(timedelta(days=settings.SIGNIN_TRUSTED_NETWORK_DAYS, minutes=1))
+    for ip in ("192.0.2.1", "192.0.2.1", "198.18.0.1", "198.18.0.1"):
+        _attempt(user.email, WRONG, ip=ip)
+
+    # When they sign in from home
+    response = _attempt(user.email, PASSWORD, ip=HOME_NETWORK)
+
+    # Then the account-wide limit applies to home too
+    assert response.status_code == 429
+
+
+# --- No account enumeration -------------------------------------------------------------------
+
+
+def test_an_unknown_email_gets_the_same_answers_as_a_wrong_password(clock, user):
+    # Given an account that exists and an email that does not
+    unknown = "nobody@example.test"
+    limit = settings.SIGNIN_MAX_FAILURES
+
+    # When both are guessed up to the limit, from one network each
+    known_answers = _fail(user.email, limit, ip=HOME_NETWORK)
+    unknown_answers = _fail(unknown, limit, ip=OTHER_NETWORK)
+
+    # Then every answer has the same status and the same message
+    assert [r.status_code for r in known_answers] == [r.status_code for r in unknown_answers]
+    assert [_form_error(r) for r in known_answers] == [_form_error(r) for r in unknown_answers]
+    assert unknown_answers[-1].status_code == 429
+    # And the unknown email is throttled too, with nothing tying its attempts to a user
+    assert _attempt(unknown, WRONG, ip=OTHER_NETWORK).status_code == 429
+    unknown_rows = SignInAttempt.objects.filter(network="203.0.113.0/24")
+    assert unknown_rows.count() == limit + 1
+    assert not unknown_rows.filter(user__isnull=False).exists()
+    assert not User.objects.filter(email=unknown).exists()
