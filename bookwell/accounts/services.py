@@ -24,7 +24,6 @@ from bookwell.accounts.models import (
 )
 
 FAILURES = (SignInOutcome.FAILURE, SignInOutcome.MFA_FAILURE)
-BOUNDARIES = (SignInOutcome.SUCCESS, SignInOutcome.RESET)
 TOTP_STEP = 30
 RECOVERY_CODE_COUNT = 10
 
@@ -60,23 +59,27 @@ def signin_lockout(*, email: str, network: str, now: datetime | None = None) -> 
     * per network: SIGNIN_MAX_FAILURES_PER_NETWORK failures over any accounts (spraying);
     * per account over all networks: SIGNIN_MAX_FAILURES_PER_ACCOUNT, which does not apply to
       networks the account signed in from successfully in the last SIGNIN_TRUSTED_NETWORK_DAYS.
-    Failures before the account's last success or password reset do not count, and attempts
-    refused while locked are recorded but not counted, so a lock always ends.
+    A success from a network clears that network's count for the account (not the others: a
+    real user signing in elsewhere must not hand an attacker fresh guesses); a completed
+    password reset clears all of the account's counts. Attempts refused while locked are
+    recorded but not counted, so a lock always ends.
     """
     now = now or timezone.now()
     key = account_key(email)
     since = now - timedelta(seconds=settings.SIGNIN_WINDOW)
-    boundary = (
-        SignInAttempt.objects.filter(account_key=key, outcome__in=BOUNDARIES, at__gt=since)
-        .order_by("-at")
+    recent = SignInAttempt.objects.filter(account_key=key, at__gt=since).order_by("-at")
+    reset = recent.filter(outcome=SignInOutcome.RESET).values_list("at", flat=True).first()
+    account_since = max(since, reset) if reset else since
+    success_here = (
+        recent.filter(outcome=SignInOutcome.SUCCESS, network=network)
         .values_list("at", flat=True)
         .first()
     )
-    account_since = max(since, boundary) if boundary else since
+    pair_since = max(account_since, success_here) if success_here else account_since
     failures = SignInAttempt.objects.filter(outcome__in=FAILURES).order_by("-at")
 
     pair = list(
-        failures.filter(account_key=key, network=network, at__gt=account_since).values_list(
+        failures.filter(account_key=key, network=network, at__gt=pair_since).values_list(
             "at", flat=True
         )[: settings.SIGNIN_MAX_FAILURES]
     )

@@ -264,3 +264,22 @@ def test_an_unknown_email_gets_the_same_answers_as_a_wrong_password(clock, user)
     assert unknown_rows.count() == limit + 1
     assert not unknown_rows.filter(user__isnull=False).exists()
     assert not User.objects.filter(email=unknown).exists()
+
+
+def test_the_users_success_elsewhere_does_not_give_an_attacker_fresh_guesses(clock, user):
+    # Given an attacker one failure short of the lock on their network
+    limit = settings.SIGNIN_MAX_FAILURES
+    _fail(user.email, limit - 1, ip=OTHER_NETWORK)
+    # When the real user signs in from home meanwhile
+    assert _attempt(user.email, PASSWORD, ip=HOME_NETWORK).status_code == 302
+    # Then the attacker's next failure still locks their network
+    assert _attempt(user.email, WRONG, ip=OTHER_NETWORK).status_code == 429
+    # And the user at home is not locked
+    assert _attempt(user.email, PASSWORD, ip=HOME_NETWORK).status_code == 302
+
+
+def test_a_success_on_the_same_network_clears_that_networks_count(clock, user):
+    limit = settings.SIGNIN_MAX_FAILURES
+    _fail(user.email, limit - 1)
+    assert _attempt(user.email, PASSWORD).status_code == 302
+    assert [r.status_code for r in _fail(user.email, limit - 1)] == [400] * (limit - 1)
