@@ -66,3 +66,18 @@ class ImportForm(forms.Form):
         label="Leave out rows whose email already belongs to a client "
         "(otherwise they stop the import)",
     )
+
+
+class PrivacyNoticeForm(forms.Form):
+    body = forms.CharField(
+        label="Notice text",
+        max_length=50_000,
+        widget=forms.Textarea(attrs={"rows": 12}),
+        help_text="Published versions are kept as they were; a change is a new version.",
+    )
+    effective_at = forms.DateTimeField(
+        label="Takes effect",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Leave empty for now.",
+    )

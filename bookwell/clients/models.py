@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 
 from bookwell.core.models import TenantModel
 from bookwell.tenancy.fields import EncryptedTextField
+
+
+class ImmutableRecord(Exception):
+    pass
+
+
+def _refuse_edits(record: models.Model) -> None:
+    # Invariant guard (P18, P22): published notices and consent records are written once.
+    if not record._state.adding:
+        raise ImmutableRecord(f"{type(record).__name__} rows are never edited")
 
 
 class NameKind(models.TextChoices):
@@ -98,6 +109,10 @@ class PrivacyNotice(TenantModel):
     def __str__(self) -> str:
         return f"privacy notice v{self.version}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _refuse_edits(self)
+        super().save(*args, **kwargs)
+
 
 class ConsentMethod(models.TextChoices):
     ONLINE = "online", "Online booking"
@@ -120,3 +135,7 @@ class ConsentRecord(TenantModel):
 
     def __str__(self) -> str:
         return f"consent {self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _refuse_edits(self)
+        super().save(*args, **kwargs)

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from bookwell.accounts.models import User
 from bookwell.clients import csv_io, services
-from bookwell.clients.forms import ClientForm, ImportForm
-from bookwell.clients.models import Client
+from bookwell.clients.forms import ClientForm, ImportForm, PrivacyNoticeForm
+from bookwell.clients.models import Client, PrivacyNotice
 from bookwell.clients.selectors import ClientSearch, client_list, client_search
 from bookwell.core.access import access_in_clinic
 from bookwell.core.context import clinic_context
@@ -74,7 +75,65 @@ def client_new(request: HttpRequest) -> HttpResponse:
 def client_detail(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     client = _client(request, client_id)
     consents = client.consents.select_related("notice").order_by("-given_at")
-    return render(request, "clients/detail.html", {"client": client, "consents": consents})
+    notice = services.privacy_notice_current(clinic=request.clinic)  # type: ignore[attr-defined]
+    return render(
+        request,
+        "clients/detail.html",
+        {"client": client, "consents": consents, "current_notice": notice},
+    )
+
+
+@clinic_view(Perm.CLIENTS_EDIT)
+@require_POST
+def client_consent(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    """Staff record that the client agreed to the current privacy notice (P18)."""
+    clinic = request.clinic  # type: ignore[attr-defined]
+    client = _client(request, client_id)
+    notice = services.privacy_notice_current(clinic=clinic)
+    if notice is None or str(notice.pk) != request.POST.get("notice"):
+        messages.error(
+            request, "The privacy notice changed; check the current version and try again."
+        )
+        return redirect("clients:detail", clinic_slug=clinic.slug, client_id=client.pk)
+    actor = request.user if isinstance(request.user, User) else None
+    services.consent_record(
+        clinic=clinic, client=client, notice=notice, method="staff", actor=actor
+    )
+    messages.success(request, f"Consent to version {notice.version} recorded.")
+    return redirect("clients:detail", clinic_slug=clinic.slug, client_id=client.pk)
+
+
+@clinic_view(Perm.CLINIC_SETTINGS)
+@require_http_methods(["GET", "POST"])
+def privacy_notices(request: HttpRequest) -> HttpResponse:
+    """The clinic's privacy notice: its versions, and publishing a new one (P22)."""
+    clinic = request.clinic  # type: ignore[attr-defined]
+    form = PrivacyNoticeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            actor = request.user if isinstance(request.user, User) else None
+            effective = form.cleaned_data["effective_at"]
+            if effective is not None and effective < timezone.now() - timedelta(minutes=5):
+                form.add_error("effective_at", "A new version cannot take effect in the past.")
+            else:
+                notice = services.privacy_notice_publish(
+                    clinic=clinic,
+                    body=form.cleaned_data["body"],
+                    actor=actor,
+                    effective_at=effective,
+                )
+                messages.success(request, f"Version {notice.version} published.")
+                return redirect("clients:privacy-notices", clinic_slug=clinic.slug)
+        status = 400
+    notices = PrivacyNotice.objects.order_by("-version").annotate(consent_count=Count("consents"))
+    current = services.privacy_notice_current(clinic=clinic)
+    return render(
+        request,
+        "clients/privacy_notices.html",
+        {"form": form, "notices": notices, "current": current},
+        status=status,
+    )
 
 
 @clinic_view(Perm.CLIENTS_EDIT)

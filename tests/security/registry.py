@@ -21,6 +21,7 @@ from bookwell.clients.services import (
     ClientInput,
     client_create,
     consent_record,
+    privacy_notice_current,
     privacy_notice_publish,
 )
 from bookwell.core.context import clinic_context
@@ -145,6 +146,19 @@ TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
 }
 
 
+def _client_with_notice(clinic: Clinic) -> dict[str, Any]:
+    with clinic_context(clinic):
+        privacy_notice_publish(clinic=clinic, body="Version for consent.")
+    return _client(clinic)
+
+
+def _current_notice(clinic: Clinic) -> dict[str, Any]:
+    # Read-only: the objects factory has published it (post data must not write).
+    with clinic_context(clinic):
+        notice = privacy_notice_current(clinic=clinic)
+    return {"notice": notice.pk if notice else ""}
+
+
 CLINIC_ROUTES: dict[str, ClinicRoute] = {
     "tenancy:home": ClinicRoute(),
     "tenancy:team": ClinicRoute(),
@@ -163,4 +177,6 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     "clients:edit": ClinicRoute(objects=_client, post=_client_form),
     "clients:import": ClinicRoute(post=_import_upload),
     "clients:export": ClinicRoute(),
+    "clients:consent": ClinicRoute(objects=_client_with_notice, get=False, post=_current_notice),
+    "clients:privacy-notices": ClinicRoute(post=lambda c: {"body": "Our new privacy notice."}),
 }
