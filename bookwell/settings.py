@@ -143,6 +143,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "bookwell.core.middleware.security_headers",
+    "bookwell.core.middleware.request_size_limit",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -337,6 +338,8 @@ STORAGES = {
 }
 
 GUNICORN_WORKERS = env_int("BOOKWELL_WORKERS", 2)
+# Largest request body accepted (CSV imports are the largest: 10 MB of file).
+MAX_REQUEST_BYTES = env_int("BOOKWELL_MAX_REQUEST_BYTES", 12 * 1024 * 1024)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]

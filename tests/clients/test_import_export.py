@@ -173,3 +173,17 @@ def test_export_round_trips_through_import(clinic_a, clinic_b, member_client):
         ("=HYPERLINK(evil)", "f@example.test", "+49301234567", "-2+3", True),
         ("Lee, Jordan", "", "", "line one\nline two", False),
     }
+
+
+def test_a_hundred_megabyte_upload_is_refused_before_its_body_is_read(clinic_a, member_client):
+    _, client = member_client(clinic_a, Role.ADMIN)
+    # The declared length is what the server sees first; the body is never read.
+    response = client.post(
+        f"/c/{clinic_a.slug}/clients/import/",
+        data=b"x" * 10,
+        content_type="multipart/form-data; boundary=zzz",
+        CONTENT_LENGTH=str(100 * 1024 * 1024),
+    )
+    assert response.status_code == 413
+    assert "too large" in response.content.decode()
+    assert count(clinic_a) == 0

@@ -91,3 +91,29 @@ def test_serve_answers_the_landing_and_sign_in_pages(tmp_path: Path):
     assert signin[0] == 200 and b'name="password"' in signin[1]
     assert css[0] == 200 and b"--brand" in css[1]
     assert htmx[0] == 200
+
+
+def test_serve_refuses_to_start_with_a_wrong_master_key(tmp_path: Path):
+    import base64
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOKWELL_", "DATABASE_"))}
+    env["BOOKWELL_DATA_DIR"] = str(tmp_path)
+    bookwell = [sys.executable, "-m", "bookwell"]
+    subprocess.run([*bookwell, "migrate", "-v0"], env=env, check=True, timeout=120)
+    subprocess.run([*bookwell, "demo"], env=env, check=True, timeout=120, capture_output=True)
+    wrong = base64.b64encode(b"\x42" * 32).decode()
+    env["BOOKWELL_MASTER_KEYS"] = f"dev1:{wrong}"
+
+    result = subprocess.run(
+        [*bookwell, "serve", "--bind", f"127.0.0.1:{_free_port()}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "'dev1'" in result.stderr and "wrong key" in result.stderr
+    assert wrong not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -17,6 +17,12 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=settings.GUNICORN_WORKERS)
 
     def handle(self, *args: Any, bind: str, workers: int, **options: Any) -> None:
+        from bookwell.tenancy.keyring import KeyringError, verify_master_keys
+
+        try:
+            verify_master_keys()  # a wrong master key stops start-up, naming its id only
+        except KeyringError as exc:
+            raise CommandError(f"refusing to start: {exc}") from exc
         if settings.PRODUCTION:
             call_command("collectstatic", interactive=False, verbosity=0)
         self.stdout.write(f"Bookwell on http://{bind} ({workers} workers)")
