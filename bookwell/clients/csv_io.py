@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -128,6 +128,11 @@ def _read(data: bytes) -> list[dict[str, str]]:
     return rows
 
 
+def count_rows(data: bytes) -> int:
+    """Rows of a readable file (raises ImportFileError like the import would)."""
+    return len(_read(data))
+
+
 def _unescape(value: str) -> str:
     # Undo the formula guard that export adds.
     if value.startswith("'") and value[1:2] in {"=", "+", "-", "@"}:
@@ -141,7 +146,16 @@ class _Prepared:
     client: Client
 
 
-def _prepare(clinic: Clinic, rows: list[dict[str, str]], report: ImportReport) -> list[_Prepared]:
+@dataclass(frozen=True)
+class Progress:
+    phase: str  # "checking" or "importing"
+    done: int
+    total: int
+
+
+def _prepare(
+    clinic: Clinic, rows: list[dict[str, str]], report: ImportReport
+) -> Generator[Progress, None, list[_Prepared]]:
     prepared: list[_Prepared] = []
     seen_emails: dict[str, int] = {}
 
@@ -150,7 +164,9 @@ def _prepare(clinic: Clinic, rows: list[dict[str, str]], report: ImportReport) -
         if len(report.errors) < MAX_REPORTED_ERRORS:
             report.errors.append(RowError(line, column, message))
 
-    for row in rows:
+    for position, row in enumerate(rows):
+        if position % BATCH == 0:
+            yield Progress("checking", position, len(rows))
         line = int(row["__line"])
         if row.get("__extra"):
             add_error(line, "", "This row has more values than there are columns.")
@@ -201,17 +217,18 @@ def _existing_emails(clinic: Clinic, emails: Iterable[str]) -> set[str]:
     return found
 
 
-def import_clients(
+def import_steps(
     *, clinic: Clinic, data: bytes, skip_duplicates: bool = False, commit: bool = True
-) -> ImportReport:
-    """Checks every row; imports all of them in one transaction, or none if any row is wrong.
+) -> Generator[Progress, None, ImportReport]:
+    """The import, yielding its progress; its return value is the report.
 
+    Checks every row; imports all of them in one transaction, or none if any row is wrong.
     With skip_duplicates, rows whose email already belongs to a client are left out (and
     reported); otherwise they count as errors. `commit=False` only checks (the preview).
     """
     rows = _read(data)
     report = ImportReport(total=len(rows))
-    prepared = _prepare(clinic, rows, report)
+    prepared = yield from _prepare(clinic, rows, report)
     existing = _existing_emails(clinic, {p.client.email for p in prepared if p.client.email})
     kept: list[_Prepared] = []
     for item in prepared:
@@ -230,14 +247,29 @@ def import_clients(
         return report
     with transaction.atomic(), keyring.pinned_active_key(clinic.pk) as key:
         for start in range(0, len(kept), BATCH):
+            yield Progress("importing", start, len(kept))
             batch = [p.client for p in kept[start : start + BATCH]]
             for client in batch:
                 client.key_version = key.version
             Client.objects.bulk_create(batch)
             index_insert([row for client in batch for row in _index_rows(client, clinic, key)])
+    yield Progress("importing", len(kept), len(kept))
     report.imported = len(kept)
     transaction.on_commit(_refresh_planner_statistics)
     return report
+
+
+def import_clients(
+    *, clinic: Clinic, data: bytes, skip_duplicates: bool = False, commit: bool = True
+) -> ImportReport:
+    """import_steps without the progress."""
+    steps = import_steps(clinic=clinic, data=data, skip_duplicates=skip_duplicates, commit=commit)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            report: ImportReport = done.value
+            return report
 
 
 def _refresh_planner_statistics() -> None:

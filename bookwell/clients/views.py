@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,7 +12,9 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -27,6 +30,7 @@ from bookwell.tenancy.access import clinic_view
 from bookwell.tenancy.permissions import Perm
 
 PAGE_SIZE = 25
+logger = logging.getLogger(__name__)
 
 
 def _client(request: HttpRequest, client_id: uuid.UUID) -> Client:
@@ -167,9 +171,56 @@ def client_edit(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     return render(request, "clients/form.html", {"form": form, "client": client})
 
 
+STREAM_IMPORT_ABOVE = 1000  # rows; larger imports show their progress as they run
+STREAM_MARK, REPORT_MARK = "<!--progress-->", "<!--report-->"
+
+
+def _streamed_import(
+    request: HttpRequest, ctx: dict[str, object], *, data: bytes, skip_duplicates: bool
+) -> StreamingHttpResponse:
+    """The import page, sent while the import runs: a progress bar, then the report.
+
+    The browser shows each part as it arrives (no script needed). The import is still one
+    transaction: all rows or none.
+    """
+    clinic = request.clinic  # type: ignore[attr-defined]
+    page = render_to_string("clients/import.html", {**ctx, "streaming": True}, request=request)
+    head, rest = page.split(STREAM_MARK, 1)
+    between, tail = rest.split(REPORT_MARK, 1)
+
+    def body() -> Iterator[str]:
+        yield head
+        with clinic_context(clinic):  # the body runs after the view has returned
+            steps = csv_io.import_steps(clinic=clinic, data=data, skip_duplicates=skip_duplicates)
+            try:
+                while True:
+                    step = next(steps)
+                    yield render_to_string("clients/import.html#progress", {"step": step})
+            except StopIteration as finished:
+                report = finished.value
+            except Exception:
+                logger.exception("client import failed")
+                report = None
+        yield between
+        if report is None:
+            yield '<p class="message error">The import failed and nothing was imported.</p>'
+        else:
+            yield render_to_string(
+                "clients/import.html#report",
+                {**ctx, "report": report, "committed": report.ok},
+                request=request,
+            )
+        yield tail
+
+    response = StreamingHttpResponse(body(), content_type="text/html; charset=utf-8")
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each part on at once
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @clinic_view(Perm.CLIENTS_IMPORT)
 @require_http_methods(["GET", "POST"])
-def client_import(request: HttpRequest) -> HttpResponse:
+def client_import(request: HttpRequest) -> HttpResponseBase:
     """Upload with "Check" (a preview that writes nothing) or "Import" (all rows or none)."""
     clinic = request.clinic  # type: ignore[attr-defined]
     form = ImportForm(request.POST or None, request.FILES or None)
@@ -184,12 +235,13 @@ def client_import(request: HttpRequest) -> HttpResponse:
             )
             return render(request, "clients/import.html", ctx, status=400)
         commit = request.POST.get("action") == "import"
+        data = upload.read()
+        skip = form.cleaned_data["skip_duplicates"]
         try:
+            if commit and csv_io.count_rows(data) > STREAM_IMPORT_ABOVE:
+                return _streamed_import(request, ctx, data=data, skip_duplicates=skip)
             report = csv_io.import_clients(
-                clinic=clinic,
-                data=upload.read(),
-                skip_duplicates=form.cleaned_data["skip_duplicates"],
-                commit=commit,
+                clinic=clinic, data=data, skip_duplicates=skip, commit=commit
             )
         except csv_io.ImportFileError as exc:
             form.add_error("file", str(exc))

@@ -187,3 +187,39 @@ def test_a_hundred_megabyte_upload_is_refused_before_its_body_is_read(clinic_a, 
     assert response.status_code == 413
     assert "too large" in response.content.decode()
     assert count(clinic_a) == 0
+
+
+def _streamed(response) -> str:
+    assert response.streaming
+    return b"".join(response.streaming_content).decode()
+
+
+def test_a_large_import_shows_its_progress_while_it_runs(clinic_a, member_client):
+    _, owner = member_client(clinic_a, Role.OWNER)
+    rows = "\n".join(f"Big Import{i},big{i}@example.test" for i in range(1500))
+    upload = SimpleUploadedFile("big.csv", f"full_name,email\n{rows}\n".encode())
+
+    page = _streamed(
+        owner.post(f"/c/{clinic_a.slug}/clients/import/", {"file": upload, "action": "import"})
+    )
+
+    assert page.count("<progress") >= 4  # checking and importing, in steps
+    assert 'value="1500"' in page and "Importing: 1500 of 1500" in page
+    assert "Imported 1500 clients" in page and page.rstrip().endswith("</html>")
+    assert count(clinic_a) == 1500
+
+
+def test_a_large_import_with_a_bad_row_streams_the_report_and_writes_nothing(
+    clinic_a, member_client
+):
+    _, owner = member_client(clinic_a, Role.OWNER)
+    rows = [f"Big Import{i},big{i}@example.test" for i in range(1500)]
+    rows[700] = "Broken Row,not-an-email"
+    upload = SimpleUploadedFile("big.csv", ("full_name,email\n" + "\n".join(rows)).encode())
+
+    page = _streamed(
+        owner.post(f"/c/{clinic_a.slug}/clients/import/", {"file": upload, "action": "import"})
+    )
+
+    assert "Nothing was imported" in page and "<td>702</td>" in page
+    assert count(clinic_a) == 0
