@@ -101,11 +101,24 @@ DEMO_CLIENTS = 200
 
 
 def _seed_clients(clinic: Clinic) -> None:
-    from bookwell.clients.models import Client
+    from bookwell.clients.models import Client, ConsentMethod
     from bookwell.clients.normalize import fold
-    from bookwell.clients.services import ClientInput, client_create
+    from bookwell.clients.services import (
+        ClientInput,
+        client_create,
+        privacy_notice_current,
+        privacy_notice_publish,
+    )
 
     rng = random.Random(2026)  # noqa: S311 (demo data, not security)
+    notice = privacy_notice_current(clinic=clinic) or privacy_notice_publish(
+        clinic=clinic,
+        body=(
+            "Demo Clinic keeps your name and contact details to manage your appointments and "
+            "to remind you of them. We share them with nobody else. You can ask us at any time "
+            "for a copy, a correction or their deletion."
+        ),
+    )
     existing = Client.objects.count()
     for i in range(DEMO_CLIENTS):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -121,7 +134,13 @@ def _seed_clients(clinic: Clinic) -> None:
         )
         if i < existing:
             continue  # idempotent: only the missing ones are added
-        client_create(clinic=clinic, data=data)
+        consenting = i % 3 == 0
+        client_create(
+            clinic=clinic,
+            data=data,
+            consent_notice=notice if consenting else None,
+            consent_method=ConsentMethod.ONLINE,
+        )
 
 
 def seed_demo() -> Clinic:
