@@ -33,7 +33,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy bookwell tests
+	$(BIN)/mypy bookwell tests bench
 
 migrations-check: install
 	$(BIN)/bookwell makemigrations --check --dry-run

@@ -79,12 +79,12 @@ def main() -> None:
 
     queries: list[tuple[str, str]] = []
     for _ in range(args.queries):
-        kind = rng.random()
+        roll = rng.random()
         name, email, phone = rng.choice(people)
-        if kind < 0.6:
+        if roll < 0.6:
             word = rng.choice(name.replace("-", " ").split())
             queries.append(("name", word[: rng.randint(2, 5)]))
-        elif kind < 0.8:
+        elif roll < 0.8:
             queries.append(("email", email))
         else:
             queries.append(("phone", phone))
@@ -106,18 +106,18 @@ def main() -> None:
             return sum(len(a) + len(b) + len(c) for a, b, c in cursor.fetchall())
 
     # Warm up both paths, then alternate rounds so that neither gets a quieter machine.
-    for kind, q in queries[:20]:
-        blind(q)
-        plain(kind, q)
+    for kind, query in queries[:20]:
+        blind(query)
+        plain(kind, query)
     blind_time = plain_time = 0.0
     for _ in range(3):
         t = time.perf_counter()
-        for _kind, q in queries:
-            blind(q)
+        for _kind, query in queries:
+            blind(query)
         blind_time += time.perf_counter() - t
         t = time.perf_counter()
-        for kind, q in queries:
-            plain(kind, q)
+        for kind, query in queries:
+            plain(kind, query)
         plain_time += time.perf_counter() - t
     n = 3 * len(queries)
     per_blind, per_plain = blind_time / n, plain_time / n
