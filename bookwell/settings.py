@@ -7,6 +7,7 @@ secrets and passes `bookwell check --deploy --fail-level WARNING`.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import re
 import secrets
@@ -277,6 +278,19 @@ PERMISSIONS_POLICY = (
     "interest-cohort=(), browsing-topics=()"
 )
 
+# Behind a proxy, the client address comes from X-Forwarded-For as set by these proxies only.
+BEHIND_PROXY = env_bool("BOOKWELL_BEHIND_PROXY", PRODUCTION)
+TRUSTED_PROXIES = env_list(
+    "BOOKWELL_TRUSTED_PROXIES", ["127.0.0.1/32", "::1/128"] if BEHIND_PROXY else []
+)
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"BOOKWELL_TRUSTED_PROXIES has an entry that is not an address or network: {_proxy!r}"
+        ) from _exc
+
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("BOOKWELL_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = 31_536_000
@@ -289,8 +303,9 @@ if PRODUCTION:
     # __Host- cookies: Secure, path /, no Domain: they cannot be set by a sibling subdomain.
     SESSION_COOKIE_NAME = "__Host-bookwell_session"
     CSRF_COOKIE_NAME = "__Host-bookwell_csrf"
-    if env_bool("BOOKWELL_BEHIND_PROXY", True):
-        # The TLS-terminating proxy (nginx) sets this header; the app trusts it only from there.
+    if BEHIND_PROXY:
+        # The TLS-terminating proxy (nginx) overwrites this header; gunicorn listens only where
+        # the proxy can reach it (see README), so no client can set it.
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 else:
     SESSION_COOKIE_NAME = "bookwell_session"

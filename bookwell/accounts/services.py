@@ -24,6 +24,7 @@ from bookwell.accounts.models import (
 )
 
 FAILURES = (SignInOutcome.FAILURE, SignInOutcome.MFA_FAILURE)
+HOME = (SignInOutcome.SUCCESS, SignInOutcome.RESET)  # outcomes that make a network "home"
 TOTP_STEP = 30
 RECOVERY_CODE_COUNT = 10
 
@@ -54,15 +55,19 @@ def _lockout_from(attempts: list[datetime], limit: int, now: datetime) -> Lockou
 def signin_lockout(*, email: str, network: str, now: datetime | None = None) -> Lockout:
     """Whether sign-in for this account from this network is refused right now.
 
-    Three limits, so that an attacker cannot keep the real user out indefinitely:
+    Limits, within SIGNIN_WINDOW:
     * per account and network: SIGNIN_MAX_FAILURES failures lock that pair only;
-    * per network: SIGNIN_MAX_FAILURES_PER_NETWORK failures over any accounts (spraying);
-    * per account over all networks: SIGNIN_MAX_FAILURES_PER_ACCOUNT, which does not apply to
-      networks the account signed in from successfully in the last SIGNIN_TRUSTED_NETWORK_DAYS.
-    A success from a network clears that network's count for the account (not the others: a
-    real user signing in elsewhere must not hand an attacker fresh guesses); a completed
-    password reset clears all of the account's counts. Attempts refused while locked are
-    recorded but not counted, so a lock always ends.
+    * per network, over any accounts (spraying): SIGNIN_MAX_FAILURES_PER_NETWORK;
+    * per account, over all networks: SIGNIN_MAX_FAILURES_PER_ACCOUNT.
+    The last two do not apply where the account is at home: a network it signed in from, or
+    completed a password reset from, in the last SIGNIN_TRUSTED_NETWORK_DAYS. So an attacker
+    elsewhere cannot lock the user out of their usual networks.
+
+    A success clears its own network's count (not the others: a user signing in elsewhere
+    must not hand an attacker fresh guesses); a completed reset clears all the account's
+    counts. Attempts refused while locked are recorded but not counted, so a lock always
+    ends. And a completed password reset signs the user in, lock or no lock: proving control
+    of the mailbox is always a way in (see accounts.views.password_reset_confirm).
     """
     now = now or timezone.now()
     key = account_key(email)
@@ -70,12 +75,10 @@ def signin_lockout(*, email: str, network: str, now: datetime | None = None) -> 
     recent = SignInAttempt.objects.filter(account_key=key, at__gt=since).order_by("-at")
     reset = recent.filter(outcome=SignInOutcome.RESET).values_list("at", flat=True).first()
     account_since = max(since, reset) if reset else since
-    success_here = (
-        recent.filter(outcome=SignInOutcome.SUCCESS, network=network)
-        .values_list("at", flat=True)
-        .first()
+    cleared_here = (
+        recent.filter(outcome__in=HOME, network=network).values_list("at", flat=True).first()
     )
-    pair_since = max(account_since, success_here) if success_here else account_since
+    pair_since = max(account_since, cleared_here) if cleared_here else account_since
     failures = SignInAttempt.objects.filter(outcome__in=FAILURES).order_by("-at")
 
     pair = list(
@@ -87,6 +90,15 @@ def signin_lockout(*, email: str, network: str, now: datetime | None = None) -> 
     if verdict.locked:
         return verdict
 
+    at_home = SignInAttempt.objects.filter(
+        account_key=key,
+        network=network,
+        outcome__in=HOME,
+        at__gt=now - timedelta(days=settings.SIGNIN_TRUSTED_NETWORK_DAYS),
+    ).exists()
+    if at_home:
+        return Lockout(False)
+
     per_network = list(
         failures.filter(network=network, at__gt=since).values_list("at", flat=True)[
             : settings.SIGNIN_MAX_FAILURES_PER_NETWORK
@@ -95,13 +107,6 @@ def signin_lockout(*, email: str, network: str, now: datetime | None = None) -> 
     verdict = _lockout_from(per_network, settings.SIGNIN_MAX_FAILURES_PER_NETWORK, now)
     if verdict.locked:
         return verdict
-
-    trusted_since = now - timedelta(days=settings.SIGNIN_TRUSTED_NETWORK_DAYS)
-    trusted = SignInAttempt.objects.filter(
-        account_key=key, network=network, outcome=SignInOutcome.SUCCESS, at__gt=trusted_since
-    ).exists()
-    if trusted:
-        return Lockout(False)
     per_account = list(
         failures.filter(account_key=key, at__gt=account_since).values_list("at", flat=True)[
             : settings.SIGNIN_MAX_FAILURES_PER_ACCOUNT
@@ -113,7 +118,8 @@ def signin_lockout(*, email: str, network: str, now: datetime | None = None) -> 
 def signin_attempt_record(
     *, email: str, network: str, outcome: SignInOutcome, user: User | None = None
 ) -> SignInAttempt:
-    # Its own transaction: a failed attempt is recorded even though the request fails.
+    # A savepoint inside the request's transaction: the sign-in views answer a failure with a
+    # normal (non-error) response, so the request commits and the attempt is kept.
     with transaction.atomic():
         return SignInAttempt.objects.create(
             account_key=account_key(email), user=user, network=network, outcome=outcome
@@ -144,8 +150,10 @@ def signin_check_password(
     return SignInResult(user, lockout)
 
 
-def signin_check_second_factor(*, user: User, code: str, network: str) -> SignInResult:
-    lockout = signin_lockout(email=user.email, network=network)
+def signin_check_second_factor(
+    *, user: User, code: str, network: str, enforce_lock: bool = True
+) -> SignInResult:
+    lockout = signin_lockout(email=user.email, network=network) if enforce_lock else Lockout(False)
     if lockout.locked:
         signin_attempt_record(
             email=user.email, network=network, outcome=SignInOutcome.LOCKED, user=user

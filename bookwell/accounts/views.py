@@ -104,9 +104,21 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             network = network_of(client_ip(request))
-            result = services.signin_check_second_factor(
-                user=user, code=form.cleaned_data["code"], network=network
-            )
+            if pending.get("reset"):
+                # After a reset: no network lock applies, but this step allows a few tries only.
+                pending["tries"] = int(pending.get("tries", 0)) + 1
+                request.session[MFA_PENDING_KEY] = pending
+                if pending["tries"] > settings.SIGNIN_MAX_FAILURES:
+                    request.session.pop(MFA_PENDING_KEY, None)
+                    messages.error(request, "Too many wrong codes. Please sign in again.")
+                    return redirect("accounts:signin")
+                result = services.signin_check_second_factor(
+                    user=user, code=form.cleaned_data["code"], network=network, enforce_lock=False
+                )
+            else:
+                result = services.signin_check_second_factor(
+                    user=user, code=form.cleaned_data["code"], network=network
+                )
             if result.user is not None:
                 request.session.pop(MFA_PENDING_KEY, None)
                 start_authenticated_session(request, user, network=network)
@@ -208,9 +220,23 @@ def password_reset_confirm(request: HttpRequest, uidb64: str, token: str) -> Htt
         if form.is_valid():
             form.save()  # a new password hash: the token stops working (single use)
             request.session.pop(RESET_SESSION_KEY, None)
-            services.password_reset_completed(user=user, network=network_of(client_ip(request)))
-            messages.success(request, "Your password was set. Sign in with it now.")
-            return redirect("accounts:signin")
+            network = network_of(client_ip(request))
+            services.password_reset_completed(user=user, network=network)
+            # The emailed link proved control of the mailbox: sign in now, whatever lock an
+            # attacker may hold elsewhere (P3). A second factor is still asked for.
+            if user.mfa_enabled:
+                request.session.cycle_key()
+                request.session[MFA_PENDING_KEY] = {
+                    "user": user.pk,
+                    "at": int(time.time()),
+                    "reset": True,
+                    "tries": 0,
+                }
+                messages.success(request, "Your password was set. Now enter your code.")
+                return redirect("accounts:signin-verify")
+            start_authenticated_session(request, user, network=network)
+            messages.success(request, "Your password was set and you are signed in.")
+            return redirect(settings.LOGIN_REDIRECT_URL)
         return render(request, "accounts/password_reset_confirm.html", {"form": form}, status=400)
     return render(request, "accounts/password_reset_confirm.html", {"form": form})
 

@@ -283,3 +283,76 @@ def test_a_success_on_the_same_network_clears_that_networks_count(clock, user):
     _fail(user.email, limit - 1)
     assert _attempt(user.email, PASSWORD).status_code == 302
     assert [r.status_code for r in _fail(user.email, limit - 1)] == [400] * (limit - 1)
+
+
+# --- An attacker cannot keep the user out (review findings) -----------------------------------
+
+
+def test_spraying_from_the_users_home_network_does_not_lock_the_user_out(clock, user, settings):
+    settings.SIGNIN_MAX_FAILURES_PER_NETWORK = 10
+    # Given the user signed in from home before
+    assert _attempt(user.email, PASSWORD, ip=HOME_NETWORK).status_code == 302
+    # When someone on the same network (an office NAT) sprays other accounts past the limit
+    for i in range(12):
+        _attempt(f"victim{i}@example.test", WRONG, ip="198.51.100.99")
+    assert _attempt("another@example.test", WRONG, ip=HOME_NETWORK).status_code == 429
+    # Then the user, at home, still gets in
+    assert _attempt(user.email, PASSWORD, ip=HOME_NETWORK).status_code == 302
+
+
+def test_a_password_reset_signs_the_user_in_whatever_lock_an_attacker_holds(clock, user):
+    # Given an attacker keeping the account locked from many networks, and the user on a new one
+    for n in range(settings.SIGNIN_MAX_FAILURES_PER_ACCOUNT):
+        _attempt(user.email, WRONG, ip=f"203.0.{n}.1")
+    traveller = "192.0.2.50"
+    assert _attempt(user.email, PASSWORD, ip=traveller).status_code == 429
+    # When the user completes a password reset from there
+    client = Client(REMOTE_ADDR=traveller)
+    client.post("/password/reset/", {"email": user.email})
+    link = re.search(r"https?://[^/\s]+(/password/reset/\S+/)", mail.outbox[-1].body)[1]
+    opened = client.get(link)
+    new = "a brand new passphrase"
+    done = client.post(opened["Location"], {"new_password1": new, "new_password2": new})
+    # Then they are signed in, and the attacker's next failures do not lock them out again
+    assert done.status_code == 302 and client.session["_auth_user_id"] == str(user.pk)
+    for n in range(settings.SIGNIN_MAX_FAILURES_PER_ACCOUNT):
+        _attempt(user.email, WRONG, ip=f"203.0.{n}.2")
+    assert _attempt(user.email, new, ip=traveller).status_code == 302
+
+
+def test_behind_the_proxy_each_client_is_its_own_network(clock, user, settings):
+    settings.TRUSTED_PROXIES = ["127.0.0.1/32"]
+    via_proxy = {"REMOTE_ADDR": "127.0.0.1"}
+
+    def attempt(forwarded: str) -> HttpResponse:
+        return Client().post(
+            SIGNIN,
+            {"email": user.email, "password": WRONG},
+            HTTP_X_FORWARDED_FOR=forwarded,
+            **via_proxy,
+        )
+
+    # An attacker forging an address to the left is still seen by the proxy's entry.
+    for _ in range(settings.SIGNIN_MAX_FAILURES):
+        attempt("10.9.9.9, 203.0.113.7")
+    assert attempt("203.0.113.8").status_code == 429  # same /24 as the attacker
+    ok = Client().post(
+        SIGNIN,
+        {"email": user.email, "password": PASSWORD},
+        HTTP_X_FORWARDED_FOR="198.51.100.4",
+        **via_proxy,
+    )
+    assert ok.status_code == 302
+    networks = set(SignInAttempt.objects.values_list("network", flat=True))
+    assert networks == {"203.0.113.0/24", "198.51.100.0/24"}
+
+
+def test_without_a_trusted_proxy_a_forwarded_header_is_ignored(clock, user, settings):
+    settings.TRUSTED_PROXIES = []
+    Client().post(
+        SIGNIN,
+        {"email": user.email, "password": WRONG},
+        HTTP_X_FORWARDED_FOR="192.0.2.1",
+        REMOTE_ADDR="198.51.100.23",
+    )
+    assert list(SignInAttempt.objects.values_list("network", flat=True)) == ["198.51.100.0/24"]

@@ -106,9 +106,11 @@ def test_the_new_password_works_and_the_old_one_does_not(user):
     # When the user sets a new password with it
     response = _set_password(client, link)
 
-    # Then they are sent to sign in, where the new password works and the old one does not
+    # Then they are signed in (the link proved the mailbox), and from then on the new
+    # password works and the old one does not
     assert response.status_code == 302
-    assert response["Location"] == reverse("accounts:signin")
+    assert response["Location"] == reverse("tenancy:choose")
+    assert client.session["_auth_user_id"] == str(user.pk)
     assert _sign_in(user.email, NEW_PASSWORD).status_code == 302
     assert _sign_in(user.email, PASSWORD).status_code == 400
 
