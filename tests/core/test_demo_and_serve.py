@@ -62,11 +62,12 @@ def test_serve_answers_the_landing_and_sign_in_pages(tmp_path: Path):
     bookwell = [sys.executable, "-m", "bookwell"]
     subprocess.run([*bookwell, "migrate", "-v0"], env=env, check=True, timeout=120)
     port = _free_port()
+    log = tmp_path / "serve.log"
     server = subprocess.Popen(
         [*bookwell, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -83,9 +84,18 @@ def test_serve_answers_the_landing_and_sign_in_pages(tmp_path: Path):
         signin = _get(base + "/signin/")
         css = _get(base + "/static/css/app.css")
         htmx = _get(base + "/static/django_htmx/htmx-2.min.js")
+        reset_token = "d3adb33f-0123456789abcdef0123456789abcdef"
+        invite_token = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"
+        _get(f"{base}/password/reset/MTIz/{reset_token}/")
+        _get(f"{base}/invite/{invite_token}/?email=someone@example.test")
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+    written = log.read_text()
+    assert "/password/reset/***/***/" in written and "/invite/***/" in written
+    for secret in (reset_token, invite_token, "MTIz", "someone@example.test", "127.0.0.1 "):
+        assert secret not in written, secret
 
     assert landing[0] == 200 and b"Bookwell" in landing[1]
     assert signin[0] == 200 and b'name="password"' in signin[1]

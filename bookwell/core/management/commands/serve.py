@@ -39,6 +39,9 @@ class Command(BaseCommand):
             "sync",
             "--access-logfile",
             "-",
+            # Paths with single-use tokens are masked (P7).
+            "--logger-class",
+            "bookwell.core.gunicorn_logging.ScrubbingLogger",
             # The access log line carries no query string and no client address (P7).
             "--access-logformat",
             '%(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
