@@ -9,6 +9,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from bookwell.core.validators import validate_single_line
+
 
 def new_session_salt() -> str:
     return secrets.token_hex(16)
@@ -34,7 +36,7 @@ class User(AbstractBaseUser):
     """A staff member's sign-in. Signs in by email, unique without regard to case."""
 
     email = models.EmailField(max_length=254, unique=True)
-    full_name = models.CharField(max_length=120)
+    full_name = models.CharField(max_length=120, validators=[validate_single_line])
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
     # Part of the session hash: changing it signs the user out of every session.

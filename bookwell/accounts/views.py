@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from io import BytesIO
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import qrcode
 import qrcode.image.svg
@@ -29,6 +30,7 @@ from bookwell.accounts.models import User
 from bookwell.accounts.session import MFA_PENDING_KEY, start_authenticated_session
 from bookwell.core.net import client_ip, network_of
 
+logger = logging.getLogger(__name__)
 MFA_ENROL_KEY = "bookwell_mfa_enrol_secret"
 
 
@@ -179,14 +181,18 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     form = PasswordResetForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
-            # Same answer whether or not the account exists.
-            form.save(
-                request=request,
-                domain_override=request.get_host(),
-                use_https=request.is_secure(),
-                subject_template_name="emails/password_reset_subject.txt",
-                email_template_name="emails/password_reset.txt",
-            )
+            # Same answer whether or not the account exists (and whether the mail went out).
+            try:
+                form.save(
+                    request=request,
+                    # The link is built from the configured address, never the Host header.
+                    domain_override=urlsplit(settings.BASE_URL).netloc,
+                    use_https=urlsplit(settings.BASE_URL).scheme == "https",
+                    subject_template_name="emails/password_reset_subject.txt",
+                    email_template_name="emails/password_reset.txt",
+                )
+            except Exception:
+                logger.exception("password reset email could not be sent")
             return redirect("accounts:password-reset-sent")
         return render(request, "accounts/password_reset.html", {"form": form}, status=400)
     return render(request, "accounts/password_reset.html", {"form": form})

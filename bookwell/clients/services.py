@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 
@@ -70,7 +71,9 @@ def client_clean(*, clinic: Clinic, data: ClientInput) -> CleanClient:
         errors.setdefault(name, []).append(message)
 
     full_name = " ".join(data.full_name.split())
-    if not full_name:
+    if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in full_name):
+        err("full_name", "Use a single line without control characters.")
+    elif not full_name:
         err("full_name", "Enter the client's name.")
     elif len(full_name) > MAX_NAME:
         err("full_name", f"Use at most {MAX_NAME} characters.")

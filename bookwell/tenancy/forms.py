@@ -5,6 +5,7 @@ import zoneinfo
 from django import forms
 from django.contrib.auth import password_validation
 
+from bookwell.core.validators import validate_single_line
 from bookwell.tenancy.models import Clinic
 from bookwell.tenancy.permissions import ROLE_CHOICES
 
@@ -57,9 +58,13 @@ class NewPasswordMixin(forms.Form):
 
 
 class SignupForm(NewPasswordMixin):
-    full_name = forms.CharField(label="Your name", max_length=120)
+    full_name = forms.CharField(
+        label="Your name", max_length=120, validators=[validate_single_line]
+    )
     email = forms.EmailField(max_length=254)
-    clinic_name = forms.CharField(label="Clinic name", max_length=120)
+    clinic_name = forms.CharField(
+        label="Clinic name", max_length=120, validators=[validate_single_line]
+    )
     time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES, initial="Europe/Berlin")
     country = forms.RegexField(
         regex=r"^[A-Za-z]{2}$",
@@ -81,5 +86,7 @@ class SignupForm(NewPasswordMixin):
 
 
 class InvitationSignupForm(NewPasswordMixin):
-    full_name = forms.CharField(label="Your name", max_length=120)
+    full_name = forms.CharField(
+        label="Your name", max_length=120, validators=[validate_single_line]
+    )
     field_order = ["full_name", "password1", "password2"]

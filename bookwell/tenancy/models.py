@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from bookwell.core.models import TenantModel
+from bookwell.core.validators import validate_single_line
 from bookwell.tenancy.permissions import ROLE_CHOICES, Role
 
 RESERVED_SLUGS = frozenset(
@@ -34,7 +35,7 @@ class Plan(models.TextChoices):
 class Clinic(models.Model):
     """A tenant: the customer that owns its clients' data."""
 
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, validators=[validate_single_line])
     slug = models.SlugField(
         max_length=50,
         unique=True,

@@ -7,8 +7,7 @@ import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -17,6 +16,7 @@ from django.utils import timezone
 from bookwell.accounts.models import User
 from bookwell.core.context import clinic_context, platform_scope
 from bookwell.core.errors import Conflict, Forbidden, Gone, ServiceError
+from bookwell.core.mail import send_now_or_log
 from bookwell.core.tokens import new_token, token_hash
 from bookwell.tenancy.models import RESERVED_SLUGS, Clinic, Invitation, Membership
 from bookwell.tenancy.permissions import Perm, Role, role_has
@@ -68,11 +68,20 @@ def signup_create_clinic(
     *, email: str, full_name: str, password: str, clinic_name: str, time_zone: str, country: str
 ) -> tuple[User, Clinic]:
     """Self-serve sign-up: a new user who owns a new clinic, all or nothing."""
-    with transaction.atomic():
+    taken = Conflict("An account with this email already exists. Sign in instead.")
+    try:
+        with transaction.atomic():
+            if User.objects.filter(email__iexact=email).exists():
+                raise taken
+            user = User.objects.create_user(email=email, password=password, full_name=full_name)
+            clinic = clinic_create(
+                owner=user, name=clinic_name, time_zone=time_zone, country=country
+            )
+    except IntegrityError as exc:
+        # Lost a race: the same email (or clinic address) was just taken by another request.
         if User.objects.filter(email__iexact=email).exists():
-            raise Conflict("An account with this email already exists. Sign in instead.")
-        user = User.objects.create_user(email=email, password=password, full_name=full_name)
-        clinic = clinic_create(owner=user, name=clinic_name, time_zone=time_zone, country=country)
+            raise taken from exc
+        raise Conflict("That clinic address was just taken. Please try again.") from exc
     return user, clinic
 
 
@@ -105,7 +114,14 @@ def _require_role_power(actor: Membership, role: str) -> None:
 
 
 def _owner_count(clinic: Clinic) -> int:
-    return Membership.objects.filter(clinic=clinic, role=Role.OWNER).count()
+    """Owners, with their rows locked until the transaction ends: two owners demoting each
+    other at once cannot leave the clinic without one."""
+    return len(
+        Membership.objects.select_for_update()
+        .filter(clinic=clinic, role=Role.OWNER)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def invitation_create(*, clinic: Clinic, actor: Membership, email: str, role: str) -> str:
@@ -144,11 +160,11 @@ def invitation_create(*, clinic: Clinic, actor: Membership, email: str, role: st
             },
         )
         transaction.on_commit(
-            lambda: send_mail(
-                f"You're invited to {clinic.name} on Bookwell",
-                body,
-                None,
-                [email],
+            lambda: send_now_or_log(
+                kind="invitation",
+                subject=f"You're invited to {clinic.name} on Bookwell",
+                body=body,
+                to=email,
             )
         )
     return token

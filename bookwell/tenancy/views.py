@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -173,6 +174,9 @@ def signup(request: HttpRequest) -> HttpResponse:
                 )
             except ServiceError as exc:
                 form.add_error("email" if exc.code == "conflict" else None, exc.message)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
             else:
                 start_authenticated_session(request, user, network=network_of(client_ip(request)))
                 messages.success(request, f"Welcome to Bookwell. {clinic.name} is ready.")

@@ -24,6 +24,7 @@ JUNK_BODIES = [
     {"email": "not-an-email", "password": "", "role": "emperor", "code": "abc", "name": "x" * 5000},
     {"email": "a@b.c" * 100, "time_zone": "Mars/Olympus", "country": "Z9", "locale": "xx"},
     {"next": "https://evil.example/", "email": ["a@b.test", "c@d.test"], "password1": "1"},
+    {"name": "Evil\r\nBcc: x@y.test", "full_name": "A\x00B", "clinic_name": "C\nD", "body": "\x00"},
 ]
 
 
