@@ -309,7 +309,9 @@ def test_a_password_reset_signs_the_user_in_whatever_lock_an_attacker_holds(cloc
     # When the user completes a password reset from there
     client = Client(REMOTE_ADDR=traveller)
     client.post("/password/reset/", {"email": user.email})
-    link = re.search(r"https?://[^/\s]+(/password/reset/\S+/)", mail.outbox[-1].body)[1]
+    found = re.search(r"https?://[^/\s]+(/password/reset/\S+/)", mail.outbox[-1].body)
+    assert found is not None
+    link = found[1]
     opened = client.get(link)
     new = "a brand new passphrase"
     done = client.post(opened["Location"], {"new_password1": new, "new_password2": new})
