@@ -18,6 +18,16 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bookwell.settings")
     if len(argv) > 1 and argv[1] in OWNER_COMMANDS:
         os.environ["BOOKWELL_DB_AS_OWNER"] = "1"
+        production = os.environ.get("BOOKWELL_ENV") == "production"
+        on_postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
+        if production and on_postgres and not os.environ.get("DATABASE_OWNER_URL"):
+            # Run as the runtime role, migrations would make it the owner of the tables, and
+            # an owner can switch row-level security off.
+            sys.stderr.write(
+                "bookwell: refusing to change the schema as the runtime role: set "
+                "DATABASE_OWNER_URL to the owning role.\n"
+            )
+            sys.exit(2)
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 

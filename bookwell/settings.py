@@ -148,6 +148,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "bookwell.core.middleware.drop_empty_sessions",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -247,6 +248,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True  # the token reaches htmx through hx-headers, not the cookie
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "bookwell.core.views.csrf_failure"
+# Flash messages live in the session: no third cookie (P19).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Sign-in throttling: per account+network, per network, and per account across networks.
 SIGNIN_WINDOW = env_int("BOOKWELL_SIGNIN_WINDOW", 15 * 60)

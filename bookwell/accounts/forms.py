@@ -31,3 +31,14 @@ class PasswordConfirmForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+
+
+class MfaEnrolForm(CodeForm):
+    """Turning on a second factor needs the password too: a stolen session cannot enrol."""
+
+    password = forms.CharField(
+        label="Your password",
+        max_length=1024,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )

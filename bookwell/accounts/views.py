@@ -25,7 +25,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookwell.accounts import services
-from bookwell.accounts.forms import CodeForm, PasswordConfirmForm, SignInForm
+from bookwell.accounts.forms import CodeForm, MfaEnrolForm, PasswordConfirmForm, SignInForm
 from bookwell.accounts.models import User
 from bookwell.accounts.session import MFA_PENDING_KEY, start_authenticated_session
 from bookwell.core.net import client_ip, network_of
@@ -254,6 +254,7 @@ def _qr_svg(data: str) -> str:
     return buf.getvalue().decode()
 
 
+@sensitive_post_parameters("password")
 @login_required
 @require_http_methods(["GET", "POST"])
 def mfa(request: HttpRequest) -> HttpResponse:
@@ -269,9 +270,13 @@ def mfa(request: HttpRequest) -> HttpResponse:
     if not secret:
         secret = services.totp_new_secret()
         request.session[MFA_ENROL_KEY] = secret
-    form = CodeForm(request.POST or None)
+    form = MfaEnrolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        codes = services.mfa_enable(user=user, secret=secret, code=form.cleaned_data["code"])
+        if not user.check_password(form.cleaned_data["password"]):
+            form.add_error("password", "Your password was not correct.")
+            codes = None
+        else:
+            codes = services.mfa_enable(user=user, secret=secret, code=form.cleaned_data["code"])
         if codes is not None:
             request.session.pop(MFA_ENROL_KEY, None)
             update_session_auth_hash(request, user)
@@ -281,9 +286,10 @@ def mfa(request: HttpRequest) -> HttpResponse:
                 "accounts/recovery_codes.html",
                 {"codes": codes, "next": _next_url(request)},
             )
-        form.add_error(
-            "code", "That code does not match. Check the time on your phone and try again."
-        )
+        elif not form.errors:
+            form.add_error(
+                "code", "That code does not match. Check the time on your phone and try again."
+            )
     uri = services.totp_provisioning_uri(user=user, secret=secret)
     ctx = {
         "form": form,

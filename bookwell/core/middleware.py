@@ -39,3 +39,28 @@ def request_size_limit(
         return get_response(request)
 
     return middleware
+
+
+def drop_empty_sessions(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """Ends a session left with nothing in it, so its cookie is deleted (P19).
+
+    A signed-out visitor's session exists only to carry a one-time notice; once the notice
+    has been shown the session is empty, and the browser should not keep a cookie for it.
+    Listed right after SessionMiddleware, so it sees the session after messages are consumed.
+    """
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        session = getattr(request, "session", None)
+        if (
+            session is not None
+            and session.session_key
+            and not session.keys()
+            and settings.SESSION_COOKIE_NAME in request.COOKIES
+        ):
+            session.flush()
+        return response
+
+    return middleware

@@ -6,4 +6,4 @@ class TenancyConfig(AppConfig):
     label = "tenancy"
 
     def ready(self) -> None:
-        from bookwell.tenancy import signals  # noqa: F401  (post_migrate grants)
+        from bookwell.tenancy import checks, signals  # noqa: F401  (system check, grants)

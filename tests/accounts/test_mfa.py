@@ -68,7 +68,9 @@ def test_enrolling_turns_on_mfa_and_shows_the_recovery_codes_once(clock, clinic_
     assert not User.objects.get(pk=user.pk).mfa_enabled
 
     # When they confirm with a code from their app
-    response = client.post("/account/mfa/", {"code": pyotp.TOTP(secret).now()})
+    response = client.post(
+        "/account/mfa/", {"code": pyotp.TOTP(secret).now(), "password": PASSWORD}
+    )
 
     # Then MFA is on with that secret, and the recovery codes are shown
     assert response.status_code == 200
@@ -101,7 +103,7 @@ def test_a_wrong_enrolment_code_leaves_mfa_off(clock, clinic_a):
     assert wrong != pyotp.TOTP(secret).now()
 
     # When they confirm with a code that is not from the secret
-    response = client.post("/account/mfa/", {"code": wrong})
+    response = client.post("/account/mfa/", {"code": wrong, "password": PASSWORD})
 
     # Then MFA stays off and the same secret is offered again
     assert response.status_code == 400
@@ -365,3 +367,18 @@ def test_without_the_requirement_owners_without_mfa_get_in(clinic_a, member_clie
 
     # When an owner without MFA opens a clinic page, then they get it
     assert client.get(_home(clinic_a)).status_code == 200
+
+
+def test_a_stolen_session_cannot_enrol_its_own_authenticator(clinic_a):
+    # Given someone with the user's session but not their password
+    user = make_member(clinic_a, Role.OWNER)
+    client = signed_in_client(user)
+    client.get("/account/mfa/")
+    secret = client.session["bookwell_mfa_enrol_secret"]
+    # When they try to turn on a second factor with their own app
+    response = client.post("/account/mfa/", {"code": pyotp.TOTP(secret).now(), "password": "guess"})
+    # Then it is refused and nothing changes
+    assert response.status_code == 400
+    assert "password was not correct" in response.content.decode()
+    user.refresh_from_db()
+    assert not user.mfa_enabled

@@ -91,3 +91,16 @@ def test_production_profile_uses_secure_host_cookies_and_hsts(env, tmp_path):
     assert redirect is True
     assert domain is None and path == "/"
     assert debug is False
+
+
+def test_production_refuses_schema_changes_as_the_runtime_role(tmp_path):
+    env = {**PROD_ENV, "DATABASE_URL": "postgresql://bookwell_app@127.0.0.1:5432/none"}
+    result = _run(["migrate"], env, tmp_path)
+    assert result.returncode == 2
+    assert "DATABASE_OWNER_URL" in result.stderr
+
+
+def test_the_demo_with_its_published_password_is_refused_in_production(tmp_path):
+    result = _run(["demo"], PROD_ENV, tmp_path)
+    assert result.returncode != 0
+    assert "not created in production" in result.stderr

@@ -71,3 +71,17 @@ def test_production_cookie_settings_give_secure_host_cookies(clinic_a):
         assert cookie["secure"] is True
         assert cookie["path"] == "/"
         assert not cookie["domain"]
+
+
+def test_after_sign_out_the_notice_is_shown_and_no_session_or_message_cookie_remains(clinic_a):
+    user = make_member(clinic_a, Role.PRACTITIONER)
+    client = Client()
+    client.get("/signin/")
+    client.post("/signin/", {"email": user.email, "password": PASSWORD})
+
+    client.post("/signout/")
+    page = client.get("/signin/")
+
+    assert "You are signed out." in page.content.decode()
+    live = {name for name, morsel in client.cookies.items() if morsel.value}
+    assert live == {settings.CSRF_COOKIE_NAME}

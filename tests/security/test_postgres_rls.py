@@ -114,3 +114,19 @@ def test_server_side_cursors_run_in_the_clinic_scope_too(clinic_a, clinic_b):
     with clinic_context(clinic_a):
         rows = list(Membership.objects.all().iterator(chunk_size=10))
     assert [m.clinic_id for m in rows] == [clinic_a.pk]
+
+
+def test_the_role_check_passes_for_the_runtime_role_and_fails_for_the_owner():
+    import psycopg
+
+    from bookwell.tenancy.checks import check_runtime_role, database_role_problems
+
+    assert check_runtime_role(databases=["default"]) == []
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params.pop("prepare_threshold", None)
+    params["user"] = "bookwell_owner"
+    with psycopg.connect(**params) as owner, owner.cursor() as cursor:
+        problems = database_role_problems(cursor)
+    assert problems == ["the application's role owns tables (connect as a role that does not)"]

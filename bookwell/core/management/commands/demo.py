@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from bookwell.core.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
@@ -11,6 +12,9 @@ class Command(BaseCommand):
     help = "Create or refresh the demo clinic (idempotent) and print its sign-ins."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            # Its users have a published password.
+            raise CommandError("the demo clinic is not created in production")
         clinic = seed_demo()
         self.stdout.write(
             self.style.SUCCESS(f"Demo clinic ready: {clinic.name} (/c/{clinic.slug}/)")

@@ -17,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=settings.GUNICORN_WORKERS)
 
     def handle(self, *args: Any, bind: str, workers: int, **options: Any) -> None:
+        from bookwell.tenancy.checks import check_runtime_role
         from bookwell.tenancy.keyring import KeyringError, verify_master_keys
 
         try:
@@ -24,6 +25,11 @@ class Command(BaseCommand):
         except KeyringError as exc:
             raise CommandError(f"refusing to start: {exc}") from exc
         if settings.PRODUCTION:
+            problems = [
+                str(m.msg) for m in check_runtime_role(databases=["default"]) if m.is_serious()
+            ]
+            if problems:
+                raise CommandError("refusing to start: " + " ".join(problems))
             call_command("collectstatic", interactive=False, verbosity=0)
         self.stdout.write(f"Bookwell on http://{bind} ({workers} workers)")
         argv = [
