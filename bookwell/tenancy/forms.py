@@ -9,7 +9,9 @@ from bookwell.core.validators import validate_single_line
 from bookwell.tenancy.models import Clinic
 from bookwell.tenancy.permissions import ROLE_CHOICES
 
-TIME_ZONE_CHOICES = [(tz, tz) for tz in sorted(zoneinfo.available_timezones()) if "/" in tz]
+TIME_ZONE_CHOICES = [("UTC", "UTC")] + [
+    (tz, tz) for tz in sorted(zoneinfo.available_timezones()) if "/" in tz
+]
 
 
 class InviteForm(forms.Form):
@@ -33,7 +35,13 @@ class ClinicSettingsForm(forms.ModelForm):
             "country",
             "locale",
             "require_mfa_for_admins",
+            "client_email_unique",
+            "collect_date_of_birth",
+            "allow_pseudonyms",
         ]
+
+    def clean_country(self) -> str:
+        return str(self.cleaned_data["country"]).strip().upper()
 
 
 class NewPasswordMixin(forms.Form):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookwell.accounts.models import User
@@ -211,7 +214,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
                 )
                 start_authenticated_session(request, user, network=network_of(client_ip(request)))
             elif user is None:
-                return redirect("accounts:signin")
+                return redirect(f"{reverse('accounts:signin')}?{urlencode({'next': request.path})}")
             else:
                 membership = services.invitation_accept(token=token, user=user)
         except ServiceError as exc:

@@ -74,3 +74,23 @@ def test_every_tenant_model_uses_the_scoped_manager_as_base_manager():
     for model in tenant_models:
         assert isinstance(model._default_manager, TenantManager), model
         assert isinstance(model._base_manager, TenantManager), model
+
+
+def test_every_tenant_model_gets_row_level_security_in_its_migrations():
+    # The PostgreSQL suite checks the catalog; this catches a missing operation on any database.
+    from django.apps import apps
+    from django.db.migrations.loader import MigrationLoader
+
+    from bookwell.core.migration_ops import EnableTenantRLS
+    from bookwell.core.models import TenantModel
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    covered = {
+        (app_label, op.model_name.lower())
+        for (app_label, _), migration in loader.disk_migrations.items()
+        for op in migration.operations
+        if isinstance(op, EnableTenantRLS)
+    }
+    for model in apps.get_models():
+        if issubclass(model, TenantModel):
+            assert (model._meta.app_label, model._meta.model_name) in covered, model

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
@@ -258,7 +259,8 @@ def test_an_existing_user_who_is_not_signed_in_is_asked_to_sign_in(clinic_a, inv
     assert page.context["form"] is None
     assert "Sign in to accept" in page.text
     assert posted.status_code == 302
-    assert posted["Location"] == reverse("accounts:signin")
+    # ...and brought back to the invitation afterwards
+    assert posted["Location"] == f"{reverse('accounts:signin')}?{urlencode({'next': link})}"
     assert existing.email not in _members(clinic_a)
     assert User.objects.get(pk=existing.pk).check_password(PASSWORD)
 

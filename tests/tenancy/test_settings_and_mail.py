@@ -83,3 +83,22 @@ def test_a_password_reset_request_during_a_mail_outage_still_answers(client, cli
     monkeypatch.setattr("django.contrib.auth.forms.PasswordResetForm.send_mail", down)
     response = client.post("/password/reset/", {"email": "owner@example.test"})
     assert response.status_code == 302 and response["Location"] == "/password/reset/sent/"
+
+
+def test_the_owner_sets_the_client_rules_and_a_lower_case_country(clinic_a, member_client):
+    _, owner = member_client(clinic_a, Role.OWNER)
+    response = owner.post(
+        f"/c/{clinic_a.slug}/settings/",
+        settings_form(
+            clinic_a,
+            country="fr",
+            time_zone="UTC",
+            collect_date_of_birth="on",
+            allow_pseudonyms="on",
+        ),
+    )
+    assert response.status_code == 302
+    clinic_a.refresh_from_db()
+    assert (clinic_a.country, clinic_a.time_zone) == ("FR", "UTC")
+    assert clinic_a.collect_date_of_birth and clinic_a.allow_pseudonyms
+    assert not clinic_a.client_email_unique  # an unticked box turns the rule off
