@@ -130,3 +130,17 @@ def test_the_role_check_passes_for_the_runtime_role_and_fails_for_the_owner():
     with psycopg.connect(**params) as owner, owner.cursor() as cursor:
         problems = database_role_problems(cursor)
     assert problems == ["the application's role owns tables (connect as a role that does not)"]
+
+
+def test_every_table_with_a_clinic_column_is_under_row_security():
+    # Catches a clinic-owned table that does not inherit TenantModel.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'clinic_id' "
+            "WHERE n.nspname = 'public' AND c.relkind = 'r'"
+        )
+        rows = cursor.fetchall()
+    assert rows, "expected clinic-owned tables"
+    assert [r[0] for r in rows if not (r[1] and r[2])] == []
