@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +26,10 @@ from bookwell.scheduling.availability import (
     local_to_utc,
 )
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "bench"
+# The shared example lives beside the repository (../shared); a copy is kept with the tests so
+# the suite runs from any checkout, and a test checks the copy against the original.
+ORIGINAL = Path(__file__).resolve().parents[3] / "shared" / "bench"
+SHARED = Path(__file__).resolve().parent / "data"
 ROOT = Path(__file__).resolve().parents[2]
 Z = dt.UTC
 
@@ -60,6 +64,13 @@ def test_the_shared_small_example_matches_its_expected_output():
         available_slots(sc.staff, sc.service, now=sc.now, first=sc.first, last=sc.last)
     )
     assert got == json.loads((SHARED / "example-small.expected.json").read_text())
+
+
+def test_the_copy_of_the_shared_example_is_current():
+    if not ORIGINAL.exists():
+        pytest.skip("../shared is not beside this checkout")
+    for name in ("example-small.json", "example-small.expected.json"):
+        assert (SHARED / name).read_bytes() == (ORIGINAL / name).read_bytes(), name
 
 
 def test_the_benchmark_tool_writes_the_expected_output(tmp_path):
