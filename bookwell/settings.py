@@ -139,6 +139,8 @@ INSTALLED_APPS = [
     "bookwell.tenancy",
     "bookwell.accounts",
     "bookwell.clients",
+    "bookwell.scheduling",
+    "bookwell.bookings",
 ]
 
 MIDDLEWARE = [
@@ -203,6 +205,10 @@ else:
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL or SQLite")
 _default_db["ATOMIC_REQUESTS"] = True
 _default_db["TEST"] = {"NAME": env("BOOKWELL_TEST_DB_NAME") or None}
+if _default_db["ENGINE"] == "django.db.backends.sqlite3" and not _default_db["TEST"]["NAME"]:
+    # A file, not shared memory: concurrency tests need SQLite's real locking (busy_timeout
+    # applies to file locks, not to shared-cache table locks).
+    _default_db["TEST"]["NAME"] = str(DATA_DIR / f"test-{os.getpid()}.sqlite3")
 DATABASES = {"default": _default_db}
 DB_APP_ROLE = env("BOOKWELL_DB_APP_ROLE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

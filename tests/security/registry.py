@@ -133,6 +133,51 @@ def _consent(clinic: Clinic) -> dict[str, Any]:
     return {"consent_id": record.pk, "notice_id": notice.pk}
 
 
+def _schedule(clinic: Clinic) -> dict[str, Any]:
+    import datetime as dt
+
+    from bookwell.bookings.services import BookingRequest, appointment_book
+    from bookwell.scheduling.models import (
+        ClinicClosure,
+        DateOverride,
+        Location,
+        Room,
+        Service,
+        StaffMember,
+        TimeOff,
+        WorkingHours,
+    )
+
+    with clinic_context(clinic):
+        location = Location.objects.create(clinic=clinic, name="Loc", time_zone="Europe/Berlin")
+        room = Room.objects.create(clinic=clinic, location=location, name="R1")
+        staff = StaffMember.objects.create(clinic=clinic, display_name="Staff")
+        service = Service.objects.create(clinic=clinic, name="Svc", duration_min=30)
+        service.staff.set([staff], through_defaults={"clinic": clinic})
+        service.rooms.set([room], through_defaults={"clinic": clinic})
+        WorkingHours.objects.create(
+            clinic=clinic, staff=staff, location=location, weekday=0, start_min=540, end_min=1020
+        )
+        day = dt.date(2031, 6, 2)
+        DateOverride.objects.create(clinic=clinic, staff=staff, location=location, date=day)
+        start = dt.datetime(2031, 6, 3, 9, 0, tzinfo=dt.UTC)
+        TimeOff.objects.create(
+            clinic=clinic,
+            staff=staff,
+            start=start,
+            end=start + dt.timedelta(hours=2),
+            category="training",
+        )
+        ClinicClosure.objects.create(clinic=clinic, first_day=day, last_day=day)
+        appointment = appointment_book(
+            clinic=clinic,
+            request=BookingRequest(
+                service=service, staff=staff, start=start + dt.timedelta(days=7)
+            ),
+        )
+    return {"appointment_id": appointment.pk}
+
+
 # Tenant models and how to put one row of each into a clinic (used by the PostgreSQL RLS
 # suite: every tenant table must hold rows of two clinics when it is probed).
 TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
@@ -143,6 +188,22 @@ TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
     "clients.ClientIndex": _client,
     "clients.PrivacyNotice": _consent,
     "clients.ConsentRecord": _consent,
+    **{
+        f"scheduling.{m}": _schedule
+        for m in [
+            "Location",
+            "Room",
+            "StaffMember",
+            "Service",
+            "ServiceStaff",
+            "ServiceRoom",
+            "WorkingHours",
+            "DateOverride",
+            "TimeOff",
+            "ClinicClosure",
+        ]
+    },
+    "bookings.Appointment": _schedule,
 }
 
 

@@ -1,0 +1,90 @@
+"""Appointments: the bookings themselves, and the rules that keep them from overlapping."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from bookwell.core.models import TenantModel
+from bookwell.scheduling.models import Room, Service, StaffMember
+from bookwell.tenancy.fields import EncryptedTextField
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    CONFIRMED = "confirmed", "Confirmed"
+    CHECKED_IN = "checked_in", "Checked in"
+    COMPLETED = "completed", "Completed"
+    NO_SHOW = "no_show", "No-show"
+    CANCELLED_BY_CLIENT = "cancelled_client", "Cancelled by client"
+    CANCELLED_BY_CLINIC = "cancelled_clinic", "Cancelled by clinic"
+
+
+# Statuses that hold the time (everything but a cancellation).
+BLOCKING = [
+    Status.PENDING,
+    Status.CONFIRMED,
+    Status.CHECKED_IN,
+    Status.COMPLETED,
+    Status.NO_SHOW,
+]
+
+
+class Source(models.TextChoices):
+    ONLINE = "online", "Online"
+    STAFF = "staff", "Staff"
+    API = "api", "API"
+
+
+class Appointment(TenantModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
+    staff = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="appointments")
+    room = models.ForeignKey(
+        Room, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Set when the room takes one booking at a time: the database then refuses overlaps.
+    room_exclusive = models.BooleanField(default=False)
+    client = models.ForeignKey(
+        "clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    # The time the booking holds, buffers included: what may not overlap.
+    block_start = models.DateTimeField()
+    block_end = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONFIRMED)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.STAFF)
+    idempotency_key = models.CharField(max_length=80, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    note = EncryptedTextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    key_version = models.PositiveIntegerField(default=0)
+
+    class Meta(TenantModel.Meta):
+        indexes = [
+            models.Index(fields=["clinic", "staff", "block_start"], name="appointment_staff_time"),
+            models.Index(fields=["clinic", "start"], name="appointment_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(start__lt=F("end")), name="appointment_order"),
+            models.CheckConstraint(
+                condition=Q(block_start__lte=F("start")) & Q(block_end__gte=F("end")),
+                name="appointment_block_covers",
+            ),
+            models.UniqueConstraint(
+                fields=["clinic", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="appointment_idempotency_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"appointment {self.pk}"

@@ -1,0 +1,268 @@
+"""Booking, rescheduling, cancelling and status changes.
+
+No double booking, guaranteed by the database: on PostgreSQL an exclusion constraint refuses
+an overlapping appointment of the same staff member (or single-capacity room) even when two
+requests race past the application's own check; on SQLite every transaction takes the write
+lock when it begins (BEGIN IMMEDIATE, see settings), so the check and the insert cannot
+interleave. The loser gets SlotTaken ("this time is no longer available"), never a 500.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bookwell.accounts.models import User
+from bookwell.bookings.models import BLOCKING, Appointment, Source, Status
+from bookwell.clients.models import Client
+from bookwell.core.errors import Conflict, ServiceError
+from bookwell.scheduling.models import Room, Service, StaffMember
+from bookwell.tenancy import keyring
+from bookwell.tenancy.models import Clinic
+
+
+class SlotTaken(Conflict):
+    code = "slot_taken"
+
+    def __init__(self) -> None:
+        super().__init__("This time is no longer available. Please choose another time.")
+
+
+# Allowed status changes, in one place.
+TRANSITIONS: dict[str, set[str]] = {
+    Status.PENDING: {Status.CONFIRMED, Status.CANCELLED_BY_CLIENT, Status.CANCELLED_BY_CLINIC},
+    Status.CONFIRMED: {
+        Status.CHECKED_IN,
+        Status.NO_SHOW,
+        Status.CANCELLED_BY_CLIENT,
+        Status.CANCELLED_BY_CLINIC,
+    },
+    Status.CHECKED_IN: {Status.COMPLETED, Status.NO_SHOW},
+    Status.COMPLETED: set(),
+    Status.NO_SHOW: set(),
+    Status.CANCELLED_BY_CLIENT: set(),
+    Status.CANCELLED_BY_CLINIC: set(),
+}
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    service: Service
+    staff: StaffMember
+    start: dt.datetime
+    client: Client | None = None
+    room: Room | None = None
+    source: str = Source.STAFF
+    note: str = ""
+
+    def fingerprint(self) -> str:
+        """What makes two requests with one idempotency key "the same request"."""
+        data = {
+            "service": self.service.pk,
+            "staff": self.staff.pk,
+            "start": self.start.astimezone(dt.UTC).isoformat(),
+            "client": str(self.client.pk) if self.client else None,
+            "room": self.room.pk if self.room else None,
+        }
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _block(service: Service, start: dt.datetime) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+    end = start + dt.timedelta(minutes=service.duration_min)
+    return (
+        end,
+        start - dt.timedelta(minutes=service.buffer_before_min),
+        end + dt.timedelta(minutes=service.buffer_after_min),
+    )
+
+
+def _overlapping(
+    *,
+    staff: StaffMember | None = None,
+    room: Room | None = None,
+    lo: dt.datetime,
+    hi: dt.datetime,
+    exclude: Appointment | None = None,
+) -> bool:
+    qs = Appointment.objects.filter(status__in=BLOCKING, block_start__lt=hi, block_end__gt=lo)
+    if staff is not None:
+        qs = qs.filter(staff=staff)
+    if room is not None:
+        qs = qs.filter(room=room, room_exclusive=True)
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    return qs.exists()
+
+
+def _validate(clinic: Clinic, req: BookingRequest) -> None:
+    if timezone.is_naive(req.start):
+        raise ServiceError("The start time needs a time zone.", code="naive_time")
+    if req.service.archived or req.staff.archived or not req.staff.bookable:
+        raise ServiceError("This service or staff member cannot be booked.", code="not_bookable")
+    if not req.service.staff.filter(pk=req.staff.pk).exists():
+        raise ServiceError("This staff member does not offer this service.", code="wrong_staff")
+    rooms = list(req.service.rooms.filter(archived=False))
+    if rooms and req.room is not None and req.room not in rooms:
+        raise ServiceError("This service cannot take place in that room.", code="wrong_room")
+    if req.client is not None and req.client.restricted:
+        raise ServiceError(
+            "This client's record is restricted: no new bookings.", code="client_restricted"
+        )
+
+
+def _choose_room(req: BookingRequest, lo: dt.datetime, hi: dt.datetime) -> Room | None:
+    rooms = list(req.service.rooms.filter(archived=False).order_by("pk"))
+    if not rooms:
+        return None
+    candidates = [req.room] if req.room is not None else rooms
+    for room in candidates:
+        if room.capacity > 1 or not _overlapping(room=room, lo=lo, hi=hi):
+            return room
+    raise SlotTaken()
+
+
+def appointment_book(
+    *,
+    clinic: Clinic,
+    request: BookingRequest,
+    actor: User | None = None,
+    idempotency_key: str | None = None,
+) -> Appointment:
+    """Books one appointment. The same idempotency key returns the same appointment; the same
+    key with a different request is a conflict."""
+    fingerprint = request.fingerprint()
+    if idempotency_key:
+        earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
+        if earlier is not None:
+            if earlier.request_fingerprint != fingerprint:
+                raise Conflict(
+                    "This idempotency key was used for a different request.",
+                    code="idempotency_conflict",
+                )
+            return earlier
+    _validate(clinic, request)
+    end, lo, hi = _block(request.service, request.start)
+    try:
+        with transaction.atomic(), keyring.pinned_active_key(clinic.pk):
+            # Lock the staff row: concurrent bookings for one person queue here on PostgreSQL,
+            # and the check below sees every committed booking (SQLite holds the write lock).
+            StaffMember.objects.select_for_update().filter(pk=request.staff.pk).first()
+            if _overlapping(staff=request.staff, lo=lo, hi=hi):
+                raise SlotTaken()
+            room = _choose_room(request, lo, hi)
+            appointment = Appointment(
+                clinic=clinic,
+                service=request.service,
+                staff=request.staff,
+                room=room,
+                room_exclusive=room is not None and room.capacity == 1,
+                client=request.client,
+                start=request.start,
+                end=end,
+                block_start=lo,
+                block_end=hi,
+                status=Status.CONFIRMED,
+                source=request.source,
+                idempotency_key=idempotency_key or None,
+                request_fingerprint=fingerprint,
+                note=request.note,
+                created_by=actor,
+                key_version=keyring.active_version(clinic.pk),
+            )
+            appointment.full_clean(exclude=["note"])
+            appointment.save()
+    except IntegrityError as exc:
+        # The database refused: the exclusion constraint (an overlap that raced past the
+        # check), or the idempotency key taken a moment ago by the same request.
+        if idempotency_key:
+            earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
+            if earlier is not None and earlier.request_fingerprint == fingerprint:
+                return earlier
+        raise SlotTaken() from exc
+    return appointment
+
+
+def appointment_reschedule(
+    *,
+    clinic: Clinic,
+    appointment: Appointment,
+    start: dt.datetime,
+    by_client: bool = False,
+    override_window: bool = False,
+) -> Appointment:
+    if appointment.status not in (Status.PENDING, Status.CONFIRMED):
+        raise Conflict("Only upcoming appointments can be moved.", code="not_movable")
+    _check_window(
+        appointment, appointment.service.reschedule_notice_min, by_client, override_window
+    )
+    if timezone.is_naive(start):
+        raise ServiceError("The start time needs a time zone.", code="naive_time")
+    end, lo, hi = _block(appointment.service, start)
+    try:
+        with transaction.atomic():
+            StaffMember.objects.select_for_update().filter(pk=appointment.staff_id).first()
+            if _overlapping(staff=appointment.staff, lo=lo, hi=hi, exclude=appointment):
+                raise SlotTaken()
+            if (
+                appointment.room_exclusive
+                and appointment.room is not None
+                and _overlapping(room=appointment.room, lo=lo, hi=hi, exclude=appointment)
+            ):
+                raise SlotTaken()
+            appointment.start, appointment.end = start, end
+            appointment.block_start, appointment.block_end = lo, hi
+            appointment.save(
+                update_fields=["start", "end", "block_start", "block_end", "updated_at"]
+            )
+    except IntegrityError as exc:
+        raise SlotTaken() from exc
+    return appointment
+
+
+def _check_window(
+    appointment: Appointment, notice_min: int, by_client: bool, override_window: bool
+) -> None:
+    if not by_client or override_window:
+        return
+    if appointment.start - timezone.now() < dt.timedelta(minutes=notice_min):
+        raise Conflict(
+            "It is too late to change this appointment online. Please call the clinic.",
+            code="too_late",
+        )
+
+
+def appointment_set_status(
+    *, appointment: Appointment, status: str, by_client: bool = False, override_window: bool = False
+) -> Appointment:
+    if status not in TRANSITIONS.get(appointment.status, set()):
+        raise Conflict(
+            f"An appointment that is {appointment.get_status_display().lower()} cannot become "
+            f"{Status(status).label.lower()}.",
+            code="bad_transition",
+        )
+    if status == Status.CANCELLED_BY_CLIENT:
+        _check_window(
+            appointment, appointment.service.cancel_notice_min, by_client, override_window
+        )
+    with transaction.atomic():
+        updated = Appointment.objects.filter(pk=appointment.pk, status=appointment.status).update(
+            status=status, updated_at=timezone.now()
+        )
+        if updated != 1:
+            raise Conflict("The appointment changed meanwhile. Reload and try again.", code="stale")
+    appointment.status = status
+    return appointment
+
+
+def appointment_cancel(
+    *, appointment: Appointment, by_client: bool, override_window: bool = False
+) -> Appointment:
+    status = Status.CANCELLED_BY_CLIENT if by_client else Status.CANCELLED_BY_CLINIC
+    return appointment_set_status(
+        appointment=appointment, status=status, by_client=by_client, override_window=override_window
+    )

@@ -1,0 +1,203 @@
+"""Where, who, what and when: locations, rooms, staff, services, working rules, appointments."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from bookwell.core.models import TenantModel
+from bookwell.core.validators import validate_single_line
+from bookwell.tenancy.models import validate_time_zone
+
+
+class Location(TenantModel):
+    name = models.CharField(max_length=120, validators=[validate_single_line])
+    address = models.CharField(max_length=300, blank=True, validators=[validate_single_line])
+    time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
+    archived = models.BooleanField(default=False)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"location {self.pk}"
+
+
+class Room(TenantModel):
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="rooms")
+    name = models.CharField(max_length=120, validators=[validate_single_line])
+    capacity = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(500)]
+    )
+    archived = models.BooleanField(default=False)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(capacity__gte=1), name="room_capacity")]
+
+    def __str__(self) -> str:
+        return f"room {self.pk}"
+
+
+class StaffMember(TenantModel):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    display_name = models.CharField(max_length=120, validators=[validate_single_line])
+    bookable = models.BooleanField(default=True)
+    archived = models.BooleanField(default=False)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["display_name"]
+
+    def __str__(self) -> str:
+        return f"staff {self.pk}"
+
+
+class Service(TenantModel):
+    name = models.CharField(max_length=120, validators=[validate_single_line])
+    duration_min = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(5), MaxValueValidator(24 * 60)]
+    )
+    buffer_before_min = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(240)]
+    )
+    buffer_after_min = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(240)]
+    )
+    price_cents = models.PositiveIntegerField(default=0)
+    currency = models.CharField(max_length=3, default="EUR")
+    slot_interval_min = models.PositiveSmallIntegerField(
+        default=15, validators=[MinValueValidator(5), MaxValueValidator(24 * 60)]
+    )
+    min_notice_min = models.PositiveIntegerField(default=120)
+    max_advance_days = models.PositiveSmallIntegerField(default=90)
+    cancel_notice_min = models.PositiveIntegerField(default=24 * 60)
+    reschedule_notice_min = models.PositiveIntegerField(default=24 * 60)
+    online_bookable = models.BooleanField(default=True)
+    capacity = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(500)]
+    )  # above 1: a class with seats
+    # Through models carry the clinic too: every tenant row is under row-level security (P1).
+    staff = models.ManyToManyField(
+        StaffMember, related_name="services", blank=True, through="ServiceStaff"
+    )
+    rooms = models.ManyToManyField(
+        Room, related_name="services", blank=True, through="ServiceRoom"
+    )  # any one of
+    archived = models.BooleanField(default=False)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(duration_min__gte=5), name="service_duration"),
+            models.CheckConstraint(condition=Q(slot_interval_min__gte=5), name="service_interval"),
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="service_capacity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"service {self.pk}"
+
+
+class ServiceStaff(TenantModel):
+    service = models.ForeignKey(Service, on_delete=models.CASCADE)
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["service", "staff"], name="service_staff_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"service staff {self.pk}"
+
+
+class ServiceRoom(TenantModel):
+    service = models.ForeignKey(Service, on_delete=models.CASCADE)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["service", "room"], name="service_room_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"service room {self.pk}"
+
+
+class WorkingHours(TenantModel):
+    """One interval of a staff member's week, in the location's wall-clock time."""
+
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="hours")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    weekday = models.PositiveSmallIntegerField(validators=[MaxValueValidator(6)])  # Monday = 0
+    start_min = models.PositiveSmallIntegerField(validators=[MaxValueValidator(1439)])
+    end_min = models.PositiveSmallIntegerField(validators=[MaxValueValidator(1440)])
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.CheckConstraint(condition=Q(start_min__lt=F("end_min")), name="hours_order"),
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="hours_weekday"),
+        ]
+
+    def __str__(self) -> str:
+        return f"hours {self.pk}"
+
+
+class DateOverride(TenantModel):
+    """Other hours on one date (intervals), or closed (no intervals)."""
+
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="overrides")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    date = models.DateField()
+    intervals = models.JSONField(default=list, blank=True)  # [[start_min, end_min], ...]
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["staff", "date"], name="override_one_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"override {self.pk}"
+
+
+class TimeOffCategory(models.TextChoices):
+    VACATION = "vacation", "Vacation"
+    SICK = "sick", "Sick leave"
+    TRAINING = "training", "Training"
+    OTHER = "other", "Other"
+
+
+class TimeOff(TenantModel):
+    """Unavailable from start to end (UTC). A category, never free text (P7)."""
+
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="time_off")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    category = models.CharField(max_length=10, choices=TimeOffCategory.choices)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.CheckConstraint(condition=Q(start__lt=F("end")), name="time_off_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"time off {self.pk}"
+
+
+class ClinicClosure(TenantModel):
+    """Whole days the clinic is closed (holidays), inclusive."""
+
+    first_day = models.DateField()
+    last_day = models.DateField()
+    label = models.CharField(max_length=80, blank=True, validators=[validate_single_line])
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.CheckConstraint(condition=Q(first_day__lte=F("last_day")), name="closure_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"closure {self.pk}"

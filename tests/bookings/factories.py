@@ -1,0 +1,33 @@
+"""A small clinic schedule for booking tests, all inside one clinic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bookwell.core.context import clinic_context
+from bookwell.scheduling.models import Location, Room, Service, StaffMember
+from bookwell.tenancy.models import Clinic
+
+
+@dataclass
+class Setup:
+    clinic: Clinic
+    location: Location
+    staff: StaffMember
+    other_staff: StaffMember
+    service: Service
+    room: Room
+
+
+def schedule(clinic: Clinic, *, with_room: bool = False, **service_fields: object) -> Setup:
+    with clinic_context(clinic):
+        location = Location.objects.create(clinic=clinic, name="Main", time_zone="Europe/Berlin")
+        staff = StaffMember.objects.create(clinic=clinic, display_name="Dr. One")
+        other = StaffMember.objects.create(clinic=clinic, display_name="Dr. Two")
+        room = Room.objects.create(clinic=clinic, location=location, name="Room 1", capacity=1)
+        fields = {"name": "Massage", "duration_min": 30, "buffer_after_min": 10, **service_fields}
+        service = Service.objects.create(clinic=clinic, **fields)
+        service.staff.set([staff, other], through_defaults={"clinic": clinic})
+        if with_room:
+            service.rooms.set([room], through_defaults={"clinic": clinic})
+    return Setup(clinic, location, staff, other, service, room)

@@ -1,0 +1,222 @@
+"""Booking: never a double booking, idempotent, transitions and notice windows in one place."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from bookwell.bookings.models import BLOCKING, Appointment, Status
+from bookwell.bookings.services import (
+    BookingRequest,
+    SlotTaken,
+    appointment_book,
+    appointment_cancel,
+    appointment_reschedule,
+    appointment_set_status,
+)
+from bookwell.core.context import clinic_context
+from bookwell.core.errors import Conflict
+from tests.bookings.factories import schedule
+
+T0 = dt.datetime(2031, 6, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def book(setup, start, *, staff=None, key=None, room=None):
+    with clinic_context(setup.clinic):
+        return appointment_book(
+            clinic=setup.clinic,
+            request=BookingRequest(
+                service=setup.service, staff=staff or setup.staff, start=start, room=room
+            ),
+            idempotency_key=key,
+        )
+
+
+@pytest.mark.django_db
+def test_overlapping_bookings_of_one_staff_member_are_refused_with_a_clear_error(clinic_a):
+    setup = schedule(clinic_a)
+    book(setup, T0)
+    with pytest.raises(SlotTaken, match="no longer available"):
+        book(setup, T0 + dt.timedelta(minutes=35))  # inside the 10 minute buffer after
+    book(setup, T0 + dt.timedelta(minutes=40))  # touching the buffer is fine
+    book(setup, T0, staff=setup.other_staff)  # someone else is free
+    with clinic_context(clinic_a):
+        assert Appointment.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_single_capacity_room_is_not_double_booked(clinic_a):
+    setup = schedule(clinic_a, with_room=True)
+    first = book(setup, T0)
+    assert first.room == setup.room and first.room_exclusive
+    with pytest.raises(SlotTaken):
+        book(setup, T0, staff=setup.other_staff)
+
+
+@pytest.mark.django_db
+def test_a_cancelled_appointment_frees_its_time(clinic_a):
+    setup = schedule(clinic_a)
+    first = book(setup, T0)
+    with clinic_context(clinic_a):
+        appointment_cancel(appointment=first, by_client=False)
+    assert book(setup, T0).status == Status.CONFIRMED
+
+
+@pytest.mark.django_db
+def test_the_same_idempotency_key_returns_the_same_appointment(clinic_a):
+    setup = schedule(clinic_a)
+    first = book(setup, T0, key="req-1")
+    again = book(setup, T0, key="req-1")
+    assert again.pk == first.pk
+    with pytest.raises(Conflict, match="different request"):
+        book(setup, T0 + dt.timedelta(hours=2), key="req-1")
+    with clinic_context(clinic_a):
+        assert Appointment.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_status_transitions_are_enforced_in_one_place(clinic_a):
+    setup = schedule(clinic_a)
+    appointment = book(setup, T0)
+    with clinic_context(clinic_a):
+        with pytest.raises(Conflict, match="cannot become"):
+            appointment_set_status(appointment=appointment, status=Status.COMPLETED)
+        appointment_set_status(appointment=appointment, status=Status.CHECKED_IN)
+        appointment_set_status(appointment=appointment, status=Status.COMPLETED)
+        with pytest.raises(Conflict):
+            appointment_cancel(appointment=appointment, by_client=False)
+        assert Appointment.objects.get(pk=appointment.pk).status == Status.COMPLETED
+
+
+@pytest.mark.django_db
+def test_clients_cannot_cancel_or_move_inside_the_notice_window_but_staff_may(clinic_a, clock):
+    setup = schedule(clinic_a, cancel_notice_min=24 * 60, reschedule_notice_min=24 * 60)
+    clock.move_to(T0 - dt.timedelta(hours=3))
+    appointment = book(setup, T0)
+    with clinic_context(clinic_a):
+        with pytest.raises(Conflict, match="too late"):
+            appointment_cancel(appointment=appointment, by_client=True)
+        with pytest.raises(Conflict, match="too late"):
+            appointment_reschedule(
+                clinic=clinic_a,
+                appointment=appointment,
+                start=T0 + dt.timedelta(hours=1),
+                by_client=True,
+            )
+        moved = appointment_reschedule(
+            clinic=clinic_a, appointment=appointment, start=T0 + dt.timedelta(hours=1)
+        )
+        assert moved.start == T0 + dt.timedelta(hours=1)
+        appointment_cancel(appointment=appointment, by_client=True, override_window=True)
+        assert Appointment.objects.get(pk=appointment.pk).status == Status.CANCELLED_BY_CLIENT
+
+
+@pytest.mark.django_db
+def test_rescheduling_onto_a_taken_time_is_refused_and_changes_nothing(clinic_a):
+    setup = schedule(clinic_a)
+    a = book(setup, T0)
+    book(setup, T0 + dt.timedelta(hours=1))
+    with clinic_context(clinic_a), pytest.raises(SlotTaken):
+        appointment_reschedule(clinic=clinic_a, appointment=a, start=T0 + dt.timedelta(minutes=50))
+    with clinic_context(clinic_a):
+        assert Appointment.objects.get(pk=a.pk).start == T0
+
+
+def _race(setup, workers: int) -> tuple[int, int, list[BaseException]]:
+    barrier = threading.Barrier(workers)
+    wins, taken, errors = [], [], []
+
+    def attempt(i: int) -> None:
+        try:
+            barrier.wait(timeout=20)
+            book(setup, T0 + dt.timedelta(minutes=i % 3))  # overlapping starts, not identical
+            wins.append(i)
+        except SlotTaken:
+            taken.append(i)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return len(wins), len(taken), errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_bookings_of_the_same_time_let_exactly_one_through(clinic_a):
+    setup = schedule(clinic_a)
+    workers = 32 if connection.vendor == "postgresql" else 8
+    won, refused, errors = _race(setup, workers)
+    assert errors == []
+    assert (won, refused) == (1, workers - 1)
+    with clinic_context(clinic_a):
+        assert Appointment.objects.filter(status__in=BLOCKING).count() == 1
+
+
+@pytest.mark.django_db
+def test_postgres_refuses_an_overlap_that_skips_the_application(clinic_a):
+    if connection.vendor != "postgresql":
+        pytest.skip("the exclusion constraint is PostgreSQL's")
+    from django.db import IntegrityError, transaction
+
+    setup = schedule(clinic_a)
+    first = book(setup, T0)
+    with clinic_context(clinic_a), pytest.raises(IntegrityError), transaction.atomic():
+        Appointment.objects.create(
+            clinic=clinic_a,
+            service=setup.service,
+            staff=setup.staff,
+            start=first.start + dt.timedelta(minutes=5),
+            end=first.end + dt.timedelta(minutes=5),
+            block_start=first.start + dt.timedelta(minutes=5),
+            block_end=first.end + dt.timedelta(minutes=5),
+        )
+
+
+def _overlaps_by_query(clinic) -> int:
+    from django.db.models import Exists, F, OuterRef
+
+    with clinic_context(clinic):
+        live = Appointment.objects.filter(status__in=BLOCKING)
+        clash = live.filter(
+            staff=OuterRef("staff"),
+            block_start__lt=OuterRef("block_end"),
+            block_end__gt=OuterRef("block_start"),
+        ).exclude(pk=OuterRef("pk"))
+        return live.filter(Exists(clash)).annotate(s=F("staff")).count()
+
+
+@pytest.mark.django_db
+def test_a_random_soak_of_bookings_moves_and_cancellations_never_overlaps(clinic_a):
+    import random
+
+    rng = random.Random(4)
+    setup = schedule(clinic_a)
+    booked: list[Appointment] = []
+    for _ in range(300):
+        action = rng.random()
+        start = T0 + dt.timedelta(minutes=5 * rng.randrange(0, 200))
+        staff = rng.choice([setup.staff, setup.other_staff])
+        try:
+            if action < 0.6 or not booked:
+                booked.append(book(setup, start, staff=staff))
+            elif action < 0.85:
+                with clinic_context(clinic_a):
+                    appointment_reschedule(
+                        clinic=clinic_a, appointment=rng.choice(booked), start=start
+                    )
+            else:
+                with clinic_context(clinic_a):
+                    appointment_cancel(appointment=rng.choice(booked), by_client=False)
+        except (SlotTaken, Conflict):
+            pass
+    with clinic_context(clinic_a):
+        assert Appointment.objects.filter(status__in=BLOCKING).count() > 20
+    assert _overlaps_by_query(clinic_a) == 0
