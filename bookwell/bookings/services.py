@@ -115,6 +115,21 @@ def _validate(clinic: Clinic, req: BookingRequest) -> None:
         )
 
 
+def _offered(clinic: Clinic, request: BookingRequest) -> bool:
+    from bookwell.scheduling.selectors import availability
+
+    start = request.start.astimezone(dt.UTC)
+    slots = availability(
+        clinic=clinic,
+        service=request.service,
+        first=(start - dt.timedelta(days=1)).date(),
+        last=(start + dt.timedelta(days=1)).date(),
+        staff_ids=[request.staff.pk],
+    )
+    stamp = int(start.timestamp())
+    return any(s.start == stamp and str(request.staff.pk) in s.staff for s in slots)
+
+
 def _choose_room(req: BookingRequest, lo: dt.datetime, hi: dt.datetime) -> Room | None:
     rooms = list(req.service.rooms.filter(archived=False).order_by("pk"))
     if not rooms:
@@ -153,6 +168,10 @@ def appointment_book(
             # and the check below sees every committed booking (SQLite holds the write lock).
             StaffMember.objects.select_for_update().filter(pk=request.staff.pk).first()
             if _overlapping(staff=request.staff, lo=lo, hi=hi):
+                raise SlotTaken()
+            if request.source != Source.STAFF and not _offered(clinic, request):
+                # Clients and integrations book only what availability offers (working hours,
+                # notice, advance window); staff may book outside hours.
                 raise SlotTaken()
             room = _choose_room(request, lo, hi)
             appointment = Appointment(

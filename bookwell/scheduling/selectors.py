@@ -1,0 +1,153 @@
+"""Reads for scheduling: what the availability engine needs, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+
+from django.utils import timezone
+
+from bookwell.bookings.models import BLOCKING, Appointment
+from bookwell.scheduling.availability import ServiceRules, Slot, StaffSchedule, available_slots
+from bookwell.scheduling.models import (
+    ClinicClosure,
+    DateOverride,
+    Room,
+    Service,
+    StaffMember,
+    TimeOff,
+    WorkingHours,
+)
+from bookwell.tenancy.models import Clinic
+
+MARGIN = dt.timedelta(days=2)  # time zones reach up to ~a day either side of a local date
+
+
+def _ts(value: dt.datetime) -> int:
+    return int(value.timestamp())
+
+
+def service_rules(service: Service) -> ServiceRules:
+    return ServiceRules(
+        duration_min=service.duration_min,
+        slot_interval_min=service.slot_interval_min,
+        buffer_before_min=service.buffer_before_min,
+        buffer_after_min=service.buffer_after_min,
+        min_notice_min=service.min_notice_min,
+        max_advance_days=service.max_advance_days,
+    )
+
+
+def availability(
+    *,
+    clinic: Clinic,
+    service: Service,
+    first: dt.date,
+    last: dt.date,
+    staff_ids: Sequence[int] | None = None,
+    now: dt.datetime | None = None,
+) -> list[Slot]:
+    """Bookable starts of a service from `first` to `last` (local dates, inclusive).
+
+    Seven queries whatever the range or the number of staff: staff, hours, overrides,
+    closures, time off, appointments, and (for services that need one) rooms.
+    """
+    now = now or timezone.now()
+    staff_qs = StaffMember.objects.filter(services=service, bookable=True, archived=False).order_by(
+        "pk"
+    )
+    if staff_ids is not None:
+        staff_qs = staff_qs.filter(pk__in=list(staff_ids))
+    staff = list(staff_qs.values_list("pk", flat=True))
+    if not staff:
+        return []
+    lo = dt.datetime.combine(first, dt.time(), dt.UTC) - MARGIN
+    hi = dt.datetime.combine(last, dt.time(), dt.UTC) + MARGIN
+
+    weekly: dict[tuple[int, str], dict[int, list[tuple[int, int]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for row in WorkingHours.objects.filter(staff_id__in=staff).values_list(
+        "staff_id", "location__time_zone", "weekday", "start_min", "end_min"
+    ):
+        weekly[(row[0], row[1])][row[2]].append((row[3], row[4]))
+    overrides: dict[int, dict[dt.date, list[tuple[int, int]]]] = defaultdict(dict)
+    for staff_id, day, intervals in DateOverride.objects.filter(
+        staff_id__in=staff, date__gte=first, date__lte=last
+    ).values_list("staff_id", "date", "intervals"):
+        overrides[staff_id][day] = [(int(a), int(b)) for a, b in intervals]
+    closed: set[dt.date] = set()
+    for a, b in ClinicClosure.objects.filter(first_day__lte=last, last_day__gte=first).values_list(
+        "first_day", "last_day"
+    ):
+        day = max(a, first)
+        while day <= min(b, last):
+            closed.add(day)
+            day += dt.timedelta(days=1)
+    busy: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for staff_id, start, end in TimeOff.objects.filter(
+        staff_id__in=staff, start__lt=hi, end__gt=lo
+    ).values_list("staff_id", "start", "end"):
+        busy[staff_id].append((_ts(start), _ts(end)))
+    room_busy: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for staff_id, room_id, exclusive, start, end in Appointment.objects.filter(
+        status__in=BLOCKING, block_start__lt=hi, block_end__gt=lo
+    ).values_list("staff_id", "room_id", "room_exclusive", "block_start", "block_end"):
+        if staff_id in staff:
+            busy[staff_id].append((_ts(start), _ts(end)))
+        if room_id is not None and exclusive:
+            room_busy[room_id].append((_ts(start), _ts(end)))
+
+    schedules = []
+    for (staff_id, tz), days in weekly.items():
+        staff_overrides = dict(overrides.get(staff_id, {}))
+        for day in closed:
+            staff_overrides[day] = []
+        schedules.append(
+            StaffSchedule(
+                id=str(staff_id),
+                timezone=tz,
+                weekly=dict(days),
+                overrides=staff_overrides,
+                busy=busy.get(staff_id, []),
+            )
+        )
+    rules = service_rules(service)
+    slots = available_slots(schedules, rules, now=_ts(now), first=first, last=last)
+    slots = [Slot(s.start, tuple(sorted(set(s.staff)))) for s in slots]
+
+    rooms = list(
+        Room.objects.filter(services=service, archived=False).values_list("pk", "capacity")
+    )
+    if not rooms:
+        return slots
+    if any(capacity > 1 for _, capacity in rooms):
+        return slots  # a shared room has space (seats are counted when booking)
+    occupancy = {room_id: _Occupancy(room_busy.get(room_id, [])) for room_id, _ in rooms}
+    before = rules.buffer_before_min * 60
+    after = (rules.duration_min + rules.buffer_after_min) * 60
+    return [
+        s
+        for s in slots
+        if any(not o.overlaps(s.start - before, s.start + after) for o in occupancy.values())
+    ]
+
+
+class _Occupancy:
+    """Busy intervals of one room; `overlaps` in O(log n)."""
+
+    def __init__(self, intervals: list[tuple[int, int]]) -> None:
+        intervals = sorted(intervals)
+        self.starts = [a for a, _ in intervals]
+        self.max_end: list[int] = []
+        furthest = -(2**62)
+        for _, b in intervals:
+            furthest = max(furthest, b)
+            self.max_end.append(furthest)
+
+    def overlaps(self, lo: int, hi: int) -> bool:
+        # Intervals starting before hi overlap [lo, hi) when any of them ends after lo.
+        i = bisect.bisect_left(self.starts, hi)
+        return i > 0 and self.max_end[i - 1] > lo

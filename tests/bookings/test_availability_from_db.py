@@ -1,0 +1,167 @@
+"""Availability from the database: a fixed number of queries, the same rules as the engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from bookwell.bookings.models import Source
+from bookwell.bookings.services import BookingRequest, SlotTaken, appointment_book
+from bookwell.core.context import clinic_context
+from bookwell.scheduling.models import (
+    ClinicClosure,
+    DateOverride,
+    StaffMember,
+    TimeOff,
+    WorkingHours,
+)
+from bookwell.scheduling.selectors import availability
+from tests.bookings.factories import schedule
+
+pytestmark = pytest.mark.django_db
+
+MONDAY = dt.date(2031, 6, 2)
+NOW = dt.datetime(2031, 6, 1, 8, 0, tzinfo=dt.UTC)
+
+
+def hours(setup, staff, weekday=0, start="09:00", end="12:00"):
+    h, m = map(int, start.split(":"))
+    h2, m2 = map(int, end.split(":"))
+    WorkingHours.objects.create(
+        clinic=setup.clinic,
+        staff=staff,
+        location=setup.location,
+        weekday=weekday,
+        start_min=h * 60 + m,
+        end_min=h2 * 60 + m2,
+    )
+
+
+def local(day: dt.date, hhmm: str) -> str:
+    return f"{day.isoformat()}T{hhmm}"
+
+
+def starts(setup, first=MONDAY, last=MONDAY, **kw):
+    import zoneinfo
+
+    zone = zoneinfo.ZoneInfo("Europe/Berlin")
+    slots = availability(
+        clinic=setup.clinic, service=setup.service, first=first, last=last, now=NOW, **kw
+    )
+    return [
+        (dt.datetime.fromtimestamp(s.start, zone).strftime("%H:%M"), [int(i) for i in s.staff])
+        for s in slots
+    ]
+
+
+def test_hours_appointments_time_off_overrides_and_closures_all_count(clinic_a):
+    setup = schedule(clinic_a, duration_min=60, buffer_after_min=0, slot_interval_min=60)
+    with clinic_context(clinic_a):
+        hours(setup, setup.staff)
+        hours(setup, setup.other_staff, start="10:00", end="12:00")
+        assert starts(setup) == [
+            ("09:00", [setup.staff.pk]),
+            ("10:00", [setup.staff.pk, setup.other_staff.pk]),
+            ("11:00", [setup.staff.pk, setup.other_staff.pk]),
+        ]
+
+        booked_at = dt.datetime(2031, 6, 2, 8, 0, tzinfo=dt.UTC)  # 10:00 in Berlin (summer)
+        appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(service=setup.service, staff=setup.staff, start=booked_at),
+        )
+        TimeOff.objects.create(
+            clinic=clinic_a,
+            staff=setup.other_staff,
+            start=booked_at + dt.timedelta(hours=1),
+            end=booked_at + dt.timedelta(hours=2),
+            category="sick",
+        )
+        assert starts(setup) == [
+            ("09:00", [setup.staff.pk]),
+            ("10:00", [setup.other_staff.pk]),
+            ("11:00", [setup.staff.pk]),
+        ]
+
+        DateOverride.objects.create(
+            clinic=clinic_a,
+            staff=setup.staff,
+            location=setup.location,
+            date=MONDAY,
+            intervals=[[13 * 60, 14 * 60]],
+        )
+        assert starts(setup) == [("10:00", [setup.other_staff.pk]), ("13:00", [setup.staff.pk])]
+
+        ClinicClosure.objects.create(
+            clinic=clinic_a, first_day=MONDAY, last_day=MONDAY, label="Holiday"
+        )
+        assert starts(setup) == []
+
+
+def test_a_service_that_needs_a_room_is_offered_only_when_a_room_is_free(clinic_a):
+    setup = schedule(
+        clinic_a, with_room=True, duration_min=60, buffer_after_min=0, slot_interval_min=60
+    )
+    with clinic_context(clinic_a):
+        hours(setup, setup.staff)
+        hours(setup, setup.other_staff)
+        nine = dt.datetime(2031, 6, 2, 7, 0, tzinfo=dt.UTC)
+        appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(service=setup.service, staff=setup.staff, start=nine),
+        )
+        # The other practitioner is free at nine, but the only room is not.
+        assert [s for s, _ in starts(setup)] == ["10:00", "11:00"]
+
+
+def test_loading_takes_the_same_queries_for_any_range_and_team(clinic_a):
+    setup = schedule(clinic_a)
+    with clinic_context(clinic_a):
+        hours(setup, setup.staff)
+
+        def count(last):
+            with CaptureQueriesContext(connection) as ctx:
+                availability(
+                    clinic=clinic_a, service=setup.service, first=MONDAY, last=last, now=NOW
+                )
+            return len(ctx.captured_queries)
+
+        small = count(MONDAY)
+        for i in range(8):
+            extra = StaffMember.objects.create(clinic=clinic_a, display_name=f"Extra {i}")
+            setup.service.staff.add(extra, through_defaults={"clinic": clinic_a})
+            for weekday in range(5):
+                hours(setup, extra, weekday=weekday)
+        large = count(MONDAY + dt.timedelta(days=60))
+        assert large == small
+
+
+def test_online_bookings_only_take_offered_times_staff_may_book_outside_hours(clinic_a, clock):
+    setup = schedule(
+        clinic_a, duration_min=60, buffer_after_min=0, slot_interval_min=60, min_notice_min=0
+    )
+    clock.move_to(NOW)
+    with clinic_context(clinic_a):
+        hours(setup, setup.staff)
+        evening = dt.datetime(2031, 6, 2, 17, 0, tzinfo=dt.UTC)
+        with pytest.raises(SlotTaken):
+            appointment_book(
+                clinic=clinic_a,
+                request=BookingRequest(
+                    service=setup.service, staff=setup.staff, start=evening, source=Source.ONLINE
+                ),
+            )
+        offered = dt.datetime(2031, 6, 2, 8, 0, tzinfo=dt.UTC)
+        assert appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service, staff=setup.staff, start=offered, source=Source.ONLINE
+            ),
+        )
+        assert appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(service=setup.service, staff=setup.staff, start=evening),
+        )
