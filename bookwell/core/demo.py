@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
@@ -13,6 +14,7 @@ from bookwell.core.context import clinic_context
 from bookwell.tenancy.models import Clinic, Membership
 from bookwell.tenancy.permissions import Role
 
+_BERLIN = ZoneInfo("Europe/Berlin")
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "bookwell-demo-2026"
 
@@ -143,6 +145,123 @@ def _seed_clients(clinic: Clinic) -> None:
         )
 
 
+DEMO_SERVICES = [
+    # name, minutes, buffer after, price in cents, needs a treatment room
+    ("First consultation", 60, 10, 9000, True),
+    ("Follow-up", 30, 5, 6000, True),
+    ("Sports massage", 45, 15, 7000, True),
+    ("Physiotherapy", 30, 10, 6500, True),
+    ("Osteopathy", 50, 10, 9500, True),
+    ("Nutrition advice", 45, 0, 5500, False),
+    ("Video check-in", 20, 0, 3000, False),
+    ("Back class (group)", 60, 10, 2000, False),
+]
+
+
+def _seed_schedule(clinic: Clinic, practitioners: list[User]) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from bookwell.bookings.services import BookingRequest, SlotTaken, appointment_book
+    from bookwell.clients.models import Client
+    from bookwell.scheduling.models import (
+        Location,
+        Room,
+        Service,
+        StaffMember,
+        TimeOff,
+        WorkingHours,
+    )
+
+    if Location.objects.exists():
+        return  # seeded before
+    centre = Location.objects.create(
+        clinic=clinic, name="Mitte", address="Torstraße 1, Berlin", time_zone="Europe/Berlin"
+    )
+    west = Location.objects.create(
+        clinic=clinic,
+        name="Charlottenburg",
+        address="Kantstraße 2, Berlin",
+        time_zone="Europe/Berlin",
+    )
+    rooms = [
+        Room.objects.create(clinic=clinic, location=centre, name="Treatment 1"),
+        Room.objects.create(clinic=clinic, location=centre, name="Treatment 2"),
+        Room.objects.create(clinic=clinic, location=west, name="Treatment 3"),
+        Room.objects.create(clinic=clinic, location=centre, name="Studio", capacity=12),
+    ]
+    staff = [
+        StaffMember.objects.create(clinic=clinic, user=user, display_name=user.full_name)
+        for user in practitioners
+    ]
+    services = []
+    for name, minutes, after, price, needs_room in DEMO_SERVICES:
+        service = Service.objects.create(
+            clinic=clinic,
+            name=name,
+            duration_min=minutes,
+            buffer_after_min=after,
+            price_cents=price,
+            slot_interval_min=15 if minutes < 60 else 30,
+            capacity=12 if "group" in name else 1,
+        )
+        service.staff.set(staff, through_defaults={"clinic": clinic})
+        if needs_room:
+            service.rooms.set(rooms[:3], through_defaults={"clinic": clinic})
+        elif "group" in name:
+            service.rooms.set(rooms[3:], through_defaults={"clinic": clinic})
+        services.append(service)
+    for i, member in enumerate(staff):
+        location = centre if i < 2 else west
+        for weekday in range(5):
+            WorkingHours.objects.create(
+                clinic=clinic,
+                staff=member,
+                location=location,
+                weekday=weekday,
+                start_min=8 * 60 + 30 * i,
+                end_min=12 * 60 + 30,
+            )
+            WorkingHours.objects.create(
+                clinic=clinic,
+                staff=member,
+                location=location,
+                weekday=weekday,
+                start_min=13 * 60 + 30,
+                end_min=18 * 60,
+            )
+    today = timezone.localdate()
+    TimeOff.objects.create(
+        clinic=clinic,
+        staff=staff[1],
+        start=dt.datetime.combine(today + dt.timedelta(days=10), dt.time(), dt.UTC),
+        end=dt.datetime.combine(today + dt.timedelta(days=15), dt.time(), dt.UTC),
+        category="vacation",
+    )
+    rng = random.Random(11)  # noqa: S311 (demo data)
+    clients = list(Client.objects.order_by("created_at")[:200])
+    for day_offset in range(-14, 21):
+        day = today + dt.timedelta(days=day_offset)
+        if day.weekday() >= 5:
+            continue
+        for _ in range(12):
+            service = rng.choice(services[:7])
+            member = rng.choice(staff)
+            hour = rng.choice([8, 9, 10, 11, 14, 15, 16, 17])
+            minute = rng.choice([0, 15, 30, 45])
+            start = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=_BERLIN)
+            try:
+                appointment_book(
+                    clinic=clinic,
+                    request=BookingRequest(
+                        service=service, staff=member, start=start, client=rng.choice(clients)
+                    ),
+                )
+            except SlotTaken:
+                continue
+
+
 def seed_demo() -> Clinic:
     with transaction.atomic():
         clinic, _ = Clinic.objects.get_or_create(
@@ -165,4 +284,10 @@ def seed_demo() -> Clinic:
                     clinic=clinic, user=user, defaults={"role": spec.role}
                 )
             _seed_clients(clinic)
+            practitioners = [
+                User.objects.get(email__iexact=s.email)
+                for s in DEMO_USERS
+                if s.role == Role.PRACTITIONER
+            ]
+            _seed_schedule(clinic, practitioners)
     return clinic

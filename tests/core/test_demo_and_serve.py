@@ -16,9 +16,11 @@ import pytest
 from django.core.management import call_command
 
 from bookwell.accounts.models import User
+from bookwell.bookings.models import Appointment
 from bookwell.clients.models import Client
 from bookwell.core.context import clinic_context
 from bookwell.core.demo import DEMO_CLIENTS, DEMO_PASSWORD, DEMO_USERS, seed_demo
+from bookwell.scheduling.models import Location, Service
 from bookwell.tenancy.models import Clinic, Membership
 from bookwell.tenancy.permissions import Role
 
@@ -37,6 +39,12 @@ def test_demo_creates_the_demo_clinic_and_its_team_once():
     assert User.objects.count() == len(DEMO_USERS)
     with clinic_context(clinic):
         assert Client.objects.count() == DEMO_CLIENTS
+        assert Service.objects.count() == 8 and Location.objects.count() == 2
+        assert Appointment.objects.count() > 200  # around today, staying idempotent below
+        appointments = Appointment.objects.count()
+    seed_demo()
+    with clinic_context(clinic):
+        assert Appointment.objects.count() == appointments
     for spec in DEMO_USERS:
         assert spec.email in out.getvalue()
         assert User.objects.get(email=spec.email).check_password(DEMO_PASSWORD)
