@@ -99,20 +99,22 @@ def _overlapping(
     return qs.exists()
 
 
-def _validate(clinic: Clinic, req: BookingRequest) -> None:
+def _validate(clinic: Clinic, req: BookingRequest) -> list[Room]:
+    """Checks the request; returns the rooms the service may use (none: it needs no room)."""
     if timezone.is_naive(req.start):
         raise ServiceError("The start time needs a time zone.", code="naive_time")
     if req.service.archived or req.staff.archived or not req.staff.bookable:
         raise ServiceError("This service or staff member cannot be booked.", code="not_bookable")
     if not req.service.staff.filter(pk=req.staff.pk).exists():
         raise ServiceError("This staff member does not offer this service.", code="wrong_staff")
-    rooms = list(req.service.rooms.filter(archived=False))
+    rooms = list(req.service.rooms.filter(archived=False).order_by("pk"))
     if rooms and req.room is not None and req.room not in rooms:
         raise ServiceError("This service cannot take place in that room.", code="wrong_room")
     if req.client is not None and req.client.restricted:
         raise ServiceError(
             "This client's record is restricted: no new bookings.", code="client_restricted"
         )
+    return rooms
 
 
 def _offered(clinic: Clinic, request: BookingRequest) -> bool:
@@ -130,8 +132,9 @@ def _offered(clinic: Clinic, request: BookingRequest) -> bool:
     return any(s.start == stamp and str(request.staff.pk) in s.staff for s in slots)
 
 
-def _choose_room(req: BookingRequest, lo: dt.datetime, hi: dt.datetime) -> Room | None:
-    rooms = list(req.service.rooms.filter(archived=False).order_by("pk"))
+def _choose_room(
+    req: BookingRequest, rooms: list[Room], lo: dt.datetime, hi: dt.datetime
+) -> Room | None:
     if not rooms:
         return None
     candidates = [req.room] if req.room is not None else rooms
@@ -160,7 +163,7 @@ def appointment_book(
                     code="idempotency_conflict",
                 )
             return earlier
-    _validate(clinic, request)
+    rooms = _validate(clinic, request)
     end, lo, hi = _block(request.service, request.start)
     try:
         with transaction.atomic(), keyring.pinned_active_key(clinic.pk):
@@ -173,7 +176,7 @@ def appointment_book(
                 # Clients and integrations book only what availability offers (working hours,
                 # notice, advance window); staff may book outside hours.
                 raise SlotTaken()
-            room = _choose_room(request, lo, hi)
+            room = _choose_room(request, rooms, lo, hi)
             appointment = Appointment(
                 clinic=clinic,
                 service=request.service,
@@ -193,7 +196,8 @@ def appointment_book(
                 created_by=actor,
                 key_version=keyring.active_version(clinic.pk),
             )
-            appointment.full_clean(exclude=["note"])
+            # No full_clean on this hot path: the objects are the validated ones above, and the
+            # database checks the rest (order and block constraints, exclusion, idempotency).
             appointment.save()
     except IntegrityError as exc:
         # The database refused: the exclusion constraint (an overlap that raced past the

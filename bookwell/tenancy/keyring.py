@@ -132,8 +132,22 @@ def active_key(clinic_id: int) -> DataKey:
     with clinic_context(clinic_id):
         row = ClinicKey.objects.filter(retired_at__isnull=True).order_by("-version").first()
     if row is None:
-        return create_version(clinic_id)
+        return _first_key(clinic_id)
     return _key_from_row(row)
+
+
+def _first_key(clinic_id: int) -> DataKey:
+    """The clinic's first data key. Requests racing to create it agree on one: the loser of
+    the unique (clinic, version) race takes the winner's key."""
+    with clinic_context(clinic_id):
+        try:
+            with transaction.atomic():
+                return _insert_version(clinic_id, 1)
+        except IntegrityError:
+            row = ClinicKey.objects.filter(retired_at__isnull=True).order_by("-version").first()
+            if row is None:
+                raise KeyringError("could not create a clinic data key") from None
+            return _key_from_row(row)
 
 
 def active_version(clinic_id: int) -> int:
@@ -151,19 +165,19 @@ def create_version(clinic_id: int) -> DataKey:
                         .values_list("version", flat=True)
                         .first()
                     )
-                    uid = secrets.token_hex(16)
-                    master_id, wrapped = _wrap(crypto.new_key(), clinic_id, uid)
-                    row = ClinicKey.objects.create(
-                        clinic_id=clinic_id,
-                        version=(latest or 0) + 1,
-                        uid=uid,
-                        wrapped_key=wrapped,
-                        master_key_id=master_id,
-                    )
-                    return _key_from_row(row)
+                    return _insert_version(clinic_id, (latest or 0) + 1)
             except IntegrityError:
                 continue  # another process created the same version; take the next
     raise KeyringError("could not create a clinic data key")
+
+
+def _insert_version(clinic_id: int, version: int) -> DataKey:
+    uid = secrets.token_hex(16)
+    master_id, wrapped = _wrap(crypto.new_key(), clinic_id, uid)
+    row = ClinicKey.objects.create(
+        clinic_id=clinic_id, version=version, uid=uid, wrapped_key=wrapped, master_key_id=master_id
+    )
+    return _key_from_row(row)
 
 
 def retire_versions_below(clinic_id: int, version: int) -> None:

@@ -18,6 +18,7 @@ from bookwell.core.context import clinic_context, platform_scope
 from bookwell.core.errors import Conflict, Forbidden, Gone, ServiceError
 from bookwell.core.mail import send_now_or_log
 from bookwell.core.tokens import new_token, token_hash
+from bookwell.tenancy import keyring
 from bookwell.tenancy.models import RESERVED_SLUGS, Clinic, Invitation, Membership
 from bookwell.tenancy.permissions import Perm, Role, role_has
 
@@ -61,6 +62,7 @@ def clinic_create(
             membership = Membership(clinic=clinic, user=owner, role=Role.OWNER)
             membership.full_clean()
             membership.save()
+            keyring.active_key(clinic.pk)  # the clinic's data key exists from the start
     return clinic
 
 
