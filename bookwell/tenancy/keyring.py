@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from bookwell.core import crypto
@@ -130,7 +130,20 @@ def active_key(clinic_id: int) -> DataKey:
     if pinned is not None and pinned.clinic_id == clinic_id:
         return pinned
     with clinic_context(clinic_id):
-        row = ClinicKey.objects.filter(retired_at__isnull=True).order_by("-version").first()
+        if connection.vendor == "postgresql" and connection.in_atomic_block:
+            # A writer holds the active key FOR SHARE until it commits: a rotation cannot
+            # retire (UPDATE) it meanwhile, so nothing is sealed under a retired key that the
+            # rotation's re-encryption could miss.
+            rows = list(
+                ClinicKey.objects.raw(
+                    f"SELECT * FROM {ClinicKey._meta.db_table} WHERE clinic_id = %s "  # noqa: S608
+                    "AND retired_at IS NULL ORDER BY version DESC LIMIT 1 FOR SHARE",
+                    [clinic_id],
+                )
+            )
+            row = rows[0] if rows else None
+        else:
+            row = ClinicKey.objects.filter(retired_at__isnull=True).order_by("-version").first()
     if row is None:
         return _first_key(clinic_id)
     return _key_from_row(row)

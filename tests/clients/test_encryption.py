@@ -221,3 +221,46 @@ def test_every_model_with_personal_fields_seals_them():
         for f in model._meta.concrete_fields:
             if f.name in personal:
                 assert isinstance(f, EncryptedTextField), f"{model.__name__}.{f.name}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rotation_during_an_unfinished_write_loses_nothing(clinic_a):
+    """A writer sealing under the old key while a rotation starts: the rotation waits for it,
+    then re-seals its row too, so nothing is left under the destroyed key."""
+    import threading
+
+    from django.db import connections, transaction
+
+    _make(clinic_a, email="before@example.test")
+    sealed = threading.Event()
+    release = threading.Event()
+    errors: list[BaseException] = []
+
+    def slow_writer() -> None:
+        try:
+            with clinic_context(clinic_a), transaction.atomic():
+                client_create(
+                    clinic=clinic_a,
+                    data=ClientInput(full_name="Slow Writer", email="slow@example.test"),
+                )
+                sealed.set()
+                release.wait(timeout=5)  # still uncommitted when the rotation starts
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=slow_writer)
+    writer.start()
+    assert sealed.wait(timeout=10)
+    threading.Timer(1.0, release.set).start()
+    rotate_clinic_key(clinic=clinic_a, batch_size=1)
+    writer.join(timeout=20)
+
+    assert errors == []
+    keyring.forget_cached_keys()
+    with clinic_context(clinic_a):
+        emails = sorted(c.email for c in Client.objects.all())
+        versions = list(ClinicKey.objects.values_list("version", flat=True))
+    assert emails == ["before@example.test", "slow@example.test"]
+    assert len(versions) == 1
