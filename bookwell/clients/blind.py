@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.db.models import QuerySet
 
 from bookwell.clients.models import ClientIndex, IndexKind
@@ -14,19 +16,24 @@ def digest(index_key: bytes, kind: str, value: str) -> str:
     return keyed_hash(index_key, f"{kind}:{value}")
 
 
+NAME_PAD = 8
+
+
 def entries_for(
     *, key: keyring.DataKey, full_name: str, email: str, phone: str
 ) -> list[tuple[str, str]]:
     index_key = key.index_key
-    out = [
-        (IndexKind.NAME.value, digest(index_key, IndexKind.NAME, p))
-        for p in sorted(name_prefixes(full_name))
-    ]
+    names = [digest(index_key, IndexKind.NAME, p) for p in name_prefixes(full_name)]
+    # Padded to a multiple of NAME_PAD with random digests (they match no query), so the count
+    # of entries says little about the length of a name.
+    names += [secrets.token_hex(32) for _ in range(-len(names) % NAME_PAD)]
+    out = [(IndexKind.NAME.value, d) for d in names]
     if email:
         out.append((IndexKind.EMAIL.value, digest(index_key, IndexKind.EMAIL, email)))
     if phone:
         out.append((IndexKind.PHONE.value, digest(index_key, IndexKind.PHONE, phone)))
-    return out
+    # Stored in digest order: row ids must not follow the alphabetical order of the prefixes.
+    return sorted(out, key=lambda entry: entry[1])
 
 
 def matching_entries(*, clinic_id: int, kind: str, value: str) -> QuerySet[ClientIndex]:

@@ -44,10 +44,17 @@ def name_words(value: str) -> list[str]:
     return [w for w in re.split(r"[^\w]+", fold(value)) if w]
 
 
+MIN_PREFIX = 2
+
+
 def name_prefixes(value: str) -> set[str]:
-    """Every prefix of every word of a name (what a search box may receive)."""
+    """The prefixes a search box may receive: 2 to 20 letters of each word (a one-letter word,
+    an initial, as itself)."""
     out: set[str] = set()
     for word in name_words(value):
-        for end in range(1, min(len(word), MAX_PREFIX) + 1):
+        if len(word) < MIN_PREFIX:
+            out.add(word)
+            continue
+        for end in range(MIN_PREFIX, min(len(word), MAX_PREFIX) + 1):
             out.add(word[:end])
     return out

@@ -160,3 +160,31 @@ def test_the_client_list_paginates_in_a_fixed_number_of_queries(
         response = client.get(f"/c/{clinic_a.slug}/clients/")
     body = response.content.decode()
     assert "Page 1 of 2" in body and "30 clients" in body
+
+
+def test_index_rows_reveal_neither_prefix_order_nor_name_length(clinic_a):
+    from bookwell.clients.blind import NAME_PAD
+    from bookwell.clients.models import ClientIndex
+
+    short = make(clinic_a, "Al Bo")
+    long = make(clinic_a, "Maximiliane Oberschwarzenberger")
+    with clinic_context(clinic_a):
+        for client in (short, long):
+            rows = list(
+                ClientIndex.objects.filter(client=client)
+                .order_by("id")
+                .values_list("kind", "digest")
+            )
+            assert [d for _, d in rows] == sorted(d for _, d in rows)  # insertion in digest order
+            names = [d for k, d in rows if k == "name"]
+            assert len(names) % NAME_PAD == 0
+        assert ClientIndex.objects.filter(client=short, kind="name").count() == NAME_PAD
+
+
+def test_one_letter_finds_initials_only_and_two_letters_find_name_starts(clinic_a):
+    clinic_a.allow_pseudonyms = True
+    clinic_a.save()
+    make(clinic_a, "J. D.", name_kind="initials")
+    make(clinic_a, "Jane Doe")
+    assert names(clinic_a, "j") == ["J. D."]
+    assert names(clinic_a, "ja") == ["Jane Doe"]
