@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F
 from django.utils import timezone
 
 from bookwell.accounts.models import User
@@ -304,3 +305,28 @@ def consent_record(
     record.full_clean()
     record.save()
     return record
+
+
+def client_email_uniqueness_apply(*, clinic: Clinic, unique: bool) -> None:
+    """Makes the database enforce (or stop enforcing) one client per email for the clinic.
+
+    Turning it on while clients share an email is refused with the count: merge or correct
+    them first. Part of the settings change's transaction.
+    """
+    entries = ClientIndex.objects.filter(kind=IndexKind.EMAIL)
+    if not unique:
+        entries.update(unique_digest=None)
+        return
+    try:
+        with transaction.atomic():
+            entries.update(unique_digest=F("digest"))
+    except IntegrityError as exc:
+        shared = entries.values("digest").annotate(n=Count("id")).filter(n__gt=1).count()
+        raise ValidationError(
+            {
+                "client_email_unique": [
+                    f"{shared} email address{'es are' if shared != 1 else ' is'} shared by more "
+                    "than one client. Correct or merge those clients first."
+                ]
+            }
+        ) from exc

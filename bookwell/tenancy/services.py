@@ -103,10 +103,19 @@ def clinic_settings_update(*, clinic: Clinic, **fields: object) -> Clinic:
     if unknown:
         raise ServiceError("Unknown settings.", code="unknown_field")
     with transaction.atomic():
+        # Compared with the stored value: a model form has already set it on the instance.
+        stored = Clinic.objects.filter(pk=clinic.pk).values_list("client_email_unique", flat=True)
+        uniqueness_changed = (
+            "client_email_unique" in fields and fields["client_email_unique"] != stored.get()
+        )
         for key, value in fields.items():
             setattr(clinic, key, value)
         clinic.full_clean()
         clinic.save(update_fields=[*fields.keys()])
+        if uniqueness_changed:
+            from bookwell.clients.services import client_email_uniqueness_apply
+
+            client_email_uniqueness_apply(clinic=clinic, unique=clinic.client_email_unique)
     return clinic
 
 

@@ -150,11 +150,16 @@ def clinic_settings(request: HttpRequest) -> HttpResponse:
     form = ClinicSettingsForm(request.POST or None, instance=clinic)
     if request.method == "POST":
         if form.is_valid():
-            services.clinic_settings_update(
-                clinic=clinic, **{k: form.cleaned_data[k] for k in form.changed_data}
-            )
-            messages.success(request, "Settings saved.")
-            return redirect("tenancy:settings", clinic_slug=clinic.slug)
+            try:
+                services.clinic_settings_update(
+                    clinic=clinic, **{k: form.cleaned_data[k] for k in form.changed_data}
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, "Settings saved.")
+                return redirect("tenancy:settings", clinic_slug=clinic.slug)
         clinic.refresh_from_db()
         return render(request, "tenancy/settings.html", {"form": form}, status=400)
     return render(request, "tenancy/settings.html", {"form": form})

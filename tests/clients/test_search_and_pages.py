@@ -188,3 +188,34 @@ def test_one_letter_finds_initials_only_and_two_letters_find_name_starts(clinic_
     make(clinic_a, "Jane Doe")
     assert names(clinic_a, "j") == ["J. D."]
     assert names(clinic_a, "ja") == ["Jane Doe"]
+
+
+def test_unique_emails_can_be_turned_on_only_without_shared_emails(clinic_a, member_client):
+    from bookwell.clients.rotation import rotate_clinic_key
+
+    _, owner = member_client(clinic_a, Role.OWNER)
+    clinic_a.client_email_unique = False
+    clinic_a.save()
+    first = make(clinic_a, "One Person", "shared@example.test")
+    second = make(clinic_a, "Two Person", "shared@example.test")
+    form = {"name": clinic_a.name, "time_zone": "Europe/Berlin", "country": "DE", "locale": "en"}
+
+    refused = owner.post(f"/c/{clinic_a.slug}/settings/", {**form, "client_email_unique": "on"})
+    assert refused.status_code == 400 and "1 email address is shared" in refused.content.decode()
+    clinic_a.refresh_from_db()
+    assert not clinic_a.client_email_unique
+
+    with clinic_context(clinic_a):
+        client_update(
+            clinic=clinic_a,
+            client=second,
+            data=ClientInput(full_name="Two Person", email="two@example.test"),
+        )
+    accepted = owner.post(f"/c/{clinic_a.slug}/settings/", {**form, "client_email_unique": "on"})
+    assert accepted.status_code == 302
+    clinic_a.refresh_from_db()
+    # Now the database itself refuses a duplicate, and key rotation keeps working.
+    with pytest.raises(ValidationError):
+        make(clinic_a, "Three Person", "shared@example.test")
+    rotate_clinic_key(clinic=clinic_a)
+    assert names(clinic_a, "shared@example.test") == [first.full_name]
