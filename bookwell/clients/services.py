@@ -264,11 +264,23 @@ def privacy_notice_publish(
             .values_list("version", flat=True)
             .first()
         )
+        effective = effective_at or timezone.now()
+        newest = PrivacyNotice.objects.order_by("-version").first()
+        if newest is not None and effective < newest.effective_at:
+            raise ValidationError(
+                {
+                    "effective_at": [
+                        f"Version {newest.version} takes effect on "
+                        f"{newest.effective_at:%d %b %Y %H:%M} UTC; a newer version cannot take "
+                        "effect before it."
+                    ]
+                }
+            )
         notice = PrivacyNotice(
             clinic=clinic,
             version=(latest or 0) + 1,
             body=body,
-            effective_at=effective_at or timezone.now(),
+            effective_at=effective,
             created_by=actor,
         )
         notice.full_clean()
@@ -277,10 +289,9 @@ def privacy_notice_publish(
 
 
 def privacy_notice_current(*, clinic: Clinic) -> PrivacyNotice | None:
+    # The newest version already in effect (versions take effect in order, see publish).
     return (
-        PrivacyNotice.objects.filter(effective_at__lte=timezone.now())
-        .order_by("-effective_at", "-version")
-        .first()
+        PrivacyNotice.objects.filter(effective_at__lte=timezone.now()).order_by("-version").first()
     )
 
 

@@ -121,14 +121,19 @@ def privacy_notices(request: HttpRequest) -> HttpResponse:
             if effective is not None and effective < timezone.now() - timedelta(minutes=5):
                 form.add_error("effective_at", "A new version cannot take effect in the past.")
             else:
-                notice = services.privacy_notice_publish(
-                    clinic=clinic,
-                    body=form.cleaned_data["body"],
-                    actor=actor,
-                    effective_at=effective,
-                )
-                messages.success(request, f"Version {notice.version} published.")
-                return redirect("clients:privacy-notices", clinic_slug=clinic.slug)
+                try:
+                    notice = services.privacy_notice_publish(
+                        clinic=clinic,
+                        body=form.cleaned_data["body"],
+                        actor=actor,
+                        effective_at=effective,
+                    )
+                except ValidationError as exc:
+                    for field, errors in exc.message_dict.items():
+                        form.add_error(field if field in form.fields else None, errors)
+                else:
+                    messages.success(request, f"Version {notice.version} published.")
+                    return redirect("clients:privacy-notices", clinic_slug=clinic.slug)
         status = 400
     notices = PrivacyNotice.objects.order_by("-version").annotate(consent_count=Count("consents"))
     current = services.privacy_notice_current(clinic=clinic)

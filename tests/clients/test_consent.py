@@ -99,3 +99,22 @@ def test_the_owner_publishes_a_version_from_settings_and_the_past_is_refused(
     assert "In effect: version 1" in page and "We only keep what we need." in page
     with clinic_context(clinic_a):
         assert PrivacyNotice.objects.count() == 1
+
+
+def test_a_newer_version_cannot_take_effect_before_a_scheduled_one(clock, clinic_a):
+    from django.core.exceptions import ValidationError
+
+    with clinic_context(clinic_a):
+        privacy_notice_publish(clinic=clinic_a, body="One.")
+        scheduled = privacy_notice_publish(
+            clinic=clinic_a, body="Two.", effective_at=START + timedelta(days=30)
+        )
+        with pytest.raises(ValidationError, match="cannot take effect before"):
+            privacy_notice_publish(clinic=clinic_a, body="Three, now.")
+        later = privacy_notice_publish(
+            clinic=clinic_a, body="Three.", effective_at=START + timedelta(days=40)
+        )
+        clock.move_to(START + timedelta(days=35))
+        assert privacy_notice_current(clinic=clinic_a) == scheduled
+        clock.move_to(START + timedelta(days=41))
+        assert privacy_notice_current(clinic=clinic_a) == later
