@@ -8,7 +8,7 @@ import re
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from bookwell.clients import blind
 from bookwell.clients.models import Client, ClientIndex, IndexKind
@@ -33,6 +33,7 @@ COLUMNS = [
     "preferred_language",
     "note",
     "marketing_consent",
+    "name_kind",
 ]
 ALIASES = {
     "name": "full_name",
@@ -73,6 +74,10 @@ class ImportReport:
 def _read(data: bytes) -> list[dict[str, str]]:
     if len(data) > MAX_BYTES:
         raise ImportFileError(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB. Split it.")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise ImportFileError(
+            "The file is UTF-16 encoded. In your spreadsheet choose 'CSV UTF-8' when saving."
+        )
     if b"\x00" in data:
         raise ImportFileError(
             "This is not a text CSV file. Export it from your spreadsheet as CSV."
@@ -95,8 +100,11 @@ def _read(data: bytes) -> list[dict[str, str]]:
         names = [ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
         unknown = [h for h in names if h not in COLUMNS]
         if unknown:
+            # Shortened: without a header row, these cells could be a client's data.
+            shown = ", ".join(h[:20] + ("…" if len(h) > 20 else "") for h in unknown[:5])
             raise ImportFileError(
-                f"Unknown columns: {', '.join(unknown)}. Allowed: {', '.join(COLUMNS)}."
+                f"Unknown columns: {shown}. The first row must name the columns: "
+                f"{', '.join(COLUMNS)}."
             )
         if "full_name" not in names:
             raise ImportFileError(
@@ -183,6 +191,7 @@ def _prepare(
             preferred_language=_unescape(row.get("preferred_language", "")).strip().lower() or "en",
             note=_unescape(row.get("note", "")),
             marketing_consent=consent_raw in TRUE,
+            name_kind=_unescape(row.get("name_kind", "")).strip().lower() or "full",
         )
         clean = client_clean(clinic=clinic, data=data)
         if clean.errors:
@@ -245,6 +254,21 @@ def import_steps(
     report.valid = len(kept)
     if not report.ok or not commit:
         return report
+    try:
+        yield from _insert(clinic, kept)
+    except IntegrityError:
+        # A client with one of these emails was added meanwhile: nothing was imported.
+        report.error_count += 1
+        report.errors.append(
+            RowError(0, "email", "A client with one of these emails was added meanwhile.")
+        )
+        return report
+    report.imported = len(kept)
+    transaction.on_commit(_refresh_planner_statistics)
+    return report
+
+
+def _insert(clinic: Clinic, kept: list[_Prepared]) -> Generator[Progress, None, None]:
     with transaction.atomic(), keyring.pinned_active_key(clinic.pk) as key:
         for start in range(0, len(kept), BATCH):
             yield Progress("importing", start, len(kept))
@@ -254,9 +278,6 @@ def import_steps(
             Client.objects.bulk_create(batch)
             index_insert([row for client in batch for row in _index_rows(client, clinic, key)])
     yield Progress("importing", len(kept), len(kept))
-    report.imported = len(kept)
-    transaction.on_commit(_refresh_planner_statistics)
-    return report
 
 
 def import_clients(
@@ -311,6 +332,7 @@ def export_rows(clients: Iterable[Client]) -> Iterator[str]:
                 c.preferred_language,
                 _cell(c.note),
                 "yes" if c.marketing_consent else "no",
+                c.name_kind,
             ]
         )
         yield flush()

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from bookwell.clients.models import NameKind
+from bookwell.clients.models import Client, NameKind
 from bookwell.clients.services import MAX_NOTE, ClientInput
 from bookwell.tenancy.models import Clinic
 
@@ -45,14 +45,19 @@ class ClientForm(forms.Form):
         if not clinic.collect_date_of_birth:
             del self.fields["date_of_birth"]
 
-    def to_input(self) -> ClientInput:
+    def to_input(self, existing: Client | None = None) -> ClientInput:
+        """What the form says; fields the clinic has switched off keep the stored value."""
         d = self.cleaned_data
+        kind = d.get("name_kind") or (existing.name_kind if existing else NameKind.FULL)
+        dob = d["date_of_birth"] if "date_of_birth" in self.fields else None
         return ClientInput(
             full_name=d["full_name"],
-            name_kind=d.get("name_kind") or NameKind.FULL,
+            name_kind=kind,
             email=d.get("email", ""),
             phone=d.get("phone", ""),
-            date_of_birth=d.get("date_of_birth", "") or "",
+            date_of_birth=(dob or "")
+            if dob is not None or existing is None
+            else existing.date_of_birth,
             preferred_language=d.get("preferred_language", "en"),
             note=d.get("note", ""),
             marketing_consent=d.get("marketing_consent", False),

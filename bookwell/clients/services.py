@@ -64,7 +64,9 @@ class CleanClient:
     errors: dict[str, list[str]] = field(default_factory=dict)
 
 
-def client_clean(*, clinic: Clinic, data: ClientInput) -> CleanClient:
+def client_clean(
+    *, clinic: Clinic, data: ClientInput, existing: Client | None = None
+) -> CleanClient:
     """Validates and normalises; errors are collected per field, nothing raised."""
     errors: dict[str, list[str]] = {}
 
@@ -81,7 +83,11 @@ def client_clean(*, clinic: Clinic, data: ClientInput) -> CleanClient:
     name_kind = data.name_kind or NameKind.FULL
     if name_kind not in NameKind.values:
         err("name_kind", "Choose how the name is given.")
-    elif name_kind != NameKind.FULL and not clinic.allow_pseudonyms:
+    elif (
+        name_kind != NameKind.FULL
+        and not clinic.allow_pseudonyms
+        and not (existing is not None and existing.name_kind == name_kind)
+    ):
         err("name_kind", "This clinic asks for clients' full names.")
 
     email = ""
@@ -103,7 +109,9 @@ def client_clean(*, clinic: Clinic, data: ClientInput) -> CleanClient:
 
     dob = data.date_of_birth.strip()
     if dob:
-        if not clinic.collect_date_of_birth:
+        if not clinic.collect_date_of_birth and not (
+            existing is not None and existing.date_of_birth == dob
+        ):
             err("date_of_birth", "This clinic does not collect dates of birth.")
         else:
             try:
@@ -241,7 +249,7 @@ def client_create(
 def client_update(*, clinic: Clinic, client: Client, data: ClientInput) -> Client:
     if client.restricted:
         raise Conflict("This client's record is restricted and read-only.", code="restricted")
-    clean = client_clean(clinic=clinic, data=data)
+    clean = client_clean(clinic=clinic, data=data, existing=client)
     _check(clinic, clean, exclude=client)
     _apply(client, clean)
     _save_with_index(client, clinic)

@@ -164,7 +164,9 @@ def client_edit(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.client_update(clinic=clinic, client=client, data=form.to_input())
+                services.client_update(
+                    clinic=clinic, client=client, data=form.to_input(existing=client)
+                )
             except ValidationError as exc:
                 _form_errors(form, exc)
             except ServiceError as exc:

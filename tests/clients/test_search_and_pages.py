@@ -219,3 +219,43 @@ def test_unique_emails_can_be_turned_on_only_without_shared_emails(clinic_a, mem
         make(clinic_a, "Three Person", "shared@example.test")
     rotate_clinic_key(clinic=clinic_a)
     assert names(clinic_a, "shared@example.test") == [first.full_name]
+
+
+def test_editing_keeps_what_the_clinic_no_longer_asks_for(clinic_a, member_client):
+    clinic_a.collect_date_of_birth = True
+    clinic_a.allow_pseudonyms = True
+    clinic_a.save()
+    client = make(clinic_a, "J. D.", name_kind="initials", date_of_birth="1980-04-01")
+    clinic_a.collect_date_of_birth = False
+    clinic_a.allow_pseudonyms = False
+    clinic_a.save()
+    _, desk = member_client(clinic_a, Role.FRONT_DESK)
+
+    response = desk.post(
+        f"/c/{clinic_a.slug}/clients/{client.pk}/edit/",
+        {"full_name": "J. D.", "phone": "+49 30 1234567", "preferred_language": "en"},
+    )
+
+    assert response.status_code == 302
+    with clinic_context(clinic_a):
+        fresh = Client.objects.get(pk=client.pk)
+        assert (fresh.date_of_birth, fresh.name_kind, fresh.phone) == (
+            "1980-04-01",
+            "initials",
+            "+49301234567",
+        )
+
+
+def test_export_and_import_keep_initials_and_pseudonyms(clinic_a, clinic_b):
+    from bookwell.clients import csv_io
+
+    for clinic in (clinic_a, clinic_b):
+        clinic.allow_pseudonyms = True
+        clinic.save()
+    make(clinic_a, "Moonlight", name_kind="pseudonym")
+    with clinic_context(clinic_a):
+        exported = "".join(csv_io.export_rows(Client.objects.all())).encode()
+    with clinic_context(clinic_b):
+        report = csv_io.import_clients(clinic=clinic_b, data=exported)
+        assert report.ok
+        assert list(Client.objects.values_list("name_kind", flat=True)) == ["pseudonym"]
