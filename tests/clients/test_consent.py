@@ -118,3 +118,19 @@ def test_a_newer_version_cannot_take_effect_before_a_scheduled_one(clock, clinic
         assert privacy_notice_current(clinic=clinic_a) == scheduled
         clock.move_to(START + timedelta(days=41))
         assert privacy_notice_current(clinic=clinic_a) == later
+
+
+def test_the_database_refuses_edits_that_skip_the_model(clinic_a):
+    from django.db import DatabaseError, transaction
+
+    with clinic_context(clinic_a):
+        notice = privacy_notice_publish(clinic=clinic_a, body="Notice.")
+        client = client_create(clinic=clinic_a, data=ClientInput(full_name="Con Sent"))
+        consent_record(clinic=clinic_a, client=client, notice=notice, method="online")
+        with pytest.raises(DatabaseError, match="never edited"), transaction.atomic():
+            ConsentRecord.objects.update(method="staff")
+        with pytest.raises(DatabaseError, match="never edited"), transaction.atomic():
+            PrivacyNotice.objects.update(body="Rewritten.")
+        # Erasing the client may clear the link (P17), nothing else.
+        ConsentRecord.objects.update(client=None)
+        assert ConsentRecord.objects.get().method == "online"
