@@ -183,7 +183,12 @@ STREAM_MARK, REPORT_MARK = "<!--progress-->", "<!--report-->"
 
 
 def _streamed_import(
-    request: HttpRequest, ctx: dict[str, object], *, data: bytes, skip_duplicates: bool
+    request: HttpRequest,
+    ctx: dict[str, object],
+    *,
+    data: bytes,
+    skip_duplicates: bool,
+    commit: bool,
 ) -> StreamingHttpResponse:
     """The import page, sent while the import runs: a progress bar, then the report.
 
@@ -198,7 +203,9 @@ def _streamed_import(
     def body() -> Iterator[str]:
         yield head
         with clinic_context(clinic):  # the body runs after the view has returned
-            steps = csv_io.import_steps(clinic=clinic, data=data, skip_duplicates=skip_duplicates)
+            steps = csv_io.import_steps(
+                clinic=clinic, data=data, skip_duplicates=skip_duplicates, commit=commit
+            )
             try:
                 while True:
                     step = next(steps)
@@ -214,7 +221,7 @@ def _streamed_import(
         else:
             yield render_to_string(
                 "clients/import.html#report",
-                {**ctx, "report": report, "committed": report.ok},
+                {**ctx, "report": report, "committed": commit and report.ok},
                 request=request,
             )
         yield tail
@@ -245,8 +252,10 @@ def client_import(request: HttpRequest) -> HttpResponseBase:
         data = upload.read()
         skip = form.cleaned_data["skip_duplicates"]
         try:
-            if commit and csv_io.count_rows(data) > STREAM_IMPORT_ABOVE:
-                return _streamed_import(request, ctx, data=data, skip_duplicates=skip)
+            if csv_io.count_rows(data) > STREAM_IMPORT_ABOVE:
+                return _streamed_import(
+                    request, ctx, data=data, skip_duplicates=skip, commit=commit
+                )
             report = csv_io.import_clients(
                 clinic=clinic, data=data, skip_duplicates=skip, commit=commit
             )

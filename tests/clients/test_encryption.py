@@ -49,12 +49,35 @@ def _raw_dump() -> str:
 
 
 def test_raw_tables_hold_no_plaintext_personal_data(clinic_a):
-    client = _make(clinic_a, note="sentinel-note-text", date_of_birth="")
+    from bookwell.clients import csv_io
+    from bookwell.clients.services import client_update
+
+    clinic_a.collect_date_of_birth = True
+    clinic_a.save()
+    client = _make(clinic_a, note="sentinel-note-text", date_of_birth="1971-02-03")
+    with clinic_context(clinic_a):
+        other = _make(clinic_a, full_name="Placeholder Name", email="x@example.test", phone="")
+        client_update(
+            clinic=clinic_a,
+            client=other,
+            data=ClientInput(full_name="Updated Ozymandias", email="updated.sentinel@example.test"),
+        )
+        csv_io.import_clients(
+            clinic=clinic_a,
+            data=b"full_name,email\nImported Quetzalcoatl,imported.sentinel@example.test\n",
+        )
+    rotate_clinic_key(clinic=clinic_a)
 
     dump = _raw_dump().lower()
 
     assert client.pk.hex in dump.replace("-", "")  # the scan does see the client row
     for secret in [
+        "1971-02-03",
+        "ozymandias",
+        "updated.sentinel@example.test",
+        "quetzalcoatl",
+        "imported.sentinel@example.test",
+        "placeholder",
         SENTINEL_NAME,
         "zebulon",
         "quixotic",

@@ -223,3 +223,16 @@ def test_a_large_import_with_a_bad_row_streams_the_report_and_writes_nothing(
 
     assert "Nothing was imported" in page and "<td>702</td>" in page
     assert count(clinic_a) == 0
+
+
+def test_checking_a_large_file_shows_progress_and_writes_nothing(clinic_a, member_client):
+    _, owner = member_client(clinic_a, Role.OWNER)
+    rows = "\n".join(f"Big Check{i},check{i}@example.test" for i in range(1200))
+    upload = SimpleUploadedFile("big.csv", f"full_name,email\n{rows}\n".encode())
+
+    page = _streamed(
+        owner.post(f"/c/{clinic_a.slug}/clients/import/", {"file": upload, "action": "check"})
+    )
+
+    assert "Checking rows" in page and "Ready to import 1200 of 1200 rows" in page
+    assert count(clinic_a) == 0
