@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from bookwell.accounts.models import User
@@ -289,3 +290,78 @@ def appointment_cancel(
     return appointment_set_status(
         appointment=appointment, status=status, by_client=by_client, override_window=override_window
     )
+
+
+def appointment_book_any_staff(
+    *,
+    clinic: Clinic,
+    service: Service,
+    start: dt.datetime,
+    client: Client | None = None,
+    source: str = Source.ONLINE,
+    actor: User | None = None,
+    idempotency_key: str | None = None,
+) -> Appointment:
+    """ "No preference": books whoever is free then, chosen by the service's policy.
+
+    Least booked: the one with the fewest appointments that (UTC) day. Round robin: the one
+    given this service longest ago (never first). Ties go to the lower id. If the chosen one
+    is taken by a racing booking, the next is tried.
+    """
+    from bookwell.scheduling.models import AssignmentPolicy
+    from bookwell.scheduling.selectors import availability
+
+    if timezone.is_naive(start):
+        raise ServiceError("The start time needs a time zone.", code="naive_time")
+    moment = start.astimezone(dt.UTC)
+    stamp = int(moment.timestamp())
+    slots = availability(
+        clinic=clinic,
+        service=service,
+        first=(moment - dt.timedelta(days=1)).date(),
+        last=(moment + dt.timedelta(days=1)).date(),
+    )
+    free = next(([int(i) for i in s.staff] for s in slots if s.start == stamp), [])
+    if not free:
+        raise SlotTaken()
+    if service.assignment_policy == AssignmentPolicy.ROUND_ROBIN:
+        last_given = dict(
+            Appointment.objects.filter(service=service, staff_id__in=free)
+            .values("staff_id")
+            .annotate(last=Max("created_at"))
+            .values_list("staff_id", "last")
+        )
+        floor = dt.datetime.min.replace(tzinfo=dt.UTC)
+        order = sorted(free, key=lambda pk: (last_given.get(pk) or floor, pk))
+    else:
+        day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        counts = dict(
+            Appointment.objects.filter(
+                staff_id__in=free,
+                status__in=BLOCKING,
+                start__gte=day,
+                start__lt=day + dt.timedelta(days=1),
+            )
+            .values("staff_id")
+            .annotate(n=Count("pk"))
+            .values_list("staff_id", "n")
+        )
+        order = sorted(free, key=lambda pk: (counts.get(pk, 0), pk))
+    staff_by_pk = StaffMember.objects.in_bulk(order)
+    for pk in order:
+        try:
+            return appointment_book(
+                clinic=clinic,
+                request=BookingRequest(
+                    service=service,
+                    staff=staff_by_pk[pk],
+                    start=start,
+                    client=client,
+                    source=source,
+                ),
+                actor=actor,
+                idempotency_key=idempotency_key,
+            )
+        except SlotTaken:
+            continue
+    raise SlotTaken()

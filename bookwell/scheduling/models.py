@@ -56,6 +56,11 @@ class StaffMember(TenantModel):
         return f"staff {self.pk}"
 
 
+class AssignmentPolicy(models.TextChoices):
+    LEAST_BOOKED = "least_booked", "Least booked that day"
+    ROUND_ROBIN = "round_robin", "Round robin"
+
+
 class Service(TenantModel):
     name = models.CharField(max_length=120, validators=[validate_single_line])
     duration_min = models.PositiveSmallIntegerField(
@@ -77,6 +82,10 @@ class Service(TenantModel):
     cancel_notice_min = models.PositiveIntegerField(default=24 * 60)
     reschedule_notice_min = models.PositiveIntegerField(default=24 * 60)
     online_bookable = models.BooleanField(default=True)
+    # Who gets a client who has no preference.
+    assignment_policy = models.CharField(
+        max_length=20, choices=AssignmentPolicy.choices, default=AssignmentPolicy.LEAST_BOOKED
+    )
     capacity = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(500)]
     )  # above 1: a class with seats

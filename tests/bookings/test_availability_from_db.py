@@ -165,3 +165,54 @@ def test_online_bookings_only_take_offered_times_staff_may_book_outside_hours(cl
             clinic=clinic_a,
             request=BookingRequest(service=setup.service, staff=setup.staff, start=evening),
         )
+
+
+def test_no_preference_goes_to_the_least_booked_that_day(clinic_a, clock):
+    from bookwell.bookings.services import appointment_book_any_staff
+
+    setup = schedule(
+        clinic_a, duration_min=60, buffer_after_min=0, slot_interval_min=60, min_notice_min=0
+    )
+    clock.move_to(NOW)
+    with clinic_context(clinic_a):
+        hours(setup, setup.staff)
+        hours(setup, setup.other_staff)
+        at = dt.datetime(2031, 6, 2, 7, 0, tzinfo=dt.UTC)  # 09:00 Berlin
+        appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(service=setup.service, staff=setup.staff, start=at),
+        )
+        later = at + dt.timedelta(hours=2)
+        chosen = appointment_book_any_staff(clinic=clinic_a, service=setup.service, start=later)
+        assert chosen.staff == setup.other_staff  # one booked already today
+        third = appointment_book_any_staff(clinic=clinic_a, service=setup.service, start=later)
+        assert third.staff == setup.staff  # the other is taken now
+        with pytest.raises(SlotTaken):
+            appointment_book_any_staff(clinic=clinic_a, service=setup.service, start=later)
+
+
+def test_no_preference_round_robin_takes_turns(clinic_a, clock):
+    from bookwell.bookings.services import appointment_book_any_staff
+
+    setup = schedule(
+        clinic_a,
+        duration_min=60,
+        buffer_after_min=0,
+        slot_interval_min=60,
+        min_notice_min=0,
+        assignment_policy="round_robin",
+    )
+    clock.move_to(NOW)
+    with clinic_context(clinic_a):
+        hours(setup, setup.staff)
+        hours(setup, setup.other_staff)
+        base = dt.datetime(2031, 6, 2, 7, 0, tzinfo=dt.UTC)
+        given = []
+        for k in range(3):
+            clock.shift(dt.timedelta(minutes=1))
+            given.append(
+                appointment_book_any_staff(
+                    clinic=clinic_a, service=setup.service, start=base + dt.timedelta(hours=k)
+                ).staff
+            )
+        assert given == [setup.staff, setup.other_staff, setup.staff]
