@@ -39,6 +39,35 @@ class Source(models.TextChoices):
     API = "api", "API"
 
 
+class RecurringSeries(TenantModel):
+    """Weekly or every N weeks at the same local time, for a count or until a date."""
+
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
+    staff = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(
+        "clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    time_zone = models.CharField(max_length=64)
+    first_start = models.DateTimeField()
+    every_weeks = models.PositiveSmallIntegerField(default=1)
+    count = models.PositiveSmallIntegerField(null=True, blank=True)
+    until = models.DateField(null=True, blank=True)
+    # Local dates left out (conflicts skipped at booking, or cancelled occurrences).
+    exceptions = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(count__isnull=False) | Q(until__isnull=False), name="series_has_an_end"
+            ),
+            models.CheckConstraint(condition=Q(every_weeks__gte=1), name="series_interval"),
+        ]
+
+    def __str__(self) -> str:
+        return f"series {self.pk}"
+
+
 class Appointment(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
@@ -61,6 +90,13 @@ class Appointment(TenantModel):
     idempotency_key = models.CharField(max_length=80, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     note = EncryptedTextField(blank=True, default="")
+    series = models.ForeignKey(
+        RecurringSeries,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="appointments",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -175,7 +175,16 @@ def _schedule(clinic: Clinic) -> dict[str, Any]:
                 service=service, staff=staff, start=start + dt.timedelta(days=7)
             ),
         )
-    return {"appointment_id": appointment.pk}
+        from bookwell.bookings.recurring import series_book
+
+        series, _ = series_book(
+            clinic=clinic,
+            service=service,
+            staff=staff,
+            first_start=start + dt.timedelta(days=14),
+            count=2,
+        )
+    return {"appointment_id": appointment.pk, "series_id": series.pk}
 
 
 # Tenant models and how to put one row of each into a clinic (used by the PostgreSQL RLS
@@ -204,6 +213,7 @@ TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
         ]
     },
     "bookings.Appointment": _schedule,
+    "bookings.RecurringSeries": _schedule,
 }
 
 

@@ -1,0 +1,141 @@
+"""Recurring appointments: preview the conflicts, then book the rest or none."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from bookwell.accounts.models import User
+from bookwell.bookings.models import Appointment, RecurringSeries, Status
+from bookwell.bookings.services import (
+    BookingRequest,
+    SlotTaken,
+    _block,
+    _overlapping,
+    appointment_book,
+    appointment_cancel,
+)
+from bookwell.clients.models import Client
+from bookwell.core.errors import ServiceError
+from bookwell.scheduling.models import Service, StaffMember
+from bookwell.tenancy.models import Clinic
+
+MAX_OCCURRENCES = 104  # two years of weekly appointments
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    start: dt.datetime
+    conflict: bool
+
+
+def occurrences(
+    *,
+    first_start: dt.datetime,
+    time_zone: str,
+    every_weeks: int,
+    count: int | None,
+    until: dt.date | None,
+) -> list[dt.datetime]:
+    """Same local wall-clock time every N weeks (so 09:00 stays 09:00 across DST changes)."""
+    if timezone.is_naive(first_start):
+        raise ServiceError("The start time needs a time zone.", code="naive_time")
+    if every_weeks < 1 or (count is None and until is None):
+        raise ServiceError("Say how often and until when.", code="bad_recurrence")
+    zone = ZoneInfo(time_zone)
+    local = first_start.astimezone(zone).replace(tzinfo=None)
+    out: list[dt.datetime] = []
+    k = 0
+    while len(out) < min(count or MAX_OCCURRENCES, MAX_OCCURRENCES):
+        when = local + dt.timedelta(weeks=every_weeks * k)
+        if until is not None and when.date() > until:
+            break
+        out.append(when.replace(tzinfo=zone).astimezone(dt.UTC))
+        k += 1
+    return out
+
+
+def series_preview(
+    *, service: Service, staff: StaffMember, starts: list[dt.datetime]
+) -> list[Occurrence]:
+    result = []
+    for start in starts:
+        _, lo, hi = _block(service, start)
+        result.append(Occurrence(start, _overlapping(staff=staff, lo=lo, hi=hi)))
+    return result
+
+
+def series_book(
+    *,
+    clinic: Clinic,
+    service: Service,
+    staff: StaffMember,
+    first_start: dt.datetime,
+    every_weeks: int = 1,
+    count: int | None = None,
+    until: dt.date | None = None,
+    client: Client | None = None,
+    skip_conflicts: bool = False,
+    actor: User | None = None,
+) -> tuple[RecurringSeries, list[Appointment]]:
+    """Books every occurrence in one transaction: with skip_conflicts the free ones (the
+    others recorded as exceptions), otherwise all of them or none."""
+    tz = clinic.time_zone
+    starts = occurrences(
+        first_start=first_start, time_zone=tz, every_weeks=every_weeks, count=count, until=until
+    )
+    with transaction.atomic():
+        series = RecurringSeries(
+            clinic=clinic,
+            service=service,
+            staff=staff,
+            client=client,
+            time_zone=tz,
+            first_start=first_start,
+            every_weeks=every_weeks,
+            count=count,
+            until=until,
+        )
+        series.full_clean()
+        series.save()
+        booked: list[Appointment] = []
+        skipped: list[str] = []
+        for start in starts:
+            try:
+                with transaction.atomic():
+                    appointment = appointment_book(
+                        clinic=clinic,
+                        request=BookingRequest(
+                            service=service, staff=staff, start=start, client=client
+                        ),
+                        actor=actor,
+                    )
+            except SlotTaken:
+                if not skip_conflicts:
+                    raise
+                skipped.append(start.astimezone(ZoneInfo(tz)).date().isoformat())
+                continue
+            appointment.series = series
+            appointment.save(update_fields=["series"])
+            booked.append(appointment)
+        series.exceptions = skipped
+        series.save(update_fields=["exceptions"])
+    return series, booked
+
+
+def series_cancel(
+    *, series: RecurringSeries, from_start: dt.datetime, only_one: bool = False
+) -> int:
+    """Cancels one occurrence, or it and every later one. Returns how many were cancelled."""
+    qs = Appointment.objects.filter(series=series, status__in=[Status.PENDING, Status.CONFIRMED])
+    qs = qs.filter(start=from_start) if only_one else qs.filter(start__gte=from_start)
+    cancelled = 0
+    with transaction.atomic():
+        for appointment in qs.order_by("start"):
+            appointment_cancel(appointment=appointment, by_client=False)
+            cancelled += 1
+    return cancelled

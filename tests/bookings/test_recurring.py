@@ -1,0 +1,121 @@
+"""Recurring appointments: same local time across DST, conflicts previewed, rest or none."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bookwell.bookings.models import Appointment, RecurringSeries, Status
+from bookwell.bookings.recurring import occurrences, series_book, series_cancel, series_preview
+from bookwell.bookings.services import BookingRequest, SlotTaken, appointment_book
+from bookwell.core.context import clinic_context
+from tests.bookings.factories import schedule
+
+pytestmark = pytest.mark.django_db
+BERLIN = ZoneInfo("Europe/Berlin")
+# Tuesdays at 09:00 Berlin, across the 25 October 2026 change back to winter time.
+FIRST = dt.datetime(2026, 10, 13, 9, 0, tzinfo=BERLIN)
+
+
+def test_weekly_occurrences_keep_the_local_time_across_daylight_saving():
+    starts = occurrences(
+        first_start=FIRST, time_zone="Europe/Berlin", every_weeks=1, count=4, until=None
+    )
+    assert [s.astimezone(BERLIN).strftime("%m-%d %H:%M") for s in starts] == [
+        "10-13 09:00",
+        "10-20 09:00",
+        "10-27 09:00",
+        "11-03 09:00",
+    ]
+    assert [s.strftime("%H:%M") for s in starts] == ["07:00", "07:00", "08:00", "08:00"]  # UTC
+    fortnightly = occurrences(
+        first_start=FIRST,
+        time_zone="Europe/Berlin",
+        every_weeks=2,
+        count=None,
+        until=dt.date(2026, 11, 30),
+    )
+    assert len(fortnightly) == 4
+
+
+def _setup(clinic):
+    clinic.time_zone = "Europe/Berlin"
+    clinic.save()
+    setup = schedule(clinic, duration_min=60, buffer_after_min=0)
+    with clinic_context(clinic):
+        # A booking in week 3 clashes with the series.
+        appointment_book(
+            clinic=clinic,
+            request=BookingRequest(
+                service=setup.service,
+                staff=setup.staff,
+                start=dt.datetime(2026, 10, 27, 9, 30, tzinfo=BERLIN),
+            ),
+        )
+    return setup
+
+
+def test_preview_marks_the_conflicting_occurrence(clinic_a):
+    setup = _setup(clinic_a)
+    starts = occurrences(
+        first_start=FIRST, time_zone="Europe/Berlin", every_weeks=1, count=4, until=None
+    )
+    with clinic_context(clinic_a):
+        preview = series_preview(service=setup.service, staff=setup.staff, starts=starts)
+    assert [o.conflict for o in preview] == [False, False, True, False]
+
+
+def test_all_or_none_books_nothing_when_one_occurrence_conflicts(clinic_a):
+    setup = _setup(clinic_a)
+    with clinic_context(clinic_a):
+        with pytest.raises(SlotTaken):
+            series_book(
+                clinic=clinic_a,
+                service=setup.service,
+                staff=setup.staff,
+                first_start=FIRST,
+                count=4,
+            )
+        assert RecurringSeries.objects.count() == 0
+        assert Appointment.objects.count() == 1
+
+
+def test_book_the_rest_skips_the_conflict_and_records_it(clinic_a):
+    setup = _setup(clinic_a)
+    with clinic_context(clinic_a):
+        series, booked = series_book(
+            clinic=clinic_a,
+            service=setup.service,
+            staff=setup.staff,
+            first_start=FIRST,
+            count=4,
+            skip_conflicts=True,
+        )
+        assert len(booked) == 3 and series.exceptions == ["2026-10-27"]
+        assert Appointment.objects.filter(series=series).count() == 3
+
+
+def test_cancel_one_or_all_future_occurrences(clinic_a):
+    setup = schedule(clinic_a, duration_min=60, buffer_after_min=0)
+    clinic_a.time_zone = "Europe/Berlin"
+    clinic_a.save()
+    with clinic_context(clinic_a):
+        series, booked = series_book(
+            clinic=clinic_a, service=setup.service, staff=setup.staff, first_start=FIRST, count=5
+        )
+        assert series_cancel(series=series, from_start=booked[1].start, only_one=True) == 1
+        assert series_cancel(series=series, from_start=booked[3].start) == 2
+        statuses = list(
+            Appointment.objects.filter(series=series)
+            .order_by("start")
+            .values_list("status", flat=True)
+        )
+        assert statuses == [
+            Status.CONFIRMED,
+            Status.CANCELLED_BY_CLINIC,
+            Status.CONFIRMED,
+            Status.CANCELLED_BY_CLINIC,
+            Status.CANCELLED_BY_CLINIC,
+        ]
