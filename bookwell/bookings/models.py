@@ -124,3 +124,63 @@ class Appointment(TenantModel):
 
     def __str__(self) -> str:
         return f"appointment {self.pk}"
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    OFFERED = "offered", "Offered a time"
+    BOOKED = "booked", "Booked"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class WaitlistEntry(TenantModel):
+    """A client waiting for a service (optionally with one staff member) between two dates."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="+")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    staff = models.ForeignKey(
+        StaffMember, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    first_day = models.DateField()
+    last_day = models.DateField()
+    status = models.CharField(
+        max_length=10, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        indexes = [
+            models.Index(fields=["clinic", "service", "status", "created_at"], name="waitlist_line")
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(first_day__lte=F("last_day")), name="waitlist_range")
+        ]
+
+    def __str__(self) -> str:
+        return f"waitlist entry {self.pk}"
+
+
+class OfferStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACCEPTED = "accepted", "Accepted"
+    EXPIRED = "expired", "Expired"
+
+
+class WaitlistOffer(TenantModel):
+    """A freed time offered to one waiting client until it expires."""
+
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="+")
+    start = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=OfferStatus.choices, default=OfferStatus.OPEN)
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        indexes = [models.Index(fields=["clinic", "status", "expires_at"], name="offer_expiry")]
+
+    def __str__(self) -> str:
+        return f"waitlist offer {self.pk}"

@@ -286,10 +286,25 @@ def appointment_set_status(
 def appointment_cancel(
     *, appointment: Appointment, by_client: bool, override_window: bool = False
 ) -> Appointment:
+    """Cancels; the freed time goes to the first client waiting for it (waitlist)."""
+    from bookwell.bookings.waitlist import waitlist_offer_freed
+
     status = Status.CANCELLED_BY_CLIENT if by_client else Status.CANCELLED_BY_CLINIC
-    return appointment_set_status(
-        appointment=appointment, status=status, by_client=by_client, override_window=override_window
-    )
+    with transaction.atomic():
+        appointment_set_status(
+            appointment=appointment,
+            status=status,
+            by_client=by_client,
+            override_window=override_window,
+        )
+        if appointment.start > timezone.now():
+            waitlist_offer_freed(
+                clinic=appointment.clinic,
+                service=appointment.service,
+                staff=appointment.staff,
+                start=appointment.start,
+            )
+    return appointment
 
 
 def appointment_book_any_staff(

@@ -64,6 +64,9 @@ class Clinic(models.Model):
     collect_date_of_birth = models.BooleanField(
         default=False, help_text="Ask for clients' date of birth."
     )
+    waitlist_offer_minutes = models.PositiveIntegerField(
+        default=120, help_text="How long a waitlist offer stays open before it passes to the next."
+    )
     allow_pseudonyms = models.BooleanField(
         default=False, help_text="Clients may give initials or a pseudonym instead of a full name."
     )

@@ -184,6 +184,18 @@ def _schedule(clinic: Clinic) -> dict[str, Any]:
             first_start=start + dt.timedelta(days=14),
             count=2,
         )
+        from bookwell.bookings.services import appointment_cancel
+        from bookwell.bookings.waitlist import waitlist_join
+
+        waiting = client_create(clinic=clinic, data=ClientInput(full_name="Waiting Client"))
+        waitlist_join(
+            clinic=clinic,
+            client=waiting,
+            service=service,
+            first_day=appointment.start.date() - dt.timedelta(days=1),
+            last_day=appointment.start.date() + dt.timedelta(days=1),
+        )
+        appointment_cancel(appointment=appointment, by_client=False)  # offers it to the waitlist
     return {"appointment_id": appointment.pk, "series_id": series.pk}
 
 
@@ -214,6 +226,8 @@ TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
     },
     "bookings.Appointment": _schedule,
     "bookings.RecurringSeries": _schedule,
+    "bookings.WaitlistEntry": _schedule,
+    "bookings.WaitlistOffer": _schedule,
 }
 
 

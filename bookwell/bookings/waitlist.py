@@ -1,0 +1,135 @@
+"""The waitlist: when a matching time frees up, the first client in line gets an offer that
+expires after the clinic's set time and then passes to the next. (Sending the offer is the
+notifications issue's; here, the records and the services that create and accept them.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from bookwell.bookings.models import (
+    Appointment,
+    OfferStatus,
+    Source,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistStatus,
+)
+from bookwell.bookings.services import BookingRequest, SlotTaken, appointment_book
+from bookwell.clients.models import Client
+from bookwell.core.errors import Conflict, Gone, ServiceError
+from bookwell.scheduling.models import Service, StaffMember
+from bookwell.tenancy.models import Clinic
+
+
+def waitlist_join(
+    *,
+    clinic: Clinic,
+    client: Client,
+    service: Service,
+    first_day: dt.date,
+    last_day: dt.date,
+    staff: StaffMember | None = None,
+) -> WaitlistEntry:
+    if first_day > last_day:
+        raise ServiceError("The first day must not be after the last.", code="bad_range")
+    if client.restricted:
+        raise ServiceError("This client's record is restricted.", code="client_restricted")
+    entry = WaitlistEntry(
+        clinic=clinic,
+        client=client,
+        service=service,
+        staff=staff,
+        first_day=first_day,
+        last_day=last_day,
+    )
+    entry.full_clean()
+    entry.save()
+    return entry
+
+
+def waitlist_offer_freed(
+    *, clinic: Clinic, service: Service, staff: StaffMember, start: dt.datetime
+) -> WaitlistOffer | None:
+    """Offers a freed time to the first matching client in line who has not had it yet."""
+    day = start.astimezone(ZoneInfo(clinic.time_zone)).date()
+    already = WaitlistOffer.objects.filter(start=start, staff=staff).values("entry_id")
+    entry = (
+        WaitlistEntry.objects.select_for_update()
+        .filter(
+            service=service,
+            status=WaitlistStatus.WAITING,
+            first_day__lte=day,
+            last_day__gte=day,
+        )
+        .filter(Q(staff__isnull=True) | Q(staff=staff))
+        .exclude(pk__in=already)
+        .order_by("created_at", "pk")
+        .first()
+    )
+    if entry is None:
+        return None
+    offer = WaitlistOffer.objects.create(
+        clinic=clinic,
+        entry=entry,
+        staff=staff,
+        start=start,
+        expires_at=timezone.now() + dt.timedelta(minutes=clinic.waitlist_offer_minutes),
+    )
+    entry.status = WaitlistStatus.OFFERED
+    entry.save(update_fields=["status"])
+    return offer
+
+
+def waitlist_accept(*, clinic: Clinic, offer: WaitlistOffer) -> Appointment:
+    with transaction.atomic():
+        offer = WaitlistOffer.objects.select_for_update().select_related("entry").get(pk=offer.pk)
+        if offer.status != OfferStatus.OPEN:
+            raise Gone("This offer is no longer open.", code="offer_closed")
+        if offer.expires_at <= timezone.now():
+            raise Gone("This offer has expired.", code="offer_expired")
+        entry = offer.entry
+        try:
+            appointment = appointment_book(
+                clinic=clinic,
+                request=BookingRequest(
+                    service=entry.service,
+                    staff=offer.staff,
+                    start=offer.start,
+                    client=entry.client,
+                    source=Source.STAFF,
+                ),
+            )
+        except SlotTaken as exc:
+            raise Conflict("Sorry, this time was taken meanwhile.", code="slot_taken") from exc
+        offer.status, offer.appointment = OfferStatus.ACCEPTED, appointment
+        offer.save(update_fields=["status", "appointment"])
+        entry.status = WaitlistStatus.BOOKED
+        entry.save(update_fields=["status"])
+    return appointment
+
+
+def waitlist_expire_offers(*, clinic: Clinic) -> int:
+    """Closes expired offers and passes each time to the next client in line."""
+    expired = 0
+    with transaction.atomic():
+        due = list(
+            WaitlistOffer.objects.select_for_update()
+            .select_related("entry", "entry__service", "staff")
+            .filter(status=OfferStatus.OPEN, expires_at__lte=timezone.now())
+        )
+        for offer in due:
+            offer.status = OfferStatus.EXPIRED
+            offer.save(update_fields=["status"])
+            entry = offer.entry
+            entry.status = WaitlistStatus.WAITING  # still waiting for another time
+            entry.save(update_fields=["status"])
+            waitlist_offer_freed(
+                clinic=clinic, service=entry.service, staff=offer.staff, start=offer.start
+            )
+            expired += 1
+    return expired

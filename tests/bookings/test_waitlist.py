@@ -1,0 +1,81 @@
+"""Waitlist: a freed time goes to the first in line, expires, and passes to the next."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bookwell.bookings.models import Appointment, OfferStatus, WaitlistOffer, WaitlistStatus
+from bookwell.bookings.services import BookingRequest, appointment_book, appointment_cancel
+from bookwell.bookings.waitlist import waitlist_accept, waitlist_expire_offers, waitlist_join
+from bookwell.clients.services import ClientInput, client_create
+from bookwell.core.context import clinic_context
+from bookwell.core.errors import Gone
+from tests.bookings.factories import schedule
+
+pytestmark = pytest.mark.django_db
+START = dt.datetime(2031, 6, 1, 8, 0, tzinfo=dt.UTC)
+SLOT = dt.datetime(2031, 6, 4, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def line(clinic_a, clock):
+    clinic_a.time_zone = "Europe/Berlin"
+    clinic_a.waitlist_offer_minutes = 60
+    clinic_a.save()
+    setup = schedule(clinic_a)
+    with clinic_context(clinic_a):
+        holder = client_create(clinic=clinic_a, data=ClientInput(full_name="Has The Slot"))
+        booked = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service, staff=setup.staff, start=SLOT, client=holder
+            ),
+        )
+        first = client_create(clinic=clinic_a, data=ClientInput(full_name="First In Line"))
+        second = client_create(clinic=clinic_a, data=ClientInput(full_name="Second In Line"))
+        day = SLOT.date()
+        waitlist_join(
+            clinic=clinic_a, client=first, service=setup.service, first_day=day, last_day=day
+        )
+        clock.shift(dt.timedelta(seconds=5))
+        waitlist_join(
+            clinic=clinic_a,
+            client=second,
+            service=setup.service,
+            first_day=day,
+            last_day=day,
+            staff=setup.staff,
+        )
+    return setup, booked, first, second
+
+
+def test_a_cancellation_offers_the_time_to_the_first_in_line_who_can_accept(clinic_a, line):
+    _, booked, first, _ = line
+    with clinic_context(clinic_a):
+        appointment_cancel(appointment=booked, by_client=True)
+        offer = WaitlistOffer.objects.get()
+        assert offer.entry.client == first and offer.start == SLOT
+        assert offer.expires_at == offer.created_at + dt.timedelta(minutes=60)
+        appointment = waitlist_accept(clinic=clinic_a, offer=offer)
+        assert appointment.client == first and appointment.start == SLOT
+        offer.refresh_from_db()
+        assert offer.status == OfferStatus.ACCEPTED and offer.entry.status == WaitlistStatus.BOOKED
+
+
+def test_an_expired_offer_passes_to_the_next_in_line(clinic_a, line, clock):
+    _, booked, first, second = line
+    with clinic_context(clinic_a):
+        appointment_cancel(appointment=booked, by_client=False)
+        offer = WaitlistOffer.objects.get()
+        clock.shift(dt.timedelta(minutes=61))
+        with pytest.raises(Gone, match="expired"):
+            waitlist_accept(clinic=clinic_a, offer=offer)
+        assert waitlist_expire_offers(clinic=clinic_a) == 1
+        offers = list(WaitlistOffer.objects.order_by("created_at", "pk"))
+        assert [o.entry.client for o in offers] == [first, second]
+        assert [o.status for o in offers] == [OfferStatus.EXPIRED, OfferStatus.OPEN]
+        assert offers[0].entry.status == WaitlistStatus.WAITING
+        assert waitlist_accept(clinic=clinic_a, offer=offers[1]).client == second
+        assert Appointment.objects.filter(start=SLOT, status="confirmed").count() == 1
