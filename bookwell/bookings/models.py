@@ -77,6 +77,9 @@ class Appointment(TenantModel):
     )
     # Set when the room takes one booking at a time: the database then refuses overlaps.
     room_exclusive = models.BooleanField(default=False)
+    # A seat in a class (a service with capacity above 1): seats of one class share their time,
+    # counted under the staff row lock instead of the exclusion constraint.
+    group_seat = models.BooleanField(default=False)
     client = models.ForeignKey(
         "clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -100,6 +100,43 @@ def _overlapping(
     return qs.exists()
 
 
+def _check_staff_time(
+    *,
+    service: Service,
+    staff: StaffMember,
+    start: dt.datetime,
+    lo: dt.datetime,
+    hi: dt.datetime,
+    client: Client | None,
+    exclude: Appointment | None = None,
+) -> None:
+    """Under the staff row lock: the staff member's time is free for this booking.
+
+    A class (capacity above 1) takes seats until it is full; its seats share their time, so
+    only other bookings count as overlaps. Anything else must overlap nothing.
+    """
+    if service.capacity <= 1:
+        if _overlapping(staff=staff, lo=lo, hi=hi, exclude=exclude):
+            raise SlotTaken()
+        return
+    seats = Appointment.objects.filter(
+        service=service, staff=staff, start=start, group_seat=True, status__in=BLOCKING
+    )
+    if exclude is not None:
+        seats = seats.exclude(pk=exclude.pk)
+    if client is not None and seats.filter(client=client).exists():
+        raise Conflict("This client already has a seat in this class.", code="already_seated")
+    if seats.count() >= service.capacity:
+        raise SlotTaken()
+    others = Appointment.objects.filter(
+        staff=staff, status__in=BLOCKING, block_start__lt=hi, block_end__gt=lo
+    ).exclude(service=service, start=start, group_seat=True)
+    if exclude is not None:
+        others = others.exclude(pk=exclude.pk)
+    if others.exists():
+        raise SlotTaken()
+
+
 def _validate(clinic: Clinic, req: BookingRequest) -> list[Room]:
     """Checks the request; returns the rooms the service may use (none: it needs no room)."""
     if timezone.is_naive(req.start):
@@ -171,8 +208,14 @@ def appointment_book(
             # Lock the staff row: concurrent bookings for one person queue here on PostgreSQL,
             # and the check below sees every committed booking (SQLite holds the write lock).
             StaffMember.objects.select_for_update().filter(pk=request.staff.pk).first()
-            if _overlapping(staff=request.staff, lo=lo, hi=hi):
-                raise SlotTaken()
+            _check_staff_time(
+                service=request.service,
+                staff=request.staff,
+                start=request.start,
+                lo=lo,
+                hi=hi,
+                client=request.client,
+            )
             if request.source != Source.STAFF and not _offered(clinic, request):
                 # Clients and integrations book only what availability offers (working hours,
                 # notice, advance window); staff may book outside hours.
@@ -184,6 +227,7 @@ def appointment_book(
                 staff=request.staff,
                 room=room,
                 room_exclusive=room is not None and room.capacity == 1,
+                group_seat=request.service.capacity > 1,
                 client=request.client,
                 start=request.start,
                 end=end,
@@ -230,8 +274,15 @@ def appointment_reschedule(
     try:
         with transaction.atomic():
             StaffMember.objects.select_for_update().filter(pk=appointment.staff_id).first()
-            if _overlapping(staff=appointment.staff, lo=lo, hi=hi, exclude=appointment):
-                raise SlotTaken()
+            _check_staff_time(
+                service=appointment.service,
+                staff=appointment.staff,
+                start=start,
+                lo=lo,
+                hi=hi,
+                client=appointment.client,
+                exclude=appointment,
+            )
             if (
                 appointment.room_exclusive
                 and appointment.room is not None

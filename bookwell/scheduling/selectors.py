@@ -92,9 +92,33 @@ def availability(
     ).values_list("staff_id", "start", "end"):
         busy[staff_id].append((_ts(start), _ts(end)))
     room_busy: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for staff_id, room_id, exclusive, start, end in Appointment.objects.filter(
+    # Seats already taken in this service's classes: (staff, class start) -> (seats, block).
+    classes: dict[tuple[int, int], list[int]] = {}
+    for (
+        staff_id,
+        room_id,
+        exclusive,
+        start,
+        end,
+        service_id,
+        seat,
+        begins,
+    ) in Appointment.objects.filter(
         status__in=BLOCKING, block_start__lt=hi, block_end__gt=lo
-    ).values_list("staff_id", "room_id", "room_exclusive", "block_start", "block_end"):
+    ).values_list(
+        "staff_id",
+        "room_id",
+        "room_exclusive",
+        "block_start",
+        "block_end",
+        "service_id",
+        "group_seat",
+        "start",
+    ):
+        if seat and service_id == service.pk and service.capacity > 1:
+            held = classes.setdefault((staff_id, _ts(begins)), [0, _ts(start), _ts(end)])
+            held[0] += 1
+            continue  # a class keeps its start open while seats remain (filtered below)
         if staff_id in staff:
             busy[staff_id].append((_ts(start), _ts(end)))
         if room_id is not None and exclusive:
@@ -117,6 +141,8 @@ def availability(
     rules = service_rules(service)
     slots = available_slots(schedules, rules, now=_ts(now), first=first, last=last)
     slots = [Slot(s.start, tuple(sorted(set(s.staff)))) for s in slots]
+    if classes:
+        slots = _seat_filter(slots, rules, service.capacity, classes)
 
     rooms = list(
         Room.objects.filter(services=service, archived=False).values_list("pk", "capacity")
@@ -151,3 +177,30 @@ class _Occupancy:
         # Intervals starting before hi overlap [lo, hi) when any of them ends after lo.
         i = bisect.bisect_left(self.starts, hi)
         return i > 0 and self.max_end[i - 1] > lo
+
+
+def _seat_filter(
+    slots: list[Slot], rules: ServiceRules, capacity: int, classes: dict[tuple[int, int], list[int]]
+) -> list[Slot]:
+    """A staff member is free for a class start when that class has seats left and no other
+    class of theirs overlaps it."""
+    before = rules.buffer_before_min * 60
+    after = (rules.duration_min + rules.buffer_after_min) * 60
+    out = []
+    for slot in slots:
+        lo, hi = slot.start - before, slot.start + after
+        free = []
+        for staff_id in slot.staff:
+            ok = True
+            for (held_staff, class_start), (seats, block_lo, block_hi) in classes.items():
+                if held_staff != int(staff_id):
+                    continue
+                if class_start == slot.start:
+                    ok = ok and seats < capacity
+                elif block_lo < hi and block_hi > lo:
+                    ok = False
+            if ok:
+                free.append(staff_id)
+        if free:
+            out.append(Slot(slot.start, tuple(free)))
+    return out

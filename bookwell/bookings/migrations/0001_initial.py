@@ -31,6 +31,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("room_exclusive", models.BooleanField(default=False)),
+                ("group_seat", models.BooleanField(default=False)),
                 ("start", models.DateTimeField()),
                 ("end", models.DateTimeField()),
                 ("block_start", models.DateTimeField()),
@@ -156,7 +157,8 @@ class Migration(migrations.Migration):
             keys=["clinic", "staff"],
             start_field="block_start",
             end_field="block_end",
-            condition="status IN ('pending', 'confirmed', 'checked_in', 'completed', 'no_show')",
+            condition="NOT group_seat AND "
+            "status IN ('pending', 'confirmed', 'checked_in', 'completed', 'no_show')",
         ),
         ExcludeOverlaps(
             model_name="Appointment",

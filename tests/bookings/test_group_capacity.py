@@ -1,0 +1,133 @@
+"""Classes: seats are counted under a row lock; a full class is no longer offered."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from bookwell.bookings.models import BLOCKING, Appointment
+from bookwell.bookings.services import BookingRequest, SlotTaken, appointment_book
+from bookwell.clients.services import ClientInput, client_create
+from bookwell.core.context import clinic_context
+from bookwell.core.errors import Conflict
+from bookwell.scheduling.models import Service, WorkingHours
+from bookwell.scheduling.selectors import availability
+from tests.bookings.factories import schedule
+
+CLASS = dt.datetime(2031, 6, 2, 16, 0, tzinfo=dt.UTC)  # 18:00 Berlin
+
+
+def _class_setup(clinic, capacity=3):
+    setup = schedule(
+        clinic,
+        duration_min=60,
+        buffer_after_min=0,
+        slot_interval_min=60,
+        capacity=capacity,
+        min_notice_min=0,
+    )
+    with clinic_context(clinic):
+        WorkingHours.objects.create(
+            clinic=clinic,
+            staff=setup.staff,
+            location=setup.location,
+            weekday=0,
+            start_min=17 * 60,
+            end_min=20 * 60,
+        )
+        clients = [
+            client_create(clinic=clinic, data=ClientInput(full_name=f"Student Number{i}"))
+            for i in range(8)
+        ]
+    return setup, clients
+
+
+def seat(setup, client, start=CLASS):
+    with clinic_context(setup.clinic):
+        return appointment_book(
+            clinic=setup.clinic,
+            request=BookingRequest(
+                service=setup.service, staff=setup.staff, start=start, client=client
+            ),
+        )
+
+
+def offered(setup):
+    with clinic_context(setup.clinic):
+        return [
+            s.start
+            for s in availability(
+                clinic=setup.clinic,
+                service=setup.service,
+                first=CLASS.date(),
+                last=CLASS.date(),
+                now=CLASS - dt.timedelta(days=1),
+            )
+        ]
+
+
+@pytest.mark.django_db
+def test_a_class_takes_seats_until_full_and_is_then_no_longer_offered(clinic_a):
+    setup, clients = _class_setup(clinic_a)
+    stamp = int(CLASS.timestamp())
+    assert stamp in offered(setup)
+    for client in clients[:3]:
+        assert seat(setup, client).group_seat
+        with pytest.raises(Conflict, match="already has a seat"):
+            seat(setup, client)
+        if client is not clients[2]:
+            assert stamp in offered(setup)
+    with pytest.raises(SlotTaken):
+        seat(setup, clients[3])
+    assert stamp not in offered(setup)
+    # An overlapping class start with the same teacher is not offered either.
+    assert int((CLASS + dt.timedelta(minutes=60)).timestamp()) in offered(setup)
+
+
+@pytest.mark.django_db
+def test_a_private_booking_cannot_overlap_a_class(clinic_a):
+    setup, clients = _class_setup(clinic_a)
+    seat(setup, clients[0])
+    with clinic_context(clinic_a):
+        private = Service.objects.create(clinic=clinic_a, name="Private", duration_min=30)
+        private.staff.set([setup.staff], through_defaults={"clinic": clinic_a})
+        with pytest.raises(SlotTaken):
+            appointment_book(
+                clinic=clinic_a,
+                request=BookingRequest(
+                    service=private, staff=setup.staff, start=CLASS + dt.timedelta(minutes=30)
+                ),
+            )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_students_fill_a_class_exactly(clinic_a):
+    setup, clients = _class_setup(clinic_a)
+    workers = 8 if connection.vendor == "postgresql" else 6
+    barrier = threading.Barrier(workers)
+    won, lost, errors = [], [], []
+
+    def attempt(i):
+        try:
+            barrier.wait(timeout=20)
+            seat(setup, clients[i])
+            won.append(i)
+        except SlotTaken:
+            lost.append(i)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert (len(won), len(lost)) == (3, workers - 3)
+    with clinic_context(clinic_a):
+        assert Appointment.objects.filter(status__in=BLOCKING, group_seat=True).count() == 3
