@@ -33,6 +33,15 @@ BLOCKING = [
 ]
 
 
+class OverrideReason(models.TextChoices):
+    """Why staff changed an appointment inside the client's notice window (no free text, P7)."""
+
+    ILLNESS = "illness", "Illness"
+    EMERGENCY = "emergency", "Emergency"
+    CLINIC_REQUEST = "clinic_request", "The clinic asked"
+    GOODWILL = "goodwill", "Goodwill"
+
+
 class Source(models.TextChoices):
     ONLINE = "online", "Online"
     STAFF = "staff", "Staff"
@@ -89,6 +98,7 @@ class Appointment(TenantModel):
     block_start = models.DateTimeField()
     block_end = models.DateTimeField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONFIRMED)
+    override_reason = models.CharField(max_length=20, choices=OverrideReason.choices, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.STAFF)
     idempotency_key = models.CharField(max_length=80, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)

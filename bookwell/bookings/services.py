@@ -19,7 +19,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from bookwell.accounts.models import User
-from bookwell.bookings.models import BLOCKING, Appointment, Source, Status
+from bookwell.bookings.models import BLOCKING, Appointment, OverrideReason, Source, Status
 from bookwell.clients.models import Client
 from bookwell.core.errors import Conflict, ServiceError
 from bookwell.scheduling.models import Room, Service, StaffMember
@@ -261,12 +261,12 @@ def appointment_reschedule(
     appointment: Appointment,
     start: dt.datetime,
     by_client: bool = False,
-    override_window: bool = False,
+    override_reason: str | None = None,
 ) -> Appointment:
     if appointment.status not in (Status.PENDING, Status.CONFIRMED):
         raise Conflict("Only upcoming appointments can be moved.", code="not_movable")
     _check_window(
-        appointment, appointment.service.reschedule_notice_min, by_client, override_window
+        appointment, appointment.service.reschedule_notice_min, by_client, override_reason
     )
     if timezone.is_naive(start):
         raise ServiceError("The start time needs a time zone.", code="naive_time")
@@ -300,9 +300,16 @@ def appointment_reschedule(
 
 
 def _check_window(
-    appointment: Appointment, notice_min: int, by_client: bool, override_window: bool
+    appointment: Appointment, notice_min: int, by_client: bool, override_reason: str | None
 ) -> None:
-    if not by_client or override_window:
+    if not by_client:
+        return
+    if override_reason is not None:
+        # Staff acting for the client inside the window: allowed, with a category (no text).
+        if override_reason not in OverrideReason.values:
+            raise ServiceError("Choose a reason for the exception.", code="bad_override_reason")
+        Appointment.objects.filter(pk=appointment.pk).update(override_reason=override_reason)
+        appointment.override_reason = override_reason
         return
     if appointment.start - timezone.now() < dt.timedelta(minutes=notice_min):
         raise Conflict(
@@ -312,7 +319,11 @@ def _check_window(
 
 
 def appointment_set_status(
-    *, appointment: Appointment, status: str, by_client: bool = False, override_window: bool = False
+    *,
+    appointment: Appointment,
+    status: str,
+    by_client: bool = False,
+    override_reason: str | None = None,
 ) -> Appointment:
     if status not in TRANSITIONS.get(appointment.status, set()):
         raise Conflict(
@@ -322,7 +333,7 @@ def appointment_set_status(
         )
     if status == Status.CANCELLED_BY_CLIENT:
         _check_window(
-            appointment, appointment.service.cancel_notice_min, by_client, override_window
+            appointment, appointment.service.cancel_notice_min, by_client, override_reason
         )
     with transaction.atomic():
         updated = Appointment.objects.filter(pk=appointment.pk, status=appointment.status).update(
@@ -335,7 +346,7 @@ def appointment_set_status(
 
 
 def appointment_cancel(
-    *, appointment: Appointment, by_client: bool, override_window: bool = False
+    *, appointment: Appointment, by_client: bool, override_reason: str | None = None
 ) -> Appointment:
     """Cancels; the freed time goes to the first client waiting for it (waitlist)."""
     from bookwell.bookings.waitlist import waitlist_offer_freed
@@ -346,7 +357,7 @@ def appointment_cancel(
             appointment=appointment,
             status=status,
             by_client=by_client,
-            override_window=override_window,
+            override_reason=override_reason,
         )
         if appointment.start > timezone.now():
             waitlist_offer_freed(

@@ -18,7 +18,7 @@ from bookwell.bookings.services import (
     appointment_set_status,
 )
 from bookwell.core.context import clinic_context
-from bookwell.core.errors import Conflict
+from bookwell.core.errors import Conflict, ServiceError
 from tests.bookings.factories import schedule
 
 T0 = dt.datetime(2031, 6, 2, 9, 0, tzinfo=dt.UTC)
@@ -110,8 +110,11 @@ def test_clients_cannot_cancel_or_move_inside_the_notice_window_but_staff_may(cl
             clinic=clinic_a, appointment=appointment, start=T0 + dt.timedelta(hours=1)
         )
         assert moved.start == T0 + dt.timedelta(hours=1)
-        appointment_cancel(appointment=appointment, by_client=True, override_window=True)
-        assert Appointment.objects.get(pk=appointment.pk).status == Status.CANCELLED_BY_CLIENT
+        with pytest.raises(ServiceError, match="reason"):
+            appointment_cancel(appointment=appointment, by_client=True, override_reason="because")
+        appointment_cancel(appointment=appointment, by_client=True, override_reason="illness")
+        saved = Appointment.objects.get(pk=appointment.pk)
+        assert (saved.status, saved.override_reason) == (Status.CANCELLED_BY_CLIENT, "illness")
 
 
 @pytest.mark.django_db
