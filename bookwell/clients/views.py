@@ -26,6 +26,7 @@ from bookwell.clients.selectors import ClientSearch, client_list, client_search
 from bookwell.core.access import access_in_clinic
 from bookwell.core.context import clinic_context
 from bookwell.core.errors import ServiceError
+from bookwell.core.forms import add_service_errors
 from bookwell.tenancy.access import clinic_view
 from bookwell.tenancy.permissions import Perm
 
@@ -51,11 +52,6 @@ def client_index(request: HttpRequest) -> HttpResponse:
     return render(request, "clients/list.html", ctx)
 
 
-def _form_errors(form: ClientForm, exc: ValidationError) -> None:
-    for name, messages_ in exc.message_dict.items():
-        form.add_error(name if name in form.fields else None, messages_)
-
-
 @clinic_view(Perm.CLIENTS_EDIT)
 @require_http_methods(["GET", "POST"])
 def client_new(request: HttpRequest) -> HttpResponse:
@@ -67,7 +63,7 @@ def client_new(request: HttpRequest) -> HttpResponse:
                 actor = request.user if isinstance(request.user, User) else None
                 client = services.client_create(clinic=clinic, data=form.to_input(), actor=actor)
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, "Client added.")
                 return redirect("clients:detail", clinic_slug=clinic.slug, client_id=client.pk)
@@ -129,8 +125,7 @@ def privacy_notices(request: HttpRequest) -> HttpResponse:
                         effective_at=effective,
                     )
                 except ValidationError as exc:
-                    for field, errors in exc.message_dict.items():
-                        form.add_error(field if field in form.fields else None, errors)
+                    add_service_errors(form, exc)
                 else:
                     messages.success(request, f"Version {notice.version} published.")
                     return redirect("clients:privacy-notices", clinic_slug=clinic.slug)
@@ -168,7 +163,7 @@ def client_edit(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
                     clinic=clinic, client=client, data=form.to_input(existing=client)
                 )
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_service_errors(form, exc)
             except ServiceError as exc:
                 form.add_error(None, exc.message)
             else:

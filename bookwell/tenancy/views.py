@@ -16,6 +16,7 @@ from bookwell.accounts.models import User
 from bookwell.accounts.session import start_authenticated_session
 from bookwell.core.access import access_in_clinic
 from bookwell.core.errors import ServiceError
+from bookwell.core.forms import add_service_errors
 from bookwell.core.net import client_ip, network_of
 from bookwell.tenancy import services
 from bookwell.tenancy.access import clinic_view
@@ -155,8 +156,7 @@ def clinic_settings(request: HttpRequest) -> HttpResponse:
                     clinic=clinic, **{k: form.cleaned_data[k] for k in form.changed_data}
                 )
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, "Settings saved.")
                 return redirect("tenancy:settings", clinic_slug=clinic.slug)
@@ -183,8 +183,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             except ServiceError as exc:
                 form.add_error("email" if exc.code == "conflict" else None, exc.message)
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                add_service_errors(form, exc)
             else:
                 start_authenticated_session(request, user, network=network_of(client_ip(request)))
                 messages.success(request, f"Welcome to Bookwell. {clinic.name} is ready.")

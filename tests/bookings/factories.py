@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from django.db import connections
 
 from bookwell.core.context import clinic_context
 from bookwell.scheduling.models import Location, Room, Service, StaffMember
@@ -31,3 +35,32 @@ def schedule(clinic: Clinic, *, with_room: bool = False, **service_fields: objec
         if with_room:
             service.rooms.set([room], through_defaults={"clinic": clinic})
     return Setup(clinic, location, staff, other, service, room)
+
+
+def race(workers: int, attempt: Callable[[int], object]) -> tuple[int, int, list[BaseException]]:
+    """Runs `attempt(i)` in `workers` threads released at once; counts wins and SlotTaken."""
+    from bookwell.bookings.services import SlotTaken
+
+    barrier = threading.Barrier(workers)
+    wins: list[int] = []
+    taken: list[int] = []
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=20)
+            attempt(i)
+            wins.append(i)
+        except SlotTaken:
+            taken.append(i)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return len(wins), len(taken), errors

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from bookwell.bookings.models import BLOCKING, Appointment, Status
 from bookwell.bookings.services import (
@@ -19,7 +18,7 @@ from bookwell.bookings.services import (
 )
 from bookwell.core.context import clinic_context
 from bookwell.core.errors import Conflict, ServiceError
-from tests.bookings.factories import schedule
+from tests.bookings.factories import race, schedule
 
 T0 = dt.datetime(2031, 6, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -128,35 +127,12 @@ def test_rescheduling_onto_a_taken_time_is_refused_and_changes_nothing(clinic_a)
         assert Appointment.objects.get(pk=a.pk).start == T0
 
 
-def _race(setup, workers: int) -> tuple[int, int, list[BaseException]]:
-    barrier = threading.Barrier(workers)
-    wins, taken, errors = [], [], []
-
-    def attempt(i: int) -> None:
-        try:
-            barrier.wait(timeout=20)
-            book(setup, T0 + dt.timedelta(minutes=i % 3))  # overlapping starts, not identical
-            wins.append(i)
-        except SlotTaken:
-            taken.append(i)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return len(wins), len(taken), errors
-
-
 @pytest.mark.django_db(transaction=True)
 def test_racing_bookings_of_the_same_time_let_exactly_one_through(clinic_a):
     setup = schedule(clinic_a)
     workers = 32 if connection.vendor == "postgresql" else 8
-    won, refused, errors = _race(setup, workers)
+    # Overlapping starts, not identical ones.
+    won, refused, errors = race(workers, lambda i: book(setup, T0 + dt.timedelta(minutes=i % 3)))
     assert errors == []
     assert (won, refused) == (1, workers - 1)
     with clinic_context(clinic_a):

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from bookwell.bookings.models import BLOCKING, Appointment
 from bookwell.bookings.services import BookingRequest, SlotTaken, appointment_book
@@ -15,7 +14,7 @@ from bookwell.core.context import clinic_context
 from bookwell.core.errors import Conflict
 from bookwell.scheduling.models import Service, WorkingHours
 from bookwell.scheduling.selectors import availability
-from tests.bookings.factories import schedule
+from tests.bookings.factories import race, schedule
 
 CLASS = dt.datetime(2031, 6, 2, 16, 0, tzinfo=dt.UTC)  # 18:00 Berlin
 
@@ -107,27 +106,8 @@ def test_a_private_booking_cannot_overlap_a_class(clinic_a):
 def test_racing_students_fill_a_class_exactly(clinic_a):
     setup, clients = _class_setup(clinic_a)
     workers = 8 if connection.vendor == "postgresql" else 6
-    barrier = threading.Barrier(workers)
-    won, lost, errors = [], [], []
-
-    def attempt(i):
-        try:
-            barrier.wait(timeout=20)
-            seat(setup, clients[i])
-            won.append(i)
-        except SlotTaken:
-            lost.append(i)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    won, lost, errors = race(workers, lambda i: seat(setup, clients[i]))
     assert errors == []
-    assert (len(won), len(lost)) == (3, workers - 3)
+    assert (won, lost) == (3, workers - 3)
     with clinic_context(clinic_a):
         assert Appointment.objects.filter(status__in=BLOCKING, group_seat=True).count() == 3
