@@ -89,6 +89,9 @@ class Appointment(TenantModel):
     # A seat in a class (a service with capacity above 1): seats of one class share their time,
     # counted under the staff row lock instead of the exclusion constraint.
     group_seat = models.BooleanField(default=False)
+    # Equal only among the seats of one class; the exclusion constraint refuses overlaps of rows
+    # whose keys differ, so classes are inside the database's guarantee too.
+    overlap_key = models.CharField(max_length=80, default="")
     client = models.ForeignKey(
         "clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
@@ -143,6 +144,8 @@ def _validate(clinic: Clinic, req: BookingRequest) -> list[Room]:
         raise ServiceError("The start time needs a time zone.", code="naive_time")
     if req.service.archived or req.staff.archived or not req.staff.bookable:
         raise ServiceError("This service or staff member cannot be booked.", code="not_bookable")
+    if req.source != Source.STAFF and not req.service.online_bookable:
+        raise ServiceError("This service is booked by the clinic only.", code="not_online")
     if not req.service.staff.filter(pk=req.staff.pk).exists():
         raise ServiceError("This staff member does not offer this service.", code="wrong_staff")
     rooms = list(req.service.rooms.filter(archived=False).order_by("pk"))
@@ -155,7 +158,15 @@ def _validate(clinic: Clinic, req: BookingRequest) -> list[Room]:
     return rooms
 
 
-def _offered(clinic: Clinic, request: BookingRequest) -> bool:
+def _overlap_key(service: Service, appointment_id: object, start: dt.datetime) -> str:
+    """Rows with equal keys may share their time: the seats of one class. Anything else has its
+    own key, so the exclusion constraint refuses any overlap with it."""
+    if service.capacity > 1:
+        return f"class:{service.pk}:{start.astimezone(dt.UTC).isoformat()}"
+    return str(appointment_id)
+
+
+def _offered(clinic: Clinic, request: BookingRequest, exclude: Appointment | None = None) -> bool:
     from bookwell.scheduling.selectors import availability
 
     start = request.start.astimezone(dt.UTC)
@@ -165,6 +176,7 @@ def _offered(clinic: Clinic, request: BookingRequest) -> bool:
         first=(start - dt.timedelta(days=1)).date(),
         last=(start + dt.timedelta(days=1)).date(),
         staff_ids=[request.staff.pk],
+        exclude_appointment=exclude,
     )
     stamp = int(start.timestamp())
     return any(s.start == stamp and str(request.staff.pk) in s.staff for s in slots)
@@ -241,6 +253,7 @@ def appointment_book(
                 created_by=actor,
                 key_version=keyring.active_version(clinic.pk),
             )
+            appointment.overlap_key = _overlap_key(request.service, appointment.pk, request.start)
             # No full_clean on this hot path: the objects are the validated ones above, and the
             # database checks the rest (order and block constraints, exclusion, idempotency).
             appointment.save()
@@ -289,11 +302,26 @@ def appointment_reschedule(
                 and _overlapping(room=appointment.room, lo=lo, hi=hi, exclude=appointment)
             ):
                 raise SlotTaken()
+            if by_client and not _offered(
+                appointment.clinic,
+                BookingRequest(
+                    service=appointment.service,
+                    staff=appointment.staff,
+                    start=start,
+                    source=Source.ONLINE,
+                ),
+                exclude=appointment,
+            ):
+                # A client moves only to a time availability offers (hours, notice, advance).
+                raise SlotTaken()
             appointment.start, appointment.end = start, end
             appointment.block_start, appointment.block_end = lo, hi
-            appointment.save(
-                update_fields=["start", "end", "block_start", "block_end", "updated_at"]
-            )
+            appointment.overlap_key = _overlap_key(appointment.service, appointment.pk, start)
+            fields = ["start", "end", "block_start", "block_end", "overlap_key", "updated_at"]
+            if by_client and override_reason:
+                appointment.override_reason = override_reason
+                fields.append("override_reason")
+            appointment.save(update_fields=fields)
     except IntegrityError as exc:
         raise SlotTaken() from exc
     return appointment
@@ -308,8 +336,6 @@ def _check_window(
         # Staff acting for the client inside the window: allowed, with a category (no text).
         if override_reason not in OverrideReason.values:
             raise ServiceError("Choose a reason for the exception.", code="bad_override_reason")
-        Appointment.objects.filter(pk=appointment.pk).update(override_reason=override_reason)
-        appointment.override_reason = override_reason
         return
     if appointment.start - timezone.now() < dt.timedelta(minutes=notice_min):
         raise Conflict(
@@ -336,8 +362,11 @@ def appointment_set_status(
             appointment, appointment.service.cancel_notice_min, by_client, override_reason
         )
     with transaction.atomic():
+        changes: dict[str, object] = {"status": status, "updated_at": timezone.now()}
+        if by_client and override_reason:
+            changes["override_reason"] = override_reason
         updated = Appointment.objects.filter(pk=appointment.pk, status=appointment.status).update(
-            status=status, updated_at=timezone.now()
+            **changes
         )
         if updated != 1:
             raise Conflict("The appointment changed meanwhile. Reload and try again.", code="stale")
@@ -381,7 +410,7 @@ def appointment_book_any_staff(
 ) -> Appointment:
     """ "No preference": books whoever is free then, chosen by the service's policy.
 
-    Least booked: the one with the fewest appointments that (UTC) day. Round robin: the one
+    Least booked: the one with the fewest appointments that (clinic-local) day. Round robin: the one
     given this service longest ago (never first). Ties go to the lower id. If the chosen one
     is taken by a racing booking, the next is tried.
     """
@@ -390,6 +419,21 @@ def appointment_book_any_staff(
 
     if timezone.is_naive(start):
         raise ServiceError("The start time needs a time zone.", code="naive_time")
+    if idempotency_key:
+        # A retry returns what the first try booked, whoever was chosen then.
+        earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
+        if earlier is not None:
+            same = (
+                earlier.service_id == service.pk
+                and earlier.start == start
+                and earlier.client_id == (client.pk if client else None)
+            )
+            if not same:
+                raise Conflict(
+                    "This idempotency key was used for a different request.",
+                    code="idempotency_conflict",
+                )
+            return earlier
     moment = start.astimezone(dt.UTC)
     stamp = int(moment.timestamp())
     slots = availability(
@@ -411,7 +455,8 @@ def appointment_book_any_staff(
         floor = dt.datetime.min.replace(tzinfo=dt.UTC)
         order = sorted(free, key=lambda pk: (last_given.get(pk) or floor, pk))
     else:
-        day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        local = moment.astimezone(ZoneInfo(clinic.time_zone))
+        day = local.replace(hour=0, minute=0, second=0, microsecond=0)
         counts = dict(
             Appointment.objects.filter(
                 staff_id__in=free,

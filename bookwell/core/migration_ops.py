@@ -83,8 +83,10 @@ class ExcludeOverlaps(Operation):
         start_field: str,
         end_field: str,
         condition: str,
+        differ: list[str] | None = None,
     ) -> None:
         self.model_name = model_name
+        self.differ = differ or []  # columns that must differ for two rows to conflict
         self.name = name
         self.keys = keys
         self.start_field = start_field
@@ -102,6 +104,7 @@ class ExcludeOverlaps(Operation):
                 "start_field": self.start_field,
                 "end_field": self.end_field,
                 "condition": self.condition,
+                **({"differ": self.differ} if self.differ else {}),
             },
         )
 
@@ -119,7 +122,12 @@ class ExcludeOverlaps(Operation):
         columns = [model._meta.get_field(k).column for k in self.keys]
         start = q(model._meta.get_field(self.start_field).column)
         end = q(model._meta.get_field(self.end_field).column)
-        parts = [f"{q(c)} WITH =" for c in columns] + [f"tstzrange({start}, {end}, '[)') WITH &&"]
+        differ = [model._meta.get_field(k).column for k in self.differ]
+        parts = (
+            [f"{q(c)} WITH =" for c in columns]
+            + [f"{q(c)} WITH <>" for c in differ]
+            + [f"tstzrange({start}, {end}, '[)') WITH &&"]
+        )
         # btree_gist is a trusted extension: the database owner may create it.
         schema_editor.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
         schema_editor.execute(

@@ -48,6 +48,7 @@ def availability(
     last: dt.date,
     staff_ids: Sequence[int] | None = None,
     now: dt.datetime | None = None,
+    exclude_appointment: Appointment | None = None,
 ) -> list[Slot]:
     """Bookable starts of a service from `first` to `last` (local dates, inclusive).
 
@@ -94,6 +95,11 @@ def availability(
     room_busy: dict[int, list[tuple[int, int]]] = defaultdict(list)
     # Seats already taken in this service's classes: (staff, class start) -> (seats, block).
     classes: dict[tuple[int, int], list[int]] = {}
+    appointments = Appointment.objects.filter(
+        status__in=BLOCKING, block_start__lt=hi, block_end__gt=lo
+    )
+    if exclude_appointment is not None:  # its own time is free when moving it
+        appointments = appointments.exclude(pk=exclude_appointment.pk)
     for (
         staff_id,
         room_id,
@@ -103,9 +109,7 @@ def availability(
         service_id,
         seat,
         begins,
-    ) in Appointment.objects.filter(
-        status__in=BLOCKING, block_start__lt=hi, block_end__gt=lo
-    ).values_list(
+    ) in appointments.values_list(
         "staff_id",
         "room_id",
         "room_exclusive",

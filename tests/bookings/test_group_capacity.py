@@ -111,3 +111,50 @@ def test_racing_students_fill_a_class_exactly(clinic_a):
     assert (won, lost) == (3, workers - 3)
     with clinic_context(clinic_a):
         assert Appointment.objects.filter(status__in=BLOCKING, group_seat=True).count() == 3
+
+
+@pytest.mark.django_db
+def test_postgres_refuses_a_private_booking_over_a_class_even_past_the_application(clinic_a):
+    if connection.vendor != "postgresql":
+        pytest.skip("the exclusion constraint is PostgreSQL's")
+    from django.db import IntegrityError, transaction
+
+    setup, clients = _class_setup(clinic_a)
+    first = seat(setup, clients[0])
+    seat(setup, clients[1])  # seats of one class share their time
+    with clinic_context(clinic_a), pytest.raises(IntegrityError), transaction.atomic():
+        Appointment.objects.create(
+            clinic=clinic_a,
+            service=setup.service,
+            staff=setup.staff,
+            start=first.start,
+            end=first.end,
+            block_start=first.block_start,
+            block_end=first.block_end,
+            overlap_key="some-private-booking",
+        )
+
+
+@pytest.mark.django_db
+def test_a_client_reschedule_goes_only_to_an_offered_time(clinic_a, clock):
+    from bookwell.bookings.services import appointment_reschedule
+
+    setup, clients = _class_setup(clinic_a, capacity=1)
+    clock.move_to(CLASS - dt.timedelta(days=3))
+    booked = seat(setup, clients[0])
+    with clinic_context(clinic_a):
+        off_grid = CLASS + dt.timedelta(minutes=67)
+        with pytest.raises(SlotTaken):
+            appointment_reschedule(
+                clinic=clinic_a, appointment=booked, start=off_grid, by_client=True
+            )
+        next_hour = CLASS + dt.timedelta(hours=1)
+        moved = appointment_reschedule(
+            clinic=clinic_a, appointment=booked, start=next_hour, by_client=True
+        )
+        assert moved.start == next_hour
+        # Staff may still place it anywhere free.
+        assert (
+            appointment_reschedule(clinic=clinic_a, appointment=booked, start=off_grid).start
+            == off_grid
+        )
