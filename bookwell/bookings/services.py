@@ -189,7 +189,16 @@ def _choose_room(
         return None
     candidates = [req.room] if req.room is not None else rooms
     for room in candidates:
-        if room.capacity > 1 or not _overlapping(room=room, lo=lo, hi=hi):
+        if room.capacity == 1:
+            if not _overlapping(room=room, lo=lo, hi=hi):
+                return room
+            continue
+        # A shared room holds up to `capacity` people at once: count under the room's lock.
+        Room.objects.select_for_update().filter(pk=room.pk).first()
+        inside = Appointment.objects.filter(
+            room=room, status__in=BLOCKING, block_start__lt=hi, block_end__gt=lo
+        ).count()
+        if inside < room.capacity:
             return room
     raise SlotTaken()
 

@@ -103,7 +103,6 @@ def availability(
     for (
         staff_id,
         room_id,
-        exclusive,
         start,
         end,
         service_id,
@@ -112,7 +111,6 @@ def availability(
     ) in appointments.values_list(
         "staff_id",
         "room_id",
-        "room_exclusive",
         "block_start",
         "block_end",
         "service_id",
@@ -125,7 +123,7 @@ def availability(
             continue  # a class keeps its start open while seats remain (filtered below)
         if staff_id in staff:
             busy[staff_id].append((_ts(start), _ts(end)))
-        if room_id is not None and exclusive:
+        if room_id is not None:
             room_busy[room_id].append((_ts(start), _ts(end)))
 
     schedules = []
@@ -153,15 +151,16 @@ def availability(
     )
     if not rooms:
         return slots
-    if any(capacity > 1 for _, capacity in rooms):
-        return slots  # a shared room has space (seats are counted when booking)
-    occupancy = {room_id: _Occupancy(room_busy.get(room_id, [])) for room_id, _ in rooms}
+    occupancy = [(_Occupancy(room_busy.get(room_id, [])), capacity) for room_id, capacity in rooms]
     before = rules.buffer_before_min * 60
     after = (rules.duration_min + rules.buffer_after_min) * 60
     return [
         s
         for s in slots
-        if any(not o.overlaps(s.start - before, s.start + after) for o in occupancy.values())
+        if any(
+            o.room_for_one_more(s.start - before, s.start + after, capacity)
+            for o, capacity in occupancy
+        )
     ]
 
 
@@ -171,11 +170,20 @@ class _Occupancy:
     def __init__(self, intervals: list[tuple[int, int]]) -> None:
         intervals = sorted(intervals)
         self.starts = [a for a, _ in intervals]
+        self.ends = [b for _, b in intervals]
         self.max_end: list[int] = []
         furthest = -(2**62)
         for _, b in intervals:
             furthest = max(furthest, b)
             self.max_end.append(furthest)
+
+    def room_for_one_more(self, lo: int, hi: int, capacity: int) -> bool:
+        if capacity == 1:
+            return not self.overlaps(lo, hi)
+        # Shared rooms: how many bookings overlap the window (a short scan; rooms hold few).
+        i = bisect.bisect_left(self.starts, hi)
+        inside = sum(1 for k in range(i) if self.ends[k] > lo)
+        return inside < capacity
 
     def overlaps(self, lo: int, hi: int) -> bool:
         # Intervals starting before hi overlap [lo, hi) when any of them ends after lo.

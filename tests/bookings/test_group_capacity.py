@@ -12,7 +12,7 @@ from bookwell.bookings.services import BookingRequest, SlotTaken, appointment_bo
 from bookwell.clients.services import ClientInput, client_create
 from bookwell.core.context import clinic_context
 from bookwell.core.errors import Conflict
-from bookwell.scheduling.models import Service, WorkingHours
+from bookwell.scheduling.models import Service, StaffMember, WorkingHours
 from bookwell.scheduling.selectors import availability
 from tests.bookings.factories import race, schedule
 
@@ -158,3 +158,39 @@ def test_a_client_reschedule_goes_only_to_an_offered_time(clinic_a, clock):
             appointment_reschedule(clinic=clinic_a, appointment=booked, start=off_grid).start
             == off_grid
         )
+
+
+@pytest.mark.django_db
+def test_a_shared_room_takes_no_more_than_its_capacity(clinic_a):
+    from bookwell.scheduling.models import Room
+
+    setup = schedule(
+        clinic_a, duration_min=60, buffer_after_min=0, slot_interval_min=60, min_notice_min=0
+    )
+    with clinic_context(clinic_a):
+        shared = Room.objects.create(
+            clinic=clinic_a, location=setup.location, name="Gym", capacity=2
+        )
+        setup.service.rooms.set([shared], through_defaults={"clinic": clinic_a})
+        third = StaffMember.objects.create(clinic=clinic_a, display_name="Dr. Three")
+        setup.service.staff.add(third, through_defaults={"clinic": clinic_a})
+        for member in (setup.staff, setup.other_staff, third):
+            WorkingHours.objects.create(
+                clinic=clinic_a,
+                staff=member,
+                location=setup.location,
+                weekday=0,
+                start_min=17 * 60,
+                end_min=20 * 60,
+            )
+        for member in (setup.staff, setup.other_staff):
+            appointment_book(
+                clinic=clinic_a,
+                request=BookingRequest(service=setup.service, staff=member, start=CLASS),
+            )
+        with pytest.raises(SlotTaken):
+            appointment_book(
+                clinic=clinic_a,
+                request=BookingRequest(service=setup.service, staff=third, start=CLASS),
+            )
+    assert int(CLASS.timestamp()) not in offered(setup)
