@@ -21,6 +21,7 @@ from bookwell.bookings.services import (
 )
 from bookwell.clients.models import Client
 from bookwell.core.errors import ServiceError
+from bookwell.scheduling.availability import local_to_utc
 from bookwell.scheduling.models import Service, StaffMember
 from bookwell.tenancy.models import Clinic
 
@@ -54,7 +55,9 @@ def occurrences(
         when = local + dt.timedelta(weeks=every_weeks * k)
         if until is not None and when.date() > until:
             break
-        out.append(when.replace(tzinfo=zone).astimezone(dt.UTC))
+        # The engine's conversion: a time in a spring-forward gap moves to the gap's end.
+        seconds = local_to_utc(when.date(), when.hour * 60 + when.minute, zone)
+        out.append(dt.datetime.fromtimestamp(seconds, dt.UTC))
         k += 1
     return out
 

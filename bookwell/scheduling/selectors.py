@@ -67,18 +67,21 @@ def availability(
     lo = dt.datetime.combine(first, dt.time(), dt.UTC) - MARGIN
     hi = dt.datetime.combine(last, dt.time(), dt.UTC) + MARGIN
 
-    weekly: dict[tuple[int, str], dict[int, list[tuple[int, int]]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
-    for row in WorkingHours.objects.filter(staff_id__in=staff).values_list(
-        "staff_id", "location__time_zone", "weekday", "start_min", "end_min"
+    # One schedule per staff member and location: each location has its own wall clock, and
+    # a date override replaces that location's hours only.
+    Place = tuple[int, int, str]  # staff, location, time zone
+    weekly: dict[Place, dict[int, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
+    for staff_id, location_id, tz, weekday, start_min, end_min in WorkingHours.objects.filter(
+        staff_id__in=staff
+    ).values_list(
+        "staff_id", "location_id", "location__time_zone", "weekday", "start_min", "end_min"
     ):
-        weekly[(row[0], row[1])][row[2]].append((row[3], row[4]))
-    overrides: dict[int, dict[dt.date, list[tuple[int, int]]]] = defaultdict(dict)
-    for staff_id, day, intervals in DateOverride.objects.filter(
+        weekly[(staff_id, location_id, tz)][weekday].append((start_min, end_min))
+    overrides: dict[Place, dict[dt.date, list[tuple[int, int]]]] = defaultdict(dict)
+    for staff_id, location_id, tz, day, intervals in DateOverride.objects.filter(
         staff_id__in=staff, date__gte=first, date__lte=last
-    ).values_list("staff_id", "date", "intervals"):
-        overrides[staff_id][day] = [(int(a), int(b)) for a, b in intervals]
+    ).values_list("staff_id", "location_id", "location__time_zone", "date", "intervals"):
+        overrides[(staff_id, location_id, tz)][day] = [(int(a), int(b)) for a, b in intervals]
     closed: set[dt.date] = set()
     for a, b in ClinicClosure.objects.filter(first_day__lte=last, last_day__gte=first).values_list(
         "first_day", "last_day"
@@ -127,16 +130,17 @@ def availability(
             room_busy[room_id].append((_ts(start), _ts(end)))
 
     schedules = []
-    for (staff_id, tz), days in weekly.items():
-        staff_overrides = dict(overrides.get(staff_id, {}))
+    for place in sorted(set(weekly) | set(overrides)):
+        staff_id, _, tz = place
+        place_overrides = dict(overrides.get(place, {}))
         for day in closed:
-            staff_overrides[day] = []
+            place_overrides[day] = []
         schedules.append(
             StaffSchedule(
                 id=str(staff_id),
                 timezone=tz,
-                weekly=dict(days),
-                overrides=staff_overrides,
+                weekly=dict(weekly.get(place, {})),
+                overrides=place_overrides,
                 busy=busy.get(staff_id, []),
             )
         )

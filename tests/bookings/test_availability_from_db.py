@@ -216,3 +216,45 @@ def test_no_preference_round_robin_takes_turns(clinic_a, clock):
                 ).staff
             )
         assert given == [setup.staff, setup.other_staff, setup.staff]
+
+
+def test_each_location_keeps_its_own_clock_and_overrides(clinic_a):
+    from bookwell.scheduling.models import Location
+
+    setup = schedule(clinic_a, duration_min=60, buffer_after_min=0, slot_interval_min=60)
+    with clinic_context(clinic_a):
+        ny = Location.objects.create(clinic=clinic_a, name="NY", time_zone="America/New_York")
+        hours(setup, setup.staff, start="09:00", end="10:00")  # Berlin: 07:00Z
+        WorkingHours.objects.create(
+            clinic=clinic_a,
+            staff=setup.staff,
+            location=ny,
+            weekday=0,
+            start_min=9 * 60,
+            end_min=10 * 60,
+        )  # New York: 13:00Z
+        DateOverride.objects.create(
+            clinic=clinic_a,
+            staff=setup.staff,
+            location=setup.location,
+            date=MONDAY,
+            intervals=[[11 * 60, 12 * 60]],
+        )
+        slots = availability(
+            clinic=clinic_a, service=setup.service, first=MONDAY, last=MONDAY, now=NOW
+        )
+    utc = [dt.datetime.fromtimestamp(s.start, dt.UTC).strftime("%H:%M") for s in slots]
+    assert utc == ["09:00", "13:00"]  # Berlin moved to 11:00 local; New York untouched
+
+
+def test_a_day_with_only_an_override_is_offered(clinic_a):
+    setup = schedule(clinic_a, duration_min=60, buffer_after_min=0, slot_interval_min=60)
+    with clinic_context(clinic_a):
+        DateOverride.objects.create(
+            clinic=clinic_a,
+            staff=setup.staff,
+            location=setup.location,
+            date=MONDAY,
+            intervals=[[10 * 60, 11 * 60]],
+        )
+        assert starts(setup) == [("10:00", [setup.staff.pk])]

@@ -119,3 +119,11 @@ def test_cancel_one_or_all_future_occurrences(clinic_a):
             Status.CANCELLED_BY_CLINIC,
             Status.CANCELLED_BY_CLINIC,
         ]
+
+
+def test_an_occurrence_in_a_spring_forward_gap_moves_to_the_gap_end():
+    first = dt.datetime(2026, 3, 22, 2, 30, tzinfo=BERLIN)  # exists (a week before the change)
+    starts = occurrences(
+        first_start=first, time_zone="Europe/Berlin", every_weeks=1, count=2, until=None
+    )
+    assert starts[1] == dt.datetime(2026, 3, 29, 1, 0, tzinfo=dt.UTC)  # 03:00 CEST, as the engine
