@@ -323,14 +323,25 @@ def appointment_reschedule(
             ):
                 # A client moves only to a time availability offers (hours, notice, advance).
                 raise SlotTaken()
-            appointment.start, appointment.end = start, end
+            freed_at = appointment.start
             appointment.block_start, appointment.block_end = lo, hi
             appointment.overlap_key = _overlap_key(appointment.service, appointment.pk, start)
             fields = ["start", "end", "block_start", "block_end", "overlap_key", "updated_at"]
             if by_client and override_reason:
                 appointment.override_reason = override_reason
                 fields.append("override_reason")
+            appointment.start, appointment.end = start, end
             appointment.save(update_fields=fields)
+            if freed_at > timezone.now():
+                # The time it leaves goes to the first client waiting for it.
+                from bookwell.bookings.waitlist import waitlist_offer_freed
+
+                waitlist_offer_freed(
+                    clinic=clinic,
+                    service=appointment.service,
+                    staff=appointment.staff,
+                    start=freed_at,
+                )
     except IntegrityError as exc:
         raise SlotTaken() from exc
     return appointment

@@ -86,6 +86,8 @@ def waitlist_offer_freed(
 
 
 def waitlist_accept(*, clinic: Clinic, offer: WaitlistOffer) -> Appointment:
+    """Books the offered time for the waiting client. If the time was taken meanwhile, the
+    offer closes, the client keeps waiting, and the caller gets a clear conflict."""
     with transaction.atomic():
         offer = WaitlistOffer.objects.select_for_update().select_related("entry").get(pk=offer.pk)
         if offer.status != OfferStatus.OPEN:
@@ -93,23 +95,31 @@ def waitlist_accept(*, clinic: Clinic, offer: WaitlistOffer) -> Appointment:
         if offer.expires_at <= timezone.now():
             raise Gone("This offer has expired.", code="offer_expired")
         entry = offer.entry
+        appointment: Appointment | None
         try:
-            appointment = appointment_book(
-                clinic=clinic,
-                request=BookingRequest(
-                    service=entry.service,
-                    staff=offer.staff,
-                    start=offer.start,
-                    client=entry.client,
-                    source=Source.STAFF,
-                ),
-            )
-        except SlotTaken as exc:
-            raise Conflict("Sorry, this time was taken meanwhile.", code="slot_taken") from exc
-        offer.status, offer.appointment = OfferStatus.ACCEPTED, appointment
+            with transaction.atomic():
+                appointment = appointment_book(
+                    clinic=clinic,
+                    request=BookingRequest(
+                        service=entry.service,
+                        staff=offer.staff,
+                        start=offer.start,
+                        client=entry.client,
+                        source=Source.STAFF,
+                    ),
+                )
+        except SlotTaken:
+            appointment = None
+        if appointment is None:
+            offer.status = OfferStatus.EXPIRED
+            entry.status = WaitlistStatus.WAITING
+        else:
+            offer.status, offer.appointment = OfferStatus.ACCEPTED, appointment
+            entry.status = WaitlistStatus.BOOKED
         offer.save(update_fields=["status", "appointment"])
-        entry.status = WaitlistStatus.BOOKED
         entry.save(update_fields=["status"])
+    if appointment is None:
+        raise Conflict("Sorry, this time was taken meanwhile.", code="slot_taken")
     return appointment
 
 

@@ -79,3 +79,26 @@ def test_an_expired_offer_passes_to_the_next_in_line(clinic_a, line, clock):
         assert offers[0].entry.status == WaitlistStatus.WAITING
         assert waitlist_accept(clinic=clinic_a, offer=offers[1]).client == second
         assert Appointment.objects.filter(start=SLOT, status="confirmed").count() == 1
+
+
+def test_a_rescheduled_time_is_offered_and_a_lost_race_keeps_the_client_waiting(clinic_a, line):
+    from bookwell.bookings.services import appointment_reschedule
+    from bookwell.core.errors import Conflict
+
+    setup, booked, first, _ = line
+    with clinic_context(clinic_a):
+        appointment_reschedule(
+            clinic=clinic_a, appointment=booked, start=SLOT + dt.timedelta(hours=2)
+        )
+        offer = WaitlistOffer.objects.get()
+        assert offer.start == SLOT and offer.entry.client == first
+        # Someone books the freed time before the waiting client accepts.
+        appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(service=setup.service, staff=setup.staff, start=SLOT),
+        )
+        with pytest.raises(Conflict, match="taken meanwhile"):
+            waitlist_accept(clinic=clinic_a, offer=offer)
+        offer.refresh_from_db()
+        assert offer.status == OfferStatus.EXPIRED
+        assert offer.entry.status == WaitlistStatus.WAITING
