@@ -199,3 +199,75 @@ def test_a_random_soak_of_bookings_moves_and_cancellations_never_overlaps(clinic
     with clinic_context(clinic_a):
         assert Appointment.objects.filter(status__in=BLOCKING).count() > 20
     assert _overlaps_by_query(clinic_a) == 0
+
+
+def _room_overlaps_by_query(clinic) -> int:
+    from django.db.models import Exists, OuterRef
+
+    with clinic_context(clinic):
+        live = Appointment.objects.filter(status__in=BLOCKING, room_exclusive=True)
+        clash = live.filter(
+            room=OuterRef("room"),
+            block_start__lt=OuterRef("block_end"),
+            block_end__gt=OuterRef("block_start"),
+        ).exclude(pk=OuterRef("pk"))
+        return live.filter(Exists(clash)).count()
+
+
+@pytest.mark.django_db
+def test_a_random_soak_with_a_shared_treatment_room_never_overlaps_per_room(clinic_a):
+    import random
+
+    rng = random.Random(9)
+    setup = schedule(clinic_a, with_room=True)
+    booked: list[Appointment] = []
+    for _ in range(200):
+        start = T0 + dt.timedelta(minutes=5 * rng.randrange(0, 150))
+        try:
+            if rng.random() < 0.7 or not booked:
+                booked.append(
+                    book(setup, start, staff=rng.choice([setup.staff, setup.other_staff]))
+                )
+            else:
+                with clinic_context(clinic_a):
+                    appointment_reschedule(
+                        clinic=clinic_a, appointment=rng.choice(booked), start=start
+                    )
+        except (SlotTaken, Conflict):
+            pass
+    with clinic_context(clinic_a):
+        assert Appointment.objects.filter(status__in=BLOCKING).count() > 10
+    assert _room_overlaps_by_query(clinic_a) == 0
+    assert _overlaps_by_query(clinic_a) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_staff_racing_for_the_only_room_let_exactly_one_through(clinic_a):
+    setup = schedule(clinic_a, with_room=True)
+    staff = [setup.staff, setup.other_staff]
+    won, refused, errors = race(2, lambda i: book(setup, T0, staff=staff[i]))
+    assert errors == []
+    assert (won, refused) == (1, 1)
+    assert _room_overlaps_by_query(clinic_a) == 0
+
+
+@pytest.mark.django_db
+def test_the_overlap_queries_do_find_overlaps(clinic_a):
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL refuses the overlapping rows these queries would find")
+    setup = schedule(clinic_a, with_room=True)
+    first = book(setup, T0)
+    with clinic_context(clinic_a):
+        Appointment.objects.create(
+            clinic=clinic_a,
+            service=setup.service,
+            staff=setup.staff,
+            room=setup.room,
+            room_exclusive=True,
+            start=first.start,
+            end=first.end,
+            block_start=first.block_start,
+            block_end=first.block_end,
+        )
+    assert _overlaps_by_query(clinic_a) == 2
+    assert _room_overlaps_by_query(clinic_a) == 2
