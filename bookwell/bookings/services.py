@@ -167,6 +167,13 @@ def _overlap_key(service: Service, appointment_id: object, start: dt.datetime) -
 
 
 def _offered(clinic: Clinic, request: BookingRequest, exclude: Appointment | None = None) -> bool:
+    return _offered_rooms(clinic, request, exclude) is not None
+
+
+def _offered_rooms(
+    clinic: Clinic, request: BookingRequest, exclude: Appointment | None = None
+) -> set[int] | None:
+    """The free rooms (at the right location) if availability offers this time; None if not."""
     from bookwell.scheduling.selectors import availability
 
     start = request.start.astimezone(dt.UTC)
@@ -179,7 +186,10 @@ def _offered(clinic: Clinic, request: BookingRequest, exclude: Appointment | Non
         exclude_appointment=exclude,
     )
     stamp = int(start.timestamp())
-    return any(s.start == stamp and str(request.staff.pk) in s.staff for s in slots)
+    for s in slots:
+        if s.start == stamp and str(request.staff.pk) in s.staff:
+            return set(s.rooms)
+    return None
 
 
 def _choose_room(
@@ -237,10 +247,17 @@ def appointment_book(
                 hi=hi,
                 client=request.client,
             )
-            if request.source != Source.STAFF and not _offered(clinic, request):
+            if request.source != Source.STAFF:
                 # Clients and integrations book only what availability offers (working hours,
-                # notice, advance window); staff may book outside hours.
-                raise SlotTaken()
+                # notice, advance window), in a room at that location; staff may book outside
+                # hours, in any room the service accepts.
+                offered = _offered_rooms(clinic, request)
+                if offered is None:
+                    raise SlotTaken()
+                if rooms:
+                    rooms = [r for r in rooms if r.pk in offered]
+                    if not rooms:
+                        raise SlotTaken()
             room = _choose_room(request, rooms, lo, hi)
             appointment = Appointment(
                 clinic=clinic,

@@ -70,6 +70,7 @@ class StaffSchedule:
 class Slot:
     start: int  # UTC seconds
     staff: tuple[str, ...]  # sorted by code point
+    rooms: tuple[int, ...] = ()  # free rooms the service accepts (filled in by the selector)
 
 
 @lru_cache(maxsize=64)

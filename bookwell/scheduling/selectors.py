@@ -129,42 +129,63 @@ def availability(
         if room_id is not None:
             room_busy[room_id].append((_ts(start), _ts(end)))
 
-    schedules = []
-    for place in sorted(set(weekly) | set(overrides)):
-        staff_id, _, tz = place
-        place_overrides = dict(overrides.get(place, {}))
-        for day in closed:
-            place_overrides[day] = []
-        schedules.append(
-            StaffSchedule(
-                id=str(staff_id),
-                timezone=tz,
-                weekly=dict(weekly.get(place, {})),
-                overrides=place_overrides,
-                busy=busy.get(staff_id, []),
-            )
-        )
     rules = service_rules(service)
-    slots = available_slots(schedules, rules, now=_ts(now), first=first, last=last)
-    slots = [Slot(s.start, tuple(sorted(set(s.staff)))) for s in slots]
-    if classes:
-        slots = _seat_filter(slots, rules, service.capacity, classes)
-
-    rooms = list(
-        Room.objects.filter(services=service, archived=False).values_list("pk", "capacity")
-    )
-    if not rooms:
-        return slots
-    occupancy = [(_Occupancy(room_busy.get(room_id, [])), capacity) for room_id, capacity in rooms]
+    rooms_by_location: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for room_id, location_id, capacity in Room.objects.filter(
+        services=service, archived=False
+    ).values_list("pk", "location_id", "capacity"):
+        rooms_by_location[location_id].append((room_id, capacity))
+    needs_room = bool(rooms_by_location)
+    occupancy = {
+        room_id: (_Occupancy(room_busy.get(room_id, [])), capacity)
+        for rooms in rooms_by_location.values()
+        for room_id, capacity in rooms
+    }
     before = rules.buffer_before_min * 60
     after = (rules.duration_min + rules.buffer_after_min) * 60
+
+    # The engine runs once per location: a slot there needs a room there.
+    merged: dict[int, tuple[set[str], set[int]]] = {}
+    locations = sorted({place[1] for place in set(weekly) | set(overrides)})
+    for location_id in locations:
+        schedules = []
+        for place in sorted(set(weekly) | set(overrides)):
+            if place[1] != location_id:
+                continue
+            staff_id, _, tz = place
+            place_overrides = dict(overrides.get(place, {}))
+            for day in closed:
+                place_overrides[day] = []
+            schedules.append(
+                StaffSchedule(
+                    id=str(staff_id),
+                    timezone=tz,
+                    weekly=dict(weekly.get(place, {})),
+                    overrides=place_overrides,
+                    busy=busy.get(staff_id, []),
+                )
+            )
+        found = available_slots(schedules, rules, now=_ts(now), first=first, last=last)
+        if classes:
+            found = _seat_filter(found, rules, service.capacity, classes)
+        for slot in found:
+            free_rooms: set[int] = set()
+            if needs_room:
+                free_rooms = {
+                    room_id
+                    for room_id, _ in rooms_by_location.get(location_id, [])
+                    if occupancy[room_id][0].room_for_one_more(
+                        slot.start - before, slot.start + after, occupancy[room_id][1]
+                    )
+                }
+                if not free_rooms:
+                    continue
+            staff_set, room_set = merged.setdefault(slot.start, (set(), set()))
+            staff_set.update(slot.staff)
+            room_set.update(free_rooms)
     return [
-        s
-        for s in slots
-        if any(
-            o.room_for_one_more(s.start - before, s.start + after, capacity)
-            for o, capacity in occupancy
-        )
+        Slot(start, tuple(sorted(staff_set, key=int)), tuple(sorted(room_set)))
+        for start, (staff_set, room_set) in sorted(merged.items())
     ]
 
 

@@ -258,3 +258,45 @@ def test_a_day_with_only_an_override_is_offered(clinic_a):
             intervals=[[10 * 60, 11 * 60]],
         )
         assert starts(setup) == [("10:00", [setup.staff.pk])]
+
+
+def test_slots_name_the_free_rooms_at_their_location_and_online_bookings_use_them(clinic_a, clock):
+    from bookwell.scheduling.models import Location, Room
+
+    setup = schedule(
+        clinic_a,
+        with_room=True,
+        duration_min=60,
+        buffer_after_min=0,
+        slot_interval_min=60,
+        min_notice_min=0,
+    )
+    clock.move_to(NOW)
+    with clinic_context(clinic_a):
+        elsewhere = Location.objects.create(
+            clinic=clinic_a, name="Other", time_zone="Europe/Berlin"
+        )
+        far_room = Room.objects.create(clinic=clinic_a, location=elsewhere, name="Far")
+        setup.service.rooms.add(far_room, through_defaults={"clinic": clinic_a})
+        hours(setup, setup.staff)  # works at the main location only
+        slots = availability(
+            clinic=clinic_a, service=setup.service, first=MONDAY, last=MONDAY, now=NOW
+        )
+        assert slots and all(s.rooms == (setup.room.pk,) for s in slots)
+        online = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service,
+                staff=setup.staff,
+                start=dt.datetime.fromtimestamp(slots[0].start, dt.UTC),
+                source=Source.ONLINE,
+            ),
+        )
+        assert online.room == setup.room
+        # The main room is now taken at that time: not offered, although the far room is free.
+        assert slots[0].start not in [
+            s.start
+            for s in availability(
+                clinic=clinic_a, service=setup.service, first=MONDAY, last=MONDAY, now=NOW
+            )
+        ]
