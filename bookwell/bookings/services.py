@@ -192,6 +192,27 @@ def _offered_rooms(
     return None
 
 
+def _rooms_where_staff_works(
+    clinic: Clinic, request: BookingRequest, rooms: list[Room]
+) -> list[Room]:
+    """For staff bookings: rooms at the locations where the staff member works that day
+    (hours or an override); all accepted rooms when that says nothing."""
+    from bookwell.scheduling.models import DateOverride, WorkingHours
+
+    local = request.start.astimezone(ZoneInfo(clinic.time_zone))
+    places = set(
+        WorkingHours.objects.filter(staff=request.staff, weekday=local.weekday()).values_list(
+            "location_id", flat=True
+        )
+    ) | set(
+        DateOverride.objects.filter(staff=request.staff, date=local.date()).values_list(
+            "location_id", flat=True
+        )
+    )
+    nearby = [r for r in rooms if r.location_id in places]
+    return nearby or rooms
+
+
 def _choose_room(
     req: BookingRequest, rooms: list[Room], lo: dt.datetime, hi: dt.datetime
 ) -> Room | None:
@@ -258,6 +279,8 @@ def appointment_book(
                     rooms = [r for r in rooms if r.pk in offered]
                     if not rooms:
                         raise SlotTaken()
+            elif rooms and request.room is None:
+                rooms = _rooms_where_staff_works(clinic, request, rooms)
             room = _choose_room(request, rooms, lo, hi)
             appointment = Appointment(
                 clinic=clinic,

@@ -300,3 +300,27 @@ def test_slots_name_the_free_rooms_at_their_location_and_online_bookings_use_the
                 clinic=clinic_a, service=setup.service, first=MONDAY, last=MONDAY, now=NOW
             )
         ]
+
+
+def test_staff_bookings_take_a_room_where_the_staff_member_works_that_day(clinic_a):
+    from bookwell.scheduling.models import Location, Room
+
+    setup = schedule(clinic_a, duration_min=60, buffer_after_min=0)
+    with clinic_context(clinic_a):
+        elsewhere = Location.objects.create(
+            clinic=clinic_a, name="Other", time_zone="Europe/Berlin"
+        )
+        far_room = Room.objects.create(clinic=clinic_a, location=elsewhere, name="A far room")
+        near_room = Room.objects.create(clinic=clinic_a, location=setup.location, name="Near")
+        # The far room comes first by id: the choice must follow the location, not the order.
+        setup.service.rooms.set([far_room, near_room], through_defaults={"clinic": clinic_a})
+        hours(setup, setup.staff)  # Mondays at the main location
+        booked = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service,
+                staff=setup.staff,
+                start=dt.datetime(2031, 6, 2, 7, 0, tzinfo=dt.UTC),
+            ),
+        )
+        assert booked.room == near_room
