@@ -14,13 +14,11 @@ from bookwell.bookings.models import Appointment, RecurringSeries, Status
 from bookwell.bookings.services import (
     BookingRequest,
     SlotTaken,
-    _block,
-    _overlapping,
     appointment_book,
     appointment_cancel,
 )
 from bookwell.clients.models import Client
-from bookwell.core.errors import ServiceError
+from bookwell.core.errors import Conflict, ServiceError
 from bookwell.scheduling.availability import local_to_utc
 from bookwell.scheduling.models import Service, StaffMember
 from bookwell.tenancy.models import Clinic
@@ -63,13 +61,42 @@ def occurrences(
 
 
 def series_preview(
-    *, service: Service, staff: StaffMember, starts: list[dt.datetime]
+    *,
+    clinic: Clinic,
+    service: Service,
+    staff: StaffMember,
+    starts: list[dt.datetime],
+    client: Client | None = None,
 ) -> list[Occurrence]:
+    """Which occurrences would fail, by trying each booking and rolling it back: the very
+    same checks as booking (staff time, rooms, class seats), nothing written."""
     result = []
     for start in starts:
-        _, lo, hi = _block(service, start)
-        result.append(Occurrence(start, _overlapping(staff=staff, lo=lo, hi=hi)))
+        conflict = False
+        try:
+            with transaction.atomic():
+                appointment_book(
+                    clinic=clinic,
+                    request=BookingRequest(
+                        service=service, staff=staff, start=start, client=client
+                    ),
+                )
+                transaction.set_rollback(True)
+        except (SlotTaken, Conflict):
+            conflict = True
+        result.append(Occurrence(start, conflict))
     return result
+
+
+def series_time_zone(clinic: Clinic, staff: StaffMember) -> str:
+    """The wall clock a series keeps: the staff member's location's, if they work in one
+    time zone; otherwise the clinic's."""
+    from bookwell.scheduling.models import WorkingHours
+
+    zones = set(
+        WorkingHours.objects.filter(staff=staff).values_list("location__time_zone", flat=True)
+    )
+    return zones.pop() if len(zones) == 1 else clinic.time_zone
 
 
 def series_book(
@@ -87,7 +114,7 @@ def series_book(
 ) -> tuple[RecurringSeries, list[Appointment]]:
     """Books every occurrence in one transaction: with skip_conflicts the free ones (the
     others recorded as exceptions), otherwise all of them or none."""
-    tz = clinic.time_zone
+    tz = series_time_zone(clinic, staff)
     starts = occurrences(
         first_start=first_start, time_zone=tz, every_weeks=every_weeks, count=count, until=until
     )

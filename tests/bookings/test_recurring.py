@@ -63,7 +63,10 @@ def test_preview_marks_the_conflicting_occurrence(clinic_a):
         first_start=FIRST, time_zone="Europe/Berlin", every_weeks=1, count=4, until=None
     )
     with clinic_context(clinic_a):
-        preview = series_preview(service=setup.service, staff=setup.staff, starts=starts)
+        preview = series_preview(
+            clinic=clinic_a, service=setup.service, staff=setup.staff, starts=starts
+        )
+        assert Appointment.objects.count() == 1  # the preview wrote nothing
     assert [o.conflict for o in preview] == [False, False, True, False]
 
 
@@ -127,3 +130,39 @@ def test_an_occurrence_in_a_spring_forward_gap_moves_to_the_gap_end():
         first_start=first, time_zone="Europe/Berlin", every_weeks=1, count=2, until=None
     )
     assert starts[1] == dt.datetime(2026, 3, 29, 1, 0, tzinfo=dt.UTC)  # 03:00 CEST, as the engine
+
+
+def test_preview_sees_a_room_taken_by_someone_else_and_series_keep_the_staff_clock(clinic_a):
+    from bookwell.bookings.recurring import series_time_zone
+    from bookwell.scheduling.models import Location, WorkingHours
+
+    clinic_a.time_zone = "Europe/Berlin"
+    clinic_a.save()
+    setup = schedule(clinic_a, with_room=True, duration_min=60, buffer_after_min=0)
+    with clinic_context(clinic_a):
+        # The other practitioner holds the only room in week 2.
+        appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service, staff=setup.other_staff, start=FIRST + dt.timedelta(weeks=1)
+            ),
+        )
+        starts = occurrences(
+            first_start=FIRST, time_zone="Europe/Berlin", every_weeks=1, count=3, until=None
+        )
+        preview = series_preview(
+            clinic=clinic_a, service=setup.service, staff=setup.staff, starts=starts
+        )
+        assert [o.conflict for o in preview] == [False, True, False]
+
+        ny = Location.objects.create(clinic=clinic_a, name="NY", time_zone="America/New_York")
+        WorkingHours.objects.create(
+            clinic=clinic_a,
+            staff=setup.other_staff,
+            location=ny,
+            weekday=1,
+            start_min=540,
+            end_min=1020,
+        )
+        assert series_time_zone(clinic_a, setup.other_staff) == "America/New_York"
+        assert series_time_zone(clinic_a, setup.staff) == "Europe/Berlin"  # no hours: the clinic's
