@@ -9,6 +9,9 @@ urlpatterns = [
     path("", include("bookwell.accounts.urls")),
     path("", include("bookwell.tenancy.urls")),
     path("", include("bookwell.clients.urls")),
+    path("", include("bookwell.scheduling.urls")),
+    path("", include("bookwell.bookings.urls")),
+    path("", include("bookwell.bookings.public_urls")),
 ]
 
 handler400 = "bookwell.core.views.bad_request"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import zoneinfo
 
 from django.conf import settings
@@ -25,6 +26,24 @@ def validate_time_zone(value: str) -> None:
 def validate_slug(value: str) -> None:
     if value in RESERVED_SLUGS:
         raise ValidationError("This address is reserved; choose another.", code="reserved")
+
+
+def validate_origin(value: str) -> None:
+    """One origin per line, such as https://www.example-clinic.de (P19: no wildcards)."""
+    for line in value.splitlines():
+        line = line.strip()
+        if line and not re.fullmatch(r"https://[a-z0-9.-]+(?::[0-9]{1,5})?", line):
+            raise ValidationError(
+                "List origins one per line, like https://www.example.com (no path, no *).",
+                code="origin",
+            )
+
+
+class BookingContact(models.TextChoices):
+    EMAIL = "email", "Email address"
+    PHONE = "phone", "Phone number"
+    EITHER = "either", "Email or phone number"
+    BOTH = "both", "Email and phone number"
 
 
 class Plan(models.TextChoices):
@@ -70,6 +89,36 @@ class Clinic(models.Model):
     allow_pseudonyms = models.BooleanField(
         default=False, help_text="Clients may give initials or a pseudonym instead of a full name."
     )
+    # Online booking (the public page at /book/<slug>/).
+    online_booking = models.BooleanField(
+        default=True, help_text="Clients can book on the clinic's public booking page."
+    )
+    booking_contact = models.CharField(
+        max_length=10,
+        choices=BookingContact.choices,
+        default=BookingContact.EMAIL,
+        help_text="What clients must give when they book online.",
+    )
+    require_consent = models.BooleanField(
+        default=False,
+        help_text="Clients must accept the clinic's privacy notice to book online (P18).",
+    )
+    embed_origins = models.TextField(
+        blank=True,
+        validators=[validate_origin],
+        help_text="Websites that may show the booking page in a frame, one origin per line.",
+    )
+    brand_colour = models.CharField(
+        max_length=7,
+        default="#1f6f5c",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6f5c.")],
+    )
+    logo = models.BinaryField(null=True, blank=True, editable=False)  # PNG, JPEG or WebP
+    logo_content_type = models.CharField(max_length=20, blank=True, editable=False)
+    # Defaults for new services; the settings page can also apply them to every service.
+    default_min_notice_min = models.PositiveIntegerField(default=120)
+    default_max_advance_days = models.PositiveSmallIntegerField(default=90)
+    default_cancel_notice_min = models.PositiveIntegerField(default=24 * 60)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -41,12 +41,18 @@ class Perm(StrEnum):
     CLIENTS_EDIT = "clients.edit"  # create and edit client records
     CLIENTS_IMPORT = "clients.import"  # bulk import from CSV
     CLIENTS_EXPORT = "clients.export"  # download every client as CSV
+    CALENDAR_VIEW = "calendar.view"  # the calendar, appointments and the overview charts
+    APPOINTMENTS_MANAGE = "appointments.manage"  # book, move, change status, cancel, waitlist
+    SCHEDULES_MANAGE = "schedules.manage"  # working hours, date overrides, time off, closures
+    CATALOG_MANAGE = "catalog.manage"  # services, staff members, locations, rooms
 
 
-_EVERY_MEMBER = {Perm.CLINIC_VIEW, Perm.CLIENTS_VIEW}
-_FRONT_LINE = _EVERY_MEMBER | {Perm.CLIENTS_EDIT}
+_EVERY_MEMBER = {Perm.CLINIC_VIEW, Perm.CLIENTS_VIEW, Perm.CALENDAR_VIEW}
+_FRONT_LINE = _EVERY_MEMBER | {Perm.CLIENTS_EDIT, Perm.APPOINTMENTS_MANAGE}
 _MANAGERS = _FRONT_LINE | {
     Perm.CLINIC_SETTINGS,
+    Perm.SCHEDULES_MANAGE,
+    Perm.CATALOG_MANAGE,
     Perm.TEAM_VIEW,
     Perm.TEAM_MANAGE,
     Perm.CLIENTS_IMPORT,
@@ -57,7 +63,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.OWNER: frozenset(_MANAGERS | {Perm.TEAM_MANAGE_OWNERS}),
     Role.ADMIN: frozenset(_MANAGERS),
     Role.PRACTITIONER: frozenset(_FRONT_LINE),
-    Role.FRONT_DESK: frozenset(_FRONT_LINE | {Perm.TEAM_VIEW}),
+    Role.FRONT_DESK: frozenset(_FRONT_LINE | {Perm.TEAM_VIEW, Perm.SCHEDULES_MANAGE}),
     Role.READ_ONLY: frozenset(_EVERY_MEMBER),
 }
 

@@ -42,6 +42,8 @@ PUBLIC_ROUTES = {
     "accounts:password-reset-confirm",
     "tenancy:signup",
     "tenancy:invitation",
+    # --- Public booking page and manage link (book:) ---
+    # --- end public booking ---
 }
 
 # Routes for any signed-in user, outside a clinic.
@@ -264,4 +266,12 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     "clients:export": ClinicRoute(),
     "clients:consent": ClinicRoute(objects=_client_with_notice, get=False, post=_current_notice),
     "clients:privacy-notices": ClinicRoute(post=lambda c: {"body": "Our new privacy notice."}),
+    # --- Catalogue and schedules (scheduling:) ---
+    # --- end catalogue and schedules ---
+    #
+    # --- Calendar and appointments (bookings:) ---
+    # --- end calendar and appointments ---
+    #
+    # --- Settings and overview (tenancy:) ---
+    # --- end settings and overview ---
 }
