@@ -42,6 +42,16 @@ class OverrideReason(models.TextChoices):
     GOODWILL = "goodwill", "Goodwill"
 
 
+class CancelReason(models.TextChoices):
+    """Why an appointment was cancelled: a category, never free text (P7)."""
+
+    CLIENT_REQUEST = "client_request", "The client asked"
+    ILLNESS = "illness", "Illness"
+    SCHEDULING = "scheduling", "Scheduling conflict"
+    CLINIC_CLOSED = "clinic_closed", "The clinic is closed"
+    OTHER = "other", "Other"
+
+
 class Source(models.TextChoices):
     ONLINE = "online", "Online"
     STAFF = "staff", "Staff"
@@ -102,6 +112,12 @@ class Appointment(TenantModel):
     block_end = models.DateTimeField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONFIRMED)
     override_reason = models.CharField(max_length=20, choices=OverrideReason.choices, blank=True)
+    cancel_reason = models.CharField(max_length=20, choices=CancelReason.choices, blank=True)
+    # The client's manage link: only a hash of the token is stored; the token itself is an HMAC
+    # of the id and this salt under the server's secret, so later emails can carry the same
+    # link; a new salt revokes it.
+    manage_salt = models.CharField(max_length=32, blank=True)
+    manage_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.STAFF)
     idempotency_key = models.CharField(max_length=80, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
