@@ -80,3 +80,12 @@ def member_client(db: None) -> Callable[[Clinic, Role | str], tuple[User, Client
         return user, signed_in_client(user)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Rate-limit counters and other cached state do not leak from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -178,6 +178,9 @@ class WaitlistEntry(TenantModel):
     status = models.CharField(
         max_length=10, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING
     )
+    # The client's link to see and accept offers, or leave the list (as for appointments).
+    manage_salt = models.CharField(max_length=32, blank=True)
+    manage_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(TenantModel.Meta):

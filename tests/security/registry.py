@@ -42,8 +42,141 @@ PUBLIC_ROUTES = {
     "accounts:password-reset-confirm",
     "tenancy:signup",
     "tenancy:invitation",
-    # --- Public booking page and manage link (book:) ---
-    # --- end public booking ---
+}
+
+
+# Public routes inside one clinic (/book/<clinic_slug>/...): no sign-in, and no cookie (P19).
+# The factory makes what the route takes (a service, a manage-link token) in a clinic; the
+# cross-clinic suite asks for it under another clinic's address (P1).
+@dataclass(frozen=True)
+class PublicRoute:
+    objects: Callable[[Clinic], dict[str, Any]] | None = None
+    post: Callable[[Clinic, dict[str, Any]], dict[str, Any]] | None = None
+    get: bool = True
+
+
+def _public_setup(clinic: Clinic) -> dict[str, Any]:
+    """An online-bookable service with hours every day, a booked appointment with its manage
+    link, and a waitlist place with its link."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from bookwell.bookings import manage_links
+    from bookwell.bookings.services import BookingRequest, appointment_book
+    from bookwell.bookings.waitlist import waitlist_join
+    from bookwell.scheduling.models import Location, Service, StaffMember, WorkingHours
+
+    with clinic_context(clinic):
+        location = Location.objects.create(
+            clinic=clinic, name="Public", time_zone="Europe/Berlin", address="Main St 1"
+        )
+        staff = StaffMember.objects.create(clinic=clinic, display_name="Dr. Public")
+        service = Service.objects.create(
+            clinic=clinic, name="Check-up", duration_min=30, min_notice_min=0
+        )
+        service.staff.set([staff], through_defaults={"clinic": clinic})
+        for weekday in range(7):
+            WorkingHours.objects.create(
+                clinic=clinic,
+                staff=staff,
+                location=location,
+                weekday=weekday,
+                start_min=8 * 60,
+                end_min=18 * 60,
+            )
+        client = client_create(
+            clinic=clinic,
+            data=ClientInput(full_name="Public Client", email=f"p-{uuid4().hex[:8]}@ex.test"),
+        )
+        start = (timezone.now() + dt.timedelta(days=5)).replace(
+            hour=9, minute=0, second=0, microsecond=0
+        )
+        appointment = appointment_book(
+            clinic=clinic,
+            request=BookingRequest(service=service, staff=staff, start=start, client=client),
+        )
+        token = manage_links.issue(appointment)
+        today = timezone.localdate(timezone=ZoneInfo(clinic.time_zone))
+        entry = waitlist_join(
+            clinic=clinic,
+            client=client,
+            service=service,
+            first_day=today,
+            last_day=today + dt.timedelta(days=7),
+        )
+        waitlist_token = manage_links.issue(entry)
+    return {
+        "service_id": service.pk,
+        "token": token,
+        "waitlist_token": waitlist_token,
+        "free_start": int((start + dt.timedelta(days=1)).timestamp()),
+    }
+
+
+def public_ticket(purpose: str) -> str:
+    """A form ticket issued a minute ago (as if a person had filled the form in)."""
+    import time
+
+    from django.core import signing
+
+    from bookwell.bookings.public_forms import TICKET_SALT
+
+    return signing.dumps(
+        {"p": purpose, "k": uuid4().hex, "t": int(time.time()) - 60}, salt=TICKET_SALT
+    )
+
+
+def _service_kwargs(clinic: Clinic) -> dict[str, Any]:
+    return {"service_id": _public_setup(clinic)["service_id"]}
+
+
+def _manage_kwargs(clinic: Clinic) -> dict[str, Any]:
+    return {"token": _public_setup(clinic)["token"]}
+
+
+def _waitlist_kwargs(clinic: Clinic) -> dict[str, Any]:
+    return {"token": _public_setup(clinic)["waitlist_token"]}
+
+
+def _booking_post(clinic: Clinic, kwargs: dict[str, Any]) -> dict[str, Any]:
+    import datetime as dt
+
+    start = timezone.now() + dt.timedelta(days=6)
+    start = start.replace(hour=11, minute=0, second=0, microsecond=0)
+    return {
+        "full_name": "Walk In",
+        "email": f"w-{uuid4().hex[:8]}@ex.test",
+        "staff": "any",
+        "start": str(int(start.timestamp())),
+        "ticket": public_ticket(f"book:{kwargs.get('service_id')}"),
+    }
+
+
+def _waitlist_post(clinic: Clinic, kwargs: dict[str, Any]) -> dict[str, Any]:
+    from zoneinfo import ZoneInfo
+
+    today = timezone.localdate(timezone=ZoneInfo(clinic.time_zone))
+    return {
+        "full_name": "Wait Ing",
+        "email": f"wl-{uuid4().hex[:8]}@ex.test",
+        "first_day": today.isoformat(),
+        "last_day": (today + timedelta(days=3)).isoformat(),
+        "ticket": public_ticket(f"waitlist:{kwargs.get('service_id')}"),
+    }
+
+
+PUBLIC_CLINIC_ROUTES: dict[str, PublicRoute] = {
+    "book:services": PublicRoute(),
+    "book:theme": PublicRoute(),
+    "book:privacy": PublicRoute(),
+    "book:service": PublicRoute(objects=_service_kwargs),
+    "book:details": PublicRoute(objects=_service_kwargs, post=_booking_post),
+    "book:waitlist": PublicRoute(objects=_service_kwargs, post=_waitlist_post),
+    "book:manage": PublicRoute(objects=_manage_kwargs),
+    "book:manage-cancel": PublicRoute(objects=_manage_kwargs, get=False, post=lambda c, k: {}),
+    "book:manage-reschedule": PublicRoute(objects=_manage_kwargs),
+    "book:ics": PublicRoute(objects=_manage_kwargs),
+    "book:waitlist-manage": PublicRoute(objects=_waitlist_kwargs),
 }
 
 # Routes for any signed-in user, outside a clinic.

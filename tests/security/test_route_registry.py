@@ -6,12 +6,17 @@ from django.urls import reverse
 
 from bookwell.tenancy.permissions import Perm
 from tests.security.helpers import url_patterns
-from tests.security.registry import ACCOUNT_ROUTES, CLINIC_ROUTES, PUBLIC_ROUTES
+from tests.security.registry import (
+    ACCOUNT_ROUTES,
+    CLINIC_ROUTES,
+    PUBLIC_CLINIC_ROUTES,
+    PUBLIC_ROUTES,
+)
 
 
 def test_every_route_is_in_exactly_one_registry_group():
     names = [name for name, _ in url_patterns()]
-    groups = [PUBLIC_ROUTES, ACCOUNT_ROUTES, set(CLINIC_ROUTES)]
+    groups = [PUBLIC_ROUTES, ACCOUNT_ROUTES, set(CLINIC_ROUTES), set(PUBLIC_CLINIC_ROUTES)]
 
     unlisted = [n for n in names if not any(n in g for g in groups)]
     doubled = [n for n in names if sum(n in g for g in groups) > 1]
@@ -32,9 +37,13 @@ def test_clinic_routes_take_the_clinic_slug_and_id_routes_have_a_factory():
                 assert CLINIC_ROUTES[name].objects is not None, (
                     f"{name} takes {takes_ids}: give it an object factory in the registry"
                 )
+        elif name in PUBLIC_CLINIC_ROUTES:
+            assert "clinic_slug" in params, name
+            if params - {"clinic_slug"}:
+                assert PUBLIC_CLINIC_ROUTES[name].objects is not None, name
         else:
             assert "clinic_slug" not in params, (
-                f"{name} is a clinic route: list it in CLINIC_ROUTES"
+                f"{name} is a clinic route: list it in CLINIC_ROUTES or PUBLIC_CLINIC_ROUTES"
             )
 
 
