@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export BOOKWELL_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: help install run demo test lint typecheck migrations-check test-sqlite test-postgres browser bench clean
+.PHONY: messages help install run demo test lint typecheck migrations-check test-sqlite test-postgres browser bench clean
 
 help:
 	@echo "make run    - install, migrate, seed the demo clinic and serve http://127.0.0.1:$(PORT)"
@@ -54,3 +54,9 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# After marking new text: extract it, fill in German from scripts/translations/de.json, compile.
+messages: install
+	cd bookwell && ../$(BIN)/bookwell makemessages -l de --no-obsolete
+	$(BIN)/python scripts/po_fill.py bookwell/locale/de/LC_MESSAGES/django.po scripts/translations/de.json
+	cd bookwell && ../$(BIN)/bookwell compilemessages -l de

@@ -369,6 +369,9 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
 TIME_ZONE = "UTC"
 USE_I18N = True
+# Our own translations (German is complete for the public booking flow). The compiled .mo
+# files are committed, so a fresh machine needs no gettext tools.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 # --- Logging: no personal data (P7). Request paths can carry tokens, so django.request's

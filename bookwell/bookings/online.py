@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from bookwell.bookings import manage_links
 from bookwell.bookings.models import (
@@ -48,7 +49,7 @@ class OnlineBookingClosed(ServiceError):
     code = "online_booking_closed"
 
     def __init__(self) -> None:
-        super().__init__("This clinic does not take online bookings at the moment.")
+        super().__init__(_("This clinic does not take online bookings at the moment."))
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,11 @@ def _check_contact(clinic: Clinic, contact: ContactDetails) -> None:
     email, phone = contact.email.strip(), contact.phone.strip()
     rule = clinic.booking_contact
     if rule in (BookingContact.EMAIL, BookingContact.BOTH) and not email:
-        errors["email"] = ["Enter your email address."]
+        errors["email"] = [_("Enter your email address.")]
     if rule in (BookingContact.PHONE, BookingContact.BOTH) and not phone:
-        errors["phone"] = ["Enter your phone number."]
+        errors["phone"] = [_("Enter your phone number.")]
     if rule == BookingContact.EITHER and not email and not phone:
-        errors["email"] = ["Enter an email address or a phone number."]
+        errors["email"] = [_("Enter an email address or a phone number.")]
     if errors:
         raise ValidationError(errors)
 
@@ -89,10 +90,10 @@ def _check_consent(clinic: Clinic, notice_id: int | None, consent: bool) -> Priv
         # The settings page refuses this state; fail closed if it happens anyway.
         raise OnlineBookingClosed()
     if not consent:
-        raise ValidationError({"consent": ["Please accept the privacy notice to book."]})
+        raise ValidationError({"consent": [_("Please accept the privacy notice to book.")]})
     if notice_id != current.pk:
         raise ValidationError(
-            {"consent": ["The privacy notice has changed. Please read it and accept it again."]}
+            {"consent": [_("The privacy notice has changed. Please read it and accept it again.")]}
         )
     return current
 
@@ -125,7 +126,7 @@ def _client_for(clinic: Clinic, contact: ContactDetails) -> Client:
             if client.restricted:
                 # P17: a restricted record takes no new processing; say only what to do.
                 raise ServiceError(
-                    "We could not complete this booking online. Please contact the clinic.",
+                    _("We could not complete this booking online. Please contact the clinic."),
                     code="contact_clinic",
                 )
             return client
@@ -186,7 +187,7 @@ def online_waitlist_join(
     _require_open(clinic, service)
     _check_contact(clinic, contact)
     if (last_day - first_day).days > 92:
-        raise ValidationError({"last_day": ["Choose a range of at most three months."]})
+        raise ValidationError({"last_day": [_("Choose a range of at most three months.")]})
     with transaction.atomic():
         notice = _check_consent(clinic, notice_id, consent)
         client = _client_for(clinic, contact)
@@ -207,14 +208,16 @@ def online_waitlist_join(
 def online_cancel(*, appointment: Appointment) -> Appointment:
     """The client cancels through the manage link, inside the clinic's window only."""
     if not manage_links.is_upcoming(appointment):
-        raise Conflict("This appointment can no longer be cancelled online.", code="not_upcoming")
+        raise Conflict(
+            _("This appointment can no longer be cancelled online."), code="not_upcoming"
+        )
     return appointment_cancel(appointment=appointment, by_client=True)
 
 
 def online_reschedule(*, appointment: Appointment, start: dt.datetime) -> Appointment:
     """The client moves to a time the engine offers (same service and staff member)."""
     if not manage_links.is_upcoming(appointment):
-        raise Conflict("This appointment can no longer be moved online.", code="not_upcoming")
+        raise Conflict(_("This appointment can no longer be moved online."), code="not_upcoming")
     return appointment_reschedule(
         clinic=appointment.clinic, appointment=appointment, start=start, by_client=True
     )
@@ -223,7 +226,7 @@ def online_reschedule(*, appointment: Appointment, start: dt.datetime) -> Appoin
 def online_offer_accept(*, entry: WaitlistEntry, offer: WaitlistOffer) -> tuple[Appointment, str]:
     """Accepts an offer made to this waitlist entry; the booking gets its own manage link."""
     if offer.entry_id != entry.pk:
-        raise Conflict("This offer is not for this waitlist place.", code="wrong_offer")
+        raise Conflict(_("This offer is not for this waitlist place."), code="wrong_offer")
     # Not one transaction: when the time was taken meanwhile, waitlist_accept commits the
     # closed offer (the client keeps waiting) and then raises.
     appointment = waitlist_accept(clinic=entry.clinic, offer=offer)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookwell.accounts.models import User
 from bookwell.bookings.models import BLOCKING, Appointment, OverrideReason, Source, Status
@@ -32,7 +33,7 @@ class SlotTaken(Conflict):
     code = "slot_taken"
 
     def __init__(self) -> None:
-        super().__init__("This time is no longer available. Please choose another time.")
+        super().__init__(_("This time is no longer available. Please choose another time."))
 
 
 # Allowed status changes, in one place.
@@ -326,7 +327,7 @@ def appointment_reschedule(
     override_reason: str | None = None,
 ) -> Appointment:
     if appointment.status not in (Status.PENDING, Status.CONFIRMED):
-        raise Conflict("Only upcoming appointments can be moved.", code="not_movable")
+        raise Conflict(_("Only upcoming appointments can be moved."), code="not_movable")
     _check_window(
         appointment, appointment.service.reschedule_notice_min, by_client, override_reason
     )
@@ -399,7 +400,7 @@ def _check_window(
         return
     if appointment.start - timezone.now() < dt.timedelta(minutes=notice_min):
         raise Conflict(
-            "It is too late to change this appointment online. Please call the clinic.",
+            _("It is too late to change this appointment online. Please call the clinic."),
             code="too_late",
         )
 
@@ -429,7 +430,9 @@ def appointment_set_status(
             **changes
         )
         if updated != 1:
-            raise Conflict("The appointment changed meanwhile. Reload and try again.", code="stale")
+            raise Conflict(
+                _("The appointment changed meanwhile. Reload and try again."), code="stale"
+            )
     appointment.status = status
     return appointment
 

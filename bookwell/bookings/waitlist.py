@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookwell.bookings.models import (
     Appointment,
@@ -91,9 +92,9 @@ def waitlist_accept(*, clinic: Clinic, offer: WaitlistOffer) -> Appointment:
     with transaction.atomic():
         offer = WaitlistOffer.objects.select_for_update().select_related("entry").get(pk=offer.pk)
         if offer.status != OfferStatus.OPEN:
-            raise Gone("This offer is no longer open.", code="offer_closed")
+            raise Gone(_("This offer is no longer open."), code="offer_closed")
         if offer.expires_at <= timezone.now():
-            raise Gone("This offer has expired.", code="offer_expired")
+            raise Gone(_("This offer has expired."), code="offer_expired")
         entry = offer.entry
         appointment: Appointment | None
         try:
@@ -119,7 +120,7 @@ def waitlist_accept(*, clinic: Clinic, offer: WaitlistOffer) -> Appointment:
         offer.save(update_fields=["status", "appointment"])
         entry.save(update_fields=["status"])
     if appointment is None:
-        raise Conflict("Sorry, this time was taken meanwhile.", code="slot_taken")
+        raise Conflict(_("Sorry, this time was taken meanwhile."), code="slot_taken")
     return appointment
 
 

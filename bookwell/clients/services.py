@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookwell.accounts.models import User
 from bookwell.clients import blind
@@ -75,9 +76,9 @@ def client_clean(
 
     full_name = " ".join(data.full_name.split())
     if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in full_name):
-        err("full_name", "Use a single line without control characters.")
+        err("full_name", _("Use a single line without control characters."))
     elif not full_name:
-        err("full_name", "Enter the client's name.")
+        err("full_name", _("Enter the client's name."))
     elif len(full_name) > MAX_NAME:
         err("full_name", f"Use at most {MAX_NAME} characters.")
     name_kind = data.name_kind or NameKind.FULL
@@ -97,15 +98,15 @@ def client_clean(
         try:
             email = normalize_email(data.email)
         except ValidationError:
-            err("email", "Enter a valid email address.")
+            err("email", _("Enter a valid email address."))
     phone = ""
     if len(data.phone) > 40:
-        err("phone", "Enter a valid phone number.")
+        err("phone", _("Enter a valid phone number."))
     else:
         try:
             phone = normalize_phone(data.phone, clinic.country)
         except ValidationError:
-            err("phone", "Enter a valid phone number, e.g. +49 30 1234567.")
+            err("phone", _("Enter a valid phone number, e.g. +49 30 1234567."))
 
     dob = data.date_of_birth.strip()
     if dob:

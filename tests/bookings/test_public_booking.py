@@ -487,3 +487,20 @@ def test_times_are_shown_in_the_clinics_time_zone_across_the_spring_change(clini
     stamps = [int(s) for s in re.findall(r"start=(\d+)", response.content.decode())]
     assert stamps[0] == int(dt.datetime(2031, 3, 31, 7, 0, tzinfo=dt.UTC).timestamp())
     assert ">9 a.m.<" in response.content.decode()
+
+
+def test_the_booking_flow_speaks_german(clinic_a, setup, clock):
+    day = Client().get(
+        _url("book:service", clinic_a, service_id=setup.service.pk),
+        {"staff": setup.staff.pk, "month": "2031-03", "day": "2031-03-06", "lang": "de"},
+    )
+    html = day.content.decode()
+    assert '<html lang="de">' in html
+    assert "Donnerstag 6 März" in html or "Donnerstag 6. März" in html
+    assert ">10:00<" in html  # German time format
+    assert "Auf die Warteliste" in html
+
+    clinic_a.locale = "de"
+    clinic_a.save()
+    refused = _book(Client(), clinic_a, setup, _local(dt.date(2031, 3, 6), 10), clock, email="")
+    assert "Dieses Feld ist zwingend erforderlich" in refused.content.decode()
