@@ -40,6 +40,7 @@ migrations-check: install
 
 browser:
 	@scripts/ensure-chromium
+	@scripts/ensure-node-tools
 
 test-sqlite: install browser
 	DATABASE_URL= $(BIN)/pytest

@@ -372,6 +372,7 @@ USE_I18N = True
 # Our own translations (German is complete for the public booking flow). The compiled .mo
 # files are committed, so a fresh machine needs no gettext tools.
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["bookwell.formats"]
 USE_TZ = True
 
 # --- Logging: no personal data (P7). Request paths can carry tokens, so django.request's

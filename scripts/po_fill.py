@@ -27,7 +27,9 @@ def fill(po_path: Path, table: dict[str, str | list[str]]) -> list[str]:
     out = []
     for block in blocks:
         lines = block.split("\n")
-        keys = [i for i, line in enumerate(lines) if re.match(r"^(msgid|msgid_plural|msgstr)", line)]
+        keys = [
+            i for i, line in enumerate(lines) if re.match(r"^(msgid|msgid_plural|msgstr)", line)
+        ]
         if not keys or not any(lines[i].startswith("msgid ") for i in keys):
             out.append(block)
             continue

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -94,24 +94,30 @@ def page_problems() -> PageProblems:
     return PageProblems()
 
 
-@pytest.fixture
-def context(browser: Browser, page_problems: PageProblems) -> Iterator[BrowserContext]:
-    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 800})
+# A phone-sized screen (the public booking page is used on phones first).
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
+
+
+def new_context(browser: Browser, page_problems: PageProblems, **options: Any) -> BrowserContext:
+    """A fresh browser profile that reports CSP violations to `page_problems`."""
+    context = browser.new_context(locale="en-GB", accept_downloads=True, **options)
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
     context.expose_function(
         "__bookwellReportCsp", lambda message: page_problems.csp_violations.append(message)
     )
     context.add_init_script(CSP_LISTENER)
-    try:
-        yield context
-    finally:
-        context.close()
+    return context
 
 
-@pytest.fixture
-def page(context: BrowserContext, page_problems: PageProblems) -> Page:
-    page = context.new_page()
+def watch(page: Page, page_problems: PageProblems) -> Page:
+    """Records the page's console errors and uncaught exceptions in `page_problems`."""
 
     def on_console(message: ConsoleMessage) -> None:
         if message.type == "error":
@@ -121,3 +127,17 @@ def page(context: BrowserContext, page_problems: PageProblems) -> Page:
     page.on("console", on_console)
     page.on("pageerror", lambda error: page_problems.page_errors.append(str(error)))
     return page
+
+
+@pytest.fixture
+def context(browser: Browser, page_problems: PageProblems) -> Iterator[BrowserContext]:
+    context = new_context(browser, page_problems, **DESKTOP)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext, page_problems: PageProblems) -> Page:
+    return watch(context.new_page(), page_problems)
