@@ -259,6 +259,10 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Sign-in throttling: per account+network, per network, and per account across networks.
 SIGNIN_WINDOW = env_int("BOOKWELL_SIGNIN_WINDOW", 15 * 60)
+# The public booking page, per IP network (a /24 or /48): page views per minute, and
+# bookings or waitlist sign-ups per ten minutes.
+BOOK_PAGE_LIMIT_PER_MINUTE = env_int("BOOKWELL_BOOK_PAGE_LIMIT_PER_MINUTE", 240)
+BOOK_POST_LIMIT_PER_10_MINUTES = env_int("BOOKWELL_BOOK_POST_LIMIT_PER_10_MINUTES", 20)
 SIGNIN_MAX_FAILURES = env_int("BOOKWELL_SIGNIN_MAX_FAILURES", 5)
 SIGNIN_MAX_FAILURES_PER_NETWORK = env_int("BOOKWELL_SIGNIN_MAX_FAILURES_PER_NETWORK", 50)
 SIGNIN_MAX_FAILURES_PER_ACCOUNT = env_int("BOOKWELL_SIGNIN_MAX_FAILURES_PER_ACCOUNT", 20)

@@ -50,8 +50,6 @@ from bookwell.scheduling.models import Service, StaffMember
 from bookwell.scheduling.selectors import availability
 from bookwell.tenancy.models import Clinic
 
-PAGE_LIMIT = (240, 60)  # page views per IP network per minute
-POST_LIMIT = (20, 600)  # bookings and waitlist sign-ups per IP network per 10 minutes
 
 View = Callable[..., HttpResponse]
 
@@ -65,9 +63,13 @@ def _language(request: HttpRequest, clinic: Clinic) -> str:
     return wanted if wanted in codes else clinic.locale
 
 
-def _too_many(request: HttpRequest, scope: str, limit: tuple[int, int]) -> int:
+def _too_many(request: HttpRequest, scope: str) -> int:
+    if scope == "post":
+        limit, window = settings.BOOK_POST_LIMIT_PER_10_MINUTES, 600
+    else:
+        limit, window = settings.BOOK_PAGE_LIMIT_PER_MINUTE, 60
     return ratelimit.hit(
-        f"book:{scope}", network_of(client_ip(request)), limit=limit[0], window_s=limit[1]
+        f"book:{scope}", network_of(client_ip(request)), limit=limit, window_s=window
     )
 
 
@@ -101,11 +103,11 @@ def public_page(view: View) -> View:
             request.book_language = language  # type: ignore[attr-defined]
             ctx = _context(request, clinic)
             if request.method == "POST":
-                wait = _too_many(request, "post", POST_LIMIT)
+                wait = _too_many(request, "post")
                 if not wait and _foreign_origin(request):
                     return _frame(render(request, "book/refused.html", ctx, status=403), clinic)
             else:
-                wait = _too_many(request, "page", PAGE_LIMIT)
+                wait = _too_many(request, "page")
             if wait:
                 response = render(request, "book/slow_down.html", ctx, status=429)
                 response["Retry-After"] = str(wait)

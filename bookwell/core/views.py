@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
 
@@ -18,7 +18,8 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok", content_type="text/plain")
+    """Liveness: the process answers (no database). Also the bare baseline of bench/http_load."""
+    return JsonResponse({"status": "ok"})
 
 
 def favicon(request: HttpRequest) -> HttpResponse:
