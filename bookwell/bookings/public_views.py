@@ -30,7 +30,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.csp import CSP
 from django.utils.dates import WEEKDAYS, WEEKDAYS_ABBR
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format, time_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -218,9 +218,22 @@ def _month_grid(month: dt.date, free_days: set[dt.date]) -> list[list[dict[str, 
     weeks = []
     for week in calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month):
         weeks.append(
-            [{"date": d, "in_month": d.month == month.month, "free": d in free_days} for d in week]
+            [
+                {
+                    "date": d,
+                    "iso": d.isoformat(),
+                    "label": date_format(d, "l j F"),
+                    "in_month": d.month == month.month,
+                    "free": d in free_days,
+                }
+                for d in week
+            ]
         )
     return weeks
+
+
+def _times(moments: list[dt.datetime]) -> list[dict[str, Any]]:
+    return [{"stamp": int(m.timestamp()), "label": time_format(m)} for m in moments]
 
 
 def _calendar_context(
@@ -256,7 +269,7 @@ def _calendar_context(
         "previous_month": previous if previous >= today.replace(day=1) else None,
         "next_month": following if following <= horizon else None,
         "day": day,
-        "times": days.get(day, []) if day else [],
+        "times": _times(days.get(day, [])) if day else [],
         "any_free": bool(days),
         "time_zone": clinic.time_zone,
         "weekday_names": [(WEEKDAYS_ABBR[i], WEEKDAYS[i]) for i in range(7)],
