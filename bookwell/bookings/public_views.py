@@ -50,7 +50,6 @@ from bookwell.scheduling.models import Service, StaffMember
 from bookwell.scheduling.selectors import availability
 from bookwell.tenancy.models import Clinic
 
-
 View = Callable[..., HttpResponse]
 
 
