@@ -233,6 +233,8 @@ class ClinicRoute:
     post: Callable[[Clinic], dict[str, Any]] | None = None
     get: bool = True
     success_status: frozenset[int] = field(default_factory=lambda: frozenset({200, 302}))
+    # Rows the route's post data refers to (created before the "nothing changed" snapshot).
+    setup: Callable[[Clinic], Any] | None = None
 
 
 def _client_form(clinic: Clinic) -> dict[str, Any]:
@@ -379,6 +381,104 @@ def _current_notice(clinic: Clinic) -> dict[str, Any]:
     return {"notice": notice.pk if notice else ""}
 
 
+def _desk_setup(clinic: Clinic) -> dict[str, Any]:
+    """A staff member who performs a service, in a location, and a client."""
+    from bookwell.scheduling.models import Location, Service, StaffMember
+
+    with clinic_context(clinic):
+        location = Location.objects.create(clinic=clinic, name="Desk", time_zone="Europe/Berlin")
+        staff = StaffMember.objects.create(clinic=clinic, display_name="Dr. Desk")
+        service = Service.objects.create(clinic=clinic, name="Desk visit", duration_min=30)
+        service.staff.set([staff], through_defaults={"clinic": clinic})
+        client = client_create(clinic=clinic, data=ClientInput(full_name="Desk Client"))
+    return {"location": location, "staff": staff, "service": service, "client": client}
+
+
+def _first(model: Any, clinic: Clinic) -> Any:
+    with clinic_context(clinic):
+        return model.objects.order_by("pk").first()
+
+
+def _new_appointment_post(clinic: Clinic) -> dict[str, Any]:
+    from bookwell.scheduling.models import Service, StaffMember
+
+    staff, service = _first(StaffMember, clinic), _first(Service, clinic)
+    return {
+        "staff": staff.pk if staff else "",
+        "service": service.pk if service else "",
+        "date": "2031-07-02",
+        "time": "11:00",
+        "new_client_name": "Walk In",
+    }
+
+
+def _waitlist_add_post(clinic: Clinic) -> dict[str, Any]:
+    from bookwell.clients.models import Client
+    from bookwell.scheduling.models import Service
+
+    client, service = _first(Client, clinic), _first(Service, clinic)
+    return {
+        "client": str(client.pk) if client else "",
+        "service": service.pk if service else "",
+        "first_day": "2031-07-01",
+        "last_day": "2031-07-08",
+    }
+
+
+def _live_appointment(clinic: Clinic) -> dict[str, Any]:
+    import datetime as dt
+
+    from bookwell.bookings.services import BookingRequest, appointment_book
+
+    made = _desk_setup(clinic)
+    with clinic_context(clinic):
+        appointment = appointment_book(
+            clinic=clinic,
+            request=BookingRequest(
+                service=made["service"],
+                staff=made["staff"],
+                client=made["client"],
+                start=dt.datetime(2031, 6, 3, 9, 0, tzinfo=dt.UTC),
+            ),
+        )
+    return {"appointment_id": appointment.pk}
+
+
+def _series_appointment(clinic: Clinic) -> dict[str, Any]:
+    import datetime as dt
+
+    from bookwell.bookings.recurring import series_book
+
+    made = _desk_setup(clinic)
+    with clinic_context(clinic):
+        _series, booked = series_book(
+            clinic=clinic,
+            service=made["service"],
+            staff=made["staff"],
+            client=made["client"],
+            first_start=dt.datetime(2031, 6, 3, 9, 0, tzinfo=dt.UTC),
+            count=3,
+        )
+    return {"appointment_id": booked[0].pk}
+
+
+def _waitlist_entry(clinic: Clinic) -> dict[str, Any]:
+    import datetime as dt
+
+    from bookwell.bookings.waitlist import waitlist_join
+
+    made = _desk_setup(clinic)
+    with clinic_context(clinic):
+        entry = waitlist_join(
+            clinic=clinic,
+            client=made["client"],
+            service=made["service"],
+            first_day=dt.date(2031, 6, 1),
+            last_day=dt.date(2031, 6, 8),
+        )
+    return {"entry_id": entry.pk}
+
+
 CLINIC_ROUTES: dict[str, ClinicRoute] = {
     "tenancy:home": ClinicRoute(),
     "tenancy:team": ClinicRoute(),
@@ -403,6 +503,28 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     # --- end catalogue and schedules ---
     #
     # --- Calendar and appointments (bookings:) ---
+    "bookings:calendar": ClinicRoute(),
+    "bookings:new": ClinicRoute(setup=_desk_setup, post=_new_appointment_post),
+    "bookings:client-lookup": ClinicRoute(),
+    "bookings:appointment": ClinicRoute(objects=_live_appointment),
+    "bookings:status": ClinicRoute(
+        objects=_live_appointment, get=False, post=lambda c: {"status": "checked_in"}
+    ),
+    "bookings:move": ClinicRoute(
+        objects=_live_appointment, get=False, post=lambda c: {"date": "2031-07-01", "time": "10:00"}
+    ),
+    "bookings:cancel": ClinicRoute(
+        objects=_live_appointment, get=False, post=lambda c: {"who": "clinic", "reason": "illness"}
+    ),
+    "bookings:note": ClinicRoute(
+        objects=_live_appointment, get=False, post=lambda c: {"note": "Bring the X-ray."}
+    ),
+    "bookings:series-cancel": ClinicRoute(
+        objects=_series_appointment, get=False, post=lambda c: {"scope": "future"}
+    ),
+    "bookings:waitlist": ClinicRoute(),
+    "bookings:waitlist-add": ClinicRoute(get=False, setup=_desk_setup, post=_waitlist_add_post),
+    "bookings:waitlist-remove": ClinicRoute(objects=_waitlist_entry, get=False, post=lambda c: {}),
     # --- end calendar and appointments ---
     #
     # --- Settings and overview (tenancy:) ---

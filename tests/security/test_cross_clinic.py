@@ -23,6 +23,8 @@ def test_other_clinics_object_is_not_found_from_own_clinic(name, clinic_a, clini
     route = CLINIC_ROUTES[name]
     assert route.objects is not None
     a_object = route.objects(clinic_a)
+    if route.setup:
+        route.setup(clinic_b)
     _, b_owner = member_client(clinic_b, Role.OWNER)
     url = reverse(name, kwargs={"clinic_slug": clinic_b.slug, **a_object})
     before = snapshot()
@@ -40,6 +42,8 @@ def test_other_clinics_object_is_not_found_from_own_clinic(name, clinic_a, clini
 @pytest.mark.parametrize("name", sorted(CLINIC_ROUTES))
 def test_other_clinics_pages_are_not_found_for_non_members(name, clinic_a, clinic_b, member_client):
     route = CLINIC_ROUTES[name]
+    if route.setup:
+        route.setup(clinic_a)
     kwargs = route.objects(clinic_a) if route.objects else {}
     _, b_owner = member_client(clinic_b, Role.OWNER)
     url = reverse(name, kwargs={"clinic_slug": clinic_a.slug, **kwargs})

@@ -28,6 +28,8 @@ def test_the_table_gives_each_role_a_distinct_least_privilege_set():
 @pytest.mark.parametrize(("name", "role", "method"), CASES)
 def test_role_matrix(name, role, method, clinic_a, member_client):
     route = CLINIC_ROUTES[name]
+    if route.setup:
+        route.setup(clinic_a)
     kwargs = route.objects(clinic_a) if route.objects else {}
     _, client = member_client(clinic_a, role)
     url = reverse(name, kwargs={"clinic_slug": clinic_a.slug, **kwargs})
