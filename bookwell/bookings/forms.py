@@ -24,6 +24,16 @@ REPEAT_CHOICES = [
 ]
 
 
+class StaffChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: StaffMember) -> str:
+        return obj.display_name
+
+
+class ServiceChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Service) -> str:
+        return f"{obj.name} ({obj.duration_min} min)"
+
+
 def _client_or_none(value: str) -> Client | None:
     try:
         pk = uuid.UUID(str(value))
@@ -33,12 +43,8 @@ def _client_or_none(value: str) -> Client | None:
 
 
 class NewAppointmentForm(forms.Form):
-    staff: forms.ModelChoiceField[StaffMember] = forms.ModelChoiceField(
-        queryset=None, label=_("With")
-    )
-    service: forms.ModelChoiceField[Service] = forms.ModelChoiceField(
-        queryset=None, label=_("Service")
-    )
+    staff: forms.ModelChoiceField[StaffMember] = StaffChoice(queryset=None, label=_("With"))
+    service: forms.ModelChoiceField[Service] = ServiceChoice(queryset=None, label=_("Service"))
     date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label=_("Date"))
     time = forms.TimeField(
         widget=forms.TimeInput(attrs={"type": "time", "step": 300}, format="%H:%M")
@@ -56,7 +62,7 @@ class NewAppointmentForm(forms.Form):
     )
     repeat = forms.ChoiceField(choices=REPEAT_CHOICES, required=False, label=_("Repeat"))
     count = forms.IntegerField(
-        min_value=2, max_value=52, required=False, initial=6, label=_("Times")
+        min_value=2, max_value=52, required=False, initial=6, label=_("How many times")
     )
     confirm = forms.CharField(required=False, widget=forms.HiddenInput)
 
@@ -139,10 +145,8 @@ class SeriesCancelForm(forms.Form):
 
 class WaitlistAddForm(forms.Form):
     client = forms.CharField(widget=forms.HiddenInput)
-    service: forms.ModelChoiceField[Service] = forms.ModelChoiceField(
-        queryset=None, label=_("Service")
-    )
-    staff: forms.ModelChoiceField[StaffMember] = forms.ModelChoiceField(
+    service: forms.ModelChoiceField[Service] = ServiceChoice(queryset=None, label=_("Service"))
+    staff: forms.ModelChoiceField[StaffMember] = StaffChoice(
         queryset=None, required=False, label=_("With (optional)")
     )
     first_day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label=_("From"))

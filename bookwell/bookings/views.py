@@ -199,6 +199,17 @@ def _initial_new(request: HttpRequest, clinic: Clinic) -> dict[str, Any]:
     staff_id = _int(request.GET.get("staff"))
     if staff_id:
         initial["staff"] = staff_id
+        # The first service this person performs, as a starting point.
+        from bookwell.scheduling.models import ServiceStaff
+
+        first_service = (
+            ServiceStaff.objects.filter(staff_id=staff_id, service__archived=False)
+            .order_by("service__name")
+            .values_list("service_id", flat=True)
+            .first()
+        )
+        if first_service:
+            initial["service"] = first_service
     with contextlib.suppress(ValueError):
         initial["date"] = dt.date.fromisoformat(request.GET.get("date", ""))
     minute = _int(request.GET.get("minute"))

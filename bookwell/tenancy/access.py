@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,6 +15,7 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 
 from bookwell.core.context import clinic_context
 from bookwell.tenancy.models import Clinic
@@ -36,7 +38,8 @@ def clinic_view(perm: Perm) -> Callable[[View], View]:
             clinic = Clinic.objects.filter(slug=clinic_slug).first()
             if clinic is None:
                 raise Http404("No such clinic")
-            with clinic_context(clinic):
+            # Times on staff pages are the clinic's wall clock.
+            with clinic_context(clinic), timezone.override(ZoneInfo(clinic.time_zone)):
                 membership = membership_of(user=request.user, clinic=clinic)  # type: ignore[arg-type]
                 if membership is None:
                     raise Http404("No such clinic")

@@ -1,0 +1,180 @@
+"""The front desk in a real browser: a walk-in booked from an empty time in the calendar,
+moved, marked arrived and completed; two screens stay in step; only the cookies P19 allows;
+no serious accessibility problems on the main staff pages; screenshots kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from bookwell.bookings.models import Appointment, Status
+from bookwell.core.context import clinic_context
+from bookwell.core.demo import DEMO_PASSWORD, DEMO_SLUG, seed_demo
+from bookwell.scheduling.models import StaffMember
+from tests.e2e.conftest import DESKTOP, new_context, watch
+from tests.e2e.helpers import cookie_names, screenshot, serious_accessibility_problems
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+    from pytest_django.live_server_helper import LiveServer
+
+    from tests.e2e.conftest import PageProblems
+
+pytestmark = pytest.mark.e2e
+
+DESK = "desk@demo.bookwell.test"
+
+
+@pytest.fixture
+def demo(transactional_db: None):
+    return seed_demo()
+
+
+def _sign_in(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/signin/")
+    form = page.locator("main form")
+    form.get_by_label("Email:", exact=True).fill(email)
+    form.get_by_label("Password:", exact=True).fill(DEMO_PASSWORD)
+    form.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/c/{DEMO_SLUG}/")
+
+
+def _free_day(clinic) -> dt.date:
+    """A weekday four weeks ahead, beyond the demo's appointments around today."""
+    day = timezone.now().astimezone(ZoneInfo(clinic.time_zone)).date() + dt.timedelta(days=28)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def test_front_desk_books_a_walk_in_moves_it_and_completes_it(
+    live_server: LiveServer, browser: Browser, demo, page_problems: PageProblems
+) -> None:
+    base = live_server.url
+    context = new_context(browser, page_problems, viewport={"width": 1440, "height": 900})
+    page = watch(context.new_page(), page_problems)
+    _sign_in(page, base, DESK)
+    day = _free_day(demo)
+    with clinic_context(demo):
+        column_staff = (
+            StaffMember.objects.filter(bookable=True, archived=False)
+            .order_by("display_name", "pk")
+            .first()
+        )
+        assert column_staff is not None
+        before = Appointment.objects.count()
+
+    page.goto(f"{base}/c/{DEMO_SLUG}/calendar/?date={day:%Y-%m-%d}")
+    expect(page.locator(".cal-col").first).to_be_visible()
+    assert serious_accessibility_problems(page) == [], "calendar"
+    screenshot(page, "staff-1-calendar-day")
+
+    # Click an empty time in the first staff member's column: 15:00 if the grid shows it.
+    column = page.locator(f'.cal-col[data-staff="{column_staff.pk}"]')
+    box = column.bounding_box()
+    assert box is not None
+    first = int(column.get_attribute("data-first") or "0")
+    rows = int(column.get_attribute("data-rows") or "1")
+    row = (15 * 60 - first) // 15
+    page.mouse.click(box["x"] + 8, box["y"] + (row + 0.5) * box["height"] / rows)
+    panel = page.locator("#panel")
+    expect(panel.get_by_role("heading", name="New appointment")).to_be_visible()
+    expect(panel.get_by_label("Time", exact=True)).to_have_value("15:00")
+    panel.get_by_label("Service").select_option(label="Sports massage (45 min)")
+    panel.get_by_label("New client").fill("Walk In Weber")
+    panel.get_by_label("Phone").fill("+49 30 5550123")
+    assert serious_accessibility_problems(page) == [], "booking panel"
+    screenshot(page, "staff-2-booking-panel")
+    panel.get_by_role("button", name="Book", exact=True).click()
+
+    expect(panel.get_by_text("Booked.")).to_be_visible()
+    expect(page.locator(".appt", has_text="Walk In Weber")).to_be_visible()  # grid refreshed
+    with clinic_context(demo):
+        assert Appointment.objects.count() == before + 1
+        walk_in = Appointment.objects.order_by("-created_at").first()
+        assert walk_in is not None
+    zone = ZoneInfo(demo.time_zone)
+    assert walk_in.start.astimezone(zone).time() == dt.time(15, 0)
+    assert walk_in.staff_id == column_staff.pk
+
+    # Move it to 16:30 from the panel.
+    panel.get_by_text("Move", exact=True).first.click()
+    panel.get_by_label("New time").fill("16:30")
+    panel.get_by_role("button", name="Move").click()
+    expect(panel.get_by_text("Moved.")).to_be_visible()
+    with clinic_context(demo):
+        walk_in.refresh_from_db()
+    assert walk_in.start.astimezone(zone).time() == dt.time(16, 30)
+
+    panel.get_by_role("button", name="Arrived").click()
+    expect(panel.get_by_text("Status changed.")).to_be_visible()
+    panel.get_by_role("button", name="Completed").click()
+    expect(panel.locator(".status")).to_have_text("Completed")
+    assert serious_accessibility_problems(page) == [], "appointment panel"
+    screenshot(page, "staff-3-appointment-panel")
+    with clinic_context(demo):
+        walk_in.refresh_from_db()
+    assert walk_in.status == Status.COMPLETED
+
+    # Only the session and CSRF cookies (P19).
+    assert cookie_names(context) == sorted(
+        [settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME]
+    )
+    assert page_problems.all() == []
+    context.close()
+
+
+def test_two_front_desk_screens_stay_in_step(
+    live_server: LiveServer, browser: Browser, demo, page_problems: PageProblems
+) -> None:
+    base = live_server.url
+    day = _free_day(demo)
+    url = f"{base}/c/{DEMO_SLUG}/calendar/?date={day:%Y-%m-%d}"
+    screens = []
+    for _ in range(2):
+        context = new_context(browser, page_problems, **DESKTOP)
+        page = watch(context.new_page(), page_problems)
+        _sign_in(page, base, DESK)
+        page.goto(url)
+        screens.append(page)
+    first, second = screens
+
+    first.get_by_role("link", name="New appointment").click()
+    panel = first.locator("#panel")
+    panel.get_by_label("Time", exact=True).fill("17:15")
+    panel.get_by_label("With").select_option(index=1)
+    panel.get_by_label("Service").select_option(label="Sports massage (45 min)")
+    panel.get_by_label("New client").fill("Second Screen Test")
+    panel.get_by_role("button", name="Book", exact=True).click()
+    expect(panel.get_by_text("Booked.")).to_be_visible()
+
+    # The other screen refreshes when it regains focus (and every 30 s).
+    expect(second.locator(".appt", has_text="Second Screen Test")).to_have_count(0)
+    second.evaluate("() => window.dispatchEvent(new Event('focus'))")
+    expect(second.locator(".appt", has_text="Second Screen Test")).to_be_visible()
+    for page in screens:
+        page.context.close()
+    assert page_problems.all() == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["", "calendar/?view=week", "calendar/?by=room", "waitlist/", "clients/", "team/", "settings/"],
+)
+def test_main_staff_pages_have_no_serious_accessibility_problems(
+    live_server: LiveServer, browser: Browser, demo, page_problems: PageProblems, path: str
+) -> None:
+    context = new_context(browser, page_problems, **DESKTOP)
+    page = watch(context.new_page(), page_problems)
+    _sign_in(page, live_server.url, "owner@demo.bookwell.test")
+    page.goto(f"{live_server.url}/c/{DEMO_SLUG}/{path}")
+    assert serious_accessibility_problems(page) == [], path
+    screenshot(page, f"staff-page-{path or 'home'}")
+    assert page_problems.all() == []
+    context.close()
