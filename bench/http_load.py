@@ -121,6 +121,8 @@ def _prepare_in_django() -> None:
     store.create()
     query = f"?staff=any&month={day:%Y-%m}&day={day:%Y-%m-%d}"
     paths = {"public availability (month + day)": f"/book/{DEMO_SLUG}/s/{service.pk}/{query}"}
+    # The lightest signed-in staff page: what session, user and clinic checks cost alone.
+    paths["signed-in staff overview (reference)"] = f"/c/{DEMO_SLUG}/"
     try:
         calendar = reverse("bookings:calendar", kwargs={"clinic_slug": DEMO_SLUG})
         paths[f"calendar day view ({count} appointments)"] = f"{calendar}?date={day:%Y-%m-%d}"

@@ -248,7 +248,10 @@ SESSION_IDLE_TIMEOUT = env_int("BOOKWELL_SESSION_IDLE_TIMEOUT", 30 * 60)
 # Absolute timeout: however active, sign in again after this many seconds.
 SESSION_ABSOLUTE_TIMEOUT = env_int("BOOKWELL_SESSION_ABSOLUTE_TIMEOUT", 12 * 60 * 60)
 SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT
-SESSION_SAVE_EVERY_REQUEST = True
+# Activity extends the session, written at most once a minute (not on every request: that
+# was a database write per page view). The idle timeout is therefore exact to a minute.
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_REFRESH_EVERY = 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True  # the token reaches htmx through hx-headers, not the cookie

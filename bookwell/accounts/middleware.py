@@ -1,4 +1,5 @@
-"""Absolute session lifetime (P3). The idle timeout is the session's own expiry."""
+"""Absolute session lifetime (P3). The idle timeout is the session's own expiry, moved on by
+activity at most once a minute."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from bookwell.accounts.session import AUTH_AT_KEY
 
 SESSION_ENDED_ATTR = "bookwell_session_ended"
+SEEN_KEY = "_bookwell_seen"
 
 
 def session_timeouts(
@@ -29,6 +31,11 @@ def session_timeouts(
             ):
                 logout(request)
                 setattr(request, SESSION_ENDED_ATTR, True)
+            else:
+                now = int(time.time())
+                seen = request.session.get(SEEN_KEY)
+                if not isinstance(seen, int) or now - seen >= settings.SESSION_REFRESH_EVERY:
+                    request.session[SEEN_KEY] = now  # saved with a fresh idle expiry
         return get_response(request)
 
     def process_view(request: HttpRequest, *args: Any) -> None:

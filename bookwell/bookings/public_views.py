@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -308,6 +309,7 @@ def _manage_url(clinic: Clinic, token: str, **query: str) -> str:
 
 @require_GET
 @public_page
+@transaction.non_atomic_requests
 def services_page(request: HttpRequest, clinic: Clinic) -> HttpResponse:
     services = (
         list(Service.objects.filter(online_bookable=True, archived=False).order_by("name"))
@@ -325,6 +327,7 @@ def services_page(request: HttpRequest, clinic: Clinic) -> HttpResponse:
 
 @require_GET
 @public_page
+@transaction.non_atomic_requests
 def service_page(request: HttpRequest, clinic: Clinic, service_id: int) -> HttpResponse:
     service = _service(clinic, service_id)
     choices = _staff_choices(service)
@@ -466,6 +469,7 @@ def waitlist_page(request: HttpRequest, clinic: Clinic, service_id: int) -> Http
 
 @require_GET
 @public_page
+@transaction.non_atomic_requests
 def privacy_page(request: HttpRequest, clinic: Clinic) -> HttpResponse:
     notice = privacy_notice_current(clinic=clinic)
     return render(request, "book/privacy.html", _context(request, clinic, notice=notice))
@@ -501,6 +505,7 @@ def _manage_context(
 
 @require_GET
 @public_page
+@transaction.non_atomic_requests
 def manage_page(request: HttpRequest, clinic: Clinic, token: str) -> HttpResponse:
     appointment = manage_links.appointment_by_token(token)
     if appointment is None:
@@ -568,6 +573,7 @@ def manage_reschedule(request: HttpRequest, clinic: Clinic, token: str) -> HttpR
 
 @require_GET
 @public_page
+@transaction.non_atomic_requests
 def manage_ics(request: HttpRequest, clinic: Clinic, token: str) -> HttpResponse:
     appointment = manage_links.appointment_by_token(token)
     if appointment is None:
@@ -628,6 +634,7 @@ def waitlist_manage(request: HttpRequest, clinic: Clinic, token: str) -> HttpRes
 
 @require_GET
 @public_page
+@transaction.non_atomic_requests
 def theme_css(request: HttpRequest, clinic: Clinic) -> HttpResponse:
     """The clinic's colour as a stylesheet (the CSP allows no inline styles)."""
     colour = clinic.brand_colour if re.fullmatch(r"#[0-9a-fA-F]{6}", clinic.brand_colour) else ""

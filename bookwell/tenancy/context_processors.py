@@ -19,5 +19,6 @@ def clinic_nav(request: HttpRequest) -> dict[str, Any]:
         "clinic": clinic,
         "membership": membership,
         "perms": {p.value.replace(".", "_") for p in ROLE_PERMISSIONS[Role(membership.role)]},
-        "switcher": [m for m in memberships_for_user(user) if m.clinic_id != clinic.pk],
+        # Called by the template only when it draws the switcher.
+        "switcher": lambda: [m for m in memberships_for_user(user) if m.clinic_id != clinic.pk],
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from bookwell.accounts.models import User
 from bookwell.tenancy.models import Clinic
@@ -167,6 +169,34 @@ def test_activity_within_the_idle_timeout_keeps_the_session_alive(clock, clinic_
     # Then they stay signed in, though more than one idle timeout has passed since sign-in
     assert first.status_code == 200
     assert second.status_code == 200
+
+
+def test_activity_moves_the_idle_expiry_on_at_most_once_a_minute(clock, clinic_a):
+    # Given a signed-in user
+    from django.contrib.sessions.models import Session
+
+    user = make_member(clinic_a, Role.OWNER)
+    client = Client()
+    _sign_in(client, user.email)
+
+    def expiry():
+        return Session.objects.get(session_key=client.session.session_key).expire_date
+
+    # When they click twice within a minute, then again two minutes later
+    clock.shift(120)
+    client.get(_home(clinic_a))
+    after_first = expiry()
+    clock.shift(30)
+    client.get(_home(clinic_a))
+    after_second = expiry()
+    clock.shift(120)
+    client.get(_home(clinic_a))
+
+    # Then the first and third move the expiry on; the second writes nothing
+    idle = dt.timedelta(seconds=settings.SESSION_IDLE_TIMEOUT)
+    assert after_first == timezone.now() - dt.timedelta(seconds=150) + idle
+    assert after_second == after_first
+    assert expiry() == timezone.now() + idle
 
 
 def test_an_idle_session_ends_and_staff_pages_redirect_to_sign_in(clock, clinic_a):
