@@ -43,8 +43,14 @@ def occurrences(
     """Same local wall-clock time every N weeks (so 09:00 stays 09:00 across DST changes)."""
     if timezone.is_naive(first_start):
         raise ServiceError("The start time needs a time zone.", code="naive_time")
-    if every_weeks < 1 or (count is None and until is None):
+    if every_weeks < 1 or every_weeks > 52 or (count is None and until is None):
         raise ServiceError("Say how often and until when.", code="bad_recurrence")
+    if count is not None and not 1 <= count <= MAX_OCCURRENCES:
+        raise ServiceError(
+            f"A series has between 1 and {MAX_OCCURRENCES} appointments.", code="bad_count"
+        )
+    if until is not None and until > first_start.date() + dt.timedelta(days=2 * 366):
+        raise ServiceError("A series can run for at most two years.", code="bad_until")
     zone = ZoneInfo(time_zone)
     local = first_start.astimezone(zone).replace(tzinfo=None)
     out: list[dt.datetime] = []
@@ -144,7 +150,7 @@ def series_book(
                         ),
                         actor=actor,
                     )
-            except SlotTaken:
+            except (SlotTaken, Conflict):  # the same conflicts the preview reports
                 if not skip_conflicts:
                     raise
                 skipped.append(start.astimezone(ZoneInfo(tz)).date().isoformat())
@@ -160,12 +166,20 @@ def series_book(
 def series_cancel(
     *, series: RecurringSeries, from_start: dt.datetime, only_one: bool = False
 ) -> int:
-    """Cancels one occurrence, or it and every later one. Returns how many were cancelled."""
+    """Cancels one occurrence, or it and every later one still to come. The cancelled local
+    dates join the series' exceptions. Returns how many were cancelled."""
     qs = Appointment.objects.filter(series=series, status__in=[Status.PENDING, Status.CONFIRMED])
-    qs = qs.filter(start=from_start) if only_one else qs.filter(start__gte=from_start)
-    cancelled = 0
+    if only_one:
+        qs = qs.filter(start=from_start)
+    else:
+        qs = qs.filter(start__gte=max(from_start, timezone.now()))
+    zone = ZoneInfo(series.time_zone)
+    cancelled: list[str] = []
     with transaction.atomic():
         for appointment in qs.order_by("start"):
             appointment_cancel(appointment=appointment, by_client=False)
-            cancelled += 1
-    return cancelled
+            cancelled.append(appointment.start.astimezone(zone).date().isoformat())
+        if cancelled:
+            series.exceptions = sorted(set(series.exceptions or []) | set(cancelled))
+            series.save(update_fields=["exceptions"])
+    return len(cancelled)

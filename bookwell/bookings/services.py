@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -45,7 +46,7 @@ TRANSITIONS: dict[str, set[str]] = {
         Status.CANCELLED_BY_CLIENT,
         Status.CANCELLED_BY_CLINIC,
     },
-    Status.CHECKED_IN: {Status.COMPLETED, Status.NO_SHOW},
+    Status.CHECKED_IN: {Status.COMPLETED},
     Status.COMPLETED: set(),
     Status.NO_SHOW: set(),
     Status.CANCELLED_BY_CLIENT: set(),
@@ -91,15 +92,34 @@ def _overlapping(
     lo: dt.datetime,
     hi: dt.datetime,
     exclude: Appointment | None = None,
+    share_key: str | None = None,
 ) -> bool:
+    """Whether a live booking overlaps [lo, hi) for the staff member or the room. Rows with
+    `share_key` (the seats of the same class) do not count: they share their time."""
     qs = Appointment.objects.filter(status__in=BLOCKING, block_start__lt=hi, block_end__gt=lo)
     if staff is not None:
         qs = qs.filter(staff=staff)
     if room is not None:
-        qs = qs.filter(room=room, room_exclusive=True)
+        qs = qs.filter(room=room)
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)
+    if share_key:
+        qs = qs.exclude(overlap_key=share_key)
     return qs.exists()
+
+
+def _room_use(
+    room: Room, lo: dt.datetime, hi: dt.datetime, share_key: str, exclude: Appointment | None
+) -> int:
+    """How many bookings use a shared room in [lo, hi): a class counts once, and the class
+    this booking joins (`share_key`) is already counted by its first seat."""
+    qs = Appointment.objects.filter(
+        room=room, status__in=BLOCKING, block_start__lt=hi, block_end__gt=lo
+    ).exclude(overlap_key=share_key)
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    keys = set(qs.values_list("overlap_key", flat=True))
+    return len(keys)
 
 
 def _check_staff_time(
@@ -141,6 +161,7 @@ def _check_staff_time(
 
 def _validate(clinic: Clinic, req: BookingRequest) -> list[Room]:
     """Checks the request; returns the rooms the service may use (none: it needs no room)."""
+    _check_owned(clinic, req.service, req.staff, req.room, req.client)
     if timezone.is_naive(req.start):
         raise ServiceError("The start time needs a time zone.", code="naive_time")
     if req.service.archived or req.staff.archived or not req.staff.bookable:
@@ -201,12 +222,13 @@ def _rooms_where_staff_works(
     from bookwell.scheduling.models import DateOverride, WorkingHours
 
     local = request.start.astimezone(ZoneInfo(clinic.time_zone))
+    # A date override says where they work that day; otherwise the weekly hours do.
     places = set(
-        WorkingHours.objects.filter(staff=request.staff, weekday=local.weekday()).values_list(
+        DateOverride.objects.filter(staff=request.staff, date=local.date()).values_list(
             "location_id", flat=True
         )
-    ) | set(
-        DateOverride.objects.filter(staff=request.staff, date=local.date()).values_list(
+    ) or set(
+        WorkingHours.objects.filter(staff=request.staff, weekday=local.weekday()).values_list(
             "location_id", flat=True
         )
     )
@@ -215,24 +237,56 @@ def _rooms_where_staff_works(
 
 
 def _choose_room(
-    req: BookingRequest, rooms: list[Room], lo: dt.datetime, hi: dt.datetime
+    req: BookingRequest,
+    rooms: list[Room],
+    lo: dt.datetime,
+    hi: dt.datetime,
+    share_key: str,
+    exclude: Appointment | None = None,
 ) -> Room | None:
+    """A room for [lo, hi): the requested one, else the first accepted one with space. Each
+    room is locked while it is counted, so two bookings cannot both take its last place."""
     if not rooms:
         return None
     candidates = [req.room] if req.room is not None else rooms
     for room in candidates:
+        Room.objects.select_for_update().filter(pk=room.pk).first()
         if room.capacity == 1:
-            if not _overlapping(room=room, lo=lo, hi=hi):
+            if not _overlapping(room=room, lo=lo, hi=hi, exclude=exclude, share_key=share_key):
                 return room
             continue
-        # A shared room holds up to `capacity` people at once: count under the room's lock.
-        Room.objects.select_for_update().filter(pk=room.pk).first()
-        inside = Appointment.objects.filter(
-            room=room, status__in=BLOCKING, block_start__lt=hi, block_end__gt=lo
-        ).count()
-        if inside < room.capacity:
+        if _room_use(room, lo, hi, share_key, exclude) < room.capacity:
             return room
     raise SlotTaken()
+
+
+class StaffAway(Conflict):
+    code = "staff_away"
+
+
+def _check_not_away(
+    clinic: Clinic, staff: StaffMember, start: dt.datetime, lo: dt.datetime, hi: dt.datetime
+) -> None:
+    """Nobody is booked into their time off or a day the clinic is closed (staff included:
+    outside working hours is allowed at the desk, a holiday is not)."""
+    from bookwell.scheduling.models import ClinicClosure, TimeOff
+
+    if TimeOff.objects.filter(staff=staff, start__lt=hi, end__gt=lo).exists():
+        raise StaffAway(
+            _("%(name)s is away then.") % {"name": staff.display_name}, code="staff_away"
+        )
+    day = start.astimezone(ZoneInfo(clinic.time_zone)).date()
+    if ClinicClosure.objects.filter(first_day__lte=day, last_day__gte=day).exists():
+        raise StaffAway(_("The clinic is closed that day."), code="clinic_closed")
+
+
+def _check_owned(clinic: Clinic, *objects: object) -> None:
+    """Every object a booking refers to belongs to the clinic it is booked in (P1)."""
+    for obj in objects:
+        if obj is not None and getattr(obj, "clinic_id", clinic.pk) != clinic.pk:
+            raise ServiceError(
+                _("Something in this booking is not part of this clinic."), code="foreign_object"
+            )
 
 
 def appointment_book(
@@ -269,6 +323,7 @@ def appointment_book(
                 hi=hi,
                 client=request.client,
             )
+            _check_not_away(clinic, request.staff, request.start, lo, hi)
             if request.source != Source.STAFF:
                 # Clients and integrations book only what availability offers (working hours,
                 # notice, advance window), in a room at that location; staff may book outside
@@ -282,8 +337,14 @@ def appointment_book(
                         raise SlotTaken()
             elif rooms and request.room is None:
                 rooms = _rooms_where_staff_works(clinic, request, rooms)
-            room = _choose_room(request, rooms, lo, hi)
+            if request.room is not None and rooms and request.room not in rooms:
+                raise SlotTaken()  # the room asked for is not free or not offered here
+            new_id = uuid.uuid4()
+            share_key = _overlap_key(request.service, new_id, request.start)
+            room = _choose_room(request, rooms, lo, hi, share_key)
             appointment = Appointment(
+                id=new_id,
+                overlap_key=share_key,
                 clinic=clinic,
                 service=request.service,
                 staff=request.staff,
@@ -303,7 +364,6 @@ def appointment_book(
                 created_by=actor,
                 key_version=keyring.active_version(clinic.pk),
             )
-            appointment.overlap_key = _overlap_key(request.service, appointment.pk, request.start)
             # No full_clean on this hot path: the objects are the validated ones above, and the
             # database checks the rest (order and block constraints, exclusion, idempotency).
             appointment.save()
@@ -326,6 +386,7 @@ def appointment_reschedule(
     by_client: bool = False,
     override_reason: str | None = None,
 ) -> Appointment:
+    override_reason = override_reason or None
     if appointment.status not in (Status.PENDING, Status.CONFIRMED):
         raise Conflict(_("Only upcoming appointments can be moved."), code="not_movable")
     _check_window(
@@ -346,28 +407,43 @@ def appointment_reschedule(
                 client=appointment.client,
                 exclude=appointment,
             )
-            if (
-                appointment.room_exclusive
-                and appointment.room is not None
-                and _overlapping(room=appointment.room, lo=lo, hi=hi, exclude=appointment)
-            ):
-                raise SlotTaken()
-            if by_client and not _offered(
-                appointment.clinic,
-                BookingRequest(
-                    service=appointment.service,
-                    staff=appointment.staff,
-                    start=start,
-                    source=Source.ONLINE,
-                ),
-                exclude=appointment,
-            ):
+            _check_not_away(clinic, appointment.staff, start, lo, hi)
+            moved = BookingRequest(
+                service=appointment.service,
+                staff=appointment.staff,
+                start=start,
+                source=Source.ONLINE if by_client else Source.STAFF,
+            )
+            offered = _offered_rooms(clinic, moved, exclude=appointment) if by_client else None
+            if by_client and offered is None:
                 # A client moves only to a time availability offers (hours, notice, advance).
                 raise SlotTaken()
+            rooms = list(appointment.service.rooms.filter(archived=False).order_by("pk"))
+            if rooms:
+                if offered is not None:
+                    rooms = [r for r in rooms if r.pk in offered]
+                else:
+                    rooms = _rooms_where_staff_works(clinic, moved, rooms)
+                # Keep the room it has when that still has space.
+                rooms.sort(key=lambda r: r.pk != appointment.room_id)
+                share_key = _overlap_key(appointment.service, appointment.pk, start)
+                appointment.room = _choose_room(
+                    moved, rooms, lo, hi, share_key, exclude=appointment
+                )
+                appointment.room_exclusive = appointment.room.capacity == 1  # type: ignore[union-attr]
             freed_at = appointment.start
             appointment.block_start, appointment.block_end = lo, hi
             appointment.overlap_key = _overlap_key(appointment.service, appointment.pk, start)
-            fields = ["start", "end", "block_start", "block_end", "overlap_key", "updated_at"]
+            fields = [
+                "start",
+                "end",
+                "block_start",
+                "block_end",
+                "overlap_key",
+                "room",
+                "room_exclusive",
+                "updated_at",
+            ]
             if by_client and override_reason:
                 appointment.override_reason = override_reason
                 fields.append("override_reason")
@@ -391,6 +467,7 @@ def appointment_reschedule(
 def _check_window(
     appointment: Appointment, notice_min: int, by_client: bool, override_reason: str | None
 ) -> None:
+    override_reason = override_reason or None  # an empty choice is no reason
     if not by_client:
         return
     if override_reason is not None:
@@ -412,6 +489,9 @@ def appointment_set_status(
     by_client: bool = False,
     override_reason: str | None = None,
 ) -> Appointment:
+    override_reason = override_reason or None
+    if status not in Status.values:
+        raise Conflict(_("Unknown status."), code="bad_status")
     if status not in TRANSITIONS.get(appointment.status, set()):
         raise Conflict(
             f"An appointment that is {appointment.get_status_display().lower()} cannot become "

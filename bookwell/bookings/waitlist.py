@@ -53,14 +53,34 @@ def waitlist_join(
     return entry
 
 
+def _still_offered(
+    clinic: Clinic, service: Service, staff: StaffMember, start: dt.datetime
+) -> bool:
+    """The time is still one a client could book online (hours, notice, advance, free)."""
+    from bookwell.bookings.services import _offered
+
+    return _offered(
+        clinic, BookingRequest(service=service, staff=staff, start=start, source=Source.ONLINE)
+    )
+
+
 def waitlist_offer_freed(
     *, clinic: Clinic, service: Service, staff: StaffMember, start: dt.datetime
 ) -> WaitlistOffer | None:
-    """Offers a freed time to the first matching client in line who has not had it yet."""
-    day = start.astimezone(ZoneInfo(clinic.time_zone)).date()
+    """Offers a freed time to the first matching client in line who has not had it yet.
+
+    Only a time a client could still book is offered, and the offer closes no later than the
+    service's minimum notice before it (a past time is never offered)."""
+    notice = dt.timedelta(minutes=service.min_notice_min)
+    closes = min(
+        timezone.now() + dt.timedelta(minutes=clinic.waitlist_offer_minutes), start - notice
+    )
+    if closes <= timezone.now() or not _still_offered(clinic, service, staff, start):
+        return None
+    day = start.astimezone(ZoneInfo(_local_zone(clinic, staff, start))).date()
     already = WaitlistOffer.objects.filter(start=start, staff=staff).values("entry_id")
-    entry = (
-        WaitlistEntry.objects.select_for_update()
+    line = (
+        WaitlistEntry.objects.select_for_update(skip_locked=True)
         .filter(
             service=service,
             status=WaitlistStatus.WAITING,
@@ -70,20 +90,26 @@ def waitlist_offer_freed(
         .filter(Q(staff__isnull=True) | Q(staff=staff))
         .exclude(pk__in=already)
         .order_by("created_at", "pk")
-        .first()
     )
+    entry = line.first()
     if entry is None:
         return None
     offer = WaitlistOffer.objects.create(
-        clinic=clinic,
-        entry=entry,
-        staff=staff,
-        start=start,
-        expires_at=timezone.now() + dt.timedelta(minutes=clinic.waitlist_offer_minutes),
+        clinic=clinic, entry=entry, staff=staff, start=start, expires_at=closes
     )
     entry.status = WaitlistStatus.OFFERED
     entry.save(update_fields=["status"])
     return offer
+
+
+def _local_zone(clinic: Clinic, staff: StaffMember, start: dt.datetime) -> str:
+    """The wall clock of the day the staff member works (their location's), else the clinic's."""
+    from bookwell.scheduling.models import WorkingHours
+
+    zones = set(
+        WorkingHours.objects.filter(staff=staff).values_list("location__time_zone", flat=True)
+    )
+    return zones.pop() if len(zones) == 1 else clinic.time_zone
 
 
 def waitlist_accept(*, clinic: Clinic, offer: WaitlistOffer) -> Appointment:
@@ -93,9 +119,11 @@ def waitlist_accept(*, clinic: Clinic, offer: WaitlistOffer) -> Appointment:
         offer = WaitlistOffer.objects.select_for_update().select_related("entry").get(pk=offer.pk)
         if offer.status != OfferStatus.OPEN:
             raise Gone(_("This offer is no longer open."), code="offer_closed")
-        if offer.expires_at <= timezone.now():
+        if offer.expires_at <= timezone.now() or offer.start <= timezone.now():
             raise Gone(_("This offer has expired."), code="offer_expired")
         entry = offer.entry
+        if entry.status not in (WaitlistStatus.WAITING, WaitlistStatus.OFFERED):
+            raise Gone(_("This waitlist place is closed."), code="entry_closed")
         appointment: Appointment | None
         try:
             with transaction.atomic():
@@ -106,10 +134,10 @@ def waitlist_accept(*, clinic: Clinic, offer: WaitlistOffer) -> Appointment:
                         staff=offer.staff,
                         start=offer.start,
                         client=entry.client,
-                        source=Source.STAFF,
+                        source=Source.ONLINE,
                     ),
                 )
-        except SlotTaken:
+        except (SlotTaken, Conflict):
             appointment = None
         if appointment is None:
             offer.status = OfferStatus.EXPIRED

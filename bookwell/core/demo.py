@@ -165,6 +165,7 @@ def _seed_schedule(clinic: Clinic, practitioners: list[User]) -> None:
 
     from bookwell.bookings.services import BookingRequest, SlotTaken, appointment_book
     from bookwell.clients.models import Client
+    from bookwell.core.errors import Conflict
     from bookwell.scheduling.models import (
         Location,
         Room,
@@ -258,7 +259,7 @@ def _seed_schedule(clinic: Clinic, practitioners: list[User]) -> None:
                         service=service, staff=member, start=start, client=rng.choice(clients)
                     ),
                 )
-            except SlotTaken:
+            except (SlotTaken, Conflict):  # taken, or the staff member is away
                 continue
 
 

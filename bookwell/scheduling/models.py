@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -170,6 +172,24 @@ class DateOverride(TenantModel):
 
     def __str__(self) -> str:
         return f"override {self.pk}"
+
+    def clean(self) -> None:
+        """Intervals are [start_min, end_min] pairs within the day, in order, not overlapping."""
+        from django.core.exceptions import ValidationError
+
+        pairs = self.intervals if isinstance(self.intervals, list) else None
+        ok = pairs is not None and all(
+            isinstance(p, list | tuple)
+            and len(p) == 2
+            and all(isinstance(x, int) for x in p)
+            and 0 <= p[0] < p[1] <= 1440
+            for p in pairs
+        )
+        if ok and pairs:
+            ordered = sorted(pairs)
+            ok = all(a[1] <= b[0] for a, b in itertools.pairwise(ordered))
+        if not ok:
+            raise ValidationError({"intervals": ["Give times within the day that do not overlap."]})
 
 
 class TimeOffCategory(models.TextChoices):

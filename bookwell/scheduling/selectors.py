@@ -81,7 +81,21 @@ def availability(
     for staff_id, location_id, tz, day, intervals in DateOverride.objects.filter(
         staff_id__in=staff, date__gte=first, date__lte=last
     ).values_list("staff_id", "location_id", "location__time_zone", "date", "intervals"):
-        overrides[(staff_id, location_id, tz)][day] = [(int(a), int(b)) for a, b in intervals]
+        overrides[(staff_id, location_id, tz)][day] = [
+            (int(pair[0]), int(pair[1]))
+            for pair in (intervals if isinstance(intervals, list) else [])
+            if isinstance(pair, list | tuple)
+            and len(pair) == 2
+            and all(isinstance(x, int) for x in pair)
+            and 0 <= pair[0] < pair[1] <= 1440
+        ]
+    # A date override replaces the staff member's hours that day at every location: it says
+    # where they work that day (its intervals, at its location), or that they do not.
+    overridden = {(place[0], day) for place, days in overrides.items() for day in days}
+    for place in list(weekly):
+        for staff_id, day in overridden:
+            if place[0] == staff_id and day not in overrides[place]:
+                overrides[place][day] = []
     closed: set[dt.date] = set()
     for a, b in ClinicClosure.objects.filter(first_day__lte=last, last_day__gte=first).values_list(
         "first_day", "last_day"
@@ -103,6 +117,10 @@ def availability(
     )
     if exclude_appointment is not None:  # its own time is free when moving it
         appointments = appointments.exclude(pk=exclude_appointment.pk)
+    # A class uses its room once, however many seats it has (one interval per overlap key);
+    # a new seat of one of this service's classes joins the room that class is in.
+    room_keys: set[tuple[int, str]] = set()
+    class_rooms: dict[int, set[int]] = defaultdict(set)
     for (
         staff_id,
         room_id,
@@ -111,6 +129,7 @@ def availability(
         service_id,
         seat,
         begins,
+        key,
     ) in appointments.values_list(
         "staff_id",
         "room_id",
@@ -119,15 +138,19 @@ def availability(
         "service_id",
         "group_seat",
         "start",
+        "overlap_key",
     ):
+        if room_id is not None and (room_id, key) not in room_keys:
+            room_keys.add((room_id, key))
+            room_busy[room_id].append((_ts(start), _ts(end)))
         if seat and service_id == service.pk and service.capacity > 1:
             held = classes.setdefault((staff_id, _ts(begins)), [0, _ts(start), _ts(end)])
             held[0] += 1
+            if room_id is not None:
+                class_rooms[_ts(begins)].add(room_id)
             continue  # a class keeps its start open while seats remain (filtered below)
         if staff_id in staff:
             busy[staff_id].append((_ts(start), _ts(end)))
-        if room_id is not None:
-            room_busy[room_id].append((_ts(start), _ts(end)))
 
     rules = service_rules(service)
     rooms_by_location: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -171,10 +194,12 @@ def availability(
         for slot in found:
             free_rooms: set[int] = set()
             if needs_room:
+                here = rooms_by_location.get(location_id, [])
                 free_rooms = {
                     room_id
-                    for room_id, _ in rooms_by_location.get(location_id, [])
-                    if occupancy[room_id][0].room_for_one_more(
+                    for room_id, _ in here
+                    if room_id in class_rooms.get(slot.start, ())
+                    or occupancy[room_id][0].room_for_one_more(
                         slot.start - before, slot.start + after, occupancy[room_id][1]
                     )
                 }

@@ -218,7 +218,7 @@ def test_no_preference_round_robin_takes_turns(clinic_a, clock):
         assert given == [setup.staff, setup.other_staff, setup.staff]
 
 
-def test_each_location_keeps_its_own_clock_and_overrides(clinic_a):
+def test_each_location_keeps_its_own_clock_and_an_override_says_where_they_work(clinic_a):
     from bookwell.scheduling.models import Location
 
     setup = schedule(clinic_a, duration_min=60, buffer_after_min=0, slot_interval_min=60)
@@ -243,8 +243,21 @@ def test_each_location_keeps_its_own_clock_and_overrides(clinic_a):
         slots = availability(
             clinic=clinic_a, service=setup.service, first=MONDAY, last=MONDAY, now=NOW
         )
+        usual = availability(
+            clinic=clinic_a,
+            service=setup.service,
+            first=MONDAY + dt.timedelta(days=7),
+            last=MONDAY + dt.timedelta(days=7),
+            now=NOW,
+        )
     utc = [dt.datetime.fromtimestamp(s.start, dt.UTC).strftime("%H:%M") for s in slots]
-    assert utc == ["09:00", "13:00"]  # Berlin moved to 11:00 local; New York untouched
+    # That Monday they work in Berlin only, 11:00 local; the override replaces New York too.
+    assert utc == ["09:00"]
+    # The Monday after, each location keeps its own clock: 09:00 Berlin and 09:00 New York.
+    assert [dt.datetime.fromtimestamp(s.start, dt.UTC).strftime("%H:%M") for s in usual] == [
+        "07:00",
+        "13:00",
+    ]
 
 
 def test_a_day_with_only_an_override_is_offered(clinic_a):

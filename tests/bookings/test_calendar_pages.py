@@ -218,7 +218,7 @@ def test_the_note_is_kept_encrypted(clinic_a, setup, desk):
     [stored] = _appointments(clinic_a)
     with clinic_context(clinic_a):
         assert stored.note == "Left knee pain."
-    with connection.cursor() as cursor:
+    with clinic_context(clinic_a), connection.cursor() as cursor:  # RLS: the clinic's rows
         cursor.execute("SELECT note FROM bookings_appointment")
         raw = cursor.fetchone()[0]
     assert "knee" not in raw and raw.startswith("bw1.")

@@ -6,6 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from bookwell.bookings.models import Appointment, RecurringSeries, Status
 from bookwell.bookings.recurring import occurrences, series_book, series_cancel, series_preview
@@ -104,7 +105,10 @@ def test_cancel_one_or_all_future_occurrences(clinic_a):
     setup = schedule(clinic_a, duration_min=60, buffer_after_min=0)
     clinic_a.time_zone = "Europe/Berlin"
     clinic_a.save()
-    with clinic_context(clinic_a):
+    with (
+        clinic_context(clinic_a),
+        time_machine.travel(FIRST - dt.timedelta(days=1), tick=False),
+    ):
         series, booked = series_book(
             clinic=clinic_a, service=setup.service, staff=setup.staff, first_start=FIRST, count=5
         )
@@ -122,6 +126,45 @@ def test_cancel_one_or_all_future_occurrences(clinic_a):
             Status.CANCELLED_BY_CLINIC,
             Status.CANCELLED_BY_CLINIC,
         ]
+        series.refresh_from_db()
+        assert len(series.exceptions) == 3  # the cancelled dates are exceptions now
+
+
+def test_all_future_never_cancels_what_is_past(clinic_a):
+    setup = schedule(clinic_a, duration_min=60, buffer_after_min=0)
+    with clinic_context(clinic_a):
+        with time_machine.travel(FIRST - dt.timedelta(days=1), tick=False):
+            series, booked = series_book(
+                clinic=clinic_a,
+                service=setup.service,
+                staff=setup.staff,
+                first_start=FIRST,
+                count=4,
+            )
+        # Two weeks later, "all from the first" cancels only the two still to come.
+        with time_machine.travel(booked[1].start + dt.timedelta(hours=2), tick=False):
+            assert series_cancel(series=series, from_start=booked[0].start) == 2
+        statuses = list(
+            Appointment.objects.filter(series=series)
+            .order_by("start")
+            .values_list("status", flat=True)
+        )
+        assert statuses[:2] == [Status.CONFIRMED, Status.CONFIRMED]
+
+
+@pytest.mark.parametrize(("count", "until"), [(0, None), (105, None), (None, "far")])
+def test_a_series_out_of_bounds_is_refused(clinic_a, count, until):
+    from bookwell.core.errors import ServiceError
+
+    until_day = FIRST.date() + dt.timedelta(days=3 * 365) if until else None
+    with pytest.raises(ServiceError):
+        occurrences(
+            first_start=FIRST,
+            time_zone="Europe/Berlin",
+            every_weeks=1,
+            count=count,
+            until=until_day,
+        )
 
 
 def test_an_occurrence_in_a_spring_forward_gap_moves_to_the_gap_end():

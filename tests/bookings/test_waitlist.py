@@ -12,6 +12,7 @@ from bookwell.bookings.waitlist import waitlist_accept, waitlist_expire_offers, 
 from bookwell.clients.services import ClientInput, client_create
 from bookwell.core.context import clinic_context
 from bookwell.core.errors import Gone
+from bookwell.scheduling.models import TimeOff, WorkingHours
 from tests.bookings.factories import schedule
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +27,15 @@ def line(clinic_a, clock):
     clinic_a.save()
     setup = schedule(clinic_a)
     with clinic_context(clinic_a):
+        for weekday in range(7):  # offers are made only for times a client could book
+            WorkingHours.objects.create(
+                clinic=clinic_a,
+                staff=setup.staff,
+                location=setup.location,
+                weekday=weekday,
+                start_min=8 * 60,
+                end_min=18 * 60,
+            )
         holder = client_create(clinic=clinic_a, data=ClientInput(full_name="Has The Slot"))
         booked = appointment_book(
             clinic=clinic_a,
@@ -102,3 +112,52 @@ def test_a_rescheduled_time_is_offered_and_a_lost_race_keeps_the_client_waiting(
         offer.refresh_from_db()
         assert offer.status == OfferStatus.EXPIRED
         assert offer.entry.status == WaitlistStatus.WAITING
+
+
+def test_a_time_that_has_passed_or_is_inside_the_notice_is_never_offered(clinic_a, line, clock):
+    _setup, booked, _, _ = line
+    with clinic_context(clinic_a):
+        clock.move_to(SLOT - dt.timedelta(minutes=30))  # the service's notice is 120 minutes
+        appointment_cancel(appointment=booked, by_client=False)
+        assert WaitlistOffer.objects.count() == 0
+
+
+def test_an_offer_closes_by_the_notice_before_the_time(clinic_a, line, clock):
+    _setup, booked, _, _ = line
+    with clinic_context(clinic_a):
+        clock.move_to(SLOT - dt.timedelta(minutes=150))  # 30 minutes before the notice starts
+        appointment_cancel(appointment=booked, by_client=False)
+        offer = WaitlistOffer.objects.get()
+        assert offer.expires_at == SLOT - dt.timedelta(minutes=120)
+
+
+def test_an_offer_for_a_withdrawn_place_cannot_be_accepted(clinic_a, line):
+    _, booked, _, _ = line
+    with clinic_context(clinic_a):
+        appointment_cancel(appointment=booked, by_client=False)
+        offer = WaitlistOffer.objects.get()
+        offer.entry.status = WaitlistStatus.WITHDRAWN
+        offer.entry.save()
+        with pytest.raises(Gone):
+            waitlist_accept(clinic=clinic_a, offer=offer)
+        assert Appointment.objects.filter(status="confirmed").count() == 0
+
+
+def test_accepting_checks_time_off_taken_since_the_offer(clinic_a, line):
+    setup, booked, _first, _ = line
+    with clinic_context(clinic_a):
+        appointment_cancel(appointment=booked, by_client=False)
+        offer = WaitlistOffer.objects.get()
+        TimeOff.objects.create(
+            clinic=clinic_a,
+            staff=setup.staff,
+            start=SLOT - dt.timedelta(hours=1),
+            end=SLOT + dt.timedelta(hours=3),
+            category="sick",
+        )
+        from bookwell.core.errors import Conflict
+
+        with pytest.raises(Conflict):
+            waitlist_accept(clinic=clinic_a, offer=offer)
+        offer.refresh_from_db()
+        assert offer.status == OfferStatus.EXPIRED

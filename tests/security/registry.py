@@ -289,12 +289,20 @@ def _schedule(clinic: Clinic) -> dict[str, Any]:
         location = Location.objects.create(clinic=clinic, name="Loc", time_zone="Europe/Berlin")
         room = Room.objects.create(clinic=clinic, location=location, name="R1")
         staff = StaffMember.objects.create(clinic=clinic, display_name="Staff")
-        service = Service.objects.create(clinic=clinic, name="Svc", duration_min=30)
+        service = Service.objects.create(
+            clinic=clinic, name="Svc", duration_min=30, max_advance_days=3650
+        )
         service.staff.set([staff], through_defaults={"clinic": clinic})
         service.rooms.set([room], through_defaults={"clinic": clinic})
-        WorkingHours.objects.create(
-            clinic=clinic, staff=staff, location=location, weekday=0, start_min=540, end_min=1020
-        )
+        for weekday in range(7):  # the waitlist is offered only times a client could book
+            WorkingHours.objects.create(
+                clinic=clinic,
+                staff=staff,
+                location=location,
+                weekday=weekday,
+                start_min=480,
+                end_min=1080,
+            )
         day = dt.date(2031, 6, 2)
         DateOverride.objects.create(clinic=clinic, staff=staff, location=location, date=day)
         start = dt.datetime(2031, 6, 3, 9, 0, tzinfo=dt.UTC)

@@ -1,0 +1,205 @@
+"""What a review of the booking services found, each fixed and held by a test: the database's
+own guarantee, classes in rooms, shared rooms on reschedule, objects from another clinic,
+junk statuses and overrides, time off and closures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+
+from bookwell.bookings.models import Appointment, Status
+from bookwell.bookings.services import (
+    BookingRequest,
+    SlotTaken,
+    appointment_book,
+    appointment_cancel,
+    appointment_reschedule,
+    appointment_set_status,
+)
+from bookwell.clients.services import ClientInput, client_create
+from bookwell.core.context import clinic_context
+from bookwell.core.errors import Conflict, ServiceError
+from bookwell.scheduling.models import ClinicClosure, DateOverride, Room, TimeOff, WorkingHours
+from bookwell.scheduling.selectors import availability
+from tests.bookings.factories import schedule
+
+pytestmark = pytest.mark.django_db
+
+START = dt.datetime(2031, 3, 3, 6, 0, tzinfo=dt.UTC)  # Monday, 07:00 in Berlin
+AT = dt.datetime(2031, 3, 5, 9, 0, tzinfo=dt.UTC)  # Wednesday, 10:00 in Berlin
+
+
+def _hours(setup, staff=None):
+    for weekday in range(7):
+        WorkingHours.objects.create(
+            clinic=setup.clinic,
+            staff=staff or setup.staff,
+            location=setup.location,
+            weekday=weekday,
+            start_min=8 * 60,
+            end_min=18 * 60,
+        )
+
+
+def _book(setup, start, **kw):
+    fields = {"service": setup.service, "staff": setup.staff, "start": start, **kw}
+    return appointment_book(clinic=setup.clinic, request=BookingRequest(**fields))
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_overlaps_written_around_the_services(clinic_a, clock):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only (run by `make test` against a throwaway database)")
+    setup = schedule(clinic_a, with_room=True)
+    with clinic_context(clinic_a):
+        first = _book(setup, AT)
+        raw = {
+            "clinic": clinic_a,
+            "service": setup.service,
+            "start": AT + dt.timedelta(minutes=10),
+            "end": AT + dt.timedelta(minutes=40),
+            "block_start": AT + dt.timedelta(minutes=10),
+            "block_end": AT + dt.timedelta(minutes=40),
+        }
+        # A private row with an empty overlap key, for the same staff member: refused.
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Appointment.objects.create(staff=setup.staff, overlap_key="", **raw)
+        # Another staff member in the same single room, "not exclusive": refused all the same.
+        with pytest.raises(IntegrityError), transaction.atomic():
+            row_id = uuid.uuid4()
+            Appointment.objects.create(
+                id=row_id,
+                staff=setup.other_staff,
+                room=first.room,
+                room_exclusive=False,
+                overlap_key=str(row_id),
+                **raw,
+            )
+        assert Appointment.objects.count() == 1
+
+
+def test_a_class_shares_its_single_room_among_its_seats(clinic_a, clock):
+    setup = schedule(clinic_a, with_room=True, capacity=3, duration_min=60, buffer_after_min=0)
+    with clinic_context(clinic_a):
+        _hours(setup)
+        people = [
+            client_create(clinic=clinic_a, data=ClientInput(full_name=f"Seat {i}"))
+            for i in range(3)
+        ]
+        one = _book(setup, AT, client=people[0])
+        slots = availability(
+            clinic=clinic_a, service=setup.service, first=AT.date(), last=AT.date()
+        )
+        at = next(s for s in slots if s.start == int(AT.timestamp()))
+        assert setup.room.pk in at.rooms  # still offered, in its room
+        two = _book(setup, AT, client=people[1])
+        assert one.room_id == two.room_id == setup.room.pk
+        # Someone else's private booking in that room at that time: refused.
+        setup.service.capacity = 1
+        setup.service.save()
+        with pytest.raises(SlotTaken):
+            _book(setup, AT + dt.timedelta(minutes=30), staff=setup.other_staff)
+
+
+def test_a_move_into_a_full_shared_room_takes_another_room_or_is_refused(clinic_a, clock):
+    setup = schedule(clinic_a, with_room=True, duration_min=60, buffer_after_min=0)
+    with clinic_context(clinic_a):
+        shared = setup.room
+        shared.capacity = 2
+        shared.save()
+        third = schedule(clinic_a).staff  # a third staff member
+        setup.service.staff.add(third, through_defaults={"clinic": clinic_a})
+        _book(setup, AT)
+        _book(setup, AT, staff=setup.other_staff)
+        later = _book(setup, AT + dt.timedelta(hours=3), staff=third)
+        with pytest.raises(SlotTaken):
+            appointment_reschedule(clinic=clinic_a, appointment=later, start=AT)
+        spare = Room.objects.create(clinic=clinic_a, location=setup.location, name="Spare")
+        setup.service.rooms.add(spare, through_defaults={"clinic": clinic_a})
+        moved = appointment_reschedule(clinic=clinic_a, appointment=later, start=AT)
+        assert moved.room_id == spare.pk
+        in_shared = Appointment.objects.filter(
+            room=shared, start=AT, status=Status.CONFIRMED
+        ).count()
+        assert in_shared == 2
+
+
+def test_objects_of_another_clinic_are_refused(clinic_a, clinic_b, clock):
+    setup = schedule(clinic_a)
+    with clinic_context(clinic_b):
+        stranger = client_create(clinic=clinic_b, data=ClientInput(full_name="Other Clinic"))
+    with clinic_context(clinic_a):
+        with pytest.raises(ServiceError) as refused:
+            _book(setup, AT, client=stranger)
+        assert refused.value.code == "foreign_object"
+        assert Appointment.objects.count() == 0
+
+
+def test_a_junk_status_or_override_is_a_clear_error(clinic_a, clock):
+    setup = schedule(clinic_a)
+    with clinic_context(clinic_a):
+        appointment = _book(setup, AT)
+        with pytest.raises(Conflict):
+            appointment_set_status(appointment=appointment, status="bogus")
+        bad = DateOverride(
+            clinic=clinic_a,
+            staff=setup.staff,
+            location=setup.location,
+            date=AT.date(),
+            intervals=[[600, 500], "x"],
+        )
+        with pytest.raises(ValidationError):
+            bad.full_clean()
+        bad.save()  # even if junk got stored, availability does not crash on it
+        assert (
+            availability(clinic=clinic_a, service=setup.service, first=AT.date(), last=AT.date())
+            == []
+        )
+
+
+def test_an_empty_exception_reason_is_no_reason(clinic_a, clock):
+    setup = schedule(clinic_a, cancel_notice_min=24 * 60)
+    with clinic_context(clinic_a):
+        soon = _book(setup, START + dt.timedelta(hours=5))
+        later = _book(setup, AT)
+        with pytest.raises(Conflict) as late:
+            appointment_cancel(appointment=soon, by_client=True, override_reason="")
+        assert late.value.code == "too_late"
+        appointment_cancel(appointment=later, by_client=True, override_reason="")
+        later.refresh_from_db()
+        assert later.status == Status.CANCELLED_BY_CLIENT and later.override_reason == ""
+
+
+def test_a_client_who_arrived_cannot_become_a_no_show(clinic_a, clock):
+    setup = schedule(clinic_a)
+    with clinic_context(clinic_a):
+        appointment = _book(setup, AT)
+        appointment_set_status(appointment=appointment, status=Status.CHECKED_IN)
+        with pytest.raises(Conflict):
+            appointment_set_status(appointment=appointment, status=Status.NO_SHOW)
+
+
+def test_nobody_is_booked_into_time_off_or_a_closed_day(clinic_a, clock):
+    setup = schedule(clinic_a)
+    with clinic_context(clinic_a):
+        TimeOff.objects.create(
+            clinic=clinic_a,
+            staff=setup.staff,
+            start=AT - dt.timedelta(hours=1),
+            end=AT + dt.timedelta(hours=1),
+            category="vacation",
+        )
+        ClinicClosure.objects.create(
+            clinic=clinic_a, first_day=dt.date(2031, 3, 6), last_day=dt.date(2031, 3, 6)
+        )
+        with pytest.raises(Conflict) as away:
+            _book(setup, AT)
+        assert away.value.code == "staff_away"
+        with pytest.raises(Conflict) as closed:
+            _book(setup, AT + dt.timedelta(days=1), staff=setup.other_staff)
+        assert closed.value.code == "clinic_closed"
+        assert Appointment.objects.count() == 0
