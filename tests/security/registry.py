@@ -487,6 +487,137 @@ def _waitlist_entry(clinic: Clinic) -> dict[str, Any]:
     return {"entry_id": entry.pk}
 
 
+def _catalog_object(kind: str) -> Callable[[Clinic], dict[str, Any]]:
+    def make(clinic: Clinic) -> dict[str, Any]:
+        from bookwell.scheduling.models import Room, Service
+
+        made = _desk_setup(clinic)
+        with clinic_context(clinic):
+            if kind == "rooms":
+                obj = Room.objects.create(clinic=clinic, location=made["location"], name="Room X")
+            elif kind == "services":
+                obj = Service.objects.get(pk=made["service"].pk)
+            else:
+                obj = made["staff" if kind == "staff" else "location"]
+        return {"object_id": obj.pk}
+
+    return make
+
+
+def _catalog_post(kind: str) -> Callable[[Clinic], dict[str, Any]]:
+    def data(clinic: Clinic) -> dict[str, Any]:
+        from bookwell.scheduling.models import Location
+
+        if kind == "services":
+            return {
+                "name": "Formed Service",
+                "duration_min": 30,
+                "buffer_before_min": 0,
+                "buffer_after_min": 5,
+                "price": "45.00",
+                "currency": "EUR",
+                "slot_interval_min": 15,
+                "min_notice_min": 60,
+                "max_advance_days": 30,
+                "cancel_notice_min": 60,
+                "reschedule_notice_min": 60,
+                "online_bookable": "on",
+                "assignment_policy": "least_booked",
+                "capacity": 1,
+            }
+        if kind == "staff":
+            return {"display_name": "Formed Staff", "bookable": "on"}
+        if kind == "locations":
+            return {"name": "Formed Place", "address": "Street 1", "time_zone": "Europe/Berlin"}
+        location = _first(Location, clinic)
+        return {"location": location.pk if location else "", "name": "Formed Room", "capacity": 2}
+
+    return data
+
+
+def _staff_with_place(clinic: Clinic) -> dict[str, Any]:
+    return {"staff_id": _desk_setup(clinic)["staff"].pk}
+
+
+def _hours_post(clinic: Clinic) -> dict[str, Any]:
+    from bookwell.scheduling.models import Location
+
+    location = _first(Location, clinic)
+    return {f"h_{location.pk if location else 0}_0": "09:00-12:00, 13:00-17:00"}
+
+
+def _override_post(clinic: Clinic) -> dict[str, Any]:
+    from bookwell.scheduling.models import Location
+
+    location = _first(Location, clinic)
+    return {
+        "date": "2031-07-07",
+        "location": location.pk if location else "",
+        "hours": "10:00-12:00",
+    }
+
+
+def _override(clinic: Clinic) -> dict[str, Any]:
+    import datetime as dt
+
+    from bookwell.scheduling.models import DateOverride
+
+    made = _desk_setup(clinic)
+    with clinic_context(clinic):
+        override = DateOverride.objects.create(
+            clinic=clinic,
+            staff=made["staff"],
+            location=made["location"],
+            date=dt.date(2031, 7, 1),
+        )
+    return {"override_id": override.pk}
+
+
+def _time_off(clinic: Clinic) -> dict[str, Any]:
+    import datetime as dt
+
+    from bookwell.scheduling.models import TimeOff
+
+    made = _desk_setup(clinic)
+    with clinic_context(clinic):
+        start = dt.datetime(2031, 7, 1, 8, 0, tzinfo=dt.UTC)
+        time_off = TimeOff.objects.create(
+            clinic=clinic,
+            staff=made["staff"],
+            start=start,
+            end=start + dt.timedelta(hours=8),
+            category="training",
+        )
+    return {"time_off_id": time_off.pk}
+
+
+def _closure(clinic: Clinic) -> dict[str, Any]:
+    import datetime as dt
+
+    from bookwell.scheduling.models import ClinicClosure
+
+    with clinic_context(clinic):
+        closure = ClinicClosure.objects.create(
+            clinic=clinic, first_day=dt.date(2031, 12, 24), last_day=dt.date(2031, 12, 26)
+        )
+    return {"closure_id": closure.pk}
+
+
+def _catalog_routes() -> dict[str, ClinicRoute]:
+    routes: dict[str, ClinicRoute] = {}
+    for kind in ("services", "staff", "locations", "rooms"):
+        needs = _desk_setup if kind == "rooms" else None
+        routes[f"scheduling:{kind}"] = ClinicRoute()
+        routes[f"scheduling:{kind}-new"] = ClinicRoute(setup=needs, post=_catalog_post(kind))
+        routes[f"scheduling:{kind}-edit"] = ClinicRoute(
+            objects=_catalog_object(kind), post=_catalog_post(kind)
+        )
+        routes[f"scheduling:{kind}-archive"] = ClinicRoute(
+            objects=_catalog_object(kind), get=False, post=lambda c: {"archived": "1"}
+        )
+    return routes
+
+
 CLINIC_ROUTES: dict[str, ClinicRoute] = {
     "tenancy:home": ClinicRoute(),
     "tenancy:team": ClinicRoute(),
@@ -508,6 +639,22 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     "clients:consent": ClinicRoute(objects=_client_with_notice, get=False, post=_current_notice),
     "clients:privacy-notices": ClinicRoute(post=lambda c: {"body": "Our new privacy notice."}),
     # --- Catalogue and schedules (scheduling:) ---
+    **_catalog_routes(),
+    "scheduling:schedule": ClinicRoute(objects=_staff_with_place, post=_hours_post),
+    "scheduling:override-add": ClinicRoute(
+        objects=_staff_with_place, get=False, post=_override_post
+    ),
+    "scheduling:override-delete": ClinicRoute(objects=_override, get=False, post=lambda c: {}),
+    "scheduling:time-off-add": ClinicRoute(
+        objects=_staff_with_place,
+        get=False,
+        post=lambda c: {"start": "2031-07-01T09:00", "end": "2031-07-01T17:00", "category": "sick"},
+    ),
+    "scheduling:time-off-delete": ClinicRoute(objects=_time_off, get=False, post=lambda c: {}),
+    "scheduling:closures": ClinicRoute(
+        post=lambda c: {"first_day": "2031-12-24", "last_day": "2031-12-26", "label": "Holidays"}
+    ),
+    "scheduling:closure-delete": ClinicRoute(objects=_closure, get=False, post=lambda c: {}),
     # --- end catalogue and schedules ---
     #
     # --- Calendar and appointments (bookings:) ---

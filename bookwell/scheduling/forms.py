@@ -1,0 +1,257 @@
+"""Forms for the clinic's catalogue (services, staff, locations, rooms) and schedules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from bookwell.accounts.models import User
+from bookwell.scheduling.models import (
+    ClinicClosure,
+    Location,
+    Room,
+    Service,
+    StaffMember,
+    TimeOffCategory,
+)
+from bookwell.tenancy.forms import TIME_ZONE_CHOICES
+from bookwell.tenancy.models import Clinic
+
+WEEKDAYS = [
+    _("Monday"),
+    _("Tuesday"),
+    _("Wednesday"),
+    _("Thursday"),
+    _("Friday"),
+    _("Saturday"),
+    _("Sunday"),
+]
+_INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-\u2013]\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_intervals(text: str) -> list[tuple[int, int]]:
+    """ "09:00-12:00, 13:00-17:00" -> [(540, 720), (780, 1020)]; empty text -> [].
+
+    Raises ValueError with a message people can act on."""
+    out: list[tuple[int, int]] = []
+    for part in [p for p in re.split(r"[,;]", text) if p.strip()]:
+        match = _INTERVAL.match(part)
+        if not match:
+            raise ValueError(_("Write times like 09:00-12:00, 13:00-17:00."))
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
+            raise ValueError(_("%(text)s is not a time of day.") % {"text": part.strip()})
+        a, b = h1 * 60 + m1, h2 * 60 + m2
+        if b <= a:
+            raise ValueError(_("%(text)s ends before it starts.") % {"text": part.strip()})
+        out.append((a, b))
+    out.sort()
+    for (_a1, b1), (a2, _b2) in itertools.pairwise(out):
+        if a2 < b1:
+            raise ValueError(_("Two of these times overlap."))
+    return out
+
+
+def format_intervals(pairs: list[tuple[int, int]] | list[list[int]]) -> str:
+    return ", ".join(f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}" for a, b in pairs)
+
+
+class NamedChoice(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        if isinstance(obj, StaffMember):
+            return obj.display_name
+        if isinstance(obj, Room):
+            return f"{obj.name} ({obj.location.name})"
+        return str(getattr(obj, "name", obj))
+
+
+class ServiceForm(forms.ModelForm):
+    price = forms.DecimalField(
+        label=_("Price"), min_value=Decimal(0), max_value=Decimal(100000), decimal_places=2
+    )
+    staff = NamedChoice(
+        queryset=None, required=False, widget=forms.CheckboxSelectMultiple, label=_("Performed by")
+    )
+    rooms = NamedChoice(
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Takes place in (any one of; none: needs no room)"),
+    )
+
+    class Meta:
+        model = Service
+        fields = [
+            "name",
+            "duration_min",
+            "buffer_before_min",
+            "buffer_after_min",
+            "currency",
+            "slot_interval_min",
+            "min_notice_min",
+            "max_advance_days",
+            "cancel_notice_min",
+            "reschedule_notice_min",
+            "online_bookable",
+            "assignment_policy",
+            "capacity",
+        ]
+        labels = {
+            "duration_min": _("Duration (minutes)"),
+            "buffer_before_min": _("Buffer before (minutes)"),
+            "buffer_after_min": _("Buffer after (minutes)"),
+            "slot_interval_min": _("Start times every (minutes)"),
+            "min_notice_min": _("Minimum notice (minutes)"),
+            "max_advance_days": _("Bookable up to (days ahead)"),
+            "cancel_notice_min": _("Clients may cancel until (minutes before)"),
+            "reschedule_notice_min": _("Clients may reschedule until (minutes before)"),
+            "online_bookable": _("Bookable online"),
+            "capacity": _("Places (above 1: a class)"),
+        }
+
+    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["staff"].queryset = StaffMember.objects.filter(archived=False).order_by(  # type: ignore[attr-defined]
+            "display_name"
+        )
+        self.fields["rooms"].queryset = (  # type: ignore[attr-defined]
+            Room.objects.filter(archived=False).select_related("location").order_by("name")
+        )
+        if self.instance.pk:
+            self.fields["price"].initial = Decimal(self.instance.price_cents) / 100
+            self.fields["staff"].initial = list(self.instance.staff.values_list("pk", flat=True))
+            self.fields["rooms"].initial = list(self.instance.rooms.values_list("pk", flat=True))
+        else:
+            self.fields["price"].initial = Decimal(0)
+            self.initial["min_notice_min"] = clinic.default_min_notice_min
+            self.initial["max_advance_days"] = clinic.default_max_advance_days
+            self.initial["cancel_notice_min"] = clinic.default_cancel_notice_min
+            self.initial["reschedule_notice_min"] = clinic.default_cancel_notice_min
+
+    def clean_currency(self) -> str:
+        value = str(self.cleaned_data["currency"]).strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise forms.ValidationError(_("Use a three-letter currency code, like EUR."))
+        return value
+
+
+class StaffForm(forms.ModelForm):
+    user: forms.ModelChoiceField[User] = forms.ModelChoiceField(
+        queryset=None, required=False, label=_("Team member (optional)")
+    )
+
+    class Meta:
+        model = StaffMember
+        fields = ["display_name", "bookable"]
+        labels = {"display_name": _("Name shown to clients"), "bookable": _("Takes bookings")}
+
+    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only people who are members of this clinic.
+        self.fields["user"].queryset = User.objects.filter(  # type: ignore[attr-defined]
+            memberships__clinic=clinic
+        ).order_by("full_name")
+        self.fields["user"].label_from_instance = lambda u: u.full_name  # type: ignore[attr-defined]
+        if self.instance.pk:
+            self.fields["user"].initial = self.instance.user_id
+
+
+class LocationForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES, label=_("Time zone"))
+
+    class Meta:
+        model = Location
+        fields = ["name", "address", "time_zone"]
+
+    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            self.initial["time_zone"] = clinic.time_zone
+
+
+class RoomForm(forms.ModelForm):
+    location: forms.ModelChoiceField[Location] = forms.ModelChoiceField(
+        queryset=None, label=_("Location")
+    )
+
+    class Meta:
+        model = Room
+        fields = ["location", "name", "capacity"]
+        labels = {"capacity": _("People at once")}
+
+    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = Location.objects.filter(archived=False).order_by(  # type: ignore[attr-defined]
+            "name"
+        )
+        self.fields["location"].label_from_instance = lambda loc: loc.name  # type: ignore[attr-defined]
+
+
+class OverrideForm(forms.Form):
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label=_("Date"))
+    location: forms.ModelChoiceField[Location] = forms.ModelChoiceField(
+        queryset=None, label=_("Location")
+    )
+    hours = forms.CharField(
+        required=False,
+        max_length=200,
+        label=_("Hours that day"),
+        help_text=_("Like 10:00-14:00. Leave empty: not working that day."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = Location.objects.filter(archived=False).order_by(  # type: ignore[attr-defined]
+            "name"
+        )
+        self.fields["location"].label_from_instance = lambda loc: loc.name  # type: ignore[attr-defined]
+
+    def clean_hours(self) -> list[tuple[int, int]]:
+        try:
+            return parse_intervals(self.cleaned_data["hours"] or "")
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+class TimeOffForm(forms.Form):
+    start = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        label=_("From"),
+    )
+    end = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        label=_("Until"),
+    )
+    category = forms.ChoiceField(choices=TimeOffCategory.choices, label=_("Kind"))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("start") and data.get("end") and data["end"] <= data["start"]:
+            self.add_error("end", _("The end must be after the start."))
+        return data
+
+
+class ClosureForm(forms.ModelForm):
+    class Meta:
+        model = ClinicClosure
+        fields = ["first_day", "last_day", "label"]
+        widgets = {
+            "first_day": forms.DateInput(attrs={"type": "date"}),
+            "last_day": forms.DateInput(attrs={"type": "date"}),
+        }
+        labels = {"first_day": _("First day"), "last_day": _("Last day"), "label": _("Name")}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, last = data.get("first_day"), data.get("last_day")
+        if first and last and last < first:
+            self.add_error("last_day", _("The last day must not be before the first."))
+        if first and last and (last - first) > dt.timedelta(days=366):
+            self.add_error("last_day", _("A closure lasts at most a year."))
+        return data

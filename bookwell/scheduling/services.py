@@ -1,0 +1,152 @@
+"""Writes for the clinic's catalogue and schedules. Nothing appointments refer to is deleted:
+it is archived (hidden from booking, kept for the record)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from bookwell.bookings.models import BLOCKING, Appointment
+from bookwell.scheduling.models import (
+    ClinicClosure,
+    DateOverride,
+    Location,
+    Room,
+    Service,
+    StaffMember,
+    TimeOff,
+    WorkingHours,
+)
+from bookwell.tenancy.models import Clinic
+
+
+def service_save(
+    *,
+    clinic: Clinic,
+    service: Service,
+    price: Decimal,
+    staff: list[StaffMember],
+    rooms: list[Room],
+) -> Service:
+    service.clinic = clinic
+    service.price_cents = int((price * 100).to_integral_value())
+    with transaction.atomic():
+        service.full_clean()
+        service.save()
+        service.staff.set(staff, through_defaults={"clinic": clinic})
+        service.rooms.set(rooms, through_defaults={"clinic": clinic})
+    return service
+
+
+def catalog_save(*, clinic: Clinic, obj: models.Model, **extra: Any) -> models.Model:
+    """Saves a staff member, location or room after full validation."""
+    obj.clinic = clinic  # type: ignore[attr-defined]
+    for name, value in extra.items():
+        setattr(obj, name, value)
+    with transaction.atomic():
+        obj.full_clean()
+        obj.save()
+    return obj
+
+
+def catalog_archive(*, obj: models.Model, archived: bool) -> models.Model:
+    obj.archived = archived  # type: ignore[attr-defined]
+    obj.save(update_fields=["archived"])
+    return obj
+
+
+def future_appointments(*, staff: StaffMember) -> int:
+    return Appointment.objects.filter(
+        staff=staff, status__in=BLOCKING, start__gt=timezone.now()
+    ).count()
+
+
+def weekly_hours_replace(
+    *,
+    clinic: Clinic,
+    staff: StaffMember,
+    hours: dict[tuple[int, int], list[tuple[int, int]]],
+) -> int:
+    """Replaces the staff member's week at once. `hours` maps (location id, weekday) to
+    intervals in that location's wall-clock minutes. Intervals of one day may not overlap,
+    also across locations (nobody works in two places at once)."""
+    by_day: dict[int, list[tuple[int, int]]] = {}
+    for (_location, weekday), pairs in hours.items():
+        by_day.setdefault(weekday, []).extend(pairs)
+    for weekday, pairs in by_day.items():
+        ordered = sorted(pairs)
+        for (_a1, b1), (a2, _b2) in itertools.pairwise(ordered):
+            if a2 < b1:
+                raise ValidationError(
+                    {f"day_{weekday}": ["These hours overlap with those at another location."]}
+                )
+    rows = [
+        WorkingHours(
+            clinic=clinic,
+            staff=staff,
+            location_id=location_id,
+            weekday=weekday,
+            start_min=a,
+            end_min=b,
+        )
+        for (location_id, weekday), pairs in hours.items()
+        for a, b in pairs
+    ]
+    with transaction.atomic():
+        for row in rows:
+            row.full_clean(exclude=["staff", "location"])
+        WorkingHours.objects.filter(staff=staff).delete()
+        WorkingHours.objects.bulk_create(rows)
+    return len(rows)
+
+
+def override_set(
+    *,
+    clinic: Clinic,
+    staff: StaffMember,
+    date: dt.date,
+    location: Location,
+    intervals: list[tuple[int, int]],
+) -> DateOverride:
+    """Other hours (or none) on one date; replaces an earlier override of that date."""
+    with transaction.atomic():
+        DateOverride.objects.filter(staff=staff, date=date).delete()
+        override = DateOverride(
+            clinic=clinic,
+            staff=staff,
+            location=location,
+            date=date,
+            intervals=[[a, b] for a, b in intervals],
+        )
+        override.full_clean()
+        override.save()
+    return override
+
+
+def time_off_add(
+    *,
+    clinic: Clinic,
+    staff: StaffMember,
+    start: dt.datetime,
+    end: dt.datetime,
+    category: str,
+) -> TimeOff:
+    if end <= start:
+        raise ValidationError({"end": ["The end must be after the start."]})
+    time_off = TimeOff(clinic=clinic, staff=staff, start=start, end=end, category=category)
+    time_off.full_clean()
+    time_off.save()
+    return time_off
+
+
+def closure_add(*, clinic: Clinic, closure: ClinicClosure) -> ClinicClosure:
+    closure.clinic = clinic
+    closure.full_clean()
+    closure.save()
+    return closure
