@@ -9,6 +9,7 @@ app_name = "book"
 urlpatterns = [
     path("book/<slug:clinic_slug>/", views.services_page, name="services"),
     path("book/<slug:clinic_slug>/theme.css", views.theme_css, name="theme"),
+    path("book/<slug:clinic_slug>/logo/", views.logo, name="logo"),
     path("book/<slug:clinic_slug>/privacy/", views.privacy_page, name="privacy"),
     path("book/<slug:clinic_slug>/s/<int:service_id>/", views.service_page, name="service"),
     path(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -641,4 +642,19 @@ def theme_css(request: HttpRequest, clinic: Clinic) -> HttpResponse:
     body = f":root {{ --brand: {colour}; }}\n" if colour else ""
     response = HttpResponse(body, content_type="text/css; charset=utf-8")
     response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@require_GET
+@public_page
+@transaction.non_atomic_requests
+def logo(request: HttpRequest, clinic: Clinic) -> HttpResponse:
+    """The clinic's logo, served with the type recognised at upload and never sniffed."""
+    if not clinic.logo or not clinic.logo_content_type:
+        raise Http404("No logo")
+    data = bytes(clinic.logo)
+    response = HttpResponse(data, content_type=clinic.logo_content_type)
+    response["Cache-Control"] = "public, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["ETag"] = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
     return response

@@ -37,11 +37,68 @@ class ClinicSettingsForm(forms.ModelForm):
             "require_mfa_for_admins",
             "client_email_unique",
             "collect_date_of_birth",
-            "allow_pseudonyms",
         ]
 
     def clean_country(self) -> str:
         return str(self.cleaned_data["country"]).strip().upper()
+
+
+class BookingRulesForm(forms.ModelForm):
+    apply_to_services = forms.BooleanField(
+        required=False,
+        label="Apply these windows to every existing service too",
+        help_text="Otherwise they are the starting point for new services.",
+    )
+
+    class Meta:
+        model = Clinic
+        fields = [
+            "online_booking",
+            "booking_contact",
+            "require_consent",
+            "allow_pseudonyms",
+            "waitlist_offer_minutes",
+            "default_min_notice_min",
+            "default_max_advance_days",
+            "default_cancel_notice_min",
+        ]
+        labels = {
+            "default_min_notice_min": "Minimum notice for a booking (minutes)",
+            "default_max_advance_days": "Bookable up to (days ahead)",
+            "default_cancel_notice_min": "Clients may cancel or reschedule until (minutes before)",
+            "waitlist_offer_minutes": "A waitlist offer stays open for (minutes)",
+        }
+
+
+class BrandingForm(forms.Form):
+    brand_colour = forms.CharField(
+        label="Colour", max_length=7, widget=forms.TextInput(attrs={"type": "color"})
+    )
+    logo = forms.FileField(
+        required=False,
+        label="Logo",
+        help_text="PNG, JPEG or WebP, at most 200 KB and 1024 pixels a side.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+    )
+    remove_logo = forms.BooleanField(required=False, label="Remove the logo")
+
+
+class EmbeddingForm(forms.ModelForm):
+    class Meta:
+        model = Clinic
+        fields = ["embed_origins"]
+        labels = {"embed_origins": "Websites that may show the booking page"}
+        widgets = {
+            "embed_origins": forms.Textarea(
+                attrs={"rows": 4, "placeholder": "https://www.example-clinic.de"}
+            )
+        }
+
+    def clean_embed_origins(self) -> str:
+        # Origins are case-insensitive and have no path: keep each once, in one spelling.
+        lines = str(self.cleaned_data.get("embed_origins") or "").splitlines()
+        origins = [line.strip().rstrip("/").lower() for line in lines if line.strip()]
+        return "\n".join(dict.fromkeys(origins))
 
 
 class NewPasswordMixin(forms.Form):

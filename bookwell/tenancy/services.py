@@ -7,6 +7,7 @@ import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.template.loader import render_to_string
@@ -266,3 +267,108 @@ def membership_remove(*, actor: Membership, membership: Membership) -> None:
         if membership.role == Role.OWNER and _owner_count(membership.clinic) <= 1:
             raise Conflict("A clinic needs at least one owner.", code="last_owner")
         membership.delete()
+
+
+# --- Booking rules, branding, embedding (the public booking page) --------------------------
+
+BOOKING_RULES = {
+    "online_booking",
+    "booking_contact",
+    "require_consent",
+    "allow_pseudonyms",
+    "waitlist_offer_minutes",
+    "default_min_notice_min",
+    "default_max_advance_days",
+    "default_cancel_notice_min",
+}
+LOGO_MAX_BYTES = 200 * 1024
+LOGO_MAX_SIDE = 1024
+
+
+def clinic_booking_rules_update(
+    *, clinic: Clinic, apply_to_services: bool = False, **fields: object
+) -> Clinic:
+    """Booking rules; with `apply_to_services` the default windows go to every service too.
+    Consent cannot be required before the clinic has published a privacy notice (P18)."""
+    from bookwell.clients.services import privacy_notice_current
+    from bookwell.scheduling.models import Service
+
+    if set(fields) - BOOKING_RULES:
+        raise ServiceError("Unknown settings.", code="unknown_field")
+    if fields.get("require_consent") and privacy_notice_current(clinic=clinic) is None:
+        raise ValidationError(
+            {"require_consent": ["Publish a privacy notice first: clients consent to it."]}
+        )
+    with transaction.atomic():
+        for key, value in fields.items():
+            setattr(clinic, key, value)
+        clinic.full_clean()
+        clinic.save(update_fields=[*fields.keys()])
+        if apply_to_services:
+            Service.objects.update(
+                min_notice_min=clinic.default_min_notice_min,
+                max_advance_days=clinic.default_max_advance_days,
+                cancel_notice_min=clinic.default_cancel_notice_min,
+                reschedule_notice_min=clinic.default_cancel_notice_min,
+            )
+    return clinic
+
+
+def _luminance(colour: str) -> float:
+    def channel(hex2: str) -> float:
+        c = int(hex2, 16) / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(colour[i : i + 2]) for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_with_white(colour: str) -> float:
+    return 1.05 / (_luminance(colour) + 0.05)
+
+
+def clinic_branding_update(
+    *,
+    clinic: Clinic,
+    brand_colour: str,
+    logo: bytes | None = None,
+    remove_logo: bool = False,
+) -> Clinic:
+    """The colour must keep white text readable (WCAG AA, 4.5:1); a logo is a PNG, JPEG or
+    WebP recognised from its bytes, at most 200 KB and 1024 px a side."""
+    import re
+
+    from bookwell.core.images import NotAnImage, sniff_image
+
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", brand_colour or ""):
+        raise ValidationError({"brand_colour": ["Use a colour like #1f6f5c."]})
+    if contrast_with_white(brand_colour) < 4.5:
+        raise ValidationError(
+            {"brand_colour": ["White text on this colour is hard to read. Choose a darker one."]}
+        )
+    fields = ["brand_colour"]
+    clinic.brand_colour = brand_colour.lower()
+    if logo is not None:
+        if len(logo) > LOGO_MAX_BYTES:
+            raise ValidationError({"logo": ["The logo may be at most 200 KB."]})
+        try:
+            kind, width, height = sniff_image(logo)
+        except NotAnImage as exc:
+            raise ValidationError({"logo": ["Upload a PNG, JPEG or WebP image."]}) from exc
+        if width > LOGO_MAX_SIDE or height > LOGO_MAX_SIDE:
+            raise ValidationError({"logo": ["The logo may be at most 1024 pixels a side."]})
+        clinic.logo, clinic.logo_content_type = logo, kind
+        fields += ["logo", "logo_content_type"]
+    elif remove_logo:
+        clinic.logo, clinic.logo_content_type = None, ""
+        fields += ["logo", "logo_content_type"]
+    clinic.save(update_fields=fields)
+    return clinic
+
+
+def clinic_embedding_update(*, clinic: Clinic, embed_origins: str) -> Clinic:
+    lines = [line.strip().rstrip("/") for line in embed_origins.splitlines() if line.strip()]
+    clinic.embed_origins = "\n".join(dict.fromkeys(line.lower() for line in lines))
+    clinic.full_clean()
+    clinic.save(update_fields=["embed_origins"])
+    return clinic

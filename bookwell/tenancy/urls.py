@@ -27,4 +27,15 @@ urlpatterns = [
         name="invitation-revoke",
     ),
     path("c/<slug:clinic_slug>/settings/", views.clinic_settings, name="settings"),
+    path("c/<slug:clinic_slug>/settings/booking/", views.settings_booking, name="settings-booking"),
+    path(
+        "c/<slug:clinic_slug>/settings/branding/",
+        views.settings_branding,
+        name="settings-branding",
+    ),
+    path(
+        "c/<slug:clinic_slug>/settings/embedding/",
+        views.settings_embedding,
+        name="settings-embedding",
+    ),
 ]

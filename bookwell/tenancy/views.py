@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -21,7 +22,10 @@ from bookwell.core.net import client_ip, network_of
 from bookwell.tenancy import services
 from bookwell.tenancy.access import clinic_view
 from bookwell.tenancy.forms import (
+    BookingRulesForm,
+    BrandingForm,
     ClinicSettingsForm,
+    EmbeddingForm,
     InvitationSignupForm,
     InviteForm,
     RoleForm,
@@ -227,3 +231,85 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         messages.success(request, f"You joined {inv.clinic.name}.")
         return redirect("tenancy:home", clinic_slug=membership.clinic.slug)
     return render(request, "tenancy/invitation.html", ctx)
+
+
+# --- Booking rules, branding, embedding -----------------------------------------------------
+
+
+def _settings_section(
+    request: HttpRequest, template: str, form: Any, status: int = 200, **extra: Any
+) -> HttpResponse:
+    return render(request, template, {"form": form, **extra}, status=status)
+
+
+@clinic_view(Perm.CLINIC_SETTINGS)
+@require_http_methods(["GET", "POST"])
+def settings_booking(request: HttpRequest) -> HttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    form = BookingRulesForm(request.POST or None, instance=clinic)
+    if request.method == "POST":
+        if form.is_valid():
+            data = {k: form.cleaned_data[k] for k in form.changed_data if k != "apply_to_services"}
+            try:
+                services.clinic_booking_rules_update(
+                    clinic=clinic,
+                    apply_to_services=form.cleaned_data["apply_to_services"],
+                    **data,
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, "Booking rules saved.")
+                return redirect("tenancy:settings-booking", clinic_slug=clinic.slug)
+        clinic.refresh_from_db()
+        return _settings_section(request, "tenancy/settings_booking.html", form, status=400)
+    return _settings_section(request, "tenancy/settings_booking.html", form)
+
+
+@clinic_view(Perm.CLINIC_SETTINGS)
+@require_http_methods(["GET", "POST"])
+def settings_branding(request: HttpRequest) -> HttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    form = BrandingForm(
+        request.POST or None, request.FILES or None, initial={"brand_colour": clinic.brand_colour}
+    )
+    if request.method == "POST":
+        if form.is_valid():
+            upload = form.cleaned_data.get("logo")
+            logo = upload.read(services.LOGO_MAX_BYTES + 1) if upload else None
+            try:
+                services.clinic_branding_update(
+                    clinic=clinic,
+                    brand_colour=form.cleaned_data["brand_colour"],
+                    logo=logo,
+                    remove_logo=form.cleaned_data["remove_logo"],
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, "Branding saved.")
+                return redirect("tenancy:settings-branding", clinic_slug=clinic.slug)
+        clinic.refresh_from_db()
+        return _settings_section(request, "tenancy/settings_branding.html", form, status=400)
+    return _settings_section(request, "tenancy/settings_branding.html", form)
+
+
+@clinic_view(Perm.CLINIC_SETTINGS)
+@require_http_methods(["GET", "POST"])
+def settings_embedding(request: HttpRequest) -> HttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    form = EmbeddingForm(request.POST or None, instance=clinic)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.clinic_embedding_update(
+                    clinic=clinic, embed_origins=form.cleaned_data["embed_origins"]
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, "Embedding saved.")
+                return redirect("tenancy:settings-embedding", clinic_slug=clinic.slug)
+        clinic.refresh_from_db()
+        return _settings_section(request, "tenancy/settings_embedding.html", form, status=400)
+    return _settings_section(request, "tenancy/settings_embedding.html", form)

@@ -53,6 +53,7 @@ class PublicRoute:
     objects: Callable[[Clinic], dict[str, Any]] | None = None
     post: Callable[[Clinic, dict[str, Any]], dict[str, Any]] | None = None
     get: bool = True
+    setup: Callable[[Clinic], Any] | None = None  # what the page shows, made beforehand
 
 
 def _public_setup(clinic: Clinic) -> dict[str, Any]:
@@ -126,6 +127,18 @@ def public_ticket(purpose: str) -> str:
     )
 
 
+TINY_PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
+    b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01"
+    b"\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+def _logo(clinic: Clinic) -> None:
+    clinic.logo, clinic.logo_content_type = TINY_PNG, "image/png"
+    clinic.save(update_fields=["logo", "logo_content_type"])
+
+
 def _service_kwargs(clinic: Clinic) -> dict[str, Any]:
     return {"service_id": _public_setup(clinic)["service_id"]}
 
@@ -168,6 +181,7 @@ def _waitlist_post(clinic: Clinic, kwargs: dict[str, Any]) -> dict[str, Any]:
 PUBLIC_CLINIC_ROUTES: dict[str, PublicRoute] = {
     "book:services": PublicRoute(),
     "book:theme": PublicRoute(),
+    "book:logo": PublicRoute(setup=_logo),
     "book:privacy": PublicRoute(),
     "book:service": PublicRoute(objects=_service_kwargs),
     "book:details": PublicRoute(objects=_service_kwargs, post=_booking_post),
@@ -683,5 +697,19 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     # --- end calendar and appointments ---
     #
     # --- Settings and overview (tenancy:) ---
+    "tenancy:settings-booking": ClinicRoute(
+        post=lambda c: {
+            "online_booking": "on",
+            "booking_contact": "either",
+            "waitlist_offer_minutes": 90,
+            "default_min_notice_min": 60,
+            "default_max_advance_days": 120,
+            "default_cancel_notice_min": 720,
+        }
+    ),
+    "tenancy:settings-branding": ClinicRoute(post=lambda c: {"brand_colour": "#0b4f6c"}),
+    "tenancy:settings-embedding": ClinicRoute(
+        post=lambda c: {"embed_origins": "https://www.example-clinic.test"}
+    ),
     # --- end settings and overview ---
 }

@@ -39,6 +39,8 @@ def test_another_clinics_service_or_link_is_not_found(name, clinic_a, clinic_b):
 @pytest.mark.parametrize("name", sorted(PUBLIC_CLINIC_ROUTES))
 def test_public_pages_set_no_cookie_before_or_after_submitting(name, clinic_a):
     route = PUBLIC_CLINIC_ROUTES[name]
+    if route.setup:
+        route.setup(clinic_a)
     kwargs = route.objects(clinic_a) if route.objects else {}
     url = reverse(name, kwargs={"clinic_slug": clinic_a.slug, **kwargs})
     browser = Client()
@@ -112,3 +114,20 @@ def test_a_post_from_another_site_is_refused(clinic_a):
     assert cross.status_code == 403
     assert fetch.status_code == 403
     assert snapshot() == before
+
+
+def test_the_logo_is_served_with_its_recognised_type_and_never_sniffed(clinic_a):
+    from tests.security.registry import TINY_PNG
+
+    url = reverse("book:logo", kwargs={"clinic_slug": clinic_a.slug})
+    assert Client().get(url).status_code == 404  # none yet
+    clinic_a.logo, clinic_a.logo_content_type = TINY_PNG, "image/png"
+    clinic_a.save()
+
+    response = Client().get(url)
+
+    assert response.status_code == 200
+    assert response.content == TINY_PNG
+    assert response["Content-Type"] == "image/png"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "max-age=3600" in response["Cache-Control"]

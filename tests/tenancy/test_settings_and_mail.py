@@ -94,11 +94,10 @@ def test_the_owner_sets_the_client_rules_and_a_lower_case_country(clinic_a, memb
             country="fr",
             time_zone="UTC",
             collect_date_of_birth="on",
-            allow_pseudonyms="on",
         ),
     )
     assert response.status_code == 302
     clinic_a.refresh_from_db()
     assert (clinic_a.country, clinic_a.time_zone) == ("FR", "UTC")
-    assert clinic_a.collect_date_of_birth and clinic_a.allow_pseudonyms
+    assert clinic_a.collect_date_of_birth
     assert not clinic_a.client_email_unique  # an unticked box turns the rule off
