@@ -46,7 +46,42 @@ def choose_clinic(request: HttpRequest) -> HttpResponse:
 
 @clinic_view(Perm.CLINIC_VIEW)
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "tenancy/home.html")
+    """The overview: today, and the last 30 days as charts (counts only, no client)."""
+    from bookwell.bookings.reports import overview
+
+    clinic = request.clinic  # type: ignore[attr-defined]
+    report = overview(clinic=clinic)
+    width, height, gap = 600, 140, 2
+    step = width / len(report.days)
+    top = max(report.busiest, 1)
+    bars = [
+        {
+            "x": round(i * step + gap / 2, 1),
+            "width": round(step - gap, 1),
+            "height": round(height * n / top, 1),
+            "y": round(height - height * n / top, 1),
+            "day": day,
+            "n": n,
+        }
+        for i, (day, n) in enumerate(report.days)
+    ]
+    rows = [
+        {"u": u, "width": round(4 * min(u.percent, 100), 1), "y": i * 28}
+        for i, u in enumerate(report.utilisation)
+    ]
+    return render(
+        request,
+        "tenancy/home.html",
+        {
+            "report": report,
+            "bars": bars,
+            "chart_width": width,
+            "chart_height": height,
+            "top": top,
+            "util_rows": rows,
+            "util_height": max(28, 28 * len(rows)),
+        },
+    )
 
 
 def _team_page(
