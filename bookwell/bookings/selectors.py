@@ -283,6 +283,16 @@ def client_appointments(*, client_id: object, limit: int = 50) -> QuerySet[Appoi
     )
 
 
+def client_waitlist(*, client_id: object) -> QuerySet[WaitlistEntry]:
+    return (
+        WaitlistEntry.objects.filter(
+            client_id=client_id, status__in=[WaitlistStatus.WAITING, WaitlistStatus.OFFERED]
+        )
+        .select_related("service", "staff")
+        .order_by("first_day")
+    )
+
+
 def waitlist_open(*, clinic: Clinic) -> QuerySet[WaitlistEntry]:
     return (
         WaitlistEntry.objects.filter(status__in=[WaitlistStatus.WAITING, WaitlistStatus.OFFERED])

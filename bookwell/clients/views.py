@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookwell.accounts.models import User
+from bookwell.bookings.selectors import client_appointments, client_waitlist
 from bookwell.clients import csv_io, services
 from bookwell.clients.forms import ClientForm, ImportForm, PrivacyNoticeForm
 from bookwell.clients.models import Client, PrivacyNotice
@@ -79,7 +80,14 @@ def client_detail(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     return render(
         request,
         "clients/detail.html",
-        {"client": client, "consents": consents, "current_notice": notice},
+        {
+            "client": client,
+            "consents": consents,
+            "current_notice": notice,
+            "appointments": list(client_appointments(client_id=client.pk)),
+            "waiting": list(client_waitlist(client_id=client.pk)),
+            "now": timezone.now(),
+        },
     )
 
 

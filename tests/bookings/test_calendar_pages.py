@@ -349,3 +349,24 @@ def test_the_calendar_uses_a_fixed_number_of_queries(clinic_a, clinic_b, member_
     assert big == small
     if "view" not in params and "by" not in params:
         assert html.count('class="appt ') == 120  # the day's appointments, all drawn
+
+
+def test_the_client_page_shows_appointments_and_books_for_that_client(clinic_a, setup, desk):
+    with clinic_context(clinic_a):
+        person = client_create(clinic=clinic_a, data=ClientInput(full_name="Clara Client"))
+        appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service, staff=setup.staff, start=_at(DAY, 11), client=person
+            ),
+        )
+    page = desk.get(
+        reverse("clients:detail", kwargs={"clinic_slug": clinic_a.slug, "client_id": person.pk})
+    )
+    html = page.content.decode()
+    assert "Thu 6 Mar 2031, 11:00" in html and "upcoming" in html
+    book_link = f"/c/{clinic_a.slug}/appointments/new/?client={person.pk}"
+    assert book_link in html
+
+    form = desk.get(book_link).content.decode()
+    assert f'value="{person.pk}" checked' in form

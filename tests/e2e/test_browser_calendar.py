@@ -165,7 +165,25 @@ def test_two_front_desk_screens_stay_in_step(
 
 @pytest.mark.parametrize(
     "path",
-    ["", "calendar/?view=week", "calendar/?by=room", "waitlist/", "clients/", "team/", "settings/"],
+    [
+        "",
+        "calendar/?view=week",
+        "calendar/?by=room",
+        "waitlist/",
+        "clients/",
+        "team/",
+        "settings/",
+        "settings/booking/",
+        "settings/branding/",
+        "settings/embedding/",
+        "services/",
+        "services/new/",
+        "staff/",
+        "locations/",
+        "rooms/",
+        "closures/",
+        "first-staff-schedule",
+    ],
 )
 def test_main_staff_pages_have_no_serious_accessibility_problems(
     live_server: LiveServer, browser: Browser, demo, page_problems: PageProblems, path: str
@@ -173,6 +191,11 @@ def test_main_staff_pages_have_no_serious_accessibility_problems(
     context = new_context(browser, page_problems, **DESKTOP)
     page = watch(context.new_page(), page_problems)
     _sign_in(page, live_server.url, "owner@demo.bookwell.test")
+    if path == "first-staff-schedule":
+        with clinic_context(demo):
+            first = StaffMember.objects.order_by("pk").first()
+            assert first is not None
+        path = f"staff/{first.pk}/schedule/"
     page.goto(f"{live_server.url}/c/{DEMO_SLUG}/{path}")
     assert serious_accessibility_problems(page) == [], path
     screenshot(page, f"staff-page-{path or 'home'}")
