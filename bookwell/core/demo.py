@@ -163,7 +163,13 @@ def _seed_schedule(clinic: Clinic, practitioners: list[User]) -> None:
 
     from django.utils import timezone
 
-    from bookwell.bookings.services import BookingRequest, SlotTaken, appointment_book
+    from bookwell.bookings.models import Status
+    from bookwell.bookings.services import (
+        BookingRequest,
+        SlotTaken,
+        appointment_book,
+        appointment_set_status,
+    )
     from bookwell.clients.models import Client
     from bookwell.core.errors import Conflict
     from bookwell.scheduling.models import (
@@ -242,18 +248,19 @@ def _seed_schedule(clinic: Clinic, practitioners: list[User]) -> None:
     )
     rng = random.Random(11)  # noqa: S311 (demo data)
     clients = list(Client.objects.order_by("created_at")[:200])
-    for day_offset in range(-14, 21):
+    now = timezone.now()
+    for day_offset in range(-28, 21):
         day = today + dt.timedelta(days=day_offset)
         if day.weekday() >= 5:
             continue
-        for _ in range(12):
+        for _ in range(22):
             service = rng.choice(services[:7])
             member = rng.choice(staff)
             hour = rng.choice([8, 9, 10, 11, 14, 15, 16, 17])
             minute = rng.choice([0, 15, 30, 45])
             start = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=_BERLIN)
             try:
-                appointment_book(
+                appointment = appointment_book(
                     clinic=clinic,
                     request=BookingRequest(
                         service=service, staff=member, start=start, client=rng.choice(clients)
@@ -261,6 +268,18 @@ def _seed_schedule(clinic: Clinic, practitioners: list[User]) -> None:
                 )
             except (SlotTaken, Conflict):  # taken, or the staff member is away
                 continue
+            # A believable history: most came, a few did not, some cancelled.
+            roll = rng.random()
+            if roll < 0.07:
+                appointment_set_status(appointment=appointment, status=Status.CANCELLED_BY_CLIENT)
+            elif roll < 0.09:
+                appointment_set_status(appointment=appointment, status=Status.CANCELLED_BY_CLINIC)
+            elif appointment.end < now:
+                if roll < 0.13:
+                    appointment_set_status(appointment=appointment, status=Status.NO_SHOW)
+                else:
+                    appointment_set_status(appointment=appointment, status=Status.CHECKED_IN)
+                    appointment_set_status(appointment=appointment, status=Status.COMPLETED)
 
 
 def seed_demo() -> Clinic:
