@@ -372,8 +372,13 @@ def appointment_book(
         # check), or the idempotency key taken a moment ago by the same request.
         if idempotency_key:
             earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
-            if earlier is not None and earlier.request_fingerprint == fingerprint:
-                return earlier
+            if earlier is not None:
+                if earlier.request_fingerprint == fingerprint:
+                    return earlier
+                raise Conflict(
+                    "This idempotency key was used for a different request.",
+                    code="idempotency_conflict",
+                ) from exc
         raise SlotTaken() from exc
     return appointment
 
@@ -614,6 +619,20 @@ def appointment_book_any_staff(
         order = sorted(free, key=lambda pk: (counts.get(pk, 0), pk))
     staff_by_pk = StaffMember.objects.in_bulk(order)
     for pk in order:
+        if idempotency_key:
+            # A retry racing the first try: what the first try booked, whoever was chosen.
+            earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
+            if earlier is not None:
+                if (earlier.service_id, earlier.start, earlier.client_id) == (
+                    service.pk,
+                    start,
+                    client.pk if client else None,
+                ):
+                    return earlier
+                raise Conflict(
+                    "This idempotency key was used for a different request.",
+                    code="idempotency_conflict",
+                )
         try:
             return appointment_book(
                 clinic=clinic,
@@ -629,4 +648,16 @@ def appointment_book_any_staff(
             )
         except SlotTaken:
             continue
+        except Conflict as exc:
+            if exc.code != "idempotency_conflict":
+                raise
+            # The same key won a moment ago (with whoever was free then): a retry or a clash.
+            earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
+            if earlier is not None and (earlier.service_id, earlier.start, earlier.client_id) == (
+                service.pk,
+                start,
+                client.pk if client else None,
+            ):
+                return earlier
+            raise
     raise SlotTaken()

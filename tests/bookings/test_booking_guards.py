@@ -8,6 +8,7 @@ import datetime as dt
 import uuid
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
@@ -45,9 +46,11 @@ def _hours(setup, staff=None):
         )
 
 
-def _book(setup, start, **kw):
+def _book(setup, start, idempotency_key=None, **kw):
     fields = {"service": setup.service, "staff": setup.staff, "start": start, **kw}
-    return appointment_book(clinic=setup.clinic, request=BookingRequest(**fields))
+    return appointment_book(
+        clinic=setup.clinic, request=BookingRequest(**fields), idempotency_key=idempotency_key
+    )
 
 
 @pytest.mark.postgres
@@ -203,3 +206,71 @@ def test_nobody_is_booked_into_time_off_or_a_closed_day(clinic_a, clock):
             _book(setup, AT + dt.timedelta(days=1), staff=setup.other_staff)
         assert closed.value.code == "clinic_closed"
         assert Appointment.objects.count() == 0
+
+
+def _together(workers: int, attempt):
+    """Runs attempt(i) in threads released at once; returns (results, errors)."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(workers)
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=20)
+            results.append(attempt(i))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results, errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retries_of_one_no_preference_request_racing_get_the_same_appointment(clinic_a):
+    from bookwell.bookings.services import appointment_book_any_staff
+
+    clinic_a.time_zone = "Europe/Berlin"
+    clinic_a.save()
+    setup = schedule(clinic_a, min_notice_min=0)
+    with clinic_context(clinic_a):
+        _hours(setup)
+        _hours(setup, setup.other_staff)
+    start = dt.datetime(2031, 3, 5, 9, 0, tzinfo=dt.UTC)
+
+    def attempt(i: int):
+        with clinic_context(clinic_a), time_machine.travel(START, tick=False):
+            return appointment_book_any_staff(
+                clinic=clinic_a, service=setup.service, start=start, idempotency_key="retry-1"
+            ).pk
+
+    results, errors = _together(6, attempt)
+
+    assert errors == []
+    assert len(set(results)) == 1
+    with clinic_context(clinic_a):
+        assert Appointment.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_key_sent_with_different_requests_at_once_is_a_conflict_not_a_taken_time(clinic_a):
+    setup = schedule(clinic_a)
+
+    def attempt(i: int):
+        with clinic_context(clinic_a), time_machine.travel(START, tick=False):
+            return _book(setup, AT + dt.timedelta(hours=i), idempotency_key="same-key").pk
+
+    results, errors = _together(5, attempt)
+
+    assert len(results) == 1
+    assert len(errors) == 4
+    assert all(isinstance(e, Conflict) and e.code == "idempotency_conflict" for e in errors)
