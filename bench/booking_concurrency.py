@@ -143,6 +143,34 @@ def measure(threads: int, per_thread: int) -> None:
                         ),
                     )
 
+    # Contended: four threads per staff member ask for the same times at once; one wins each
+    # time, the others get SlotTaken (the database's exclusion constraint is the referee).
+    from bookwell.bookings.services import SlotTaken
+
+    contested_staff = staff[: max(1, threads // 4)]
+    outcomes = {"booked": 0, "taken": 0}
+    lock = threading.Lock()
+
+    def contend(i: int) -> None:
+        member = contested_staff[i % len(contested_staff)]
+        with clinic_context(clinic):
+            for k in range(per_thread):
+                try:
+                    with transaction.atomic():
+                        appointment_book(
+                            clinic=clinic,
+                            request=BookingRequest(
+                                service=service,
+                                staff=member,
+                                start=base + dt.timedelta(days=30, hours=k),
+                            ),
+                        )
+                    won = "booked"
+                except SlotTaken:
+                    won = "taken"
+                with lock:
+                    outcomes[won] += 1
+
     def insert(i: int) -> None:
         with connection.cursor() as cursor:
             for k in range(per_thread):
@@ -164,6 +192,7 @@ def measure(threads: int, per_thread: int) -> None:
     total = threads * per_thread
     insert(0)  # warm up connections and caches
     book_seconds = run_threads(threads, book)
+    contend_seconds = run_threads(threads, contend)
     insert_seconds = run_threads(threads, insert)
     bookings = total / book_seconds
     inserts = total / insert_seconds
@@ -171,6 +200,14 @@ def measure(threads: int, per_thread: int) -> None:
     print(f"bookings: {bookings:,.0f}/s ({total} in {book_seconds:.2f} s)")
     print(f"plain one-row INSERT transactions: {inserts:,.0f}/s (baseline)")
     print(f"ratio bookings/inserts: {bookings / inserts:.2f}")
+    attempts = total / contend_seconds
+    print(
+        f"contended ({threads // len(contested_staff)} threads per staff member, same times): "
+        f"{attempts:,.0f} attempts/s, {outcomes['booked']} booked, {outcomes['taken']} refused; "
+        f"ratio attempts/inserts: {attempts / inserts:.2f}"
+    )
+    expected = len(contested_staff) * per_thread
+    assert outcomes["booked"] == expected, f"{outcomes['booked']} booked, {expected} expected"
 
 
 if __name__ == "__main__":
