@@ -118,7 +118,9 @@ def test_a_service_that_needs_a_room_is_offered_only_when_a_room_is_free(clinic_
 
 
 def test_loading_takes_the_same_queries_for_any_range_and_team(clinic_a):
-    setup = schedule(clinic_a)
+    from bookwell.scheduling.models import ClinicClosure, DateOverride, TimeOff
+
+    setup = schedule(clinic_a, with_room=True)
     with clinic_context(clinic_a):
         hours(setup, setup.staff)
 
@@ -130,13 +132,40 @@ def test_loading_takes_the_same_queries_for_any_range_and_team(clinic_a):
             return len(ctx.captured_queries)
 
         small = count(MONDAY)
+        # Many rows of every kind the loader reads, for many staff and a long range.
         for i in range(8):
             extra = StaffMember.objects.create(clinic=clinic_a, display_name=f"Extra {i}")
             setup.service.staff.add(extra, through_defaults={"clinic": clinic_a})
             for weekday in range(5):
                 hours(setup, extra, weekday=weekday)
+            for week in range(6):
+                day = MONDAY + dt.timedelta(days=7 * week + 1)
+                start = dt.datetime.combine(day, dt.time(6), dt.UTC) + dt.timedelta(hours=i)
+                appointment_book(
+                    clinic=clinic_a,
+                    request=BookingRequest(service=setup.service, staff=extra, start=start),
+                )
+                TimeOff.objects.create(
+                    clinic=clinic_a,
+                    staff=extra,
+                    start=start + dt.timedelta(days=1),
+                    end=start + dt.timedelta(days=1, hours=2),
+                    category="training",
+                )
+            DateOverride.objects.create(
+                clinic=clinic_a,
+                staff=extra,
+                location=setup.location,
+                date=MONDAY + dt.timedelta(days=30 + i),
+                intervals=[[600, 720]],
+            )
+        ClinicClosure.objects.create(
+            clinic=clinic_a,
+            first_day=MONDAY + dt.timedelta(days=20),
+            last_day=MONDAY + dt.timedelta(days=21),
+        )
         large = count(MONDAY + dt.timedelta(days=60))
-        assert large == small
+        assert large == small == 7  # staff, hours, overrides, closures, time off, bookings, rooms
 
 
 def test_online_bookings_only_take_offered_times_staff_may_book_outside_hours(clinic_a, clock):

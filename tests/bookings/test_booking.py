@@ -205,13 +205,29 @@ def _room_overlaps_by_query(clinic) -> int:
     from django.db.models import Exists, OuterRef
 
     with clinic_context(clinic):
-        live = Appointment.objects.filter(status__in=BLOCKING, room_exclusive=True)
+        # Single rooms by their capacity, not by the flag under test.
+        live = Appointment.objects.filter(status__in=BLOCKING, room__capacity=1)
         clash = live.filter(
             room=OuterRef("room"),
             block_start__lt=OuterRef("block_end"),
             block_end__gt=OuterRef("block_start"),
-        ).exclude(pk=OuterRef("pk"))
+        ).exclude(overlap_key=OuterRef("overlap_key"))
         return live.filter(Exists(clash)).count()
+
+
+def _shared_room_overfull_moments(clinic, room) -> int:
+    """Moments (each booking's start) when more bookings than places use a shared room."""
+    with clinic_context(clinic):
+        rows = list(
+            Appointment.objects.filter(status__in=BLOCKING, room=room).values_list(
+                "block_start", "block_end", "overlap_key"
+            )
+        )
+    over = 0
+    for moment, _end, _key in rows:
+        keys = {k for a, b, k in rows if a <= moment < b}
+        over += len(keys) > room.capacity
+    return over
 
 
 @pytest.mark.django_db
@@ -271,3 +287,48 @@ def test_the_overlap_queries_do_find_overlaps(clinic_a):
         )
     assert _overlaps_by_query(clinic_a) == 2
     assert _room_overlaps_by_query(clinic_a) == 2
+
+
+@pytest.mark.django_db
+def test_a_soak_with_single_and_shared_rooms_moves_and_cancellations_stays_within_them(
+    clinic_a,
+):
+    import random
+
+    from bookwell.scheduling.models import Room, StaffMember
+
+    rng = random.Random(21)
+    setup = schedule(clinic_a, with_room=True)
+    with clinic_context(clinic_a):
+        shared = Room.objects.create(
+            clinic=clinic_a, location=setup.location, name="Gym", capacity=2
+        )
+        setup.service.rooms.add(shared, through_defaults={"clinic": clinic_a})
+        third = StaffMember.objects.create(clinic=clinic_a, display_name="Dr. Three")
+        setup.service.staff.add(third, through_defaults={"clinic": clinic_a})
+    team = [setup.staff, setup.other_staff, third]
+    booked: list[Appointment] = []
+    for _ in range(400):
+        action = rng.random()
+        start = T0 + dt.timedelta(minutes=5 * rng.randrange(0, 120))
+        try:
+            if action < 0.55 or not booked:
+                booked.append(book(setup, start, staff=rng.choice(team)))
+            elif action < 0.8:
+                with clinic_context(clinic_a):
+                    appointment_reschedule(
+                        clinic=clinic_a, appointment=rng.choice(booked), start=start
+                    )
+            else:
+                with clinic_context(clinic_a):
+                    appointment_cancel(appointment=rng.choice(booked), by_client=False)
+        except (SlotTaken, Conflict):
+            pass
+    with clinic_context(clinic_a):
+        live = Appointment.objects.filter(status__in=BLOCKING)
+        assert live.filter(room=shared).count() > 5  # the shared room was really used
+        assert live.filter(room=setup.room).count() > 5
+        assert Appointment.objects.exclude(status__in=BLOCKING).count() > 5
+    assert _overlaps_by_query(clinic_a) == 0
+    assert _room_overlaps_by_query(clinic_a) == 0
+    assert _shared_room_overfull_moments(clinic_a, shared) == 0
