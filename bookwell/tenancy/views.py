@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -272,9 +273,29 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _settings_section(
-    request: HttpRequest, template: str, form: Any, status: int = 200, **extra: Any
+    request: HttpRequest,
+    *,
+    form: Any,
+    template: str,
+    save: Callable[[], object],
+    done: str,
+    url_name: str,
 ) -> HttpResponse:
-    return render(request, template, {"form": form, **extra}, status=status)
+    """One settings section: show the form; on a valid post save through the service (its
+    errors go to the form), then back to the section; on errors, 400 and nothing saved."""
+    clinic = request.clinic  # type: ignore[attr-defined]
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                save()
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, done)
+                return redirect(url_name, clinic_slug=clinic.slug)
+        clinic.refresh_from_db()
+        return render(request, template, {"form": form}, status=400)
+    return render(request, template, {"form": form})
 
 
 @clinic_view(Perm.CLINIC_SETTINGS)
@@ -282,23 +303,21 @@ def _settings_section(
 def settings_booking(request: HttpRequest) -> HttpResponse:
     clinic = request.clinic  # type: ignore[attr-defined]
     form = BookingRulesForm(request.POST or None, instance=clinic)
-    if request.method == "POST":
-        if form.is_valid():
-            data = {k: form.cleaned_data[k] for k in form.changed_data if k != "apply_to_services"}
-            try:
-                services.clinic_booking_rules_update(
-                    clinic=clinic,
-                    apply_to_services=form.cleaned_data["apply_to_services"],
-                    **data,
-                )
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            else:
-                messages.success(request, "Booking rules saved.")
-                return redirect("tenancy:settings-booking", clinic_slug=clinic.slug)
-        clinic.refresh_from_db()
-        return _settings_section(request, "tenancy/settings_booking.html", form, status=400)
-    return _settings_section(request, "tenancy/settings_booking.html", form)
+
+    def save() -> object:
+        changed = {k: form.cleaned_data[k] for k in form.changed_data if k != "apply_to_services"}
+        return services.clinic_booking_rules_update(
+            clinic=clinic, apply_to_services=form.cleaned_data["apply_to_services"], **changed
+        )
+
+    return _settings_section(
+        request,
+        form=form,
+        template="tenancy/settings_booking.html",
+        save=save,
+        done="Booking rules saved.",
+        url_name="tenancy:settings-booking",
+    )
 
 
 @clinic_view(Perm.CLINIC_SETTINGS)
@@ -308,25 +327,24 @@ def settings_branding(request: HttpRequest) -> HttpResponse:
     form = BrandingForm(
         request.POST or None, request.FILES or None, initial={"brand_colour": clinic.brand_colour}
     )
-    if request.method == "POST":
-        if form.is_valid():
-            upload = form.cleaned_data.get("logo")
-            logo = upload.read(services.LOGO_MAX_BYTES + 1) if upload else None
-            try:
-                services.clinic_branding_update(
-                    clinic=clinic,
-                    brand_colour=form.cleaned_data["brand_colour"],
-                    logo=logo,
-                    remove_logo=form.cleaned_data["remove_logo"],
-                )
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            else:
-                messages.success(request, "Branding saved.")
-                return redirect("tenancy:settings-branding", clinic_slug=clinic.slug)
-        clinic.refresh_from_db()
-        return _settings_section(request, "tenancy/settings_branding.html", form, status=400)
-    return _settings_section(request, "tenancy/settings_branding.html", form)
+
+    def save() -> object:
+        upload = form.cleaned_data.get("logo")
+        return services.clinic_branding_update(
+            clinic=clinic,
+            brand_colour=form.cleaned_data["brand_colour"],
+            logo=upload.read(services.LOGO_MAX_BYTES + 1) if upload else None,
+            remove_logo=form.cleaned_data["remove_logo"],
+        )
+
+    return _settings_section(
+        request,
+        form=form,
+        template="tenancy/settings_branding.html",
+        save=save,
+        done="Branding saved.",
+        url_name="tenancy:settings-branding",
+    )
 
 
 @clinic_view(Perm.CLINIC_SETTINGS)
@@ -334,17 +352,13 @@ def settings_branding(request: HttpRequest) -> HttpResponse:
 def settings_embedding(request: HttpRequest) -> HttpResponse:
     clinic = request.clinic  # type: ignore[attr-defined]
     form = EmbeddingForm(request.POST or None, instance=clinic)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.clinic_embedding_update(
-                    clinic=clinic, embed_origins=form.cleaned_data["embed_origins"]
-                )
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            else:
-                messages.success(request, "Embedding saved.")
-                return redirect("tenancy:settings-embedding", clinic_slug=clinic.slug)
-        clinic.refresh_from_db()
-        return _settings_section(request, "tenancy/settings_embedding.html", form, status=400)
-    return _settings_section(request, "tenancy/settings_embedding.html", form)
+    return _settings_section(
+        request,
+        form=form,
+        template="tenancy/settings_embedding.html",
+        save=lambda: services.clinic_embedding_update(
+            clinic=clinic, embed_origins=form.cleaned_data["embed_origins"]
+        ),
+        done="Embedding saved.",
+        url_name="tenancy:settings-embedding",
+    )

@@ -37,22 +37,18 @@ def schedule(clinic: Clinic, *, with_room: bool = False, **service_fields: objec
     return Setup(clinic, location, staff, other, service, room)
 
 
-def race(workers: int, attempt: Callable[[int], object]) -> tuple[int, int, list[BaseException]]:
-    """Runs `attempt(i)` in `workers` threads released at once; counts wins and SlotTaken."""
-    from bookwell.bookings.services import SlotTaken
-
+def together(
+    workers: int, attempt: Callable[[int], object]
+) -> tuple[list[object], list[BaseException]]:
+    """Runs `attempt(i)` in `workers` threads released at once: (results, exceptions)."""
     barrier = threading.Barrier(workers)
-    wins: list[int] = []
-    taken: list[int] = []
+    results: list[object] = []
     errors: list[BaseException] = []
 
     def run(i: int) -> None:
         try:
             barrier.wait(timeout=20)
-            attempt(i)
-            wins.append(i)
-        except SlotTaken:
-            taken.append(i)
+            results.append(attempt(i))
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -63,4 +59,13 @@ def race(workers: int, attempt: Callable[[int], object]) -> tuple[int, int, list
         t.start()
     for t in threads:
         t.join(timeout=60)
-    return len(wins), len(taken), errors
+    return results, errors
+
+
+def race(workers: int, attempt: Callable[[int], object]) -> tuple[int, int, list[BaseException]]:
+    """Runs `attempt(i)` in `workers` threads released at once; counts wins and SlotTaken."""
+    from bookwell.bookings.services import SlotTaken
+
+    results, errors = together(workers, attempt)
+    taken = [e for e in errors if isinstance(e, SlotTaken)]
+    return len(results), len(taken), [e for e in errors if not isinstance(e, SlotTaken)]

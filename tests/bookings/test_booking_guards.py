@@ -26,7 +26,7 @@ from bookwell.core.context import clinic_context
 from bookwell.core.errors import Conflict, ServiceError
 from bookwell.scheduling.models import ClinicClosure, DateOverride, Room, TimeOff, WorkingHours
 from bookwell.scheduling.selectors import availability
-from tests.bookings.factories import schedule
+from tests.bookings.factories import schedule, together
 
 pytestmark = pytest.mark.django_db
 
@@ -208,33 +208,6 @@ def test_nobody_is_booked_into_time_off_or_a_closed_day(clinic_a, clock):
         assert Appointment.objects.count() == 0
 
 
-def _together(workers: int, attempt):
-    """Runs attempt(i) in threads released at once; returns (results, errors)."""
-    import threading
-
-    from django.db import connections
-
-    barrier = threading.Barrier(workers)
-    results: list[object] = []
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=20)
-            results.append(attempt(i))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results, errors
-
-
 @pytest.mark.django_db(transaction=True)
 def test_retries_of_one_no_preference_request_racing_get_the_same_appointment(clinic_a):
     from bookwell.bookings.services import appointment_book_any_staff
@@ -253,7 +226,7 @@ def test_retries_of_one_no_preference_request_racing_get_the_same_appointment(cl
                 clinic=clinic_a, service=setup.service, start=start, idempotency_key="retry-1"
             ).pk
 
-    results, errors = _together(6, attempt)
+    results, errors = together(6, attempt)
 
     assert errors == []
     assert len(set(results)) == 1
@@ -269,7 +242,7 @@ def test_one_key_sent_with_different_requests_at_once_is_a_conflict_not_a_taken_
         with clinic_context(clinic_a), time_machine.travel(START, tick=False):
             return _book(setup, AT + dt.timedelta(hours=i), idempotency_key="same-key").pk
 
-    results, errors = _together(5, attempt)
+    results, errors = together(5, attempt)
 
     assert len(results) == 1
     assert len(errors) == 4
