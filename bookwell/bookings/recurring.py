@@ -49,6 +49,8 @@ def occurrences(
         raise ServiceError(
             f"A series has between 1 and {MAX_OCCURRENCES} appointments.", code="bad_count"
         )
+    if until is not None and until < first_start.astimezone(ZoneInfo(time_zone)).date():
+        raise ServiceError("The series would end before it starts.", code="bad_until")
     if until is not None and until > first_start.date() + dt.timedelta(days=2 * 366):
         raise ServiceError("A series can run for at most two years.", code="bad_until")
     zone = ZoneInfo(time_zone)
@@ -169,10 +171,8 @@ def series_cancel(
     """Cancels one occurrence, or it and every later one still to come. The cancelled local
     dates join the series' exceptions. Returns how many were cancelled."""
     qs = Appointment.objects.filter(series=series, status__in=[Status.PENDING, Status.CONFIRMED])
-    if only_one:
-        qs = qs.filter(start=from_start)
-    else:
-        qs = qs.filter(start__gte=max(from_start, timezone.now()))
+    qs = qs.filter(start__gte=timezone.now())  # what has happened stays as it was
+    qs = qs.filter(start=from_start) if only_one else qs.filter(start__gte=from_start)
     zone = ZoneInfo(series.time_zone)
     cancelled: list[str] = []
     with transaction.atomic():

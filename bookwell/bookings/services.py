@@ -180,11 +180,14 @@ def _validate(clinic: Clinic, req: BookingRequest) -> list[Room]:
     return rooms
 
 
-def _overlap_key(service: Service, appointment_id: object, start: dt.datetime) -> str:
+def _overlap_key(
+    service: Service, appointment_id: object, start: dt.datetime, staff_id: object = None
+) -> str:
     """Rows with equal keys may share their time: the seats of one class. Anything else has its
     own key, so the exclusion constraint refuses any overlap with it."""
     if service.capacity > 1:
-        return f"class:{service.pk}:{start.astimezone(dt.UTC).isoformat()}"
+        # One teacher's class: two teachers of one service at one time are two classes.
+        return f"class:{service.pk}:{staff_id}:{start.astimezone(dt.UTC).isoformat()}"
     return str(appointment_id)
 
 
@@ -221,7 +224,7 @@ def _rooms_where_staff_works(
     (hours or an override); all accepted rooms when that says nothing."""
     from bookwell.scheduling.models import DateOverride, WorkingHours
 
-    local = request.start.astimezone(ZoneInfo(clinic.time_zone))
+    local = request.start.astimezone(ZoneInfo(staff_time_zone(clinic, request.staff)))
     # A date override says where they work that day; otherwise the weekly hours do.
     places = set(
         DateOverride.objects.filter(staff=request.staff, date=local.date()).values_list(
@@ -244,13 +247,27 @@ def _choose_room(
     share_key: str,
     exclude: Appointment | None = None,
 ) -> Room | None:
-    """A room for [lo, hi): the requested one, else the first accepted one with space. Each
-    room is locked while it is counted, so two bookings cannot both take its last place."""
+    """A room for [lo, hi): the requested one, else the room this class already uses, else the
+    first accepted one with space. The candidate rooms are locked together in id order (no
+    deadlock between two bookings), so two bookings cannot both take a last place."""
     if not rooms:
         return None
-    candidates = [req.room] if req.room is not None else rooms
+    candidates = [req.room] if req.room is not None else list(rooms)
+    if share_key.startswith("class:"):
+        used = set(
+            Appointment.objects.filter(overlap_key=share_key, status__in=BLOCKING)
+            .exclude(room=None)
+            .values_list("room_id", flat=True)
+        )
+        if used:
+            candidates = [r for r in candidates if r.pk in used] or candidates
+    list(
+        Room.objects.select_for_update()
+        .filter(pk__in=[r.pk for r in candidates])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     for room in candidates:
-        Room.objects.select_for_update().filter(pk=room.pk).first()
         if room.capacity == 1:
             if not _overlapping(room=room, lo=lo, hi=hi, exclude=exclude, share_key=share_key):
                 return room
@@ -258,6 +275,17 @@ def _choose_room(
         if _room_use(room, lo, hi, share_key, exclude) < room.capacity:
             return room
     raise SlotTaken()
+
+
+def staff_time_zone(clinic: Clinic, staff: StaffMember) -> str:
+    """The wall clock of a staff member's days: their location's when they work in one time
+    zone, else the clinic's."""
+    from bookwell.scheduling.models import WorkingHours
+
+    zones = set(
+        WorkingHours.objects.filter(staff=staff).values_list("location__time_zone", flat=True)
+    )
+    return zones.pop() if len(zones) == 1 else clinic.time_zone
 
 
 class StaffAway(Conflict):
@@ -275,7 +303,7 @@ def _check_not_away(
         raise StaffAway(
             _("%(name)s is away then.") % {"name": staff.display_name}, code="staff_away"
         )
-    day = start.astimezone(ZoneInfo(clinic.time_zone)).date()
+    day = start.astimezone(ZoneInfo(staff_time_zone(clinic, staff))).date()
     if ClinicClosure.objects.filter(first_day__lte=day, last_day__gte=day).exists():
         raise StaffAway(_("The clinic is closed that day."), code="clinic_closed")
 
@@ -315,6 +343,16 @@ def appointment_book(
             # Lock the staff row: concurrent bookings for one person queue here on PostgreSQL,
             # and the check below sees every committed booking (SQLite holds the write lock).
             StaffMember.objects.select_for_update().filter(pk=request.staff.pk).first()
+            if idempotency_key:
+                # The same key may have been committed while this request waited for the lock.
+                earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
+                if earlier is not None:
+                    if earlier.request_fingerprint == fingerprint:
+                        return earlier
+                    raise Conflict(
+                        "This idempotency key was used for a different request.",
+                        code="idempotency_conflict",
+                    )
             _check_staff_time(
                 service=request.service,
                 staff=request.staff,
@@ -340,7 +378,7 @@ def appointment_book(
             if request.room is not None and rooms and request.room not in rooms:
                 raise SlotTaken()  # the room asked for is not free or not offered here
             new_id = uuid.uuid4()
-            share_key = _overlap_key(request.service, new_id, request.start)
+            share_key = _overlap_key(request.service, new_id, request.start, request.staff.pk)
             room = _choose_room(request, rooms, lo, hi, share_key)
             appointment = Appointment(
                 id=new_id,
@@ -431,14 +469,18 @@ def appointment_reschedule(
                     rooms = _rooms_where_staff_works(clinic, moved, rooms)
                 # Keep the room it has when that still has space.
                 rooms.sort(key=lambda r: r.pk != appointment.room_id)
-                share_key = _overlap_key(appointment.service, appointment.pk, start)
+                share_key = _overlap_key(
+                    appointment.service, appointment.pk, start, appointment.staff_id
+                )
                 appointment.room = _choose_room(
                     moved, rooms, lo, hi, share_key, exclude=appointment
                 )
                 appointment.room_exclusive = appointment.room.capacity == 1  # type: ignore[union-attr]
             freed_at = appointment.start
             appointment.block_start, appointment.block_end = lo, hi
-            appointment.overlap_key = _overlap_key(appointment.service, appointment.pk, start)
+            appointment.overlap_key = _overlap_key(
+                appointment.service, appointment.pk, start, appointment.staff_id
+            )
             fields = [
                 "start",
                 "end",

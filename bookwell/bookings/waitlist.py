@@ -103,13 +103,9 @@ def waitlist_offer_freed(
 
 
 def _local_zone(clinic: Clinic, staff: StaffMember, start: dt.datetime) -> str:
-    """The wall clock of the day the staff member works (their location's), else the clinic's."""
-    from bookwell.scheduling.models import WorkingHours
+    from bookwell.bookings.services import staff_time_zone
 
-    zones = set(
-        WorkingHours.objects.filter(staff=staff).values_list("location__time_zone", flat=True)
-    )
-    return zones.pop() if len(zones) == 1 else clinic.time_zone
+    return staff_time_zone(clinic, staff)
 
 
 def waitlist_accept(*, clinic: Clinic, offer: WaitlistOffer) -> Appointment:
@@ -126,6 +122,8 @@ def waitlist_accept(*, clinic: Clinic, offer: WaitlistOffer) -> Appointment:
             raise Gone(_("This waitlist place is closed."), code="entry_closed")
         appointment: Appointment | None
         try:
+            if not _still_offered(clinic, entry.service, offer.staff, offer.start):
+                raise SlotTaken()  # taken, or the hours, notice or time off changed meanwhile
             with transaction.atomic():
                 appointment = appointment_book(
                     clinic=clinic,
@@ -134,10 +132,10 @@ def waitlist_accept(*, clinic: Clinic, offer: WaitlistOffer) -> Appointment:
                         staff=offer.staff,
                         start=offer.start,
                         client=entry.client,
-                        source=Source.ONLINE,
+                        source=Source.STAFF,  # checked just above like an online booking
                     ),
                 )
-        except (SlotTaken, Conflict):
+        except ServiceError:  # taken, away, or no longer bookable: the offer closes
             appointment = None
         if appointment is None:
             offer.status = OfferStatus.EXPIRED

@@ -120,7 +120,7 @@ def availability(
     # A class uses its room once, however many seats it has (one interval per overlap key);
     # a new seat of one of this service's classes joins the room that class is in.
     room_keys: set[tuple[int, str]] = set()
-    class_rooms: dict[int, set[int]] = defaultdict(set)
+    class_rooms: dict[tuple[int, int], set[int]] = defaultdict(set)  # (staff, start) -> rooms
     for (
         staff_id,
         room_id,
@@ -147,7 +147,7 @@ def availability(
             held = classes.setdefault((staff_id, _ts(begins)), [0, _ts(start), _ts(end)])
             held[0] += 1
             if room_id is not None:
-                class_rooms[_ts(begins)].add(room_id)
+                class_rooms[(staff_id, _ts(begins))].add(room_id)
             continue  # a class keeps its start open while seats remain (filtered below)
         if staff_id in staff:
             busy[staff_id].append((_ts(start), _ts(end)))
@@ -198,7 +198,7 @@ def availability(
                 free_rooms = {
                     room_id
                     for room_id, _ in here
-                    if room_id in class_rooms.get(slot.start, ())
+                    if any(room_id in class_rooms.get((int(s), slot.start), ()) for s in slot.staff)
                     or occupancy[room_id][0].room_for_one_more(
                         slot.start - before, slot.start + after, occupancy[room_id][1]
                     )

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from bookwell.bookings.models import BLOCKING, Appointment
@@ -49,9 +49,15 @@ def catalog_save(*, clinic: Clinic, obj: models.Model, **extra: Any) -> models.M
     obj.clinic = clinic  # type: ignore[attr-defined]
     for name, value in extra.items():
         setattr(obj, name, value)
-    with transaction.atomic():
-        obj.full_clean()
-        obj.save()
+    try:
+        with transaction.atomic():
+            obj.full_clean()
+            obj.save()
+    except IntegrityError as exc:
+        # A room made single while bookings share it at one time (the database refuses).
+        raise ValidationError(
+            {"capacity": ["Bookings already share this room at the same time; move them first."]}
+        ) from exc
     return obj
 
 

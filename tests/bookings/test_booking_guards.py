@@ -247,3 +247,93 @@ def test_one_key_sent_with_different_requests_at_once_is_a_conflict_not_a_taken_
     assert len(results) == 1
     assert len(errors) == 4
     assert all(isinstance(e, Conflict) and e.code == "idempotency_conflict" for e in errors)
+
+
+def test_two_teachers_classes_at_one_time_never_share_a_single_room(clinic_a, clock):
+    setup = schedule(clinic_a, with_room=True, capacity=4, duration_min=60, buffer_after_min=0)
+    with clinic_context(clinic_a):
+        _book(setup, AT)
+        with pytest.raises(SlotTaken):
+            _book(setup, AT, staff=setup.other_staff)  # the only room is the first class's
+        spare = Room.objects.create(clinic=clinic_a, location=setup.location, name="Spare")
+        setup.service.rooms.add(spare, through_defaults={"clinic": clinic_a})
+        second = _book(setup, AT, staff=setup.other_staff)
+        assert second.room_id == spare.pk
+        # A seat of the first class still goes to the first class's room.
+        assert _book(setup, AT).room_id == setup.room.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_retries_for_one_named_staff_member_all_get_the_appointment(clinic_a):
+    setup = schedule(clinic_a)
+
+    def attempt(i: int):
+        with clinic_context(clinic_a), time_machine.travel(START, tick=False):
+            return _book(setup, AT, idempotency_key="one-request").pk
+
+    results, errors = together(5, attempt)
+
+    assert errors == []
+    assert len(set(results)) == 1
+
+
+def test_a_waitlist_offer_for_a_clinic_only_service_can_be_accepted(clinic_a, clock):
+    from bookwell.bookings.models import WaitlistOffer
+    from bookwell.bookings.waitlist import waitlist_accept, waitlist_join
+
+    setup = schedule(clinic_a, online_bookable=False)
+    with clinic_context(clinic_a):
+        _hours(setup)
+        holder = _book(setup, AT)
+        person = client_create(clinic=clinic_a, data=ClientInput(full_name="Waiting"))
+        waitlist_join(
+            clinic=clinic_a,
+            client=person,
+            service=setup.service,
+            first_day=AT.date(),
+            last_day=AT.date(),
+        )
+        appointment_cancel(appointment=holder, by_client=False)
+        offer = WaitlistOffer.objects.get()
+        booked = waitlist_accept(clinic=clinic_a, offer=offer)
+        assert booked.client_id == person.pk and booked.start == AT
+
+
+def test_making_a_shared_room_single_under_shared_bookings_is_a_form_error(clinic_a, clock):
+    from bookwell.scheduling.services import catalog_save
+
+    setup = schedule(clinic_a, with_room=True)
+    with clinic_context(clinic_a):
+        room = setup.room
+        room.capacity = 2
+        room.save()
+        _book(setup, AT)
+        _book(setup, AT, staff=setup.other_staff)
+        room.capacity = 1
+        if connection.vendor == "postgresql":
+            with pytest.raises(ValidationError):
+                catalog_save(clinic=clinic_a, obj=room)
+        else:  # SQLite keeps no room constraint; the application checks at booking time
+            catalog_save(clinic=clinic_a, obj=room)
+
+
+@pytest.mark.parametrize("current", list(Status))
+def test_the_whole_transition_table(clinic_a, clock, current):
+    from bookwell.bookings.services import TRANSITIONS
+
+    setup = schedule(clinic_a)
+    for target in Status:
+        with clinic_context(clinic_a):
+            appointment = _book(setup, AT)
+            Appointment.objects.filter(pk=appointment.pk).update(status=current)
+            appointment.refresh_from_db()
+            if target in TRANSITIONS[current]:
+                appointment_set_status(appointment=appointment, status=target)
+                appointment.refresh_from_db()
+                assert appointment.status == target
+            else:
+                with pytest.raises(Conflict):
+                    appointment_set_status(appointment=appointment, status=target)
+                appointment.refresh_from_db()
+                assert appointment.status == current
+            Appointment.objects.filter(pk=appointment.pk).delete()

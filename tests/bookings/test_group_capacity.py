@@ -82,7 +82,8 @@ def test_a_class_takes_seats_until_full_and_is_then_no_longer_offered(clinic_a):
     with pytest.raises(SlotTaken):
         seat(setup, clients[3])
     assert stamp not in offered(setup)
-    # An overlapping class start with the same teacher is not offered either.
+    # The full class blocks only its own hour: the next start (touching, not overlapping) is
+    # offered.
     assert int((CLASS + dt.timedelta(minutes=60)).timestamp()) in offered(setup)
 
 
