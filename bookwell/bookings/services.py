@@ -430,6 +430,7 @@ def appointment_reschedule(
     override_reason: str | None = None,
 ) -> Appointment:
     override_reason = override_reason or None
+    _check_owned(clinic, appointment)
     if appointment.status not in (Status.PENDING, Status.CONFIRMED):
         raise Conflict(_("Only upcoming appointments can be moved."), code="not_movable")
     _check_window(

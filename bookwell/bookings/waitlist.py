@@ -36,6 +36,9 @@ def waitlist_join(
     last_day: dt.date,
     staff: StaffMember | None = None,
 ) -> WaitlistEntry:
+    from bookwell.bookings.services import _check_owned
+
+    _check_owned(clinic, client, service, staff)
     if first_day > last_day:
         raise ServiceError("The first day must not be after the last.", code="bad_range")
     if client.restricted:

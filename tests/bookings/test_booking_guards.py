@@ -337,3 +337,28 @@ def test_the_whole_transition_table(clinic_a, clock, current):
                 appointment.refresh_from_db()
                 assert appointment.status == current
             Appointment.objects.filter(pk=appointment.pk).delete()
+
+
+def test_a_waitlist_place_or_a_move_with_another_clinics_objects_is_refused(
+    clinic_a, clinic_b, clock
+):
+    from bookwell.bookings.waitlist import waitlist_join
+
+    setup = schedule(clinic_a)
+    other = schedule(clinic_b)
+    with clinic_context(clinic_b):
+        stranger = client_create(clinic=clinic_b, data=ClientInput(full_name="Other Clinic"))
+        theirs = _book(other, AT)
+    with clinic_context(clinic_a), pytest.raises(ServiceError) as refused:
+        waitlist_join(
+            clinic=clinic_a,
+            client=stranger,
+            service=setup.service,
+            first_day=AT.date(),
+            last_day=AT.date(),
+        )
+    assert refused.value.code == "foreign_object"
+    with clinic_context(clinic_b), pytest.raises(ServiceError):
+        appointment_reschedule(
+            clinic=clinic_a, appointment=theirs, start=AT + dt.timedelta(hours=2)
+        )
