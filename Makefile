@@ -23,10 +23,12 @@ $(STAMP): pyproject.toml scripts/find-python
 
 install: $(STAMP)
 
+# The worker runs beside the server and stops with it; development mail goes to var/outbox/.
 run: install
 	$(BIN)/bookwell migrate --noinput
 	$(BIN)/bookwell demo
-	$(BIN)/bookwell serve --bind 127.0.0.1:$(PORT)
+	@$(BIN)/bookwell worker & WORKER=$$!; trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/bookwell serve --bind 127.0.0.1:$(PORT)
 
 lint: install
 	$(BIN)/ruff check .

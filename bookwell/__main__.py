@@ -1,6 +1,7 @@
 """The `bookwell` command: Django's management commands with Bookwell's settings.
 
-Extra commands: `serve` (gunicorn + WhiteNoise), `demo` (seeds the demo clinic).
+Extra commands: `serve` (gunicorn + WhiteNoise), `worker` (background work: periodic jobs,
+tasks, notifications), `demo` (seeds the demo clinic).
 Schema changes run as the database's owning role (DATABASE_OWNER_URL) when it is set.
 """
 

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -141,6 +142,8 @@ INSTALLED_APPS = [
     "bookwell.clients",
     "bookwell.scheduling",
     "bookwell.bookings",
+    "bookwell.notifications",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -187,7 +190,14 @@ TEMPLATES = [
 _db_url = env("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'bookwell.sqlite3'}"
 if env_bool("BOOKWELL_DB_AS_OWNER") and env("DATABASE_OWNER_URL"):
     _db_url = env("DATABASE_OWNER_URL")
-_default_db = dj_database_url.parse(_db_url, conn_max_age=env_int("BOOKWELL_DB_CONN_MAX_AGE", 0))
+# Connections are kept between requests (a new PostgreSQL connection costs more than a whole
+# calendar page; on SQLite each one re-runs the PRAGMAs below) and checked before reuse. The
+# clinic scope a connection carries is tracked and re-applied per query (core.db.postgresql).
+_default_db = dj_database_url.parse(
+    _db_url,
+    conn_max_age=env_int("BOOKWELL_DB_CONN_MAX_AGE", 300),
+    conn_health_checks=True,
+)
 if _default_db["ENGINE"] == "django.db.backends.postgresql":
     # Our backend re-asserts the clinic context on the connection before queries (RLS, P1).
     _default_db["ENGINE"] = "bookwell.core.db.postgresql"
@@ -215,11 +225,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
-    CACHES = {
+    CACHES: dict[str, dict[str, Any]] = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Drawn calendar grids (bookings.grid_cache): always this process's memory, never Redis,
+# because they hold client names. Correctness does not depend on the timeout (a database
+# stamp keys them); it only bounds memory.
+CACHES["calendar"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "bookwell-calendar",
+    "OPTIONS": {"MAX_ENTRIES": 200},
+}
+CALENDAR_CACHE_SECONDS = env_int("BOOKWELL_CALENDAR_CACHE_SECONDS", 300)
 
 # --- Accounts and sessions (P3) ---------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -327,6 +346,22 @@ else:
     SESSION_COOKIE_NAME = "bookwell_session"
     CSRF_COOKIE_NAME = "bookwell_csrf"
 
+# --- Background work (django.tasks on the database; `bookwell worker` runs it) ---------------
+TASKS = {
+    "default": {
+        "BACKEND": env("BOOKWELL_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+# How long a worker holds a delivery it took; after that another worker may send it.
+NOTIFY_LEASE_SECONDS = env_int("BOOKWELL_NOTIFY_LEASE_SECONDS", 120)
+NOTIFY_MAX_ATTEMPTS = env_int("BOOKWELL_NOTIFY_MAX_ATTEMPTS", 6)
+# SMS: "console" (development: written to the log without the text) or "twilio".
+SMS_PROVIDER = env("BOOKWELL_SMS_PROVIDER", "console")
+TWILIO_ACCOUNT_SID = env("BOOKWELL_TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env("BOOKWELL_TWILIO_AUTH_TOKEN")
+TWILIO_FROM = env("BOOKWELL_TWILIO_FROM")
+
 # --- Email ------------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("BOOKWELL_FROM_EMAIL", "Bookwell <no-reply@bookwell.invalid>")
 # Production sends through SMTP; development writes each message to a file under the data dir.
@@ -393,5 +428,10 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "django.security": {"level": "ERROR"},
+        # The task worker logs every poll at INFO; its warnings and errors are what matter.
+        "django_tasks_db": {"level": "WARNING"},
+        # Twilio's client logs request URLs and headers at INFO; nothing of a message belongs
+        # in our logs (P7, P12).
+        "twilio": {"level": "WARNING"},
     },
 }

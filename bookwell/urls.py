@@ -1,10 +1,18 @@
 from django.urls import include, path
 
+from bookwell.core import operator_views
 from bookwell.core import views as core_views
+from bookwell.notifications import views as notification_views
 
 urlpatterns = [
     path("", core_views.landing, name="landing"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("operator/tasks/", operator_views.tasks, name="operator-tasks"),
+    path(
+        "operator/tasks/<uuid:task_id>/run-again/",
+        operator_views.task_rerun,
+        name="operator-task-rerun",
+    ),
     path("favicon.ico", core_views.favicon),
     path("", include("bookwell.accounts.urls")),
     path("", include("bookwell.tenancy.urls")),
@@ -12,6 +20,9 @@ urlpatterns = [
     path("", include("bookwell.scheduling.urls")),
     path("", include("bookwell.bookings.urls")),
     path("", include("bookwell.bookings.public_urls")),
+    path("", include("bookwell.notifications.urls")),
+    # A staff member's calendar subscription: the token is the whole address (no clinic).
+    path("feeds/<str:token>.ics", notification_views.feed, name="feed"),
 ]
 
 handler400 = "bookwell.core.views.bad_request"

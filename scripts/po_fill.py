@@ -21,6 +21,14 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def _unfuzzy(line: str) -> str:
+    """Drops the fuzzy flag (makemessages' guess from an older text): the table decides."""
+    if not line.startswith("#,"):
+        return line
+    flags = [f.strip() for f in line[2:].split(",") if f.strip() and f.strip() != "fuzzy"]
+    return "#, " + ", ".join(flags) if flags else "#,"
+
+
 def fill(po_path: Path, table: dict[str, str | list[str]]) -> list[str]:
     blocks = po_path.read_text().split("\n\n")
     missing: list[str] = []
@@ -52,7 +60,8 @@ def fill(po_path: Path, table: dict[str, str | list[str]]) -> list[str]:
             out.append(block)
             continue
         wanted = table.get(msgid)
-        head = [h for h in head if h != "#, fuzzy"]
+        head = [_unfuzzy(h) for h in head if not h.startswith("#|")]
+        head = [h for h in head if h != "#,"]
         new = list(head)
         new.append("msgid " + "\n".join(parts["msgid"]))
         if "msgid_plural" in parts:

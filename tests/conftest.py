@@ -85,7 +85,8 @@ def member_client(db: None) -> Callable[[Clinic, Role | str], tuple[User, Client
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
     """Rate-limit counters and other cached state do not leak from one test to the next."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    for cache in caches.all(initialized_only=False):
+        cache.clear()
     yield

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
 from bookwell.accounts.session import AUTH_AT_KEY
 
@@ -42,7 +43,7 @@ def session_timeouts(
         # This middleware runs before MessageMiddleware (it must sign out before anything else
         # sees the user), so the notice is added here, once the message store exists.
         if getattr(request, SESSION_ENDED_ATTR, False):
-            messages.info(request, "Your session ended. Please sign in again.")
+            messages.info(request, _("Your session ended. Please sign in again."))
 
     middleware.process_view = process_view  # type: ignore[attr-defined]
     return middleware

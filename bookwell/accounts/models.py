@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
 
 from bookwell.core.validators import validate_single_line
 
@@ -38,6 +39,9 @@ class User(AbstractBaseUser):
     email = models.EmailField(max_length=254, unique=True)
     full_name = models.CharField(max_length=120, validators=[validate_single_line])
     is_active = models.BooleanField(default=True)
+    # The people who run this Bookwell installation: they see platform pages (failed
+    # background work), never a clinic's data. Granted with `bookwell operator <email>`.
+    is_operator = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
     # Part of the session hash: changing it signs the user out of every session.
     session_salt = models.CharField(max_length=32, default=new_session_salt)
@@ -98,11 +102,11 @@ class RecoveryCode(models.Model):
 
 
 class SignInOutcome(models.TextChoices):
-    SUCCESS = "success", "Signed in"
-    FAILURE = "failure", "Wrong password"
-    MFA_FAILURE = "mfa_failure", "Wrong second-factor code"
-    LOCKED = "locked", "Refused while locked"
-    RESET = "reset", "Password reset"
+    SUCCESS = "success", _("Signed in")
+    FAILURE = "failure", _("Wrong password")
+    MFA_FAILURE = "mfa_failure", _("Wrong second-factor code")
+    LOCKED = "locked", _("Refused while locked")
+    RESET = "reset", _("Password reset")
 
 
 class SignInAttempt(models.Model):

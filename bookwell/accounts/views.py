@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -96,7 +97,7 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
         or time.time() - pending.get("at", 0) > settings.MFA_PENDING_TTL
     ):
         request.session.pop(MFA_PENDING_KEY, None)
-        messages.info(request, "Please sign in again.")
+        messages.info(request, _("Please sign in again."))
         return redirect("accounts:signin")
     user = User.objects.filter(pk=int(pending.get("user") or 0), is_active=True).first()
     if user is None:
@@ -112,7 +113,7 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
                 request.session[MFA_PENDING_KEY] = pending
                 if pending["tries"] > settings.SIGNIN_MAX_FAILURES:
                     request.session.pop(MFA_PENDING_KEY, None)
-                    messages.error(request, "Too many wrong codes. Please sign in again.")
+                    messages.error(request, _("Too many wrong codes. Please sign in again."))
                     return redirect("accounts:signin")
                 result = services.signin_check_second_factor(
                     user=user, code=form.cleaned_data["code"], network=network, enforce_lock=False
@@ -137,7 +138,7 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
 @require_POST
 def signout(request: HttpRequest) -> HttpResponse:
     logout(request)
-    messages.success(request, "You are signed out.")
+    messages.success(request, _("You are signed out."))
     return redirect("accounts:signin")
 
 
@@ -146,7 +147,7 @@ def signout(request: HttpRequest) -> HttpResponse:
 def signout_everywhere(request: HttpRequest) -> HttpResponse:
     services.sign_out_everywhere(user=request.user)  # type: ignore[arg-type]
     logout(request)
-    messages.success(request, "You are signed out on every device.")
+    messages.success(request, _("You are signed out on every device."))
     return redirect("accounts:signin")
 
 
@@ -170,7 +171,9 @@ def password_change(request: HttpRequest) -> HttpResponse:
             user = form.save()
             # Keeps this session; every other session ends (the hash includes the password).
             update_session_auth_hash(request, user)
-            messages.success(request, "Your password was changed. Other sessions were signed out.")
+            messages.success(
+                request, _("Your password was changed. Other sessions were signed out.")
+            )
             return redirect("accounts:account")
         return render(request, "accounts/password_change.html", {"form": form}, status=400)
     return render(request, "accounts/password_change.html", {"form": form})
@@ -238,10 +241,10 @@ def password_reset_confirm(request: HttpRequest, uidb64: str, token: str) -> Htt
                     "reset": True,
                     "tries": 0,
                 }
-                messages.success(request, "Your password was set. Now enter your code.")
+                messages.success(request, _("Your password was set. Now enter your code."))
                 return redirect("accounts:signin-verify")
             start_authenticated_session(request, user, network=network)
-            messages.success(request, "Your password was set and you are signed in.")
+            messages.success(request, _("Your password was set and you are signed in."))
             return redirect(settings.LOGIN_REDIRECT_URL)
         return render(request, "accounts/password_reset_confirm.html", {"form": form}, status=400)
     return render(request, "accounts/password_reset_confirm.html", {"form": form})
@@ -280,7 +283,7 @@ def mfa(request: HttpRequest) -> HttpResponse:
         if codes is not None:
             request.session.pop(MFA_ENROL_KEY, None)
             update_session_auth_hash(request, user)
-            messages.success(request, "Your authenticator app is set up.")
+            messages.success(request, _("Your authenticator app is set up."))
             return render(
                 request,
                 "accounts/recovery_codes.html",
@@ -310,9 +313,9 @@ def mfa_disable(request: HttpRequest) -> HttpResponse:
     form = PasswordConfirmForm(request.POST)
     if form.is_valid() and user.check_password(form.cleaned_data["password"]):
         services.mfa_disable(user=user)
-        messages.success(request, "Two-step sign-in is off.")
+        messages.success(request, _("Two-step sign-in is off."))
         return redirect("accounts:account")
-    messages.error(request, "Your password was not correct; two-step sign-in stays on.")
+    messages.error(request, _("Your password was not correct; two-step sign-in stays on."))
     return redirect("accounts:mfa")
 
 
@@ -327,7 +330,7 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
         or not form.is_valid()
         or not user.check_password(form.cleaned_data["password"])
     ):
-        messages.error(request, "Your password was not correct.")
+        messages.error(request, _("Your password was not correct."))
         return redirect("accounts:mfa")
     codes = services.recovery_codes_regenerate(user=user)
     return render(

@@ -97,6 +97,16 @@ class MoveForm(forms.Form):
         widget=forms.TimeInput(attrs={"type": "time", "step": 300}, format="%H:%M"),
         label=_("New time"),
     )
+    staff: forms.ModelChoiceField[StaffMember] = StaffChoice(
+        queryset=None, required=False, label=_("With"), empty_label=None
+    )
+
+    def __init__(self, *args: Any, service: Service, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Who may take it: active, bookable staff offering the service (the service rechecks).
+        self.fields["staff"].queryset = service.staff.filter(  # type: ignore[attr-defined]
+            archived=False, bookable=True
+        ).order_by("display_name", "pk")
 
 
 class CancelForm(forms.Form):

@@ -1,68 +1,65 @@
-"""iCalendar (RFC 5545) for one appointment: what a client adds to their own calendar."""
+"""iCalendar (RFC 5545) for one appointment, built with the icalendar package.
+
+The same event serves the client's download (METHOD:PUBLISH) and the invitations attached to
+emails (REQUEST when booked or moved, CANCEL when cancelled). The UID is stable per
+appointment and SEQUENCE rises with each move, so calendars replace the older copy. Times are
+written on the clinic's clock with its VTIMEZONE, which fixes the instant across DST.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext as _
+from icalendar import Calendar, Event, Timezone
 
 from bookwell.bookings.models import Appointment, Status
 from bookwell.tenancy.models import Clinic
 
-
-def _text(value: str) -> str:
-    """Escapes a TEXT value (backslash, semicolon, comma, newlines)."""
-    return (
-        value.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-        .replace("\r", "\\n")
-    )
+CANCELLED = (Status.CANCELLED_BY_CLIENT, Status.CANCELLED_BY_CLINIC)
 
 
-def _fold(line: str) -> str:
-    """Lines longer than 75 octets continue on the next line after a space."""
-    data = line.encode()
-    if len(data) <= 75:
-        return line
-    parts, start = [], 0
-    limit = 75
-    while start < len(data):
-        end = min(start + limit, len(data))
-        while end < len(data) and (data[end] & 0xC0) == 0x80:  # not inside a UTF-8 character
-            end -= 1
-        parts.append(data[start:end].decode())
-        start, limit = end, 74
-    return "\r\n ".join(parts)
-
-
-def _utc(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def appointment_ics(*, appointment: Appointment, clinic: Clinic, manage_url: str) -> str:
-    cancelled = appointment.status in (Status.CANCELLED_BY_CLIENT, Status.CANCELLED_BY_CLINIC)
+def appointment_ics(
+    *, appointment: Appointment, clinic: Clinic, manage_url: str, method: str = "PUBLISH"
+) -> str:
+    zone = ZoneInfo(clinic.time_zone)
+    cancelled = appointment.status in CANCELLED or method == "CANCEL"
     location = appointment.room.location if appointment.room else None
     where = ", ".join(p for p in (clinic.name, location.address if location else "") if p)
-    description = f"With {appointment.staff.display_name}. Change or cancel: {manage_url}"
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Bookwell//Booking//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:{appointment.pk}@bookwell",
-        f"DTSTAMP:{_utc(appointment.updated_at)}",
-        f"DTSTART:{_utc(appointment.start)}",
-        f"DTEND:{_utc(appointment.end)}",
-        f"SUMMARY:{_text(f'{appointment.service.name} · {clinic.name}')}",
-        f"LOCATION:{_text(where)}",
-        f"DESCRIPTION:{_text(description)}",
-        f"URL:{manage_url}",
-        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
-        "SEQUENCE:" + str(int(appointment.updated_at.timestamp()) // 60 % 100000),
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "\r\n".join(_fold(line) for line in lines) + "\r\n"
+
+    cal = Calendar()
+    cal.add("prodid", "-//Bookwell//Booking//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", method)
+    event = Event()
+    event.add("uid", f"{appointment.pk}@bookwell")
+    event.add("dtstamp", dt.datetime.now(dt.UTC))
+    event.add("dtstart", appointment.start.astimezone(zone))
+    event.add("dtend", appointment.end.astimezone(zone))
+    event.add("summary", f"{appointment.service.name} · {clinic.name}")
+    if where:
+        event.add("location", where)
+    description = _("With %(staff)s.") % {"staff": appointment.staff.display_name}
+    if manage_url and not cancelled:
+        description += " " + _("Change or cancel: %(link)s") % {"link": manage_url}
+        event.add("url", manage_url)
+    event.add("description", description)
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    event.add("sequence", appointment.sequence)
+    if method in ("REQUEST", "CANCEL") and clinic.contact_email:
+        event.add("organizer", f"mailto:{clinic.contact_email}", parameters={"CN": clinic.name})
+    cal.add_component(vtimezone(clinic.time_zone, appointment.start.year))
+    cal.add_component(event)
+    return cal.to_ical().decode()
+
+
+@lru_cache(maxsize=64)
+def vtimezone(tzid: str, year: int) -> Timezone:
+    """The zone's rules around the appointment's year (a whole 1970-2038 history would make
+    every invitation long and slow to build); cached, the same for every message."""
+    return Timezone.from_tzid(
+        tzid, first_date=dt.date(year - 1, 1, 1), last_date=dt.date(year + 2, 1, 1)
+    )

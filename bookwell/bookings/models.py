@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from bookwell.core.models import TenantModel
 from bookwell.scheduling.models import Room, Service, StaffMember
@@ -14,13 +15,13 @@ from bookwell.tenancy.fields import EncryptedTextField
 
 
 class Status(models.TextChoices):
-    PENDING = "pending", "Pending"
-    CONFIRMED = "confirmed", "Confirmed"
-    CHECKED_IN = "checked_in", "Checked in"
-    COMPLETED = "completed", "Completed"
-    NO_SHOW = "no_show", "No-show"
-    CANCELLED_BY_CLIENT = "cancelled_client", "Cancelled by client"
-    CANCELLED_BY_CLINIC = "cancelled_clinic", "Cancelled by clinic"
+    PENDING = "pending", _("Pending")
+    CONFIRMED = "confirmed", _("Confirmed")
+    CHECKED_IN = "checked_in", _("Checked in")
+    COMPLETED = "completed", _("Completed")
+    NO_SHOW = "no_show", _("No-show")
+    CANCELLED_BY_CLIENT = "cancelled_client", _("Cancelled by client")
+    CANCELLED_BY_CLINIC = "cancelled_clinic", _("Cancelled by clinic")
 
 
 # Statuses that hold the time (everything but a cancellation).
@@ -36,26 +37,26 @@ BLOCKING = [
 class OverrideReason(models.TextChoices):
     """Why staff changed an appointment inside the client's notice window (no free text, P7)."""
 
-    ILLNESS = "illness", "Illness"
-    EMERGENCY = "emergency", "Emergency"
-    CLINIC_REQUEST = "clinic_request", "The clinic asked"
-    GOODWILL = "goodwill", "Goodwill"
+    ILLNESS = "illness", _("Illness")
+    EMERGENCY = "emergency", _("Emergency")
+    CLINIC_REQUEST = "clinic_request", _("The clinic asked")
+    GOODWILL = "goodwill", _("Goodwill")
 
 
 class CancelReason(models.TextChoices):
     """Why an appointment was cancelled: a category, never free text (P7)."""
 
-    CLIENT_REQUEST = "client_request", "The client asked"
-    ILLNESS = "illness", "Illness"
-    SCHEDULING = "scheduling", "Scheduling conflict"
-    CLINIC_CLOSED = "clinic_closed", "The clinic is closed"
-    OTHER = "other", "Other"
+    CLIENT_REQUEST = "client_request", _("The client asked")
+    ILLNESS = "illness", _("Illness")
+    SCHEDULING = "scheduling", _("Scheduling conflict")
+    CLINIC_CLOSED = "clinic_closed", _("The clinic is closed")
+    OTHER = "other", _("Other")
 
 
 class Source(models.TextChoices):
-    ONLINE = "online", "Online"
-    STAFF = "staff", "Staff"
-    API = "api", "API"
+    ONLINE = "online", _("Online")
+    STAFF = "staff", _("Staff")
+    API = "api", _("API")
 
 
 class RecurringSeries(TenantModel):
@@ -135,6 +136,8 @@ class Appointment(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     key_version = models.PositiveIntegerField(default=0)
+    # Raised on every move: calendar invitations (SEQUENCE) replace the older copy.
+    sequence = models.PositiveIntegerField(default=0)
 
     class Meta(TenantModel.Meta):
         indexes = [
@@ -159,10 +162,10 @@ class Appointment(TenantModel):
 
 
 class WaitlistStatus(models.TextChoices):
-    WAITING = "waiting", "Waiting"
-    OFFERED = "offered", "Offered a time"
-    BOOKED = "booked", "Booked"
-    WITHDRAWN = "withdrawn", "Withdrawn"
+    WAITING = "waiting", _("Waiting")
+    OFFERED = "offered", _("Offered a time")
+    BOOKED = "booked", _("Booked")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class WaitlistEntry(TenantModel):
@@ -196,9 +199,9 @@ class WaitlistEntry(TenantModel):
 
 
 class OfferStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    ACCEPTED = "accepted", "Accepted"
-    EXPIRED = "expired", "Expired"
+    OPEN = "open", _("Open")
+    ACCEPTED = "accepted", _("Accepted")
+    EXPIRED = "expired", _("Expired")
 
 
 class WaitlistOffer(TenantModel):
@@ -219,3 +222,23 @@ class WaitlistOffer(TenantModel):
 
     def __str__(self) -> str:
         return f"waitlist offer {self.pk}"
+
+
+class CalendarStamp(models.Model):
+    """A clinic's calendar version: database triggers (migration 0010) raise it in the same
+    transaction as any change to what the calendar draws (appointments, staff, rooms,
+    locations, services, hours, overrides, time off, closures, client names), whatever code
+    or SQL made the change. Cached grids are keyed by it, so a cached grid is never older than
+    the version it was read at.
+
+    Holds no personal data (a clinic id and a counter), so it has no row-level policy: the
+    triggers must raise it whatever clinic scope the writing connection carries.
+    """
+
+    clinic = models.OneToOneField(
+        "tenancy.Clinic", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"calendar stamp {self.clinic_id}: {self.version}"

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookwell.accounts.models import User
 from bookwell.bookings.models import Appointment, RecurringSeries, Status
@@ -42,17 +43,18 @@ def occurrences(
 ) -> list[dt.datetime]:
     """Same local wall-clock time every N weeks (so 09:00 stays 09:00 across DST changes)."""
     if timezone.is_naive(first_start):
-        raise ServiceError("The start time needs a time zone.", code="naive_time")
+        raise ServiceError(_("The start time needs a time zone."), code="naive_time")
     if every_weeks < 1 or every_weeks > 52 or (count is None and until is None):
-        raise ServiceError("Say how often and until when.", code="bad_recurrence")
+        raise ServiceError(_("Say how often and until when."), code="bad_recurrence")
     if count is not None and not 1 <= count <= MAX_OCCURRENCES:
         raise ServiceError(
-            f"A series has between 1 and {MAX_OCCURRENCES} appointments.", code="bad_count"
+            _("A series has between 1 and %(most)d appointments.") % {"most": MAX_OCCURRENCES},
+            code="bad_count",
         )
     if until is not None and until < first_start.astimezone(ZoneInfo(time_zone)).date():
-        raise ServiceError("The series would end before it starts.", code="bad_until")
+        raise ServiceError(_("The series would end before it starts."), code="bad_until")
     if until is not None and until > first_start.date() + dt.timedelta(days=2 * 366):
-        raise ServiceError("A series can run for at most two years.", code="bad_until")
+        raise ServiceError(_("A series can run for at most two years."), code="bad_until")
     zone = ZoneInfo(time_zone)
     local = first_start.astimezone(zone).replace(tzinfo=None)
     out: list[dt.datetime] = []

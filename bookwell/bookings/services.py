@@ -25,6 +25,8 @@ from bookwell.accounts.models import User
 from bookwell.bookings.models import BLOCKING, Appointment, OverrideReason, Source, Status
 from bookwell.clients.models import Client
 from bookwell.core.errors import Conflict, ServiceError
+from bookwell.notifications.models import Kind
+from bookwell.notifications.services import outbox_appointment
 from bookwell.scheduling.models import Room, Service, StaffMember
 from bookwell.tenancy import keyring
 from bookwell.tenancy.models import Clinic
@@ -147,7 +149,7 @@ def _check_staff_time(
     if exclude is not None:
         seats = seats.exclude(pk=exclude.pk)
     if client is not None and seats.filter(client=client).exists():
-        raise Conflict("This client already has a seat in this class.", code="already_seated")
+        raise Conflict(_("This client already has a seat in this class."), code="already_seated")
     if seats.count() >= service.capacity:
         raise SlotTaken()
     others = Appointment.objects.filter(
@@ -163,19 +165,19 @@ def _validate(clinic: Clinic, req: BookingRequest) -> list[Room]:
     """Checks the request; returns the rooms the service may use (none: it needs no room)."""
     _check_owned(clinic, req.service, req.staff, req.room, req.client)
     if timezone.is_naive(req.start):
-        raise ServiceError("The start time needs a time zone.", code="naive_time")
+        raise ServiceError(_("The start time needs a time zone."), code="naive_time")
     if req.service.archived or req.staff.archived or not req.staff.bookable:
-        raise ServiceError("This service or staff member cannot be booked.", code="not_bookable")
+        raise ServiceError(_("This service or staff member cannot be booked."), code="not_bookable")
     if req.source != Source.STAFF and not req.service.online_bookable:
-        raise ServiceError("This service is booked by the clinic only.", code="not_online")
+        raise ServiceError(_("This service is booked by the clinic only."), code="not_online")
     if not req.service.staff.filter(pk=req.staff.pk).exists():
-        raise ServiceError("This staff member does not offer this service.", code="wrong_staff")
+        raise ServiceError(_("This staff member does not offer this service."), code="wrong_staff")
     rooms = list(req.service.rooms.filter(archived=False).order_by("pk"))
     if rooms and req.room is not None and req.room not in rooms:
-        raise ServiceError("This service cannot take place in that room.", code="wrong_room")
+        raise ServiceError(_("This service cannot take place in that room."), code="wrong_room")
     if req.client is not None and req.client.restricted:
         raise ServiceError(
-            "This client's record is restricted: no new bookings.", code="client_restricted"
+            _("This client's record is restricted: no new bookings."), code="client_restricted"
         )
     return rooms
 
@@ -323,16 +325,18 @@ def appointment_book(
     request: BookingRequest,
     actor: User | None = None,
     idempotency_key: str | None = None,
+    notify: bool = True,
 ) -> Appointment:
     """Books one appointment. The same idempotency key returns the same appointment; the same
-    key with a different request is a conflict."""
+    key with a different request is a conflict. The client's confirmation is recorded in the
+    same transaction (notifications outbox) unless notify is off (demo data, imports)."""
     fingerprint = request.fingerprint()
     if idempotency_key:
         earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
         if earlier is not None:
             if earlier.request_fingerprint != fingerprint:
                 raise Conflict(
-                    "This idempotency key was used for a different request.",
+                    _("This idempotency key was used for a different request."),
                     code="idempotency_conflict",
                 )
             return earlier
@@ -350,7 +354,7 @@ def appointment_book(
                     if earlier.request_fingerprint == fingerprint:
                         return earlier
                     raise Conflict(
-                        "This idempotency key was used for a different request.",
+                        _("This idempotency key was used for a different request."),
                         code="idempotency_conflict",
                     )
             _check_staff_time(
@@ -405,6 +409,8 @@ def appointment_book(
             # No full_clean on this hot path: the objects are the validated ones above, and the
             # database checks the rest (order and block constraints, exclusion, idempotency).
             appointment.save()
+            if notify and appointment.start > timezone.now():
+                outbox_appointment(appointment=appointment, kind=Kind.CONFIRMATION)
     except IntegrityError as exc:
         # The database refused: the exclusion constraint (an overlap that raced past the
         # check), or the idempotency key taken a moment ago by the same request.
@@ -414,7 +420,7 @@ def appointment_book(
                 if earlier.request_fingerprint == fingerprint:
                     return earlier
                 raise Conflict(
-                    "This idempotency key was used for a different request.",
+                    _("This idempotency key was used for a different request."),
                     code="idempotency_conflict",
                 ) from exc
         raise SlotTaken() from exc
@@ -428,33 +434,57 @@ def appointment_reschedule(
     start: dt.datetime,
     by_client: bool = False,
     override_reason: str | None = None,
+    staff: StaffMember | None = None,
 ) -> Appointment:
+    """Moves an appointment to another start, and (staff only) to another staff member who
+    offers the service, with the same checks as a new booking."""
     override_reason = override_reason or None
-    _check_owned(clinic, appointment)
+    _check_owned(clinic, appointment, staff)
     if appointment.status not in (Status.PENDING, Status.CONFIRMED):
         raise Conflict(_("Only upcoming appointments can be moved."), code="not_movable")
     _check_window(
         appointment, appointment.service.reschedule_notice_min, by_client, override_reason
     )
     if timezone.is_naive(start):
-        raise ServiceError("The start time needs a time zone.", code="naive_time")
+        raise ServiceError(_("The start time needs a time zone."), code="naive_time")
+    old_staff = appointment.staff
+    new_staff = staff if staff is not None else old_staff
+    if new_staff.pk != old_staff.pk:
+        if by_client:
+            raise ServiceError(
+                _("Only the clinic can give an appointment to someone else."), code="wrong_staff"
+            )
+        if new_staff.archived or not new_staff.bookable:
+            raise ServiceError(
+                _("This service or staff member cannot be booked."), code="not_bookable"
+            )
+        if not appointment.service.staff.filter(pk=new_staff.pk).exists():
+            raise ServiceError(
+                _("This staff member does not offer this service."), code="wrong_staff"
+            )
     end, lo, hi = _block(appointment.service, start)
     try:
         with transaction.atomic():
-            StaffMember.objects.select_for_update().filter(pk=appointment.staff_id).first()
+            # Both staff rows, in id order (as every booking locks them): no deadlock.
+            list(
+                StaffMember.objects.select_for_update()
+                .filter(pk__in={old_staff.pk, new_staff.pk})
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
             _check_staff_time(
                 service=appointment.service,
-                staff=appointment.staff,
+                staff=new_staff,
                 start=start,
                 lo=lo,
                 hi=hi,
                 client=appointment.client,
                 exclude=appointment,
             )
-            _check_not_away(clinic, appointment.staff, start, lo, hi)
+            _check_not_away(clinic, new_staff, start, lo, hi)
             moved = BookingRequest(
                 service=appointment.service,
-                staff=appointment.staff,
+                staff=new_staff,
                 start=start,
                 source=Source.ONLINE if by_client else Source.STAFF,
             )
@@ -470,19 +500,19 @@ def appointment_reschedule(
                     rooms = _rooms_where_staff_works(clinic, moved, rooms)
                 # Keep the room it has when that still has space.
                 rooms.sort(key=lambda r: r.pk != appointment.room_id)
-                share_key = _overlap_key(
-                    appointment.service, appointment.pk, start, appointment.staff_id
-                )
+                share_key = _overlap_key(appointment.service, appointment.pk, start, new_staff.pk)
                 appointment.room = _choose_room(
                     moved, rooms, lo, hi, share_key, exclude=appointment
                 )
                 appointment.room_exclusive = appointment.room.capacity == 1  # type: ignore[union-attr]
             freed_at = appointment.start
             appointment.block_start, appointment.block_end = lo, hi
+            appointment.staff = new_staff
             appointment.overlap_key = _overlap_key(
-                appointment.service, appointment.pk, start, appointment.staff_id
+                appointment.service, appointment.pk, start, new_staff.pk
             )
             fields = [
+                "staff",
                 "start",
                 "end",
                 "block_start",
@@ -496,7 +526,10 @@ def appointment_reschedule(
                 appointment.override_reason = override_reason
                 fields.append("override_reason")
             appointment.start, appointment.end = start, end
+            appointment.sequence += 1
+            fields.append("sequence")
             appointment.save(update_fields=fields)
+            outbox_appointment(appointment=appointment, kind=Kind.RESCHEDULE)
             if freed_at > timezone.now():
                 # The time it leaves goes to the first client waiting for it.
                 from bookwell.bookings.waitlist import waitlist_offer_freed
@@ -504,7 +537,7 @@ def appointment_reschedule(
                 waitlist_offer_freed(
                     clinic=clinic,
                     service=appointment.service,
-                    staff=appointment.staff,
+                    staff=old_staff,
                     start=freed_at,
                 )
     except IntegrityError as exc:
@@ -521,7 +554,7 @@ def _check_window(
     if override_reason is not None:
         # Staff acting for the client inside the window: allowed, with a category (no text).
         if override_reason not in OverrideReason.values:
-            raise ServiceError("Choose a reason for the exception.", code="bad_override_reason")
+            raise ServiceError(_("Choose a reason for the exception."), code="bad_override_reason")
         return
     if appointment.start - timezone.now() < dt.timedelta(minutes=notice_min):
         raise Conflict(
@@ -536,14 +569,18 @@ def appointment_set_status(
     status: str,
     by_client: bool = False,
     override_reason: str | None = None,
+    notify: bool = True,
 ) -> Appointment:
     override_reason = override_reason or None
     if status not in Status.values:
         raise Conflict(_("Unknown status."), code="bad_status")
     if status not in TRANSITIONS.get(appointment.status, set()):
         raise Conflict(
-            f"An appointment that is {appointment.get_status_display().lower()} cannot become "
-            f"{Status(status).label.lower()}.",
+            _("An appointment that is %(now)s cannot become %(next)s.")
+            % {
+                "now": appointment.get_status_display().lower(),
+                "next": str(Status(status).label).lower(),
+            },
             code="bad_transition",
         )
     if status == Status.CANCELLED_BY_CLIENT:
@@ -561,7 +598,13 @@ def appointment_set_status(
             raise Conflict(
                 _("The appointment changed meanwhile. Reload and try again."), code="stale"
             )
-    appointment.status = status
+        appointment.status = status
+        if (
+            notify
+            and status in (Status.CANCELLED_BY_CLIENT, Status.CANCELLED_BY_CLINIC)
+            and appointment.start > timezone.now()
+        ):
+            outbox_appointment(appointment=appointment, kind=Kind.CANCELLATION)
     return appointment
 
 
@@ -609,7 +652,7 @@ def appointment_book_any_staff(
     from bookwell.scheduling.selectors import availability
 
     if timezone.is_naive(start):
-        raise ServiceError("The start time needs a time zone.", code="naive_time")
+        raise ServiceError(_("The start time needs a time zone."), code="naive_time")
     if idempotency_key:
         # A retry returns what the first try booked, whoever was chosen then.
         earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
@@ -621,7 +664,7 @@ def appointment_book_any_staff(
             )
             if not same:
                 raise Conflict(
-                    "This idempotency key was used for a different request.",
+                    _("This idempotency key was used for a different request."),
                     code="idempotency_conflict",
                 )
             return earlier
@@ -673,7 +716,7 @@ def appointment_book_any_staff(
                 ):
                     return earlier
                 raise Conflict(
-                    "This idempotency key was used for a different request.",
+                    _("This idempotency key was used for a different request."),
                     code="idempotency_conflict",
                 )
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -20,13 +21,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bookwell.accounts.models import User
-from bookwell.bookings import desk, recurring, selectors
+from bookwell.bookings import desk, grid, grid_cache, recurring, selectors
 from bookwell.bookings.forms import (
     CancelForm,
     MoveForm,
@@ -60,10 +63,9 @@ from bookwell.core.forms import add_service_errors
 from bookwell.scheduling.models import Room, StaffMember
 from bookwell.tenancy.access import clinic_view
 from bookwell.tenancy.models import Clinic
-from bookwell.tenancy.permissions import Perm
+from bookwell.tenancy.permissions import Perm, role_has
 
 CHANGED = "bookwell:changed"
-LANE_CLASSES = (1, 2, 3, 4, 6, 12)
 
 
 def _actor(request: HttpRequest) -> User | None:
@@ -106,30 +108,42 @@ def _query(params: dict[str, Any], **changes: Any) -> str:
     return urlencode({k: v for k, v in clean.items() if v not in (None, "")})
 
 
-def _lane_class(lane: int, lanes: int) -> str:
-    width = next((n for n in LANE_CLASSES if n >= lanes), 12)
-    return f"l{width}-{min(lane, width - 1)}"
+@dataclass(frozen=True)
+class _Drawn:
+    """What the calendar page shows that comes from the clinic's data: cached per calendar
+    version (bookings.grid_cache), so plain values only."""
+
+    params: dict[str, Any]  # with the week's default staff member or room filled in
+    view: str
+    days: list[dt.date]
+    has_columns: bool
+    grid: str  # SafeString
+    toolbar: str  # SafeString
 
 
-def _calendar_context(request: HttpRequest, clinic: Clinic) -> dict[str, Any]:
-    params = _params(request, clinic)
+def _draw(clinic: Clinic, params: dict[str, Any], *, may_book: bool, today: dt.date) -> _Drawn:
     day: dt.date = params["date"]
-    staff_all: list[StaffMember] = []
-    rooms_all: list[Room] = []
+    staff_all: list[tuple[int, str]] = []
+    rooms_all: list[tuple[int, str]] = []
     if params["view"] == "week":  # the week shows one staff member or room: the choices
-        staff_all = list(StaffMember.objects.filter(archived=False).order_by("display_name", "pk"))
-        rooms_all = list(
-            Room.objects.filter(archived=False).select_related("location").order_by("name", "pk")
+        staff_all = list(
+            StaffMember.objects.filter(archived=False)
+            .order_by("display_name", "pk")
+            .values_list("pk", "display_name")
         )
-    if params["view"] == "week":
-        first = day - dt.timedelta(days=day.weekday())
-        days, step = 7, 7
+        rooms_all = [
+            (pk, f"{name} · {location}")
+            for pk, name, location in Room.objects.filter(archived=False)
+            .order_by("name", "pk")
+            .values_list("pk", "name", "location__name")
+        ]
+        first, days = day - dt.timedelta(days=day.weekday()), 7
         if params["by"] == "staff" and params["staff"] is None and staff_all:
-            params["staff"] = staff_all[0].pk
+            params["staff"] = staff_all[0][0]
         if params["by"] == "room" and params["room"] is None and rooms_all:
-            params["room"] = rooms_all[0].pk
+            params["room"] = rooms_all[0][0]
     else:
-        first, days, step = day, 1, 1
+        first, days = day, 1
     cal = selectors.calendar_load(
         clinic=clinic,
         first=first,
@@ -139,30 +153,66 @@ def _calendar_context(request: HttpRequest, clinic: Clinic) -> dict[str, Any]:
         staff_id=params["staff"] if params["view"] == "week" else None,
         room_id=params["room"] if params["view"] == "week" else None,
     )
-    for column in cal.columns:
-        for entry in column.entries:
-            entry.lane_class = _lane_class(entry.lane, entry.lanes)  # type: ignore[attr-defined]
+    appointment_url = reverse(
+        "bookings:appointment",
+        kwargs={"clinic_slug": clinic.slug, "appointment_id": uuid.UUID(int=0)},
+    ).removesuffix(f"{uuid.UUID(int=0)}/")
+    new_url = reverse("bookings:new", kwargs={"clinic_slug": clinic.slug}) if may_book else ""
+    step = 7 if params["view"] == "week" else 1
+    toolbar = render_to_string(
+        "bookings/_toolbar.html",
+        {
+            "params": params,
+            "view": cal.view,
+            "days": cal.days,
+            "cal_url": reverse("bookings:calendar", kwargs={"clinic_slug": clinic.slug}),
+            "new_url": new_url,
+            "waitlist_url": reverse("bookings:waitlist", kwargs={"clinic_slug": clinic.slug}),
+            "prev_query": _query(params, date=day - dt.timedelta(days=step)),
+            "next_query": _query(params, date=day + dt.timedelta(days=step)),
+            "today_query": _query(params, date=today),
+            "day_query": _query(params, view="day"),
+            "week_query": _query(params, view="week"),
+            "staff_query": _query(params, by="staff", room=None),
+            "room_query": _query(params, by="room", staff=None),
+            "staff_all": staff_all,
+            "rooms_all": rooms_all,
+            "locations": list(selectors.locations(clinic=clinic).values_list("pk", "name")),
+        },
+    )
+    return _Drawn(
+        params=params,
+        view=cal.view,
+        days=cal.days,
+        has_columns=bool(cal.columns),
+        grid=grid.grid_html(
+            cal, appointment_url=appointment_url, new_url=new_url, date=day, today=today
+        ),
+        toolbar=toolbar,
+    )
+
+
+def _calendar_context(request: HttpRequest, clinic: Clinic) -> dict[str, Any]:
+    asked = _params(request, clinic)
+    today = _today(clinic)
+    may_book = role_has(request.membership.role, Perm.APPOINTMENTS_MANAGE)  # type: ignore[attr-defined]
+    # Everything the drawing depends on besides the clinic's data, which the stamp covers.
+    key = (
+        sorted(asked.items()),
+        today,
+        may_book,
+        get_language(),
+        clinic.slug,
+        clinic.time_zone,
+    )
+    drawn = grid_cache.cached(
+        clinic.pk, key, lambda: _draw(clinic, dict(asked), may_book=may_book, today=today)
+    )
     return {
-        "cal": cal,
-        "params": params,
-        "query": _query(params),
-        "prev_query": _query(params, date=day - dt.timedelta(days=step)),
-        "next_query": _query(params, date=day + dt.timedelta(days=step)),
-        "today_query": _query(params, date=_today(clinic)),
-        "day_query": _query(params, view="day"),
-        "week_query": _query(params, view="week"),
-        "staff_query": _query(params, by="staff", room=None),
-        "room_query": _query(params, by="room", staff=None),
-        "staff_all": staff_all,
-        "rooms_all": rooms_all,
-        "locations": list(selectors.locations(clinic=clinic)),
-        "today": _today(clinic),
-        "cancelled": selectors.CANCELLED,
-        # Built once: reverse() for every appointment drawn is measurable on a busy day.
-        "appointment_url": reverse(
-            "bookings:appointment",
-            kwargs={"clinic_slug": clinic.slug, "appointment_id": uuid.UUID(int=0)},
-        ).removesuffix(f"{uuid.UUID(int=0)}/"),
+        "drawn": drawn,
+        "params": drawn.params,
+        "cal_url": reverse("bookings:calendar", kwargs={"clinic_slug": clinic.slug}),
+        "query": _query(drawn.params),
     }
 
 
@@ -382,10 +432,12 @@ def _panel_context(appointment: Appointment, **extra: Any) -> dict[str, Any]:
         "can_move": status in (Status.PENDING, Status.CONFIRMED),
         "move_form": extra.pop("move_form", None)
         or MoveForm(
+            service=appointment.service,
             initial={
                 "date": appointment.start.astimezone(ZoneInfo(appointment.clinic.time_zone)).date(),
                 "time": appointment.start.astimezone(ZoneInfo(appointment.clinic.time_zone)).time(),
-            }
+                "staff": appointment.staff_id,
+            },
         ),
         "cancel_form": extra.pop("cancel_form", None) or CancelForm(),
         "note_form": extra.pop("note_form", None) or NoteForm(initial={"note": appointment.note}),
@@ -437,20 +489,29 @@ def appointment_status(request: HttpRequest, appointment_id: uuid.UUID) -> HttpR
 def appointment_move(request: HttpRequest, appointment_id: uuid.UUID) -> HttpResponse:
     clinic = request.clinic  # type: ignore[attr-defined]
     appointment = _appointment(appointment_id)
-    form = MoveForm(request.POST)
+    form = MoveForm(request.POST, service=appointment.service)
+    refused_status = 409
     if form.is_valid():
         try:
             start = desk.local_moment(
                 form.cleaned_data["date"], form.cleaned_data["time"], clinic.time_zone
             )
-            appointment_reschedule(clinic=clinic, appointment=appointment, start=start)
+            appointment_reschedule(
+                clinic=clinic,
+                appointment=appointment,
+                start=start,
+                staff=form.cleaned_data["staff"],
+            )
         except ValidationError as exc:
             add_service_errors(form, exc)
         except ServiceError as exc:
             form.add_error(None, _taken_message(exc))
+            refused_status = exc.status
         else:
             return _after_change(request, appointment, _("Moved."))
-    status = 400 if form.errors.get("date") or form.errors.get("time") else 409
+    status = 400 if any(form.errors.get(f) for f in ("date", "time", "staff")) else 409
+    if status == 409 and refused_status == 400:
+        status = 400
     appointment = _appointment(appointment_id)
     ctx = _panel_context(appointment, move_form=form)
     return _page(request, "bookings/panel_appointment.html", ctx, status=status)

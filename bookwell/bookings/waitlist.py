@@ -23,6 +23,7 @@ from bookwell.bookings.models import (
 from bookwell.bookings.services import BookingRequest, SlotTaken, appointment_book
 from bookwell.clients.models import Client
 from bookwell.core.errors import Conflict, Gone, ServiceError
+from bookwell.notifications.services import outbox_waitlist_offer
 from bookwell.scheduling.models import Service, StaffMember
 from bookwell.tenancy.models import Clinic
 
@@ -40,9 +41,9 @@ def waitlist_join(
 
     _check_owned(clinic, client, service, staff)
     if first_day > last_day:
-        raise ServiceError("The first day must not be after the last.", code="bad_range")
+        raise ServiceError(_("The first day must not be after the last."), code="bad_range")
     if client.restricted:
-        raise ServiceError("This client's record is restricted.", code="client_restricted")
+        raise ServiceError(_("This client's record is restricted."), code="client_restricted")
     entry = WaitlistEntry(
         clinic=clinic,
         client=client,
@@ -100,6 +101,7 @@ def waitlist_offer_freed(
     offer = WaitlistOffer.objects.create(
         clinic=clinic, entry=entry, staff=staff, start=start, expires_at=closes
     )
+    outbox_waitlist_offer(offer=offer)
     entry.status = WaitlistStatus.OFFERED
     entry.save(update_fields=["status"])
     return offer

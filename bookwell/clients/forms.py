@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from bookwell.clients.models import Client, NameKind
 from bookwell.clients.services import MAX_NOTE, ClientInput
@@ -13,16 +14,16 @@ from bookwell.tenancy.models import Clinic
 class ClientForm(forms.Form):
     """Shape and sizes only; the service validates and normalises (one set of rules)."""
 
-    full_name = forms.CharField(label="Name", max_length=120)
+    full_name = forms.CharField(label=_("Name"), max_length=120)
     name_kind = forms.ChoiceField(
-        label="The name is", choices=NameKind.choices, initial=NameKind.FULL
+        label=_("The name is"), choices=NameKind.choices, initial=NameKind.FULL
     )
     email = forms.CharField(max_length=254, required=False, widget=forms.EmailInput)
     phone = forms.CharField(
         max_length=40,
         required=False,
         widget=forms.TextInput(attrs={"type": "tel"}),
-        help_text="Without a country code, the clinic's country is assumed.",
+        help_text=_("Without a country code, the clinic's country is assumed."),
     )
     date_of_birth = forms.CharField(
         required=False, max_length=10, widget=forms.DateInput(attrs={"type": "date"})
@@ -32,10 +33,11 @@ class ClientForm(forms.Form):
         required=False,
         max_length=MAX_NOTE,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="A short note for the front desk. Not for medical information.",
+        help_text=_("A short note for the front desk. Not for medical information."),
     )
     marketing_consent = forms.BooleanField(
-        required=False, label="Agrees to receive news and offers (off unless the client said yes)"
+        required=False,
+        label=_("Agrees to receive news and offers (off unless the client said yes)"),
     )
 
     def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
@@ -65,24 +67,26 @@ class ClientForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label="CSV file", help_text="UTF-8, first row names the columns.")
+    file = forms.FileField(label=_("CSV file"), help_text=_("UTF-8, first row names the columns."))
     skip_duplicates = forms.BooleanField(
         required=False,
-        label="Leave out rows whose email already belongs to a client "
-        "(otherwise they stop the import)",
+        label=_(
+            "Leave out rows whose email already belongs to a client "
+            "(otherwise they stop the import)"
+        ),
     )
 
 
 class PrivacyNoticeForm(forms.Form):
     body = forms.CharField(
-        label="Notice text",
+        label=_("Notice text"),
         max_length=50_000,
         widget=forms.Textarea(attrs={"rows": 12}),
-        help_text="Published versions are kept as they were; a change is a new version.",
+        help_text=_("Published versions are kept as they were; a change is a new version."),
     )
     effective_at = forms.DateTimeField(
-        label="Takes effect",
+        label=_("Takes effect"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="Leave empty for now.",
+        help_text=_("Leave empty for now."),
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from bookwell.core.models import TenantModel
 from bookwell.tenancy.fields import EncryptedTextField
@@ -23,9 +24,9 @@ def _refuse_edits(record: models.Model) -> None:
 
 
 class NameKind(models.TextChoices):
-    FULL = "full", "Full name"
-    INITIALS = "initials", "Initials"
-    PSEUDONYM = "pseudonym", "Pseudonym"
+    FULL = "full", _("Full name")
+    INITIALS = "initials", _("Initials")
+    PSEUDONYM = "pseudonym", _("Pseudonym")
 
 
 class Client(TenantModel):
@@ -40,6 +41,7 @@ class Client(TenantModel):
     preferred_language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
     note = EncryptedTextField(blank=True, default="")  # short, optional; not a medical record
     marketing_consent = models.BooleanField(default=False)
+    sms_opt_out = models.BooleanField(default=False)  # no SMS, even where the clinic sends them
     restricted = models.BooleanField(default=False)  # P17: processing restricted
     # The oldest data key version any of this row's fields is sealed under (key rotation).
     key_version = models.PositiveIntegerField(default=0)
@@ -57,9 +59,9 @@ class Client(TenantModel):
 
 
 class IndexKind(models.TextChoices):
-    EMAIL = "email", "Email"
-    PHONE = "phone", "Phone"
-    NAME = "name", "Name prefix"
+    EMAIL = "email", _("Email")
+    PHONE = "phone", _("Phone")
+    NAME = "name", _("Name prefix")
 
 
 class ClientIndex(TenantModel):
@@ -115,9 +117,9 @@ class PrivacyNotice(TenantModel):
 
 
 class ConsentMethod(models.TextChoices):
-    ONLINE = "online", "Online booking"
-    STAFF = "staff", "Recorded by staff"
-    IMPORT = "import", "Imported"
+    ONLINE = "online", _("Online booking")
+    STAFF = "staff", _("Recorded by staff")
+    IMPORT = "import", _("Imported")
 
 
 class ConsentRecord(TenantModel):

@@ -8,6 +8,7 @@ import unicodedata
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext as _
 
 MAX_PREFIX = 20  # name prefixes are indexed up to this many characters
 
@@ -28,9 +29,9 @@ def normalize_phone(value: str, region: str) -> str:
     try:
         number = phonenumbers.parse(value, region or None)
     except phonenumbers.NumberParseException as exc:
-        raise ValidationError("Enter a valid phone number.", code="phone") from exc
+        raise ValidationError(_("Enter a valid phone number."), code="phone") from exc
     if not phonenumbers.is_valid_number(number):
-        raise ValidationError("Enter a valid phone number.", code="phone")
+        raise ValidationError(_("Enter a valid phone number."), code="phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

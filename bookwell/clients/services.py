@@ -249,7 +249,7 @@ def client_create(
 
 def client_update(*, clinic: Clinic, client: Client, data: ClientInput) -> Client:
     if client.restricted:
-        raise Conflict("This client's record is restricted and read-only.", code="restricted")
+        raise Conflict(_("This client's record is restricted and read-only."), code="restricted")
     clean = client_clean(clinic=clinic, data=data, existing=client)
     _check(clinic, clean, exclude=client)
     _apply(client, clean)

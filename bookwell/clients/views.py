@@ -16,6 +16,8 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookwell.accounts.models import User
@@ -66,7 +68,7 @@ def client_new(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
-                messages.success(request, "Client added.")
+                messages.success(request, _("Client added."))
                 return redirect("clients:detail", clinic_slug=clinic.slug, client_id=client.pk)
         return render(request, "clients/form.html", {"form": form, "creating": True}, status=400)
     return render(request, "clients/form.html", {"form": form, "creating": True})
@@ -100,14 +102,16 @@ def client_consent(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     notice = services.privacy_notice_current(clinic=clinic)
     if notice is None or str(notice.pk) != request.POST.get("notice"):
         messages.error(
-            request, "The privacy notice changed; check the current version and try again."
+            request, _("The privacy notice changed; check the current version and try again.")
         )
         return redirect("clients:detail", clinic_slug=clinic.slug, client_id=client.pk)
     actor = request.user if isinstance(request.user, User) else None
     services.consent_record(
         clinic=clinic, client=client, notice=notice, method="staff", actor=actor
     )
-    messages.success(request, f"Consent to version {notice.version} recorded.")
+    messages.success(
+        request, _("Consent to version %(version)s recorded.") % {"version": notice.version}
+    )
     return redirect("clients:detail", clinic_slug=clinic.slug, client_id=client.pk)
 
 
@@ -135,7 +139,9 @@ def privacy_notices(request: HttpRequest) -> HttpResponse:
                 except ValidationError as exc:
                     add_service_errors(form, exc)
                 else:
-                    messages.success(request, f"Version {notice.version} published.")
+                    messages.success(
+                        request, _("Version %(version)s published.") % {"version": notice.version}
+                    )
                     return redirect("clients:privacy-notices", clinic_slug=clinic.slug)
         status = 400
     notices = PrivacyNotice.objects.order_by("-version").annotate(consent_count=Count("consents"))
@@ -175,7 +181,7 @@ def client_edit(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
             except ServiceError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(request, "Client updated.")
+                messages.success(request, _("Client updated."))
                 return redirect("clients:detail", clinic_slug=clinic.slug, client_id=client.pk)
         return render(request, "clients/form.html", {"form": form, "client": client}, status=400)
     return render(request, "clients/form.html", {"form": form, "client": client})
@@ -267,7 +273,8 @@ def client_import(request: HttpRequest) -> HttpResponseBase:
             return render(request, "clients/import.html", ctx, status=400)
         ctx.update(report=report, committed=commit and report.ok)
         if commit and report.ok:
-            messages.success(request, f"Imported {report.imported} clients.")
+            done = ngettext("Imported %(n)d client.", "Imported %(n)d clients.", report.imported)
+            messages.success(request, done % {"n": report.imported})
         return render(request, "clients/import.html", ctx, status=200 if report.ok else 400)
     return render(request, "clients/import.html", ctx)
 

@@ -265,15 +265,20 @@ def _seed_schedule(clinic: Clinic, practitioners: list[User]) -> None:
                     request=BookingRequest(
                         service=service, staff=member, start=start, client=rng.choice(clients)
                     ),
+                    notify=False,  # demo history: no mail for it
                 )
             except (SlotTaken, Conflict):  # taken, or the staff member is away
                 continue
             # A believable history: most came, a few did not, some cancelled.
             roll = rng.random()
             if roll < 0.07:
-                appointment_set_status(appointment=appointment, status=Status.CANCELLED_BY_CLIENT)
+                appointment_set_status(
+                    appointment=appointment, status=Status.CANCELLED_BY_CLIENT, notify=False
+                )
             elif roll < 0.09:
-                appointment_set_status(appointment=appointment, status=Status.CANCELLED_BY_CLINIC)
+                appointment_set_status(
+                    appointment=appointment, status=Status.CANCELLED_BY_CLINIC, notify=False
+                )
             elif appointment.end < now:
                 if roll < 0.13:
                     appointment_set_status(appointment=appointment, status=Status.NO_SHOW)
@@ -310,4 +315,17 @@ def seed_demo() -> Clinic:
                 if s.role == Role.PRACTITIONER
             ]
             _seed_schedule(clinic, practitioners)
+            _seed_notifications(clinic)
     return clinic
+
+
+def _seed_notifications(clinic: Clinic) -> None:
+    """A reminder the day before, by email, and quiet nights: what a clinic would set first."""
+    import datetime as dt
+
+    from bookwell.notifications.models import ReminderRule
+
+    ReminderRule.objects.get_or_create(clinic=clinic, minutes_before=24 * 60, channel="email")
+    if clinic.quiet_start is None:
+        clinic.quiet_start, clinic.quiet_end = dt.time(21, 0), dt.time(8, 0)
+        clinic.save(update_fields=["quiet_start", "quiet_end"])

@@ -76,3 +76,23 @@ class TenantModel(models.Model):
             raise NoActiveClinic(f"{type(self).__name__} written without a clinic context")
         if self.clinic_id != clinic_id:
             raise NoActiveClinic(f"{type(self).__name__} written into another clinic")
+
+
+class PeriodicRun(models.Model):
+    """One row per periodic job and period: the worker that inserts it runs the job, every
+    other worker sees the row and skips (once per period, however many workers run).
+    Platform-level: a job name and times, nothing of any clinic."""
+
+    job = models.CharField(max_length=60)
+    period_start = models.DateTimeField()
+    worker = models.CharField(max_length=64)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "period_start"], name="one_run_per_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} at {self.period_start}"

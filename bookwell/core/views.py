@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
@@ -17,6 +18,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     return render(request, "400.html", status=400)
 
 
+@transaction.non_atomic_requests  # liveness never opens a transaction (nor the database)
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness: the process answers (no database). Also the bare baseline of bench/http_load."""
     return JsonResponse({"status": "ok"})

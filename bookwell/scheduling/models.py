@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from bookwell.core.models import TenantModel
 from bookwell.core.validators import validate_single_line
@@ -59,8 +60,8 @@ class StaffMember(TenantModel):
 
 
 class AssignmentPolicy(models.TextChoices):
-    LEAST_BOOKED = "least_booked", "Least booked that day"
-    ROUND_ROBIN = "round_robin", "Round robin"
+    LEAST_BOOKED = "least_booked", _("Least booked that day")
+    ROUND_ROBIN = "round_robin", _("Round robin")
 
 
 class Service(TenantModel):
@@ -193,10 +194,10 @@ class DateOverride(TenantModel):
 
 
 class TimeOffCategory(models.TextChoices):
-    VACATION = "vacation", "Vacation"
-    SICK = "sick", "Sick leave"
-    TRAINING = "training", "Training"
-    OTHER = "other", "Other"
+    VACATION = "vacation", _("Vacation")
+    SICK = "sick", _("Sick leave")
+    TRAINING = "training", _("Training")
+    OTHER = "other", _("Other")
 
 
 class TimeOff(TenantModel):

@@ -16,11 +16,11 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookwell.core.context import clinic_context
-from bookwell.tenancy.models import Clinic
 from bookwell.tenancy.permissions import MFA_ENFORCEABLE_ROLES, Perm, role_has
-from bookwell.tenancy.selectors import membership_of
+from bookwell.tenancy.selectors import memberships_for_user
 
 View = Callable[..., HttpResponseBase]
 
@@ -35,14 +35,16 @@ def clinic_view(perm: Perm) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @wraps(view)
         def wrapped(request: HttpRequest, clinic_slug: str, *args: Any, **kwargs: Any) -> Any:
-            clinic = Clinic.objects.filter(slug=clinic_slug).first()
-            if clinic is None:
+            # One query finds the clinic, the membership and the switcher's list together.
+            memberships = memberships_for_user(request.user)  # type: ignore[arg-type]
+            membership = next((m for m in memberships if m.clinic.slug == clinic_slug), None)
+            if membership is None:  # not a member, or no such clinic: the same answer
                 raise Http404("No such clinic")
+            membership.user = request.user  # type: ignore[assignment]
+            clinic = membership.clinic
+            request.memberships = memberships  # type: ignore[attr-defined]
             # Times on staff pages are the clinic's wall clock.
             with clinic_context(clinic), timezone.override(ZoneInfo(clinic.time_zone)):
-                membership = membership_of(user=request.user, clinic=clinic)  # type: ignore[arg-type]
-                if membership is None:
-                    raise Http404("No such clinic")
                 if (
                     clinic.require_mfa_for_admins
                     and membership.role in MFA_ENFORCEABLE_ROLES
@@ -50,8 +52,11 @@ def clinic_view(perm: Perm) -> Callable[[View], View]:
                 ):
                     messages.warning(
                         request,
-                        f"{clinic.name} requires owners and admins to use an authenticator app. "
-                        "Set it up to continue.",
+                        _(
+                            "%(clinic)s requires owners and admins to use an authenticator "
+                            "app. Set it up to continue."
+                        )
+                        % {"clinic": clinic.name},
                     )
                     query = urlencode({"next": request.get_full_path()})
                     return redirect(f"{reverse('accounts:mfa')}?{query}")

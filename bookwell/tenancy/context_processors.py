@@ -20,5 +20,9 @@ def clinic_nav(request: HttpRequest) -> dict[str, Any]:
         "membership": membership,
         "perms": {p.value.replace(".", "_") for p in ROLE_PERMISSIONS[Role(membership.role)]},
         # Called by the template only when it draws the switcher.
-        "switcher": lambda: [m for m in memberships_for_user(user) if m.clinic_id != clinic.pk],
+        "switcher": lambda: [
+            m
+            for m in (getattr(request, "memberships", None) or memberships_for_user(user))
+            if m.clinic_id != clinic.pk
+        ],
     }

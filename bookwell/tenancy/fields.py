@@ -55,7 +55,11 @@ class Sealed:
 
 
 def _aad(instance: models.Model, field: models.Field) -> bytes:
-    return f"{instance._meta.label}|{field.name}|{instance.clinic_id}|{instance.pk}".encode()  # type: ignore[attr-defined]
+    return _aad_for(instance._meta.label, field.name, instance.clinic_id, instance.pk)  # type: ignore[attr-defined]
+
+
+def _aad_for(label: str, field_name: str, clinic_id: object, pk: object) -> bytes:
+    return f"{label}|{field_name}|{clinic_id}|{pk}".encode()
 
 
 def seal_value(instance: models.Model, field: models.Field, plain: str) -> Sealed:
@@ -68,12 +72,27 @@ def seal_value(instance: models.Model, field: models.Field, plain: str) -> Seale
 
 
 def open_value(instance: models.Model, field: models.Field, sealed: Sealed) -> str:
-    where = f"{instance._meta.label}.{field.name} of row {instance.pk}"
+    return open_stored(type(instance), field.name, instance.clinic_id, instance.pk, sealed)  # type: ignore[attr-defined]
+
+
+def open_stored(
+    model: type[models.Model], field_name: str, clinic_id: object, pk: object, sealed: Sealed
+) -> str:
+    """Opens a value read without its model instance (from values_list(), where a list page
+    needs one field of many rows): the same checks, bound to the same model, field, clinic
+    and row."""
+    if not isinstance(model._meta.get_field(field_name), EncryptedTextField):
+        raise FieldDecryptionError(f"{model._meta.label}.{field_name} is not an encrypted field")
+    if sealed.plain is not None:
+        return sealed.plain
+    where = f"{model._meta.label}.{field_name} of row {pk}"
     try:
         uid = sealed.key_uid
         blob = base64.urlsafe_b64decode(sealed.token.split(".", 2)[2].encode())
-        key = keyring.key_by_uid(instance.clinic_id, uid)  # type: ignore[attr-defined]
-        return crypto.open_sealed(key.field_key, blob, _aad(instance, field)).decode()
+        key = keyring.key_by_uid(clinic_id, uid)  # type: ignore[arg-type]
+        aad = _aad_for(model._meta.label, field_name, clinic_id, pk)
+        sealed.plain = crypto.open_sealed(key.field_key, blob, aad).decode()
+        return sealed.plain
     except (crypto.DecryptionError, keyring.KeyringError, ValueError) as exc:
         raise FieldDecryptionError(f"cannot decrypt {where}: {exc}") from exc
 

@@ -4,6 +4,7 @@ import zoneinfo
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.utils.translation import gettext_lazy as _
 
 from bookwell.core.validators import validate_single_line
 from bookwell.tenancy.models import Clinic
@@ -46,8 +47,8 @@ class ClinicSettingsForm(forms.ModelForm):
 class BookingRulesForm(forms.ModelForm):
     apply_to_services = forms.BooleanField(
         required=False,
-        label="Apply these windows to every existing service too",
-        help_text="Otherwise they are the starting point for new services.",
+        label=_("Apply these windows to every existing service too"),
+        help_text=_("Otherwise they are the starting point for new services."),
     )
 
     class Meta:
@@ -72,15 +73,15 @@ class BookingRulesForm(forms.ModelForm):
 
 class BrandingForm(forms.Form):
     brand_colour = forms.CharField(
-        label="Colour", max_length=7, widget=forms.TextInput(attrs={"type": "color"})
+        label=_("Colour"), max_length=7, widget=forms.TextInput(attrs={"type": "color"})
     )
     logo = forms.FileField(
         required=False,
-        label="Logo",
-        help_text="PNG, JPEG or WebP, at most 200 KB and 1024 pixels a side.",
+        label=_("Logo"),
+        help_text=_("PNG, JPEG or WebP, at most 200 KB and 1024 pixels a side."),
         widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
     )
-    remove_logo = forms.BooleanField(required=False, label="Remove the logo")
+    remove_logo = forms.BooleanField(required=False, label=_("Remove the logo"))
 
 
 class EmbeddingForm(forms.ModelForm):
@@ -103,10 +104,11 @@ class EmbeddingForm(forms.ModelForm):
 
 class NewPasswordMixin(forms.Form):
     password1 = forms.CharField(
-        label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
     password2 = forms.CharField(
-        label="Password again", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label=_("Password again"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
     def clean(self) -> dict:
@@ -124,19 +126,19 @@ class NewPasswordMixin(forms.Form):
 
 class SignupForm(NewPasswordMixin):
     full_name = forms.CharField(
-        label="Your name", max_length=120, validators=[validate_single_line]
+        label=_("Your name"), max_length=120, validators=[validate_single_line]
     )
     email = forms.EmailField(max_length=254)
     clinic_name = forms.CharField(
-        label="Clinic name", max_length=120, validators=[validate_single_line]
+        label=_("Clinic name"), max_length=120, validators=[validate_single_line]
     )
     time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES, initial="Europe/Berlin")
     country = forms.RegexField(
         regex=r"^[A-Za-z]{2}$",
         max_length=2,
         initial="DE",
-        help_text="Two-letter country code, e.g. DE, FR, GB.",
-        error_messages={"invalid": "Use a two-letter country code."},
+        help_text=_("Two-letter country code, e.g. DE, FR, GB."),
+        error_messages={"invalid": _("Use a two-letter country code.")},
     )
 
     field_order = [
@@ -152,6 +154,6 @@ class SignupForm(NewPasswordMixin):
 
 class InvitationSignupForm(NewPasswordMixin):
     full_name = forms.CharField(
-        label="Your name", max_length=120, validators=[validate_single_line]
+        label=_("Your name"), max_length=120, validators=[validate_single_line]
     )
     field_order = ["full_name", "password1", "password2"]

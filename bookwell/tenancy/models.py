@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 from bookwell.core.models import TenantModel
 from bookwell.core.validators import validate_single_line
@@ -20,12 +21,12 @@ RESERVED_SLUGS = frozenset(
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError("Choose a time zone from the list.", code="time_zone")
+        raise ValidationError(_("Choose a time zone from the list."), code="time_zone")
 
 
 def validate_slug(value: str) -> None:
     if value in RESERVED_SLUGS:
-        raise ValidationError("This address is reserved; choose another.", code="reserved")
+        raise ValidationError(_("This address is reserved; choose another."), code="reserved")
 
 
 def validate_origin(value: str) -> None:
@@ -34,21 +35,21 @@ def validate_origin(value: str) -> None:
         line = line.strip()
         if line and not re.fullmatch(r"https://[a-z0-9.-]+(?::[0-9]{1,5})?", line):
             raise ValidationError(
-                "List origins one per line, like https://www.example.com (no path, no *).",
+                _("List origins one per line, like https://www.example.com (no path, no *)."),
                 code="origin",
             )
 
 
 class BookingContact(models.TextChoices):
-    EMAIL = "email", "Email address"
-    PHONE = "phone", "Phone number"
-    EITHER = "either", "Email or phone number"
-    BOTH = "both", "Email and phone number"
+    EMAIL = "email", _("Email address")
+    PHONE = "phone", _("Phone number")
+    EITHER = "either", _("Email or phone number")
+    BOTH = "both", _("Email and phone number")
 
 
 class Plan(models.TextChoices):
-    TRIAL = "trial", "Trial"
-    STANDARD = "standard", "Standard"
+    TRIAL = "trial", _("Trial")
+    STANDARD = "standard", _("Standard")
 
 
 class Clinic(models.Model):
@@ -74,45 +75,55 @@ class Clinic(models.Model):
     plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.TRIAL)
     require_mfa_for_admins = models.BooleanField(
         default=False,
-        help_text="Owners and admins must use an authenticator app to open this clinic.",
+        help_text=_("Owners and admins must use an authenticator app to open this clinic."),
     )
     # Client records (P4): what this clinic collects and allows.
     client_email_unique = models.BooleanField(
-        default=True, help_text="Refuse a second client with the same email address."
+        default=True, help_text=_("Refuse a second client with the same email address.")
     )
     collect_date_of_birth = models.BooleanField(
-        default=False, help_text="Ask for clients' date of birth."
+        default=False, help_text=_("Ask for clients' date of birth.")
     )
     waitlist_offer_minutes = models.PositiveIntegerField(
-        default=120, help_text="How long a waitlist offer stays open before it passes to the next."
+        default=120,
+        help_text=_("How long a waitlist offer stays open before it passes to the next."),
     )
     allow_pseudonyms = models.BooleanField(
-        default=False, help_text="Clients may give initials or a pseudonym instead of a full name."
+        default=False,
+        help_text=_("Clients may give initials or a pseudonym instead of a full name."),
     )
     # Online booking (the public page at /book/<slug>/).
     online_booking = models.BooleanField(
-        default=True, help_text="Clients can book on the clinic's public booking page."
+        default=True, help_text=_("Clients can book on the clinic's public booking page.")
     )
     booking_contact = models.CharField(
         max_length=10,
         choices=BookingContact.choices,
         default=BookingContact.EMAIL,
-        help_text="What clients must give when they book online.",
+        help_text=_("What clients must give when they book online."),
     )
     require_consent = models.BooleanField(
         default=False,
-        help_text="Clients must accept the clinic's privacy notice to book online (P18).",
+        help_text=_("Clients must accept the clinic's privacy notice to book online (P18)."),
     )
     embed_origins = models.TextField(
         blank=True,
         validators=[validate_origin],
-        help_text="Websites that may show the booking page in a frame, one origin per line.",
+        help_text=_("Websites that may show the booking page in a frame, one origin per line."),
     )
     brand_colour = models.CharField(
         max_length=7,
         default="#1f6f5c",
         validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6f5c.")],
     )
+    # Notifications: SMS only where the clinic turns it on; no reminders in quiet hours.
+    sms_enabled = models.BooleanField(
+        default=False, help_text=_("Send SMS to clients who gave a number and did not opt out.")
+    )
+    quiet_start = models.TimeField(
+        null=True, blank=True, help_text=_("No reminders from this time (clinic time)…")
+    )
+    quiet_end = models.TimeField(null=True, blank=True, help_text=_("…until this time."))
     logo = models.BinaryField(null=True, blank=True, editable=False)  # PNG, JPEG or WebP
     logo_content_type = models.CharField(max_length=20, blank=True, editable=False)
     # Defaults for new services; the settings page can also apply them to every service.

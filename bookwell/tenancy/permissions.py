@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from django.utils.translation import gettext_lazy as _
+
 
 class Role(StrEnum):
     OWNER = "owner"
@@ -18,15 +20,15 @@ class Role(StrEnum):
 
     @property
     def label(self) -> str:
-        return ROLE_LABELS[self]
+        return str(ROLE_LABELS[self])
 
 
 ROLE_LABELS = {
-    Role.OWNER: "Owner",
-    Role.ADMIN: "Admin",
-    Role.PRACTITIONER: "Practitioner",
-    Role.FRONT_DESK: "Front desk",
-    Role.READ_ONLY: "Read-only",
+    Role.OWNER: _("Owner"),
+    Role.ADMIN: _("Admin"),
+    Role.PRACTITIONER: _("Practitioner"),
+    Role.FRONT_DESK: _("Front desk"),
+    Role.READ_ONLY: _("Read-only"),
 }
 ROLE_CHOICES = [(r.value, ROLE_LABELS[r]) for r in Role]
 
@@ -45,6 +47,8 @@ class Perm(StrEnum):
     APPOINTMENTS_MANAGE = "appointments.manage"  # book, move, change status, cancel, waitlist
     SCHEDULES_MANAGE = "schedules.manage"  # working hours, date overrides, time off, closures
     CATALOG_MANAGE = "catalog.manage"  # services, staff members, locations, rooms
+    NOTIFICATIONS_VIEW = "notifications.view"  # what was sent, failed or skipped; resend
+    NOTIFICATIONS_MANAGE = "notifications.manage"  # message texts, reminder rules, SMS, quiet
 
 
 _EVERY_MEMBER = {Perm.CLINIC_VIEW, Perm.CLIENTS_VIEW, Perm.CALENDAR_VIEW}
@@ -57,13 +61,17 @@ _MANAGERS = _FRONT_LINE | {
     Perm.TEAM_MANAGE,
     Perm.CLIENTS_IMPORT,
     Perm.CLIENTS_EXPORT,
+    Perm.NOTIFICATIONS_VIEW,
+    Perm.NOTIFICATIONS_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.OWNER: frozenset(_MANAGERS | {Perm.TEAM_MANAGE_OWNERS}),
     Role.ADMIN: frozenset(_MANAGERS),
     Role.PRACTITIONER: frozenset(_FRONT_LINE),
-    Role.FRONT_DESK: frozenset(_FRONT_LINE | {Perm.TEAM_VIEW, Perm.SCHEDULES_MANAGE}),
+    Role.FRONT_DESK: frozenset(
+        _FRONT_LINE | {Perm.TEAM_VIEW, Perm.SCHEDULES_MANAGE, Perm.NOTIFICATIONS_VIEW}
+    ),
     Role.READ_ONLY: frozenset(_EVERY_MEMBER),
 }
 

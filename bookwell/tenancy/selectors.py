@@ -14,13 +14,11 @@ def memberships_for_user(user: User) -> list[Membership]:
     """Every clinic the user belongs to (the clinic switcher): a platform read by design."""
     with platform_scope("a user's own memberships across clinics"):
         return list(
-            Membership.objects.filter(user=user).select_related("clinic").order_by("clinic__name")
+            Membership.objects.filter(user=user)
+            .select_related("clinic")
+            .defer("clinic__logo")  # the logo's bytes are served by their own view
+            .order_by("clinic__name", "pk")
         )
-
-
-def membership_of(*, user: User, clinic: Clinic) -> Membership | None:
-    """The user's membership in the active clinic, if any."""
-    return Membership.objects.filter(clinic=clinic, user=user).select_related("user").first()
 
 
 def team_members(*, clinic: Clinic) -> QuerySet[Membership]:

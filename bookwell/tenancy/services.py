@@ -13,6 +13,7 @@ from django.db.models.functions import Lower
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookwell.accounts.models import User
 from bookwell.core.context import clinic_context, platform_scope
@@ -71,7 +72,7 @@ def signup_create_clinic(
     *, email: str, full_name: str, password: str, clinic_name: str, time_zone: str, country: str
 ) -> tuple[User, Clinic]:
     """Self-serve sign-up: a new user who owns a new clinic, all or nothing."""
-    taken = Conflict("An account with this email already exists. Sign in instead.")
+    taken = Conflict(_("An account with this email already exists. Sign in instead."))
     try:
         with transaction.atomic():
             if User.objects.filter(email__iexact=email).exists():
@@ -84,7 +85,7 @@ def signup_create_clinic(
         # Lost a race: the same email (or clinic address) was just taken by another request.
         if User.objects.filter(email__iexact=email).exists():
             raise taken from exc
-        raise Conflict("That clinic address was just taken. Please try again.") from exc
+        raise Conflict(_("That clinic address was just taken. Please try again.")) from exc
     return user, clinic
 
 
@@ -102,7 +103,7 @@ def clinic_settings_update(*, clinic: Clinic, **fields: object) -> Clinic:
     }
     unknown = set(fields) - allowed
     if unknown:
-        raise ServiceError("Unknown settings.", code="unknown_field")
+        raise ServiceError(_("Unknown settings."), code="unknown_field")
     with transaction.atomic():
         # Compared with the stored value: a model form has already set it on the instance.
         stored = Clinic.objects.filter(pk=clinic.pk).values_list("client_email_unique", flat=True)
@@ -122,7 +123,7 @@ def clinic_settings_update(*, clinic: Clinic, **fields: object) -> Clinic:
 
 def _require_role_power(actor: Membership, role: str) -> None:
     if role == Role.OWNER and not role_has(actor.role, Perm.TEAM_MANAGE_OWNERS):
-        raise Forbidden("Only an owner can grant or change the owner role.", code="owner_only")
+        raise Forbidden(_("Only an owner can grant or change the owner role."), code="owner_only")
 
 
 def _owner_count(clinic: Clinic) -> int:
@@ -139,12 +140,14 @@ def _owner_count(clinic: Clinic) -> int:
 def invitation_create(*, clinic: Clinic, actor: Membership, email: str, role: str) -> str:
     """Invites someone by email; returns the raw token (it is only mailed, never stored)."""
     if role not in {r.value for r in Role}:
-        raise ServiceError("Choose a role.", code="invalid_role")
+        raise ServiceError(_("Choose a role."), code="invalid_role")
     _require_role_power(actor, role)
     email = User.objects.normalize_email(email.strip())
     with transaction.atomic():
         if Membership.objects.filter(clinic=clinic, user__email__iexact=email).exists():
-            raise Conflict("This person is already a member of the clinic.", code="already_member")
+            raise Conflict(
+                _("This person is already a member of the clinic."), code="already_member"
+            )
         now = timezone.now()
         # One open invitation per address: a new one replaces the old.
         Invitation.objects.annotate(e=Lower("email")).filter(
@@ -184,7 +187,7 @@ def invitation_create(*, clinic: Clinic, actor: Membership, email: str, role: st
 
 def invitation_revoke(*, invitation: Invitation) -> None:
     if invitation.accepted_at is not None:
-        raise Conflict("This invitation was already accepted.", code="already_accepted")
+        raise Conflict(_("This invitation was already accepted."), code="already_accepted")
     if invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
@@ -197,17 +200,17 @@ def invitation_by_token(token: str) -> Invitation:
             Invitation.objects.select_related("clinic").filter(token_hash=token_hash(token)).first()
         )
     if invitation is None:
-        raise Gone("This invitation link is not valid.", code="invitation_invalid")
+        raise Gone(_("This invitation link is not valid."), code="invitation_invalid")
     return invitation
 
 
 def invitation_usable(invitation: Invitation) -> None:
     if invitation.accepted_at is not None:
-        raise Gone("This invitation has already been used.", code="invitation_used")
+        raise Gone(_("This invitation has already been used."), code="invitation_used")
     if invitation.revoked_at is not None:
-        raise Gone("This invitation was withdrawn.", code="invitation_revoked")
+        raise Gone(_("This invitation was withdrawn."), code="invitation_revoked")
     if invitation.expires_at <= timezone.now():
-        raise Gone("This invitation has expired. Ask for a new one.", code="invitation_expired")
+        raise Gone(_("This invitation has expired. Ask for a new one."), code="invitation_expired")
 
 
 def invitation_accept(*, token: str, user: User) -> Membership:
@@ -218,7 +221,8 @@ def invitation_accept(*, token: str, user: User) -> Membership:
         invitation_usable(invitation)
         if invitation.email.lower() != user.email.lower():
             raise Forbidden(
-                "This invitation was sent to another email address.", code="invitation_other_email"
+                _("This invitation was sent to another email address."),
+                code="invitation_other_email",
             )
         membership = Membership.objects.filter(user=user).first()
         if membership is None:
@@ -236,7 +240,9 @@ def invitation_signup(*, token: str, full_name: str, password: str) -> tuple[Use
     with transaction.atomic():
         invitation = invitation_by_token(token)
         if User.objects.filter(email__iexact=invitation.email).exists():
-            raise Conflict("An account with this email exists. Sign in to accept.", code="conflict")
+            raise Conflict(
+                _("An account with this email exists. Sign in to accept."), code="conflict"
+            )
         user = User.objects.create_user(
             email=invitation.email, password=password, full_name=full_name
         )
@@ -245,7 +251,7 @@ def invitation_signup(*, token: str, full_name: str, password: str) -> tuple[Use
 
 def membership_change_role(*, actor: Membership, membership: Membership, role: str) -> Membership:
     if role not in {r.value for r in Role}:
-        raise ServiceError("Choose a role.", code="invalid_role")
+        raise ServiceError(_("Choose a role."), code="invalid_role")
     _require_role_power(actor, membership.role)
     _require_role_power(actor, role)
     with transaction.atomic():
@@ -254,7 +260,7 @@ def membership_change_role(*, actor: Membership, membership: Membership, role: s
             and role != Role.OWNER
             and _owner_count(membership.clinic) <= 1
         ):
-            raise Conflict("A clinic needs at least one owner.", code="last_owner")
+            raise Conflict(_("A clinic needs at least one owner."), code="last_owner")
         membership.role = role
         membership.full_clean()
         membership.save(update_fields=["role"])
@@ -265,7 +271,7 @@ def membership_remove(*, actor: Membership, membership: Membership) -> None:
     _require_role_power(actor, membership.role)
     with transaction.atomic():
         if membership.role == Role.OWNER and _owner_count(membership.clinic) <= 1:
-            raise Conflict("A clinic needs at least one owner.", code="last_owner")
+            raise Conflict(_("A clinic needs at least one owner."), code="last_owner")
         membership.delete()
 
 
@@ -294,7 +300,7 @@ def clinic_booking_rules_update(
     from bookwell.scheduling.models import Service
 
     if set(fields) - BOOKING_RULES:
-        raise ServiceError("Unknown settings.", code="unknown_field")
+        raise ServiceError(_("Unknown settings."), code="unknown_field")
     if fields.get("require_consent") and privacy_notice_current(clinic=clinic) is None:
         raise ValidationError(
             {"require_consent": ["Publish a privacy notice first: clients consent to it."]}

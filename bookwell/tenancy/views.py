@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookwell.accounts.models import User
@@ -124,7 +125,7 @@ def team_invite(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc.message)
             status = exc.status  # 403 for a role the actor may not grant, 409 for a member
         else:
-            messages.success(request, "Invitation sent.")
+            messages.success(request, _("Invitation sent."))
             return redirect("tenancy:team", clinic_slug=request.clinic.slug)  # type: ignore[attr-defined]
     return _team_page(request, invite_form=form, status=status)
 
@@ -142,7 +143,7 @@ def team_change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     )
     form = RoleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a role from the list.")
+        messages.error(request, _("Choose a role from the list."))
         return _team_page(request, status=400)
     try:
         services.membership_change_role(
@@ -152,7 +153,7 @@ def team_change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
         )
     except ServiceError as exc:
         return _refused(request, exc)
-    messages.success(request, "Role changed.")
+    messages.success(request, _("Role changed."))
     return redirect("tenancy:team", clinic_slug=request.clinic.slug)  # type: ignore[attr-defined]
 
 
@@ -166,7 +167,7 @@ def team_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
         services.membership_remove(actor=request.membership, membership=membership)  # type: ignore[attr-defined]
     except ServiceError as exc:
         return _refused(request, exc)
-    messages.success(request, "Member removed.")
+    messages.success(request, _("Member removed."))
     if membership.user_id == request.user.pk:
         return redirect("tenancy:choose")
     return redirect("tenancy:team", clinic_slug=request.clinic.slug)  # type: ignore[attr-defined]
@@ -180,7 +181,7 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
         services.invitation_revoke(invitation=invitation)
     except ServiceError as exc:
         return _refused(request, exc)
-    messages.success(request, "Invitation withdrawn.")
+    messages.success(request, _("Invitation withdrawn."))
     return redirect("tenancy:team", clinic_slug=request.clinic.slug)  # type: ignore[attr-defined]
 
 
@@ -198,7 +199,7 @@ def clinic_settings(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
-                messages.success(request, "Settings saved.")
+                messages.success(request, _("Settings saved."))
                 return redirect("tenancy:settings", clinic_slug=clinic.slug)
         clinic.refresh_from_db()
         return render(request, "tenancy/settings.html", {"form": form}, status=400)
@@ -226,7 +227,10 @@ def signup(request: HttpRequest) -> HttpResponse:
                 add_service_errors(form, exc)
             else:
                 start_authenticated_session(request, user, network=network_of(client_ip(request)))
-                messages.success(request, f"Welcome to Bookwell. {clinic.name} is ready.")
+                messages.success(
+                    request,
+                    _("Welcome to Bookwell. %(clinic)s is ready.") % {"clinic": clinic.name},
+                )
                 return redirect("tenancy:home", clinic_slug=clinic.slug)
         return render(request, "tenancy/signup.html", {"form": form}, status=400)
     return render(request, "tenancy/signup.html", {"form": form})
@@ -264,7 +268,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         except ServiceError as exc:
             ctx["error"] = exc.message
             return render(request, "tenancy/invitation.html", ctx, status=exc.status)
-        messages.success(request, f"You joined {inv.clinic.name}.")
+        messages.success(request, _("You joined %(clinic)s.") % {"clinic": inv.clinic.name})
         return redirect("tenancy:home", clinic_slug=membership.clinic.slug)
     return render(request, "tenancy/invitation.html", ctx)
 

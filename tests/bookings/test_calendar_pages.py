@@ -370,3 +370,115 @@ def test_the_client_page_shows_appointments_and_books_for_that_client(clinic_a, 
 
     form = desk.get(book_link).content.decode()
     assert f'value="{person.pk}" checked' in form
+
+
+def test_the_grid_escapes_what_people_typed(clinic_a, setup, desk):
+    """The grid's columns are drawn in Python (bookings.grid), not by the template engine:
+    names with markup in them must still come out as text."""
+    with clinic_context(clinic_a):
+        client = client_create(
+            clinic=clinic_a, data=ClientInput(full_name='<img src=x onerror="alert(1)">')
+        )
+        Service.objects.filter(pk=setup.service.pk).update(name="Massage & <b>more</b>")
+        appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=Service.objects.get(pk=setup.service.pk),
+                staff=setup.staff,
+                start=_at(DAY, 11),
+                client=client,
+            ),
+        )
+        no_client = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service, staff=setup.other_staff, start=_at(DAY, 12)
+            ),
+        )
+
+    html = desk.get(_url("calendar", clinic_a), {"date": DAY.isoformat()}).content.decode()
+
+    assert "<img" not in html and "<b>more" not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    assert "Massage &amp; &lt;b&gt;more&lt;/b&gt;" in html
+    assert f"{no_client.pk}/" in html and "No client" in html
+
+
+def test_moving_gives_the_appointment_to_another_staff_member(clinic_a, setup, desk):
+    with clinic_context(clinic_a):
+        appointment = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(service=setup.service, staff=setup.staff, start=_at(DAY, 10)),
+        )
+        lonely = StaffMember.objects.create(clinic=clinic_a, display_name="Not Trained")
+        busy = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service, staff=setup.other_staff, start=_at(DAY, 15)
+            ),
+        )
+    panel = desk.get(_url("appointment", clinic_a, appointment_id=appointment.pk))
+    assert f'<option value="{setup.other_staff.pk}"' in panel.content.decode()
+    assert f'<option value="{lonely.pk}"' not in panel.content.decode()
+
+    moved = desk.post(
+        _url("move", clinic_a, appointment_id=appointment.pk),
+        {"date": DAY.isoformat(), "time": "11:00", "staff": setup.other_staff.pk},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert moved.status_code == 200
+    with clinic_context(clinic_a):
+        appointment.refresh_from_db()
+    assert (appointment.staff_id, appointment.start) == (setup.other_staff.pk, _at(DAY, 11))
+
+    # Someone who does not offer the service is not a choice; nothing changes.
+    refused = desk.post(
+        _url("move", clinic_a, appointment_id=appointment.pk),
+        {"date": DAY.isoformat(), "time": "11:00", "staff": lonely.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 400
+    # A staff member already busy then: the clear message, nothing changes.
+    taken = desk.post(
+        _url("move", clinic_a, appointment_id=appointment.pk),
+        {"date": DAY.isoformat(), "time": "15:00", "staff": setup.other_staff.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    assert taken.status_code == 409
+    assert "This time was just taken" in taken.content.decode()
+    with clinic_context(clinic_a):
+        appointment.refresh_from_db()
+        busy.refresh_from_db()
+    assert (appointment.staff_id, appointment.start) == (setup.other_staff.pk, _at(DAY, 11))
+    assert busy.start == _at(DAY, 15)
+
+
+def test_only_the_clinic_gives_an_appointment_to_someone_else(clinic_a, clinic_b, setup):
+    from bookwell.bookings.services import appointment_reschedule
+    from bookwell.core.errors import ServiceError
+
+    with clinic_context(clinic_a):
+        appointment = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(service=setup.service, staff=setup.staff, start=_at(DAY, 10)),
+        )
+        with pytest.raises(ServiceError) as by_client:
+            appointment_reschedule(
+                clinic=clinic_a,
+                appointment=appointment,
+                start=_at(DAY, 11),
+                by_client=True,
+                staff=setup.other_staff,
+            )
+    assert by_client.value.code == "wrong_staff"
+    with clinic_context(clinic_b):
+        stranger = StaffMember.objects.create(clinic=clinic_b, display_name="Elsewhere")
+    with clinic_context(clinic_a), pytest.raises(ServiceError) as foreign:
+        appointment_reschedule(
+            clinic=clinic_a, appointment=appointment, start=_at(DAY, 11), staff=stranger
+        )
+    assert foreign.value.code == "foreign_object"
+    with clinic_context(clinic_a):
+        appointment.refresh_from_db()
+    assert (appointment.staff_id, appointment.start) == (setup.staff.pk, _at(DAY, 10))

@@ -9,6 +9,7 @@ import hashlib
 import re
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -142,10 +143,11 @@ def test_a_client_books_then_reschedules_then_cancels_through_the_pages(clinic_a
 
     ics = browser.get(_url("book:ics", clinic_a, token=token))
     assert ics["Content-Type"].startswith("text/calendar")
-    body = ics.content.decode()
-    assert "DTSTART:20310306T090000Z" in body  # 10:00 in Berlin is 09:00 UTC
-    assert "DTEND:20310306T093000Z" in body
-    assert f"UID:{appointment.pk}@bookwell" in body
+    [event] = icalendar.Calendar.from_ical(ics.content).walk("VEVENT")
+    # 10:00 in Berlin, written on the clinic's clock with its zone: 09:00 UTC.
+    assert event.decoded("dtstart").astimezone(dt.UTC) == dt.datetime(2031, 3, 6, 9, tzinfo=dt.UTC)
+    assert event.decoded("dtend") - event.decoded("dtstart") == dt.timedelta(minutes=30)
+    assert str(event["uid"]) == f"{appointment.pk}@bookwell"
 
     later = _local(dt.date(2031, 3, 7), 14, 0)
     move_page = browser.get(

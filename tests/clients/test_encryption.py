@@ -15,7 +15,7 @@ from bookwell.clients.rotation import rotate_clinic_key
 from bookwell.clients.services import ClientInput, client_create
 from bookwell.core.context import clinic_context, platform_scope
 from bookwell.tenancy import keyring
-from bookwell.tenancy.fields import FieldDecryptionError, Sealed
+from bookwell.tenancy.fields import FieldDecryptionError, Sealed, open_stored
 from bookwell.tenancy.models import ClinicKey
 
 pytestmark = pytest.mark.django_db
@@ -155,6 +155,28 @@ def test_a_corrupted_value_raises_rather_than_returning_garbage(clinic_a):
         fresh.__dict__["email"] = Sealed("not-a-token")
         with pytest.raises(FieldDecryptionError):
             _ = fresh.email
+
+
+def test_a_value_read_without_its_instance_opens_only_for_its_own_row(clinic_a):
+    """open_stored (list pages read one sealed column through values_list) checks the same
+    binding as the field: model, field, clinic and row."""
+    client = _make(clinic_a)
+    other = _make(clinic_a, email="other@example.test", full_name="Other Person")
+    with clinic_context(clinic_a):
+        [(pk, clinic_id, sealed)] = Client.objects.filter(pk=client.pk).values_list(
+            "pk", "clinic_id", "full_name"
+        )
+        assert isinstance(sealed, Sealed)
+        assert open_stored(Client, "full_name", clinic_id, pk, sealed) == SENTINEL_NAME
+        for model, field, clinic, row in [
+            (Client, "full_name", clinic_id, other.pk),  # another row
+            (Client, "email", clinic_id, pk),  # another field
+            (Client, "full_name", clinic_id + 1, pk),  # another clinic
+        ]:
+            with pytest.raises(FieldDecryptionError):
+                open_stored(model, field, clinic, row, Sealed(sealed.token))
+        with pytest.raises(FieldDecryptionError, match="not an encrypted field"):
+            open_stored(Client, "clinic", clinic_id, pk, Sealed(sealed.token))
 
 
 def test_encrypted_fields_cannot_be_filtered_on(clinic_a):

@@ -15,6 +15,9 @@ PUBLIC_FLOW = (
     "bookings/templates/book/",
     "bookings/public_",
     "bookings/online.py",
+    "bookings/models.py",  # statuses and reasons the manage page shows
+    "bookings/ics.py",
+    "notifications/texts.py",  # every message's subject and text
     "bookings/services.py",
     "bookings/waitlist.py",
     "clients/services.py",

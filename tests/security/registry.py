@@ -42,6 +42,7 @@ PUBLIC_ROUTES = {
     "accounts:password-reset-confirm",
     "tenancy:signup",
     "tenancy:invitation",
+    "feed",  # a staff calendar feed: the secret token is the whole credential
 }
 
 
@@ -202,6 +203,11 @@ ACCOUNT_ROUTES = {
     "accounts:recovery-codes",
     "accounts:signout-everywhere",
     "tenancy:choose",
+    "notifications:my-feeds",
+    "notifications:my-feed-issue",
+    # Operator pages: 404 for everyone but operators (tests/core/test_operator.py).
+    "operator-tasks",
+    "operator-task-rerun",
 }
 
 
@@ -249,6 +255,11 @@ class ClinicRoute:
     success_status: frozenset[int] = field(default_factory=lambda: frozenset({200, 302}))
     # Rows the route's post data refers to (created before the "nothing changed" snapshot).
     setup: Callable[[Clinic], Any] | None = None
+    # URL parts that are not objects of a clinic (the same for every clinic).
+    fixed: dict[str, Any] = field(default_factory=dict)
+
+    def url_kwargs(self, clinic: Clinic) -> dict[str, Any]:
+        return {**self.fixed, **(self.objects(clinic) if self.objects else {})}
 
 
 def _client_form(clinic: Clinic) -> dict[str, Any]:
@@ -387,7 +398,72 @@ TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
     "bookings.RecurringSeries": _schedule,
     "bookings.WaitlistEntry": _schedule,
     "bookings.WaitlistOffer": _schedule,
+    "notifications.Delivery": _schedule,  # the waitlist offer in it is a delivery
+    "notifications.MessageTemplate": lambda clinic: _notification_settings(clinic),
+    "notifications.ReminderRule": lambda clinic: _notification_settings(clinic),
+    "notifications.CalendarFeed": lambda clinic: _calendar_feed(clinic),
 }
+
+
+def _calendar_feed(clinic: Clinic) -> dict[str, Any]:
+    from bookwell.notifications.feeds import feed_issue
+    from bookwell.scheduling.models import StaffMember
+
+    with clinic_context(clinic):
+        member = StaffMember.objects.create(clinic=clinic, display_name="Feed Owner")
+        feed_issue(clinic=clinic, staff=member)
+    return {"staff_id": member.pk}
+
+
+def _failed_delivery(clinic: Clinic) -> dict[str, Any]:
+    from django.utils import timezone
+
+    from bookwell.notifications.models import Delivery
+
+    with clinic_context(clinic):
+        now = timezone.now()
+        delivery = Delivery.objects.create(
+            clinic=clinic,
+            kind="confirmation",
+            channel="email",
+            status="failed",
+            error_code="email:SMTPServerDisconnected",
+            due_at=now,
+            next_attempt_at=now,
+            attempts=6,
+        )
+    return {"delivery_id": delivery.pk}
+
+
+def _staff_member(clinic: Clinic) -> dict[str, Any]:
+    from bookwell.scheduling.models import StaffMember
+
+    with clinic_context(clinic):
+        member = StaffMember.objects.create(clinic=clinic, display_name="Feed Person")
+    return {"staff_id": member.pk}
+
+
+def _reminder_rule(clinic: Clinic) -> dict[str, Any]:
+    from bookwell.notifications.models import ReminderRule
+
+    with clinic_context(clinic):
+        rule = ReminderRule.objects.create(clinic=clinic, minutes_before=180, channel="email")
+    return {"rule_id": rule.pk}
+
+
+def _notification_settings(clinic: Clinic) -> dict[str, Any]:
+    from bookwell.notifications.models import MessageTemplate, ReminderRule
+
+    with clinic_context(clinic):
+        rule, _ = ReminderRule.objects.get_or_create(clinic=clinic, minutes_before=24 * 60)
+        template, _ = MessageTemplate.objects.get_or_create(
+            clinic=clinic,
+            kind="reminder",
+            channel="email",
+            language="en",
+            defaults={"subject": "See you {date}", "body": "Hello {client_name}"},
+        )
+    return {"rule_id": rule.pk, "template_id": template.pk}
 
 
 def _client_with_notice(clinic: Clinic) -> dict[str, Any]:
@@ -695,6 +771,32 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     "bookings:waitlist-add": ClinicRoute(get=False, setup=_desk_setup, post=_waitlist_add_post),
     "bookings:waitlist-remove": ClinicRoute(objects=_waitlist_entry, get=False, post=lambda c: {}),
     # --- end calendar and appointments ---
+    #
+    # --- Notifications (notifications:) ---
+    "notifications:deliveries": ClinicRoute(),
+    "notifications:resend": ClinicRoute(objects=_failed_delivery, get=False, post=lambda c: {}),
+    "notifications:sending": ClinicRoute(
+        post=lambda c: {
+            "sending-sms_enabled": "on",
+            "sending-quiet_start": "21:00",
+            "sending-quiet_end": "08:00",
+        }
+    ),
+    "notifications:rule-add": ClinicRoute(
+        get=False,
+        post=lambda c: {"rule-amount": "2", "rule-unit": "60", "rule-channel": "email"},
+    ),
+    "notifications:rule-remove": ClinicRoute(objects=_reminder_rule, get=False, post=lambda c: {}),
+    "notifications:templates": ClinicRoute(),
+    "notifications:feeds": ClinicRoute(),
+    "notifications:feed-issue": ClinicRoute(
+        objects=_staff_member, get=False, post=lambda c: {"action": "issue"}
+    ),
+    "notifications:template-edit": ClinicRoute(
+        fixed={"kind": "reminder", "channel": "email", "language": "de"},
+        post=lambda c: {"subject": "Bald: {date}", "body": "Bis {time}!", "action": "save"},
+    ),
+    # --- end notifications ---
     #
     # --- Settings and overview (tenancy:) ---
     "tenancy:settings-booking": ClinicRoute(

@@ -44,7 +44,7 @@ def test_other_clinics_pages_are_not_found_for_non_members(name, clinic_a, clini
     route = CLINIC_ROUTES[name]
     if route.setup:
         route.setup(clinic_a)
-    kwargs = route.objects(clinic_a) if route.objects else {}
+    kwargs = route.url_kwargs(clinic_a)
     _, b_owner = member_client(clinic_b, Role.OWNER)
     url = reverse(name, kwargs={"clinic_slug": clinic_a.slug, **kwargs})
     before = snapshot()

@@ -143,4 +143,13 @@ def test_every_table_with_a_clinic_column_is_under_row_security():
         )
         rows = cursor.fetchall()
     assert rows, "expected clinic-owned tables"
-    assert [r[0] for r in rows if not (r[1] and r[2])] == []
+    assert [r[0] for r in rows if not (r[1] and r[2]) and r[0] not in NOT_CLINIC_DATA] == []
+
+
+# Tables with a clinic column that hold nothing of the clinic's, and why they stay outside
+# row-level security. Each entry is a decision, not a convenience.
+NOT_CLINIC_DATA = {
+    # A counter per clinic id (bookings.grid_cache): database triggers must raise it whatever
+    # clinic scope the writing connection carries at commit, or cached calendars go stale.
+    "bookings_calendarstamp",
+}

@@ -30,7 +30,7 @@ def test_role_matrix(name, role, method, clinic_a, member_client):
     route = CLINIC_ROUTES[name]
     if route.setup:
         route.setup(clinic_a)
-    kwargs = route.objects(clinic_a) if route.objects else {}
+    kwargs = route.url_kwargs(clinic_a)
     _, client = member_client(clinic_a, role)
     url = reverse(name, kwargs={"clinic_slug": clinic_a.slug, **kwargs})
     perm = resolve(url).func.bookwell_permission

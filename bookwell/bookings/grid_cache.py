@@ -1,0 +1,51 @@
+"""Calendar grids cached per process, keyed by the clinic's calendar stamp.
+
+Front-desk screens redraw the grid every 30 seconds and on every focus, so most draws repeat
+the last one. The stamp (bookings.CalendarStamp) is raised by database triggers in the same
+transaction as any change to what the grid shows, and it is read *before* the grid's data:
+a grid cached under version v is at least as new as v, and after any commit every reader
+sees a higher version and draws afresh. Nothing is served stale, whichever process or SQL
+made the change.
+
+The cache is the process's own memory (settings.CACHES["calendar"], never Redis): the grid
+holds client names, which must not be copied into a shared store. Inside a transaction
+(a page drawn after its own write, or a test) the cache is bypassed, because on PostgreSQL
+the stamp is raised at commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import connection
+
+from bookwell.bookings.models import CalendarStamp
+
+ALIAS = "calendar"
+
+
+def calendar_version(clinic_id: int) -> int | None:
+    """The clinic's stamp now, or None when caching cannot be trusted here."""
+    if connection.in_atomic_block or settings.CALENDAR_CACHE_SECONDS <= 0:
+        return None
+    return (
+        CalendarStamp.objects.filter(clinic_id=clinic_id).values_list("version", flat=True).first()
+    )
+
+
+def cached[T](clinic_id: int, parts: object, build: Callable[[], T]) -> T:
+    """build() once per (clinic, calendar version, parts); parts must have a stable repr."""
+    version = calendar_version(clinic_id)  # read before the data build() reads
+    if version is None:
+        return build()
+    digest = hashlib.sha256(repr((clinic_id, version, parts)).encode()).hexdigest()
+    key = f"grid:{digest}"
+    cache = caches[ALIAS]
+    value: T | None = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, settings.CALENDAR_CACHE_SECONDS)
+    return value

@@ -1,0 +1,73 @@
+"""`bookwell worker`: runs background work until stopped.
+
+Each round it runs the periodic jobs that are due (once per period across all workers), the
+queued django.tasks (django-tasks-db), and the notifications outbox's due deliveries (new,
+retries, and those a dead worker left behind). Several workers, on one host or many, can run
+side by side against PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+from django_tasks_db.management.commands.db_worker import Worker as TaskWorker
+
+from bookwell.core import periodic
+from bookwell.notifications.services import dispatch_due
+
+
+class Command(BaseCommand):
+    help = "Run background work: periodic jobs, queued tasks and due notifications."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--interval", type=float, default=2.0, help="seconds between rounds")
+        parser.add_argument("--batch", type=int, default=50, help="deliveries per round")
+        parser.add_argument("--once", action="store_true", help="one round, then exit")
+
+    def handle(self, *args: Any, interval: float, batch: int, once: bool, **options: Any) -> None:
+        from bookwell.tenancy.keyring import KeyringError, verify_master_keys
+
+        try:
+            verify_master_keys()  # a wrong master key stops start-up, naming its id only
+        except KeyringError as exc:
+            raise CommandError(f"refusing to start: {exc}") from exc
+        worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}"
+        self.running = True
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            self.running = False  # finish the message in hand, then leave
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        tasks = TaskWorker(
+            queue_names=["*"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=batch,
+            worker_id=worker_id,
+            excluded_queue_names=[],
+        )
+        self.stdout.write(f"Bookwell worker {worker_id} started")
+        self.stdout.flush()
+        while self.running:
+            close_old_connections()
+            periodic.run_due(worker=worker_id)
+            counts = dispatch_due(limit=batch)
+            tasks.running = True
+            tasks._run_tasks = 0
+            tasks.run()
+            close_old_connections()
+            if once:
+                break
+            if not counts and self.running:
+                time.sleep(interval)
+        self.stdout.write("Bookwell worker stopped")

@@ -1,0 +1,561 @@
+"""The outbox: recording what is due, scanning for reminders, and sending (P12, P13, P17).
+
+Guarantee. A message is recorded in the transaction of the event it tells about, so it exists
+exactly when the event does. A worker takes a due delivery by setting a lease in one short
+transaction, sends, and records the result in another. If the worker dies between sending
+and recording, the lease runs out and another worker sends it again: at most one duplicate
+per crash (the one message in flight), and the resend carries the same Message-ID so mail
+systems can fold it. Nothing is ever lost silently: a delivery ends as sent, skipped (with a
+reason from a fixed list) or failed after its last attempt, and all three are on the
+clinic's notifications page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import CharField, Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Cast, Concat
+from django.urls import reverse
+from django.utils import formats, timezone, translation
+
+from bookwell.bookings import manage_links
+from bookwell.bookings.ics import appointment_ics
+from bookwell.bookings.models import Appointment, OfferStatus, Status, WaitlistOffer
+from bookwell.core.context import clinic_context, platform_scope
+from bookwell.notifications import channels, texts
+from bookwell.notifications.models import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Kind,
+    MessageTemplate,
+    ReminderRule,
+    SkipReason,
+)
+from bookwell.tenancy.models import Clinic
+
+logger = logging.getLogger("bookwell.notifications")
+
+UPCOMING = (Status.PENDING, Status.CONFIRMED)
+CANCELLED = (Status.CANCELLED_BY_CLIENT, Status.CANCELLED_BY_CLINIC)
+# The reminder scan looks this far ahead, so a reminder exists before it is due even if a
+# scan is late; a reminder due while no worker ran is still sent as long as the appointment
+# has not started.
+SCAN_HORIZON = dt.timedelta(minutes=30)
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    """1, 2, 4, 8 ... minutes after each failed attempt, at most an hour."""
+    return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+def _enqueue_after_commit(ids: list[uuid.UUID]) -> None:
+    """The fast path: a task per delivery once the event is committed (the worker's own scan
+    of due deliveries is the safety net when a task is lost)."""
+
+    def enqueue() -> None:
+        from bookwell.notifications.tasks import send_delivery
+
+        for delivery_id in ids:
+            try:
+                send_delivery.enqueue(str(delivery_id))
+            except Exception:  # the queue is the database; the scan sends it anyway
+                logger.warning("could not enqueue a delivery task; the scan will send it")
+
+    transaction.on_commit(enqueue)
+
+
+# --- Recording --------------------------------------------------------------------------------
+
+
+def outbox_appointment(*, appointment: Appointment, kind: str) -> list[uuid.UUID]:
+    """Records the messages an appointment event sends. Call inside the event's transaction."""
+    if appointment.client_id is None:
+        return []
+    clinic = Clinic.objects.only("pk", "sms_enabled").get(pk=appointment.clinic_id)
+    wanted = [Channel.EMAIL, *([Channel.SMS] if clinic.sms_enabled else [])]
+    now = timezone.now()
+    key = str(appointment.sequence) if kind == Kind.RESCHEDULE else ""
+    rows = [
+        Delivery(
+            clinic_id=appointment.clinic_id,
+            kind=kind,
+            channel=channel,
+            appointment=appointment,
+            key=key,
+            about_start=appointment.start,
+            due_at=now,
+            next_attempt_at=now,
+        )
+        for channel in wanted
+    ]
+    created = []
+    for row in rows:  # one by one: an already recorded message is not an error
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+            created.append(row.pk)
+        except IntegrityError:
+            continue
+    _enqueue_after_commit(created)
+    return created
+
+
+def outbox_waitlist_offer(*, offer: WaitlistOffer) -> list[uuid.UUID]:
+    clinic = Clinic.objects.only("pk", "sms_enabled").get(pk=offer.clinic_id)
+    wanted = [Channel.EMAIL, *([Channel.SMS] if clinic.sms_enabled else [])]
+    now = timezone.now()
+    created = []
+    for channel in wanted:
+        try:
+            with transaction.atomic():
+                row = Delivery.objects.create(
+                    clinic_id=offer.clinic_id,
+                    kind=Kind.WAITLIST_OFFER,
+                    channel=channel,
+                    waitlist_offer=offer,
+                    about_start=offer.start,
+                    due_at=now,
+                    next_attempt_at=now,
+                )
+            created.append(row.pk)
+        except IntegrityError:
+            continue
+    _enqueue_after_commit(created)
+    return created
+
+
+def _quiet_adjusted(clinic: Clinic, due: dt.datetime, start: dt.datetime) -> dt.datetime:
+    """Moves a reminder out of the clinic's quiet hours: to their end, or to their start
+    when their end would be after the appointment begins."""
+    if clinic.quiet_start is None or clinic.quiet_end is None:
+        return due
+    zone = ZoneInfo(clinic.time_zone)
+    local = due.astimezone(zone)
+    t, a, b = local.time(), clinic.quiet_start, clinic.quiet_end
+    inside = (a <= t < b) if a < b else (t >= a or t < b)
+    if not inside:
+        return due
+    # The end of this quiet period, on the clinic's clock.
+    end_day = local.date() if (a < b or t < b) else local.date() + dt.timedelta(days=1)
+    end = dt.datetime.combine(end_day, b, zone)
+    if end < start:
+        return end.astimezone(dt.UTC)
+    begin_day = local.date() if (a < b or t >= a) else local.date() - dt.timedelta(days=1)
+    return dt.datetime.combine(begin_day, a, zone).astimezone(dt.UTC)
+
+
+def reminder_due(start: dt.datetime, minutes_before: int, zone: ZoneInfo) -> dt.datetime:
+    """When a reminder is due. Whole days count on the clinic's clock ("the day before at the
+    same time", also across a DST change); other offsets are plain durations ("2 h before")."""
+    if minutes_before % (24 * 60) == 0:
+        local = start.astimezone(zone)
+        earlier = local.date() - dt.timedelta(days=minutes_before // (24 * 60))
+        wall = dt.datetime.combine(earlier, local.time().replace(fold=0), zone)
+        # A wall time that does not exist that day (spring forward) is read as zoneinfo
+        # does, an hour on; round trip through UTC to get the real instant.
+        return wall.astimezone(dt.UTC)
+    return (start - dt.timedelta(minutes=minutes_before)).astimezone(dt.UTC)
+
+
+def reminders_scan(*, now: dt.datetime | None = None) -> int:
+    """Records the reminders due within the horizon, for every clinic. Idempotent (a unique
+    constraint per appointment, rule and sequence); a fixed number of queries: one for the
+    rules, then one read and one write per distinct reminder offset."""
+    now = now or timezone.now()
+    created = 0
+    with platform_scope("reminder scan across clinics"):
+        rules = list(ReminderRule.objects.filter(active=True).select_related("clinic"))
+        by_offset: dict[tuple[int, str], dict[int, Clinic]] = {}
+        for rule in rules:
+            if rule.channel == Channel.SMS and not rule.clinic.sms_enabled:
+                continue
+            by_offset.setdefault((rule.minutes_before, rule.channel), {})[rule.clinic_id] = (
+                rule.clinic
+            )
+        new: list[Delivery] = []
+        for (minutes, channel), clinics in by_offset.items():
+            offset = dt.timedelta(minutes=minutes)
+            candidates = (
+                Appointment.objects.filter(
+                    clinic_id__in=list(clinics),
+                    status__in=UPCOMING,
+                    client__isnull=False,
+                    start__gt=now,
+                    # A day more: quiet hours can bring a reminder forward to the evening
+                    # before (and a whole-day reminder shifts by an hour across DST).
+                    start__lte=now + offset + SCAN_HORIZON + dt.timedelta(days=1),
+                )
+                .exclude(  # already recorded for this rule and this version of the time
+                    Exists(
+                        Delivery.objects.filter(
+                            appointment_id=OuterRef("pk"),
+                            kind=Kind.REMINDER,
+                            channel=channel,
+                            key=Concat(
+                                Value(f"{minutes}:"),
+                                Cast(OuterRef("sequence"), output_field=CharField()),
+                                output_field=CharField(),
+                            ),
+                        )
+                    )
+                )
+                .values_list("pk", "clinic_id", "start", "sequence")
+            )
+            for pk, clinic_id, start, sequence in candidates:
+                clinic = clinics[clinic_id]
+                due = _quiet_adjusted(
+                    clinic, reminder_due(start, minutes, ZoneInfo(clinic.time_zone)), start
+                )
+                if due > now + SCAN_HORIZON:
+                    continue  # a later scan records it
+                new.append(
+                    Delivery(
+                        clinic_id=clinic_id,
+                        kind=Kind.REMINDER,
+                        channel=channel,
+                        appointment_id=pk,
+                        key=f"{minutes}:{sequence}",
+                        about_start=start,
+                        due_at=due,
+                        next_attempt_at=due,
+                    )
+                )
+        if new:
+            created = len(Delivery.objects.bulk_create(new, ignore_conflicts=True))
+    return created
+
+
+# --- Sending ----------------------------------------------------------------------------------
+
+
+def _claim(delivery_id: object, now: dt.datetime) -> bool:
+    """Takes the delivery for this worker for the lease time, if it is due and nobody holds
+    it. One conditional UPDATE: two workers cannot both win."""
+    lease = now + dt.timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
+    with platform_scope("worker takes a delivery"), transaction.atomic():
+        return bool(
+            Delivery.objects.filter(
+                Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+                pk=delivery_id,
+                status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING],
+                next_attempt_at__lte=now,
+            ).update(status=DeliveryStatus.SENDING, lease_until=lease, attempts=F("attempts") + 1)
+        )
+
+
+def dispatch_due(*, now: dt.datetime | None = None, limit: int = 100) -> dict[str, int]:
+    """Sends what is due (new, retries, and deliveries whose worker died). Returns counts."""
+    now = now or timezone.now()
+    with platform_scope("worker looks for due deliveries"):
+        due = list(
+            Delivery.objects.filter(
+                Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+                status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING],
+                next_attempt_at__lte=now,
+            )
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+    counts: dict[str, int] = {}
+    if not due:
+        return counts
+    with channels.email_session():
+        for delivery_id in due:
+            outcome = deliver(delivery_id, now=now)
+            counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class _Message:
+    to: str
+    subject: str
+    text: str
+    ics: str = ""
+    ics_method: str = ""
+
+
+class _Skip(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def deliver(delivery_id: object, *, now: dt.datetime | None = None) -> str:
+    """Sends one delivery if it is due and free; records the outcome. Returns the outcome
+    ("sent", "skipped", "retry", "failed" or "taken" when another worker has it)."""
+    now = now or timezone.now()
+    if not _claim(delivery_id, now):
+        return "taken"
+    with platform_scope("worker finds a delivery's clinic"):
+        clinic = Clinic.objects.get(
+            pk=Delivery.objects.filter(pk=delivery_id).values_list("clinic_id", flat=True)[0]
+        )
+    with clinic_context(clinic):
+        delivery = Delivery.objects.get(pk=delivery_id)
+        try:
+            message = _compose(delivery, clinic, now)
+            provider_id = _send(delivery, message)
+        except _Skip as skip:
+            _finish(delivery, status=DeliveryStatus.SKIPPED, skip_reason=skip.reason)
+            return "skipped"
+        except channels.SendError as exc:
+            if exc.permanent or delivery.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
+                reason = SkipReason.PERMANENT if exc.permanent else ""
+                _finish(
+                    delivery,
+                    status=DeliveryStatus.FAILED,
+                    error_code=exc.code,
+                    skip_reason=reason,
+                )
+                logger.warning(
+                    "delivery failed", extra={"delivery": str(delivery.pk), "code": exc.code}
+                )
+                return "failed"
+            _finish(
+                delivery,
+                status=DeliveryStatus.PENDING,
+                error_code=exc.code,
+                next_attempt_at=now + _backoff(delivery.attempts),
+            )
+            return "retry"
+        _finish(delivery, status=DeliveryStatus.SENT, provider_message_id=provider_id, sent_at=now)
+        return "sent"
+
+
+def _finish(delivery: Delivery, **fields: object) -> None:
+    fields.setdefault("lease_until", None)
+    if fields.get("status") == DeliveryStatus.SENT:
+        fields.setdefault("error_code", "")
+    Delivery.objects.filter(pk=delivery.pk).update(**fields, updated_at=timezone.now())
+
+
+def _send(delivery: Delivery, message: _Message) -> str:
+    if delivery.channel == Channel.EMAIL:
+        return channels.send_email(
+            channels.Email(
+                to=message.to,
+                subject=message.subject,
+                text=message.text,
+                message_id=f"<{delivery.pk}@bookwell>",
+                ics=message.ics,
+                ics_method=message.ics_method,
+            )
+        )
+    return channels.sms_provider().send(
+        to=message.to, text=message.text, idempotency_key=str(delivery.pk)
+    )
+
+
+def _wording(clinic: Clinic, kind: str, channel: str, language: str) -> texts.Wording:
+    own = MessageTemplate.objects.filter(kind=kind, channel=channel, language=language).first()
+    if own is not None:
+        return texts.Wording(own.subject, own.body)
+    return texts.built_in(kind, channel, language)
+
+
+def _language(preferred: str) -> str:
+    known = {code for code, _ in settings.LANGUAGES}
+    return preferred if preferred in known else settings.LANGUAGE_CODE
+
+
+def _compose(delivery: Delivery, clinic: Clinic, now: dt.datetime) -> _Message:
+    """The message, rendered now and never stored (P12); or _Skip with the reason."""
+    if delivery.waitlist_offer_id is not None:
+        return _compose_offer(delivery, clinic, now)
+    appointment = (
+        Appointment.objects.select_related("service", "staff", "room", "room__location", "client")
+        .filter(pk=delivery.appointment_id)
+        .first()
+    )
+    if appointment is None or appointment.client is None:
+        raise _Skip(SkipReason.NO_CLIENT)
+    if delivery.kind == Kind.CANCELLATION:
+        if appointment.status not in CANCELLED:
+            raise _Skip(SkipReason.NOT_CURRENT)
+    elif appointment.status not in UPCOMING or appointment.start != delivery.about_start:
+        raise _Skip(SkipReason.NOT_CURRENT)
+    if appointment.start <= now:
+        raise _Skip(SkipReason.TOO_LATE)
+    client = appointment.client
+    to = _address(delivery, clinic, client)
+    language = _language(client.preferred_language)
+    manage_url = ""
+    if delivery.kind != Kind.CANCELLATION:
+        token = manage_links.token_for(appointment) or manage_links.issue(appointment)
+        manage_url = settings.BASE_URL + reverse(
+            "book:manage", kwargs={"clinic_slug": clinic.slug, "token": token}
+        )
+    location = appointment.room.location if appointment.room else None
+    with translation.override(language):
+        values = _when(appointment.start, clinic)
+        values.update(
+            client_name=client.full_name,
+            clinic=clinic.name,
+            service=appointment.service.name,
+            staff=appointment.staff.display_name,
+            location=location.address if location else "",
+            manage_link=manage_url,
+        )
+        wording = _wording(clinic, delivery.kind, delivery.channel, language)
+        ics, method = "", ""
+        if delivery.channel == Channel.EMAIL:
+            method = "CANCEL" if delivery.kind == Kind.CANCELLATION else "REQUEST"
+            ics = appointment_ics(
+                appointment=appointment, clinic=clinic, manage_url=manage_url, method=method
+            )
+    return _Message(
+        to=to,
+        subject=texts.fill(wording.subject, values),
+        text=texts.fill(wording.body, values),
+        ics=ics,
+        ics_method=method,
+    )
+
+
+def _compose_offer(delivery: Delivery, clinic: Clinic, now: dt.datetime) -> _Message:
+    offer = (
+        WaitlistOffer.objects.select_related("entry", "entry__client", "entry__service", "staff")
+        .filter(pk=delivery.waitlist_offer_id)
+        .first()
+    )
+    if offer is None or offer.status != OfferStatus.OPEN or offer.expires_at <= now:
+        raise _Skip(SkipReason.NOT_CURRENT)
+    client = offer.entry.client
+    if client is None:
+        raise _Skip(SkipReason.NO_CLIENT)
+    to = _address(delivery, clinic, client)
+    language = _language(client.preferred_language)
+    token = manage_links.token_for(offer.entry) or manage_links.issue(offer.entry)
+    link = settings.BASE_URL + reverse(
+        "book:waitlist-manage", kwargs={"clinic_slug": clinic.slug, "token": token}
+    )
+    with translation.override(language):
+        values = _when(offer.start, clinic)
+        expires = offer.expires_at.astimezone(ZoneInfo(clinic.time_zone))
+        values.update(
+            client_name=client.full_name,
+            clinic=clinic.name,
+            service=offer.entry.service.name,
+            staff=offer.staff.display_name,
+            location="",
+            manage_link=link,
+            offer_expires=f"{formats.date_format(expires, 'SHORT_DATE_FORMAT')} {expires:%H:%M}",
+        )
+        wording = _wording(clinic, delivery.kind, delivery.channel, language)
+    return _Message(
+        to=to,
+        subject=texts.fill(wording.subject, values),
+        text=texts.fill(wording.body, values),
+    )
+
+
+def _when(start: dt.datetime, clinic: Clinic) -> dict[str, str]:
+    """Date and time on the clinic's clock, the date in the active language."""
+    local = start.astimezone(ZoneInfo(clinic.time_zone))
+    return {"date": formats.date_format(local, "DATE_FORMAT"), "time": f"{local:%H:%M}"}
+
+
+def _address(delivery: Delivery, clinic: Clinic, client: object) -> str:
+    if getattr(client, "restricted", False):
+        raise _Skip(SkipReason.RESTRICTED)  # P17: a restricted client gets nothing
+    if delivery.channel == Channel.EMAIL:
+        email = str(getattr(client, "email", "") or "")
+        if not email:
+            raise _Skip(SkipReason.NO_ADDRESS)
+        return email
+    if not clinic.sms_enabled:
+        raise _Skip(SkipReason.SMS_OFF)
+    if getattr(client, "sms_opt_out", False):
+        raise _Skip(SkipReason.OPTED_OUT)
+    phone = str(getattr(client, "phone", "") or "")
+    if not phone:
+        raise _Skip(SkipReason.NO_ADDRESS)
+    return phone
+
+
+def delivery_resend(*, delivery: Delivery) -> None:
+    """Staff asked to send a failed or skipped message again (now, with fresh attempts)."""
+    now = timezone.now()
+    Delivery.objects.filter(
+        pk=delivery.pk, status__in=[DeliveryStatus.FAILED, DeliveryStatus.SKIPPED]
+    ).update(
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        lease_until=None,
+        error_code="",
+        skip_reason="",
+        updated_at=now,
+    )
+    _enqueue_after_commit([delivery.pk])
+
+
+# --- The clinic's settings ------------------------------------------------------------------
+
+
+def template_save(
+    *, clinic: Clinic, kind: str, channel: str, language: str, subject: str, body: str
+) -> MessageTemplate:
+    """Saves the clinic's own wording (placeholders already checked by the form)."""
+    texts.check_placeholders(subject)
+    texts.check_placeholders(body)
+    template, _ = MessageTemplate.objects.update_or_create(
+        clinic=clinic,
+        kind=kind,
+        channel=channel,
+        language=language,
+        defaults={"subject": subject if channel == Channel.EMAIL else "", "body": body},
+    )
+    return template
+
+
+def template_reset(*, clinic: Clinic, kind: str, channel: str, language: str) -> None:
+    """Back to the built-in wording."""
+    MessageTemplate.objects.filter(kind=kind, channel=channel, language=language).delete()
+
+
+def preview(*, clinic: Clinic, language: str, subject: str, body: str) -> tuple[str, str]:
+    """The text filled with an example appointment (nothing real, nothing stored)."""
+    zone = ZoneInfo(clinic.time_zone)
+    sample = (timezone.now() + dt.timedelta(days=2)).astimezone(zone)
+    sample = sample.replace(hour=10, minute=30, second=0, microsecond=0)
+    with translation.override(language):
+        values = _when(sample, clinic)
+        values.update(
+            client_name="Alex Example",
+            clinic=clinic.name,
+            service=str(translation.gettext("Example service")),
+            staff="Dr. Example",
+            location="Example Street 1",
+            manage_link=f"{settings.BASE_URL}/book/{clinic.slug}/manage/…/",
+            offer_expires=f"{formats.date_format(sample, 'SHORT_DATE_FORMAT')} 18:00",
+        )
+    return texts.fill(subject, values), texts.fill(body, values)
+
+
+def reminder_rule_add(*, clinic: Clinic, minutes_before: int, channel: str) -> ReminderRule:
+    rule, _ = ReminderRule.objects.update_or_create(
+        clinic=clinic, minutes_before=minutes_before, channel=channel, defaults={"active": True}
+    )
+    return rule
+
+
+def reminder_rule_remove(*, rule: ReminderRule) -> None:
+    rule.delete()
+
+
+def clinic_sending_update(
+    *, clinic: Clinic, sms_enabled: bool, quiet_start: dt.time | None, quiet_end: dt.time | None
+) -> Clinic:
+    clinic.sms_enabled = sms_enabled
+    clinic.quiet_start, clinic.quiet_end = quiet_start, quiet_end
+    clinic.save(update_fields=["sms_enabled", "quiet_start", "quiet_end"])
+    return clinic

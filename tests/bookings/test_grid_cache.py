@@ -1,0 +1,167 @@
+"""Cached calendar grids are never stale: the database raises the clinic's calendar stamp with
+every change the grid shows, whatever made the change (bookings.grid_cache, migration 0010).
+
+These tests commit (transactional database): on PostgreSQL the stamp is raised at commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from bookwell.bookings import grid_cache
+from bookwell.bookings.models import Appointment, CalendarStamp, Status
+from bookwell.bookings.services import BookingRequest, appointment_book, appointment_set_status
+from bookwell.clients.models import Client as ClientRecord
+from bookwell.clients.services import ClientInput, client_create
+from bookwell.core.context import clinic_context
+from bookwell.scheduling.models import Service, StaffMember, TimeOff, WorkingHours
+from bookwell.tenancy.models import Clinic
+from bookwell.tenancy.permissions import Role
+from tests.bookings.factories import Setup, schedule
+from tests.factories import ClinicFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+START = dt.datetime(2031, 3, 4, 8, 0, tzinfo=dt.UTC)
+DAY = dt.date(2031, 3, 6)
+
+
+def _at(hour: int) -> dt.datetime:
+    return dt.datetime(DAY.year, DAY.month, DAY.day, hour, tzinfo=BERLIN)
+
+
+@pytest.fixture
+def setup(clinic_a, clock) -> Setup:
+    s = schedule(clinic_a)
+    with clinic_context(clinic_a):
+        WorkingHours.objects.create(
+            clinic=clinic_a,
+            staff=s.staff,
+            location=s.location,
+            weekday=DAY.weekday(),
+            start_min=9 * 60,
+            end_min=17 * 60,
+        )
+    return s
+
+
+@pytest.fixture
+def desk(clinic_a, setup, member_client):
+    _, client = member_client(clinic_a, Role.FRONT_DESK)
+    return client
+
+
+def _grid(desk, clinic) -> str:
+    url = reverse("bookings:calendar", kwargs={"clinic_slug": clinic.slug})
+    response = desk.get(url, {"date": DAY.isoformat()}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _version(clinic) -> int:
+    return CalendarStamp.objects.get(clinic=clinic).version
+
+
+def test_a_new_clinic_has_a_stamp_and_a_repeated_draw_comes_from_the_cache(clinic_a, desk):
+    fresh = Clinic.objects.get(pk=ClinicFactory(slug="fresh").pk)
+    assert CalendarStamp.objects.filter(clinic=fresh).exists()
+    _grid(desk, clinic_a)
+    with CaptureQueriesContext(connection) as first:
+        _grid(desk, clinic_a)
+    with CaptureQueriesContext(connection) as again:
+        _grid(desk, clinic_a)
+    # Cached: the stamp is read, the appointments are not.
+    assert len(first.captured_queries) == len(again.captured_queries)
+    assert not any("bookings_appointment" in q["sql"] for q in again.captured_queries)
+    assert any("bookings_calendarstamp" in q["sql"] for q in again.captured_queries)
+
+
+def test_every_change_the_grid_shows_is_drawn_at_once(clinic_a, setup, desk):
+    with clinic_context(clinic_a):
+        client = client_create(clinic=clinic_a, data=ClientInput(full_name="Ada Early"))
+    assert "Ada Early" not in _grid(desk, clinic_a)
+
+    with clinic_context(clinic_a):  # a booking (insert)
+        appointment = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service, staff=setup.staff, start=_at(10), client=client
+            ),
+        )
+    assert "Ada Early" in _grid(desk, clinic_a)
+
+    with clinic_context(clinic_a):  # a client renamed through the model (sealed field)
+        record = ClientRecord.objects.get(pk=client.pk)
+        record.full_name = "Ada Later"
+        record.save()
+    assert "Ada Later" in _grid(desk, clinic_a)
+
+    with clinic_context(clinic_a):  # a bulk update, which sends no signal
+        Service.objects.filter(pk=setup.service.pk).update(name="Renamed Service")
+    assert "Renamed Service" in _grid(desk, clinic_a)
+
+    # Raw SQL from outside the ORM (a console, another program).
+    with clinic_context(clinic_a), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE scheduling_staffmember SET display_name = %s WHERE id = %s",
+            ["Dr Raw Update", setup.staff.pk],
+        )
+    assert "Dr Raw Update" in _grid(desk, clinic_a)
+
+    with clinic_context(clinic_a):  # a status change
+        appointment_set_status(
+            appointment=Appointment.objects.get(pk=appointment.pk), status=Status.CHECKED_IN
+        )
+    assert "st-checked_in" in _grid(desk, clinic_a)
+
+    with clinic_context(clinic_a):  # time off (a table the grid reads besides appointments)
+        TimeOff.objects.create(
+            clinic=clinic_a,
+            staff=setup.staff,
+            start=_at(15),
+            end=_at(16),
+            category="other",
+        )
+    assert "Time off" in _grid(desk, clinic_a)
+
+    with clinic_context(clinic_a):  # a delete
+        Appointment.objects.filter(pk=appointment.pk).delete()
+    assert "Ada Later" not in _grid(desk, clinic_a)
+
+
+def test_one_transaction_raises_the_stamp_once_and_only_for_its_clinic(clinic_a, clinic_b, setup):
+    before_a, before_b = _version(clinic_a), _version(clinic_b)
+    with transaction.atomic(), clinic_context(clinic_a):
+        for n in range(3):
+            StaffMember.objects.create(clinic=clinic_a, display_name=f"New {n}")
+    after_a = _version(clinic_a)
+    assert after_a > before_a
+    if connection.vendor == "postgresql":  # deferred to the commit, once per transaction
+        assert after_a == before_a + 1
+    assert _version(clinic_b) == before_b
+
+
+def test_inside_a_transaction_the_cache_is_not_used(clinic_a, setup):
+    assert grid_cache.calendar_version(clinic_a.pk) is not None
+    with transaction.atomic():
+        # A page drawn after its own write: on PostgreSQL that write is stamped at commit.
+        assert grid_cache.calendar_version(clinic_a.pk) is None
+
+
+def test_the_stamp_triggers_survive_every_migration():
+    """SQLite drops triggers when a migration rebuilds a table; they are recreated after
+    migrate. Every watched table has its trigger(s) on both databases."""
+    from bookwell.bookings import stamp_triggers
+
+    found = stamp_triggers.present(connection)
+    if connection.vendor == "sqlite":
+        assert found == set(stamp_triggers.sqlite_trigger_names())
+    else:
+        assert found == set(stamp_triggers.WATCHED)
