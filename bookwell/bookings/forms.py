@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from bookwell.bookings.models import CancelReason, OverrideReason, Status
 from bookwell.bookings.services import TRANSITIONS
 from bookwell.clients.models import Client
+from bookwell.core.dates import DayField
 from bookwell.core.validators import validate_single_line
 from bookwell.scheduling.models import Service, StaffMember
 
@@ -45,7 +46,7 @@ def _client_or_none(value: str) -> Client | None:
 class NewAppointmentForm(forms.Form):
     staff: forms.ModelChoiceField[StaffMember] = StaffChoice(queryset=None, label=_("With"))
     service: forms.ModelChoiceField[Service] = ServiceChoice(queryset=None, label=_("Service"))
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label=_("Date"))
+    date = DayField(label=_("Date"))
     time = forms.TimeField(
         widget=forms.TimeInput(attrs={"type": "time", "step": 300}, format="%H:%M")
     )
@@ -92,7 +93,7 @@ class NewAppointmentForm(forms.Form):
 
 
 class MoveForm(forms.Form):
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label=_("New date"))
+    date = DayField(label=_("New date"))
     time = forms.TimeField(
         widget=forms.TimeInput(attrs={"type": "time", "step": 300}, format="%H:%M"),
         label=_("New time"),
@@ -159,8 +160,8 @@ class WaitlistAddForm(forms.Form):
     staff: forms.ModelChoiceField[StaffMember] = StaffChoice(
         queryset=None, required=False, label=_("With (optional)")
     )
-    first_day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label=_("From"))
-    last_day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label=_("Until"))
+    first_day = DayField(label=_("From"))
+    last_day = DayField(label=_("Until"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

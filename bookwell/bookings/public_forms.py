@@ -11,6 +11,7 @@ from django import forms
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
+from bookwell.core.dates import DayField
 from bookwell.core.validators import validate_single_line
 from bookwell.tenancy.models import BookingContact, Clinic
 
@@ -119,8 +120,8 @@ class ContactForm(forms.Form):
 
 
 class WaitlistForm(ContactForm):
-    first_day = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    last_day = forms.DateField(label=_("Until"), widget=forms.DateInput(attrs={"type": "date"}))
+    first_day = DayField(label=_("From"))
+    last_day = DayField(label=_("Until"))
 
     field_order = ["first_day", "last_day"]
 

@@ -45,6 +45,7 @@ from bookwell.bookings.services import SlotTaken
 from bookwell.clients.services import privacy_notice_current
 from bookwell.core import ratelimit
 from bookwell.core.context import clinic_context
+from bookwell.core.dates import parse_day
 from bookwell.core.errors import ServiceError
 from bookwell.core.forms import add_service_errors
 from bookwell.core.net import client_ip, network_of
@@ -184,10 +185,7 @@ def _month_of(request: HttpRequest, today: dt.date, last_day: dt.date) -> dt.dat
 
 
 def _day_of(request: HttpRequest, key: str = "day") -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(request.GET.get(key, ""))
-    except ValueError:
-        return None
+    return parse_day(request.GET.get(key))
 
 
 def _slots_by_day(

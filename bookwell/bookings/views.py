@@ -8,7 +8,6 @@ regains focus, and after any change made in the panel (HX-Trigger "bookwell:chan
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -58,6 +57,7 @@ from bookwell.bookings.waitlist import waitlist_join
 from bookwell.clients.selectors import client_search
 from bookwell.clients.services import ClientInput
 from bookwell.core.access import access_in_clinic
+from bookwell.core.dates import parse_day
 from bookwell.core.errors import ServiceError
 from bookwell.core.forms import add_service_errors
 from bookwell.scheduling.models import Room, StaffMember
@@ -86,10 +86,7 @@ def _today(clinic: Clinic) -> dt.date:
 
 def _params(request: HttpRequest, clinic: Clinic) -> dict[str, Any]:
     """What the calendar shows, from the query string, with safe defaults."""
-    try:
-        day = dt.date.fromisoformat(request.GET.get("date", ""))
-    except ValueError:
-        day = _today(clinic)
+    day = parse_day(request.GET.get("date")) or _today(clinic)
     view = "week" if request.GET.get("view") == "week" else "day"
     by = "room" if request.GET.get("by") == "room" else "staff"
     return {
@@ -270,8 +267,7 @@ def _initial_new(request: HttpRequest, clinic: Clinic) -> dict[str, Any]:
         )
         if first_service:
             initial["service"] = first_service
-    with contextlib.suppress(ValueError):
-        initial["date"] = dt.date.fromisoformat(request.GET.get("date", ""))
+    initial["date"] = parse_day(request.GET.get("date")) or initial["date"]
     minute = _int(request.GET.get("minute"))
     if minute is not None and minute < 24 * 60:
         initial["time"] = dt.time(minute // 60, minute % 60)

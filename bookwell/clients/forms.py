@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bookwell.clients.models import Client, NameKind
 from bookwell.clients.services import MAX_NOTE, ClientInput
+from bookwell.core.dates import MomentField
 from bookwell.tenancy.models import Clinic
 
 
@@ -84,7 +85,7 @@ class PrivacyNoticeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 12}),
         help_text=_("Published versions are kept as they were; a change is a new version."),
     )
-    effective_at = forms.DateTimeField(
+    effective_at = MomentField(
         label=_("Takes effect"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),

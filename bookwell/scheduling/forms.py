@@ -12,6 +12,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from bookwell.accounts.models import User
+from bookwell.core.dates import DayField, MomentField
 from bookwell.scheduling.models import (
     ClinicClosure,
     Location,
@@ -194,7 +195,7 @@ class RoomForm(forms.ModelForm):
 
 
 class OverrideForm(forms.Form):
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label=_("Date"))
+    date = DayField(label=_("Date"))
     location: forms.ModelChoiceField[Location] = forms.ModelChoiceField(
         queryset=None, label=_("Location")
     )
@@ -220,11 +221,11 @@ class OverrideForm(forms.Form):
 
 
 class TimeOffForm(forms.Form):
-    start = forms.DateTimeField(
+    start = MomentField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         label=_("From"),
     )
-    end = forms.DateTimeField(
+    end = MomentField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         label=_("Until"),
     )
@@ -238,6 +239,9 @@ class TimeOffForm(forms.Form):
 
 
 class ClosureForm(forms.ModelForm):
+    first_day = DayField(label=_("First day"))
+    last_day = DayField(label=_("Last day"))
+
     class Meta:
         model = ClinicClosure
         fields = ["first_day", "last_day", "label"]

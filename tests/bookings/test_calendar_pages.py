@@ -181,6 +181,18 @@ def test_bad_input_shows_field_errors_and_writes_nothing(clinic_a, setup, desk):
     assert _appointments(clinic_a) == []
 
 
+@pytest.mark.parametrize("date", ["9999-12-31", "0001-01-01"])
+def test_the_ends_of_the_calendar_are_a_form_error_not_a_crash(clinic_a, setup, desk, date):
+    booked = desk.post(_url("new", clinic_a), _walk_in(setup, date=date))
+    shown = desk.get(_url("calendar", clinic_a), {"date": date, "view": "week"})
+    panel = desk.get(_url("new", clinic_a), {"date": date})
+
+    assert booked.status_code == 400
+    assert "Choose a date between 1970 and 2199." in booked.content.decode()
+    assert _appointments(clinic_a) == []
+    assert shown.status_code == 200 and panel.status_code == 200  # today instead
+
+
 def test_cancelling_for_the_client_inside_the_window_needs_an_exception_reason(
     clinic_a, setup, desk
 ):

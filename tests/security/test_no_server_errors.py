@@ -25,6 +25,24 @@ JUNK_BODIES = [
     {"email": "a@b.c" * 100, "time_zone": "Mars/Olympus", "country": "Z9", "locale": "xx"},
     {"next": "https://evil.example/", "email": ["a@b.test", "c@d.test"], "password1": "1"},
     {"name": "Evil\r\nBcc: x@y.test", "full_name": "A\x00B", "clinic_name": "C\nD", "body": "\x00"},
+    # The ends of the calendar: arithmetic on them overflows unless they are refused first.
+    {
+        "date": "9999-12-31",
+        "time": "23:59",
+        "first_day": "0001-01-01",
+        "last_day": "9999-12-31",
+        "start": "9999-12-31T23:59",
+        "end": "0001-01-01T00:00",
+        "effective_at": "9999-12-31T23:59",
+        "repeat": "weekly",
+        "count": "52",
+    },
+]
+# The same ends, and other junk, in query strings.
+JUNK_QUERIES = [
+    "?date=9999-12-31&view=week&by=room&location=x&staff=-1&room=99999999999999999999",
+    "?date=0001-01-01&from=0001-01-01&day=9999-12-31&month=9999-12&minute=99999",
+    "?from=9999-12-31&to=0001-01-01&start=9999-12-31T23:59:59Z&end=x&page=-5&q=%00",
 ]
 
 
@@ -66,6 +84,10 @@ def test_no_route_answers_500_to_junk(who, clients, clinic_a):
                     getattr(client, method)(url, body) if body else getattr(client, method)(url)
                 )
                 assert response.status_code < 500, (who, method, url, body, response.status_code)
+        if "signout" not in url:
+            for query in JUNK_QUERIES:
+                response = client.get(url + query)
+                assert response.status_code < 500, (who, url + query, response.status_code)
         if who == "owner" and "signout" not in url:
             assert "_auth_user_id" in client.session, f"{url} signed the owner out"
 
