@@ -21,7 +21,7 @@ from bookwell.bookings.services import (
 from bookwell.clients.models import Client
 from bookwell.clients.services import ClientInput, client_create
 from bookwell.core.errors import ServiceError
-from bookwell.scheduling.models import Service, ServiceStaff, StaffMember
+from bookwell.scheduling.models import Room, Service, ServiceStaff, StaffMember
 from bookwell.tenancy import keyring
 from bookwell.tenancy.models import Clinic
 
@@ -61,6 +61,7 @@ def desk_book(
     client: Client | None,
     new_client: ClientInput | None = None,
     note: str = "",
+    room: Room | None = None,
 ) -> Appointment:
     """Books for the front desk (outside working hours allowed, as staff may); a new client
     is created in the same transaction, so a lost time leaves no stray record."""
@@ -82,6 +83,7 @@ def desk_book(
                 staff=staff,
                 start=start,
                 client=client,
+                room=room,
                 source=Source.STAFF,
                 note=note,
             ),

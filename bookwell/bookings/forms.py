@@ -14,7 +14,7 @@ from bookwell.bookings.services import TRANSITIONS
 from bookwell.clients.models import Client
 from bookwell.core.dates import DayField
 from bookwell.core.validators import validate_single_line
-from bookwell.scheduling.models import Service, StaffMember
+from bookwell.scheduling.models import Room, Service, StaffMember
 
 REPEAT_CHOICES = [
     ("", _("Does not repeat")),
@@ -28,6 +28,11 @@ REPEAT_CHOICES = [
 class StaffChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj: StaffMember) -> str:
         return obj.display_name
+
+
+class RoomChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Room) -> str:
+        return f"{obj.name} · {obj.location.name}"
 
 
 class ServiceChoice(forms.ModelChoiceField):
@@ -49,6 +54,12 @@ class NewAppointmentForm(forms.Form):
     date = DayField(label=_("Date"))
     time = forms.TimeField(
         widget=forms.TimeInput(attrs={"type": "time", "step": 300}, format="%H:%M")
+    )
+    room: forms.ModelChoiceField[Room] = RoomChoice(
+        queryset=None,
+        required=False,
+        label=_("Room"),
+        empty_label=_("Any free room the service uses"),
     )
     client = forms.CharField(required=False, widget=forms.HiddenInput)
     new_client_name = forms.CharField(
@@ -73,6 +84,11 @@ class NewAppointmentForm(forms.Form):
             "display_name"
         )
         self.fields["service"].queryset = Service.objects.filter(archived=False).order_by("name")  # type: ignore[attr-defined]
+        self.fields["room"].queryset = (  # type: ignore[attr-defined]
+            Room.objects.filter(archived=False)
+            .select_related("location")
+            .order_by("location__name", "name")
+        )
         self.client_obj: Client | None = None
 
     def clean(self) -> dict[str, Any]:
@@ -89,6 +105,10 @@ class NewAppointmentForm(forms.Form):
             )
         if data.get("repeat") and not data.get("count"):
             self.add_error("count", _("Say how many times."))
+        if data.get("repeat") and data.get("room"):
+            self.add_error(
+                "room", _("A series takes whichever room is free: leave the room empty.")
+            )
         return data
 
 

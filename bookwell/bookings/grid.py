@@ -86,6 +86,8 @@ def grid_html(
     new = f' data-new="{esc(new_url)}"' if new_url else ""
     for col in cal.columns:
         staff = f' data-staff="{col.staff_id:d}"' if col.staff_id else ""
+        if col.room_id:
+            staff += f' data-room="{col.room_id:d}"'  # a room's column books into that room
         out.append(
             f'<div class="cal-col rows-{rows:d}" data-date="{col.day.isoformat()}" '
             f'data-first="{first:d}" data-rows="{rows:d}"{staff}{new}>'

@@ -121,27 +121,41 @@ def calendar_load(
     lo = dt.datetime.combine(first, dt.time(), zone)
     hi = dt.datetime.combine(dates[-1] + dt.timedelta(days=1), dt.time(), zone)
 
-    staff_qs = StaffMember.objects.filter(archived=False).order_by("display_name", "pk")
-    rooms_qs = (
-        Room.objects.filter(archived=False)
-        .select_related("location")
-        .order_by("location__name", "name", "pk")
-    )
+    # A week shows one person's or one room's appointments; a day shows everyone's.
+    week_staff = staff_id if days > 1 and by == "staff" else None
+    week_room = room_id if days > 1 and by == "room" else None
+    appointments = _shown(lo, hi, zone, staff_id=week_staff, room_id=week_room)
+
+    staff_qs = StaffMember.objects.order_by("display_name", "pk")
+    rooms_qs = Room.objects.select_related("location").order_by("location__name", "name", "pk")
     if location_id is not None:
         rooms_qs = rooms_qs.filter(location_id=location_id)
         staff_qs = staff_qs.filter(
             Q(hours__location_id=location_id) | Q(overrides__location_id=location_id)
         ).distinct()
+    # Archived or no longer bookable people and rooms keep a column while they have
+    # appointments in view: an appointment never silently drops off the calendar.
     if by == "room":
-        rooms = list(rooms_qs if room_id is None else rooms_qs.filter(pk=room_id))
+        booked_rooms = {a.room_id for a in appointments if a.room_id is not None}
+        rooms = list(
+            rooms_qs.filter(Q(archived=False) | Q(pk__in=booked_rooms))
+            if room_id is None
+            else rooms_qs.filter(pk=room_id)
+        )
         staff = []
     else:
+        booked_staff = {a.staff_id for a in appointments}
         staff = list(
-            staff_qs.filter(bookable=True) if staff_id is None else staff_qs.filter(pk=staff_id)
+            staff_qs.filter(Q(archived=False, bookable=True) | Q(pk__in=booked_staff))
+            if staff_id is None
+            else staff_qs.filter(pk=staff_id)
         )
         rooms = []
+    shown_ids = {s.pk for s in staff} if by == "staff" else {r.pk for r in rooms}
+    appointments = [
+        a for a in appointments if (a.staff_id if by == "staff" else a.room_id) in shown_ids
+    ]
 
-    appointments = _shown(lo, hi, zone)
     staff_ids = [s.pk for s in staff]
     hours: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     for sid, weekday, a, b in WorkingHours.objects.filter(staff_id__in=staff_ids).values_list(
@@ -274,27 +288,36 @@ def calendar_load(
     )
 
 
-def _shown(lo: dt.datetime, hi: dt.datetime, zone: ZoneInfo) -> list[Shown]:
-    """The appointments between lo and hi, as the grid draws them: one query, no model
-    instances. Client names are sealed (P14) and opened for their own row and clinic."""
-    rows = (
-        Appointment.objects.filter(start__lt=hi, end__gt=lo)
-        .order_by("start", "pk")
-        .values_list(
-            "pk",
-            "start",
-            "end",
-            "status",
-            "service_id",
-            "staff_id",
-            "room_id",
-            "service__name",
-            "staff__display_name",
-            "room__name",
-            "clinic_id",
-            "client_id",
-            "client__full_name",
-        )
+def _shown(
+    lo: dt.datetime,
+    hi: dt.datetime,
+    zone: ZoneInfo,
+    *,
+    staff_id: int | None = None,
+    room_id: int | None = None,
+) -> list[Shown]:
+    """The appointments between lo and hi (of one staff member or room, if given), as the grid
+    draws them: one query, no model instances. Client names are sealed (P14) and opened for
+    their own row and clinic."""
+    qs = Appointment.objects.filter(start__lt=hi, end__gt=lo)
+    if staff_id is not None:
+        qs = qs.filter(staff_id=staff_id)
+    if room_id is not None:
+        qs = qs.filter(room_id=room_id)
+    rows = qs.order_by("start", "pk").values_list(
+        "pk",
+        "start",
+        "end",
+        "status",
+        "service_id",
+        "staff_id",
+        "room_id",
+        "service__name",
+        "staff__display_name",
+        "room__name",
+        "clinic_id",
+        "client_id",
+        "client__full_name",
     )
     return [
         Shown(

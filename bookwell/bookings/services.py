@@ -173,7 +173,7 @@ def _validate(clinic: Clinic, req: BookingRequest) -> list[Room]:
     if not req.service.staff.filter(pk=req.staff.pk).exists():
         raise ServiceError(_("This staff member does not offer this service."), code="wrong_staff")
     rooms = list(req.service.rooms.filter(archived=False).order_by("pk"))
-    if rooms and req.room is not None and req.room not in rooms:
+    if req.room is not None and req.room not in rooms:
         raise ServiceError(_("This service cannot take place in that room."), code="wrong_room")
     if req.client is not None and req.client.restricted:
         raise ServiceError(

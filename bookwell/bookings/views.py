@@ -268,6 +268,9 @@ def _initial_new(request: HttpRequest, clinic: Clinic) -> dict[str, Any]:
         if first_service:
             initial["service"] = first_service
     initial["date"] = parse_day(request.GET.get("date")) or initial["date"]
+    room_id = _int(request.GET.get("room"))
+    if room_id:
+        initial["room"] = room_id
     minute = _int(request.GET.get("minute"))
     if minute is not None and minute < 24 * 60:
         initial["time"] = dt.time(minute // 60, minute % 60)
@@ -315,6 +318,7 @@ def appointment_new(request: HttpRequest) -> HttpResponse:
             client=form.client_obj,
             new_client=new_client,
             note=data["note"] or "",
+            room=data.get("room"),
         )
     except ValidationError as exc:
         add_service_errors(form, exc)

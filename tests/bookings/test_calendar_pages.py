@@ -14,11 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from bookwell.bookings.models import Appointment, RecurringSeries, Status, WaitlistEntry
+from bookwell.bookings.selectors import calendar_load
 from bookwell.bookings.services import BookingRequest, appointment_book
 from bookwell.clients.models import Client as ClientRecord
 from bookwell.clients.services import ClientInput, client_create
 from bookwell.core.context import clinic_context
-from bookwell.scheduling.models import Service, StaffMember, WorkingHours
+from bookwell.scheduling.models import DateOverride, Room, Service, StaffMember, WorkingHours
 from bookwell.tenancy.permissions import Role
 from tests.bookings.factories import Setup, schedule
 
@@ -494,3 +495,74 @@ def test_only_the_clinic_gives_an_appointment_to_someone_else(clinic_a, clinic_b
     with clinic_context(clinic_a):
         appointment.refresh_from_db()
     assert (appointment.staff_id, appointment.start) == (setup.staff.pk, _at(DAY, 10))
+
+
+def test_appointments_of_archived_or_unbookable_staff_stay_on_the_calendar(clinic_a, setup):
+    with clinic_context(clinic_a):
+        theirs = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service, staff=setup.other_staff, start=_at(DAY, 10)
+            ),
+        )
+        mine = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(service=setup.service, staff=setup.staff, start=_at(DAY, 11)),
+        )
+        StaffMember.objects.filter(pk=setup.other_staff.pk).update(archived=True)
+        StaffMember.objects.filter(pk=setup.staff.pk).update(bookable=False)
+        that_day = calendar_load(clinic=clinic_a, first=DAY, days=1)
+        next_day = calendar_load(clinic=clinic_a, first=DAY + dt.timedelta(days=1), days=1)
+
+    entries = {c.staff_id: [e.appointment.pk for e in c.entries] for c in that_day.columns}
+    assert entries == {setup.other_staff.pk: [theirs.pk], setup.staff.pk: [mine.pk]}
+    assert next_day.columns == []  # nothing booked: neither takes a column any more
+
+
+def test_a_week_shows_one_persons_appointments_and_hours(clinic_a, setup):
+    with clinic_context(clinic_a):
+        DateOverride.objects.create(
+            clinic=clinic_a,
+            staff=setup.other_staff,
+            location=setup.location,
+            date=DAY,
+            intervals=[[18 * 60, 22 * 60]],
+        )
+        late = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service, staff=setup.other_staff, start=_at(DAY, 20)
+            ),
+        )
+        mine = calendar_load(clinic=clinic_a, first=DAY, days=7, staff_id=setup.staff.pk)
+        theirs = calendar_load(clinic=clinic_a, first=DAY, days=7, staff_id=setup.other_staff.pk)
+
+    assert [e.appointment.pk for c in theirs.columns for e in c.entries] == [late.pk]
+    assert [e for c in mine.columns for e in c.entries] == []
+    assert mine.labels[-1][1] == "17:00"  # the usual frame: another's evening is not drawn
+    assert theirs.labels[-1][1] == "21:00"
+
+
+def test_booking_from_a_rooms_column_books_into_that_room(clinic_a, setup, desk):
+    with clinic_context(clinic_a):
+        second = Room.objects.create(
+            clinic=clinic_a, location=setup.location, name="Room 2", capacity=1
+        )
+        setup.service.rooms.set([setup.room, second], through_defaults={"clinic": clinic_a})
+        elsewhere = Service.objects.create(clinic=clinic_a, name="Talk", duration_min=30)
+        elsewhere.staff.set([setup.staff], through_defaults={"clinic": clinic_a})
+
+    grid = desk.get(_url("calendar", clinic_a), {"date": DAY.isoformat(), "by": "room"})
+    panel = desk.get(_url("new", clinic_a), {"date": DAY.isoformat(), "room": second.pk})
+    booked = desk.post(_url("new", clinic_a), _walk_in(setup, room=second.pk))
+    no_room = desk.post(
+        _url("new", clinic_a), _walk_in(setup, service=elsewhere.pk, room=second.pk)
+    )
+
+    assert f'data-room="{second.pk}"' in grid.content.decode()
+    assert re.search(rf'<option value="{second.pk}" selected>', panel.content.decode())
+    assert booked.status_code in (200, 302)
+    assert no_room.status_code == 409  # refused by the booking service, shown in the panel
+    assert "cannot take place in that room" in no_room.content.decode()
+    [appointment] = _appointments(clinic_a)
+    assert appointment.room_id == second.pk  # not the first free room, the one chosen

@@ -1,5 +1,6 @@
 // Staff calendar: clicking an empty time in a column opens the booking panel for that
-// staff member and time. (Keyboard users: the "New appointment" button opens the same form.)
+// staff member (or room) and time. (Keyboard users: the "New appointment" button opens the
+// same form.)
 (function () {
   "use strict";
   function onClick(event) {
@@ -12,6 +13,7 @@
     var minute = parseInt(column.dataset.first, 10) + Math.max(0, row) * 15;
     var params = new URLSearchParams({ date: column.dataset.date, minute: String(minute) });
     if (column.dataset.staff) params.set("staff", column.dataset.staff);
+    if (column.dataset.room) params.set("room", column.dataset.room);
     var url = column.dataset.new + "?" + params.toString();
     if (window.htmx) {
       window.htmx.ajax("GET", url, { target: "#panel" });
