@@ -76,7 +76,7 @@ def grid_html(
     ]
     for col in cal.columns:
         week = cal.view == "week"
-        title = esc(date_format(col.day, "D j M")) if week else esc(col.title)
+        title = esc(date_format(col.day, _("D j M"))) if week else esc(col.title)
         today_class = " is-today" if week and col.day == today else ""
         badge = f' <span class="badge">{closed}</span>' if col.closed else ""
         out.append(f'<div class="cal-head{today_class}">{title}{badge}</div>')

@@ -93,8 +93,13 @@ def public_page(view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, clinic_slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
         clinic = Clinic.objects.filter(slug=clinic_slug).first()
-        if clinic is None:
-            raise Http404("No such clinic")
+        if clinic is None:  # the "not found" page in the language asked for or the browser's
+            asked = request.GET.get("lang", "")
+            codes = {code for code, _name in settings.LANGUAGES}
+            with translation.override(
+                asked if asked in codes else translation.get_language_from_request(request)
+            ):
+                return render(request, "404.html", status=404)
         language = _language(request, clinic)
         with (
             clinic_context(clinic),
@@ -114,7 +119,10 @@ def public_page(view: View) -> View:
                 response = render(request, "book/slow_down.html", ctx, status=429)
                 response["Retry-After"] = str(wait)
             else:
-                response = view(request, clinic, *args, **kwargs)
+                try:
+                    response = view(request, clinic, *args, **kwargs)
+                except Http404:  # rendered here, in the page's language
+                    response = render(request, "404.html", ctx, status=404)
             response.headers.setdefault("Cache-Control", "no-store")
             return _frame(response, clinic)
 
@@ -221,7 +229,7 @@ def _month_grid(month: dt.date, free_days: set[dt.date]) -> list[list[dict[str, 
                 {
                     "date": d,
                     "iso": d.isoformat(),
-                    "label": date_format(d, "l j F"),
+                    "label": date_format(d, _("l j F")),
                     "in_month": d.month == month.month,
                     "free": d in free_days,
                 }

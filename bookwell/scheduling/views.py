@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -18,6 +18,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookwell.core.access import access_in_clinic
@@ -48,6 +49,9 @@ from bookwell.scheduling.models import (
 from bookwell.tenancy.access import clinic_view
 from bookwell.tenancy.permissions import Perm
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 View = Callable[..., HttpResponseBase]
 
 
@@ -58,10 +62,10 @@ class Kind:
     key: str  # URL part and name prefix
     model: type[models.Model]
     form: type[forms.ModelForm]
-    title: str
-    singular: str
+    title: StrOrPromise
+    new_label: StrOrPromise
     order: tuple[str, ...]
-    columns: tuple[tuple[str, str], ...]  # (attribute, heading)
+    columns: tuple[tuple[str, StrOrPromise], ...]  # (attribute, heading)
     related: tuple[str, ...] = ()
 
 
@@ -70,37 +74,49 @@ KINDS = {
         "services",
         Service,
         ServiceForm,
-        "Services",
-        "service",
+        _lazy("Services"),
+        _lazy("New service"),
         ("name",),
-        (("name", "Name"), ("duration_min", "Minutes"), ("price_label", "Price")),
+        (
+            ("name", _lazy("Name")),
+            ("duration_min", _lazy("Minutes")),
+            ("price_label", _lazy("Price")),
+        ),
     ),
     "staff": Kind(
         "staff",
         StaffMember,
         StaffForm,
-        "Staff",
-        "staff member",
+        _lazy("Staff"),
+        _lazy("New staff member"),
         ("display_name",),
-        (("display_name", "Name"), ("bookable_label", "Takes bookings")),
+        (("display_name", _lazy("Name")), ("bookable_label", _lazy("Takes bookings"))),
     ),
     "locations": Kind(
         "locations",
         Location,
         LocationForm,
-        "Locations",
-        "location",
+        _lazy("Locations"),
+        _lazy("New location"),
         ("name",),
-        (("name", "Name"), ("address", "Address"), ("time_zone", "Time zone")),
+        (
+            ("name", _lazy("Name")),
+            ("address", _lazy("Address")),
+            ("time_zone", _lazy("Time zone")),
+        ),
     ),
     "rooms": Kind(
         "rooms",
         Room,
         RoomForm,
-        "Rooms",
-        "room",
+        _lazy("Rooms"),
+        _lazy("New room"),
         ("location__name", "name"),
-        (("name", "Name"), ("location.name", "Location"), ("capacity", "People at once")),
+        (
+            ("name", _lazy("Name")),
+            ("location.name", _lazy("Location")),
+            ("capacity", _lazy("People at once")),
+        ),
         related=("location",),
     ),
 }

@@ -498,9 +498,17 @@ def test_the_booking_flow_speaks_german(clinic_a, setup, clock):
     )
     html = day.content.decode()
     assert '<html lang="de">' in html
-    assert "Donnerstag 6 März" in html or "Donnerstag 6. März" in html
+    assert "Donnerstag, 6. März" in html  # the German order of a date, not the English one
+    assert "Zum Inhalt springen" in html  # the page's frame too
     assert ">10:00<" in html  # German time format
     assert "Auf die Warteliste" in html
+    missing = Client().get("/book/no-such-clinic/?lang=de", HTTP_ACCEPT_LANGUAGE="de")
+    assert missing.status_code == 404
+    assert "Seite nicht gefunden" in missing.content.decode()
+    gone = Client().get(_url("book:service", clinic_a, service_id=999999), {"lang": "de"})
+    assert gone.status_code == 404
+    assert "Seite nicht gefunden" in gone.content.decode()
+    assert "Cache-Control" in gone.headers and not gone.cookies
 
     clinic_a.locale = "de"
     clinic_a.save()

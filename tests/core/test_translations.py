@@ -21,6 +21,12 @@ PUBLIC_FLOW = (
     "bookings/services.py",
     "bookings/waitlist.py",
     "clients/services.py",
+    "templates/base.html",  # the frame around every page (skip link, sign in)
+    "templates/400.html",
+    "templates/403.html",
+    "templates/404.html",
+    "templates/500.html",
+    "templates/core/csrf_failure.html",
 )
 
 
