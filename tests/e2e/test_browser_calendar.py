@@ -5,6 +5,7 @@ no serious accessibility problems on the main staff pages; screenshots kept."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -13,11 +14,11 @@ from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from bookwell.bookings.models import Appointment, Status
+from bookwell.bookings.models import Appointment, Status, WaitlistEntry, WaitlistStatus
 from bookwell.core.context import clinic_context
 from bookwell.core.demo import DEMO_PASSWORD, DEMO_SLUG, seed_demo
 from bookwell.scheduling.models import StaffMember
-from tests.e2e.conftest import DESKTOP, new_context, watch
+from tests.e2e.conftest import DESKTOP, PHONE, new_context, watch
 from tests.e2e.helpers import cookie_names, screenshot, serious_accessibility_problems
 
 if TYPE_CHECKING:
@@ -139,6 +140,7 @@ def test_two_front_desk_screens_stay_in_step(
     screens = []
     for _ in range(2):
         context = new_context(browser, page_problems, **DESKTOP)
+        context.clock.install()  # timers run as usual, and a test can move them on
         page = watch(context.new_page(), page_problems)
         _sign_in(page, base, DESK)
         page.goto(url)
@@ -158,6 +160,19 @@ def test_two_front_desk_screens_stay_in_step(
     expect(second.locator(".appt", has_text="Second Screen Test")).to_have_count(0)
     second.evaluate("() => window.dispatchEvent(new Event('focus'))")
     expect(second.locator(".appt", has_text="Second Screen Test")).to_be_visible()
+
+    # Without focus: the next half-minute poll brings a change in.
+    first.get_by_role("link", name="New appointment").click()
+    panel.get_by_label("Time", exact=True).fill("18:15")
+    panel.get_by_label("With").select_option(index=1)
+    panel.get_by_label("Service").select_option(label="Sports massage (45 min)")
+    panel.get_by_label("New client").fill("Polled Later")
+    panel.get_by_role("button", name="Book", exact=True).click()
+    expect(panel.get_by_text("Booked.")).to_be_visible()
+    second.clock.run_for(15_000)
+    expect(second.locator(".appt", has_text="Polled Later")).to_have_count(0)  # not yet
+    second.clock.run_for(16_000)
+    expect(second.locator(".appt", has_text="Polled Later")).to_be_visible()
     for page in screens:
         page.context.close()
     assert page_problems.all() == []
@@ -182,6 +197,12 @@ STAFF_PAGES = [
     "rooms/",
     "closures/",
     "first-staff-schedule",
+    "notifications/",
+    "notifications/sending/",
+    "notifications/texts/",
+    "notifications/texts/reminder/email/en/",
+    "calendar-links/",
+    "settings/privacy-notice/",
 ]
 
 
@@ -203,9 +224,61 @@ def test_main_staff_pages_have_no_serious_accessibility_problems(
         assert response is not None and response.status == 200, path
         found[path] = serious_accessibility_problems(page)
         screenshot(page, f"staff-page-{path.strip('/').replace('/', '-') or 'home'}")
+    for path in ("/account/", "/account/calendar-links/"):
+        response = page.goto(f"{live_server.url}{path}")
+        assert response is not None and response.status == 200, path
+        found[path] = serious_accessibility_problems(page)
     assert {path: problems for path, problems in found.items() if problems} == {}
     assert cookie_names(context) == sorted(
         [settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME]
     )
     assert page_problems.all() == []
     context.close()
+
+
+def test_the_demo_clinics_public_pages_have_no_serious_accessibility_problems(
+    live_server: LiveServer, browser: Browser, demo, page_problems: PageProblems
+) -> None:
+    # A client on a phone: the booking page, the waitlist (joined), its manage link, the
+    # privacy notice, and a manage link that no longer works. No cookie anywhere (P19).
+    context = new_context(browser, page_problems, **PHONE)
+    page = watch(context.new_page(), page_problems)
+    base = f"{live_server.url}/book/{DEMO_SLUG}"
+    found: dict[str, list[str]] = {}
+
+    page.goto(f"{base}/")
+    found["services"] = serious_accessibility_problems(page)
+    page.locator("main a[href*='/s/']").first.click()
+    found["staff"] = serious_accessibility_problems(page)
+    page.get_by_role("link", name="No preference").click()
+    found["month"] = serious_accessibility_problems(page)
+    page.get_by_role("link", name="Join the waitlist").first.click()
+    expect(page.get_by_role("heading", name="Join the waitlist")).to_be_visible()
+    found["waitlist"] = serious_accessibility_problems(page)
+    screenshot(page, "book-7-waitlist-phone")
+    page.get_by_label("Your name").fill("Wait Listed")
+    page.get_by_label("Email").fill("wait.listed@example.test")
+    consent = page.get_by_role("checkbox")
+    if consent.count():
+        consent.check()
+    time.sleep(2.2)  # a person takes a moment; instant posts are refused as bots
+    page.get_by_role("button", name="Join the waitlist").click()
+    expect(page.locator("main")).to_contain_text("waitlist")
+    assert "/waitlist/" in page.url and "new=1" in page.url
+    found["waitlist-manage"] = serious_accessibility_problems(page)
+    screenshot(page, "book-8-waitlist-manage-phone")
+    with clinic_context(demo):
+        assert WaitlistEntry.objects.filter(status=WaitlistStatus.WAITING).exists()
+
+    page.goto(f"{base}/privacy/")
+    found["privacy"] = serious_accessibility_problems(page)
+    response = page.goto(f"{base}/manage/not-a-real-link/")
+    assert response is not None and response.status == 404
+    expect(page.locator("main")).to_be_visible()
+    found["link-gone"] = serious_accessibility_problems(page)
+
+    assert {name: problems for name, problems in found.items() if problems} == {}
+    assert cookie_names(context) == []
+    expected = [p for p in page_problems.all() if "404" in p and "not-a-real-link" in p]
+    assert len(expected) == 1  # the browser's own note of the dead link's status
+    assert [p for p in page_problems.all() if p not in expected] == []
