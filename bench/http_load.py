@@ -176,7 +176,7 @@ def _prepare_in_django() -> None:
     user = User.objects.get(email="desk@demo.bookwell.test")
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store[AUTH_AT_KEY] = int(timezone.now().timestamp())
     store.create()

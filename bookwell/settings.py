@@ -242,7 +242,7 @@ CALENDAR_CACHE_SECONDS = env_int("BOOKWELL_CALENDAR_CACHE_SECONDS", 300)
 
 # --- Accounts and sessions (P3) ---------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["bookwell.accounts.backends.Backend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",  # Argon2id
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -261,7 +261,7 @@ LOGIN_REDIRECT_URL = "tenancy:choose"
 PASSWORD_RESET_TIMEOUT = env_int("BOOKWELL_PASSWORD_RESET_TIMEOUT", 60 * 60)
 INVITATION_TTL = env_int("BOOKWELL_INVITATION_TTL", 7 * 24 * 60 * 60)
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "bookwell.accounts.backends"
 # Idle timeout: the session expires this many seconds after the last request.
 SESSION_IDLE_TIMEOUT = env_int("BOOKWELL_SESSION_IDLE_TIMEOUT", 30 * 60)
 # Absolute timeout: however active, sign in again after this many seconds.

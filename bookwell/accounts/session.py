@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.http import HttpRequest
 
@@ -16,6 +17,6 @@ MFA_PENDING_KEY = "bookwell_mfa_pending"
 
 def start_authenticated_session(request: HttpRequest, user: User, *, network: str) -> None:
     # login() rotates the session key (no fixation) and stores the session auth hash.
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
     request.session[AUTH_AT_KEY] = int(time.time())
     signin_succeeded(user=user, network=network)
