@@ -320,7 +320,8 @@ def seed_demo() -> Clinic:
 
 
 def _seed_notifications(clinic: Clinic) -> None:
-    """A reminder the day before, by email, and quiet nights: what a clinic would set first."""
+    """A reminder the day before, by email, quiet nights and the staff's morning agenda: what a
+    clinic would set first."""
     import datetime as dt
 
     from bookwell.notifications.models import ReminderRule
@@ -328,4 +329,5 @@ def _seed_notifications(clinic: Clinic) -> None:
     ReminderRule.objects.get_or_create(clinic=clinic, minutes_before=24 * 60, channel="email")
     if clinic.quiet_start is None:
         clinic.quiet_start, clinic.quiet_end = dt.time(21, 0), dt.time(8, 0)
-        clinic.save(update_fields=["quiet_start", "quiet_end"])
+        clinic.agenda_at = dt.time(7, 0)  # staff who sign in get their day at seven
+        clinic.save(update_fields=["quiet_start", "quiet_end", "agenda_at"])

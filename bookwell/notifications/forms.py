@@ -79,6 +79,15 @@ class SendingForm(forms.Form):
         label=_("Quiet until"),
         help_text=_("No reminders between these times (clinic time). Leave both empty for none."),
     )
+    agenda_at = forms.TimeField(
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        label=_("Daily agenda for staff at"),
+        help_text=_(
+            "Staff members who sign in to Bookwell get their day's appointments by email at "
+            "this time (clinic time), clients by initials only. Leave empty for none."
+        ),
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -24,6 +24,11 @@ class Kind(models.TextChoices):
     RESCHEDULE = "reschedule", _("Moved appointment")
     CANCELLATION = "cancellation", _("Cancellation")
     WAITLIST_OFFER = "waitlist_offer", _("Waitlist offer")
+    AGENDA = "agenda", _("Daily agenda for staff")
+
+
+# What clients receive (each with a clinic-editable text); the agenda goes to staff.
+CLIENT_KINDS = [k for k in Kind if k != Kind.AGENDA]
 
 
 class Channel(models.TextChoices):
@@ -70,6 +75,14 @@ class Delivery(TenantModel):
         on_delete=models.CASCADE,
         related_name="+",
     )
+    # A staff member's daily agenda (key: the clinic-local date it covers).
+    staff = models.ForeignKey(
+        "scheduling.StaffMember",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
     # For reminders: the rule's offset ("1440" minutes before); for a move: the appointment's
     # sequence. With the kind and channel it makes each message unique (no double reminders).
     key = models.CharField(max_length=40, default="")
@@ -102,6 +115,11 @@ class Delivery(TenantModel):
                 fields=["waitlist_offer", "kind", "channel"],
                 condition=Q(waitlist_offer__isnull=False),
                 name="delivery_once_per_offer",
+            ),
+            models.UniqueConstraint(
+                fields=["staff", "kind", "channel", "key"],
+                condition=Q(staff__isnull=False),
+                name="delivery_once_per_staff_day",
             ),
         ]
         indexes = [

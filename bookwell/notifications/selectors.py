@@ -9,7 +9,7 @@ from bookwell.notifications.models import Delivery, MessageTemplate, ReminderRul
 
 def deliveries(*, status: str | None = None) -> QuerySet[Delivery]:
     qs = Delivery.objects.select_related(
-        "appointment", "appointment__client", "appointment__service", "waitlist_offer"
+        "appointment", "appointment__client", "appointment__service", "waitlist_offer", "staff"
     ).order_by("-created_at", "pk")
     return qs.filter(status=status) if status else qs
 

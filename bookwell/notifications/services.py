@@ -233,6 +233,136 @@ def reminders_scan(*, now: dt.datetime | None = None) -> int:
     return created
 
 
+# --- The staff's daily agenda -----------------------------------------------------------------
+
+# An agenda is recorded from the clinic's agenda time until this much later (a worker that was
+# down at that time still sends it in the morning; an agenda at noon is no use).
+AGENDA_WINDOW = dt.timedelta(hours=3)
+
+
+def agenda_scan(*, now: dt.datetime | None = None) -> int:
+    """Records today's agenda for every staff member with a sign-in and an appointment today,
+    in every clinic whose agenda time has come (clinic clock). Idempotent: one per staff
+    member and day (a unique constraint). Four queries, however many clinics."""
+    now = now or timezone.now()
+    with platform_scope("agenda scan across clinics"):
+        due: dict[int, tuple[dt.date, dt.datetime, ZoneInfo]] = {}
+        for clinic in Clinic.objects.filter(agenda_at__isnull=False).only(
+            "pk", "time_zone", "agenda_at"
+        ):
+            assert clinic.agenda_at is not None
+            zone = ZoneInfo(clinic.time_zone)
+            today = now.astimezone(zone).date()
+            at = dt.datetime.combine(today, clinic.agenda_at, zone).astimezone(dt.UTC)
+            if at <= now < at + AGENDA_WINDOW:
+                due[clinic.pk] = (today, at, zone)
+        if not due:
+            return 0
+        window = Q()
+        for clinic_id, (today, _at, zone) in due.items():
+            window |= Q(
+                clinic_id=clinic_id,
+                start__gte=dt.datetime.combine(today, dt.time(), zone),
+                start__lt=dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), zone),
+            )
+        busy = set(
+            Appointment.objects.filter(window, status__in=AGENDA_SHOWN)
+            .filter(staff__user__isnull=False, staff__archived=False)
+            .values_list("clinic_id", "staff_id")
+            .distinct()
+        )
+        recorded = set(
+            Delivery.objects.filter(
+                kind=Kind.AGENDA,
+                clinic_id__in=list(due),
+                key__in={today.isoformat() for today, _at, _zone in due.values()},
+            ).values_list("clinic_id", "staff_id", "key")
+        )
+        new = [
+            Delivery(
+                clinic_id=clinic_id,
+                kind=Kind.AGENDA,
+                channel=Channel.EMAIL,
+                staff_id=staff_id,
+                key=due[clinic_id][0].isoformat(),
+                due_at=due[clinic_id][1],
+                next_attempt_at=now,
+            )
+            for clinic_id, staff_id in sorted(busy)
+            if (clinic_id, staff_id, due[clinic_id][0].isoformat()) not in recorded
+        ]
+        if not new:
+            return 0
+        return len(Delivery.objects.bulk_create(new, ignore_conflicts=True))
+
+
+AGENDA_SHOWN = (Status.PENDING, Status.CONFIRMED, Status.CHECKED_IN)
+
+
+def _compose_agenda(delivery: Delivery, clinic: Clinic, now: dt.datetime) -> _Message:
+    """The staff member's appointments of the day, as they are now: times, service, room and
+    the client's initials only (P13: the mail provider needs no more to help plan a day)."""
+    from bookwell.notifications.feeds import initials
+    from bookwell.scheduling.models import StaffMember
+    from bookwell.tenancy.models import Membership
+
+    zone = ZoneInfo(clinic.time_zone)
+    day = dt.date.fromisoformat(delivery.key)
+    if now.astimezone(zone).date() > day:
+        raise _Skip(SkipReason.TOO_LATE)
+    staff = StaffMember.objects.select_related("user").filter(pk=delivery.staff_id).first()
+    user = staff.user if staff is not None else None
+    if (
+        staff is None
+        or user is None
+        or not user.is_active
+        or not user.email
+        or not Membership.objects.filter(clinic=clinic, user=user).exists()  # still in the team
+    ):
+        raise _Skip(SkipReason.NO_ADDRESS)
+    if clinic.agenda_at is None:  # switched off since it was recorded
+        raise _Skip(SkipReason.NOT_CURRENT)
+    appointments = list(
+        Appointment.objects.filter(
+            staff=staff,
+            status__in=AGENDA_SHOWN,
+            start__gte=dt.datetime.combine(day, dt.time(), zone),
+            start__lt=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone),
+        )
+        .select_related("service", "room", "client")
+        .order_by("start", "pk")
+    )
+    if not appointments:
+        raise _Skip(SkipReason.NOT_CURRENT)
+    language = _language(clinic.locale)
+    with translation.override(language):
+        lines = []
+        for a in appointments:
+            who = "" if a.client is None or a.client.restricted else initials(a.client.full_name)
+            parts = [
+                f"{a.start.astimezone(zone):%H:%M}-{a.end.astimezone(zone):%H:%M}",
+                a.service.name,
+                *([a.room.name] if a.room else []),
+                *([who] if who else []),
+            ]
+            lines.append(" · ".join(parts))
+        link = settings.BASE_URL + reverse("bookings:calendar", kwargs={"clinic_slug": clinic.slug})
+        wording = texts.agenda(language)
+        values = {
+            "staff": staff.display_name,
+            "clinic": clinic.name,
+            "date": formats.date_format(day, "DATE_FORMAT"),
+            "count": str(len(appointments)),
+            "agenda": "\n".join(lines),
+            "calendar_link": f"{link}?date={day.isoformat()}&view=week&staff={staff.pk}",
+        }
+    return _Message(
+        to=user.email,
+        subject=wording.subject.format_map(values),
+        text=wording.body.format_map(values),
+    )
+
+
 # --- Sending ----------------------------------------------------------------------------------
 
 
@@ -370,6 +500,8 @@ def _compose(delivery: Delivery, clinic: Clinic, now: dt.datetime) -> _Message:
     """The message, rendered now and never stored (P12); or _Skip with the reason."""
     if delivery.waitlist_offer_id is not None:
         return _compose_offer(delivery, clinic, now)
+    if delivery.kind == Kind.AGENDA:
+        return _compose_agenda(delivery, clinic, now)
     appointment = (
         Appointment.objects.select_related("service", "staff", "room", "room__location", "client")
         .filter(pk=delivery.appointment_id)
@@ -553,9 +685,15 @@ def reminder_rule_remove(*, rule: ReminderRule) -> None:
 
 
 def clinic_sending_update(
-    *, clinic: Clinic, sms_enabled: bool, quiet_start: dt.time | None, quiet_end: dt.time | None
+    *,
+    clinic: Clinic,
+    sms_enabled: bool,
+    quiet_start: dt.time | None,
+    quiet_end: dt.time | None,
+    agenda_at: dt.time | None = None,
 ) -> Clinic:
     clinic.sms_enabled = sms_enabled
     clinic.quiet_start, clinic.quiet_end = quiet_start, quiet_end
-    clinic.save(update_fields=["sms_enabled", "quiet_start", "quiet_end"])
+    clinic.agenda_at = agenda_at
+    clinic.save(update_fields=["sms_enabled", "quiet_start", "quiet_end", "agenda_at"])
     return clinic

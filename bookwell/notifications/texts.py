@@ -87,6 +87,21 @@ _SMS: dict[str, object] = {
 }
 
 
+_AGENDA = (
+    _("Your appointments on {date}: {count}"),
+    _(
+        "Good morning {staff},\n\nYour appointments on {date} at {clinic}:\n\n{agenda}\n\n"
+        "Clients are shown by their initials. The calendar: {calendar_link}"
+    ),
+)
+
+
+def agenda(language: str) -> Wording:
+    """The staff's daily agenda (built in; its placeholders are filled by the platform)."""
+    with override(language):
+        return Wording(str(_AGENDA[0]), str(_AGENDA[1]))
+
+
 def built_in(kind: str, channel: str, language: str) -> Wording:
     with override(language):
         if channel == Channel.SMS:

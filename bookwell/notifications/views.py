@@ -22,6 +22,7 @@ from bookwell.notifications import feeds as feeds_service
 from bookwell.notifications import selectors, services, texts
 from bookwell.notifications.forms import ReminderRuleForm, SendingForm, TemplateForm
 from bookwell.notifications.models import (
+    CLIENT_KINDS,
     CalendarFeed,
     Channel,
     Delivery,
@@ -80,6 +81,7 @@ def sending(request: HttpRequest) -> HttpResponse:
         "sms_enabled": clinic.sms_enabled,
         "quiet_start": clinic.quiet_start,
         "quiet_end": clinic.quiet_end,
+        "agenda_at": clinic.agenda_at,
     }
     form = SendingForm(request.POST or None, initial=initial, prefix="sending")
     rule_form = ReminderRuleForm(prefix="rule", initial={"amount": 24, "unit": "60"})
@@ -91,6 +93,7 @@ def sending(request: HttpRequest) -> HttpResponse:
                 sms_enabled=form.cleaned_data["sms_enabled"],
                 quiet_start=form.cleaned_data["quiet_start"],
                 quiet_end=form.cleaned_data["quiet_end"],
+                agenda_at=form.cleaned_data["agenda_at"],
             )
             messages.success(request, _("Settings saved."))
             return redirect("notifications:sending", clinic_slug=clinic.slug)
@@ -159,6 +162,7 @@ def templates(request: HttpRequest) -> HttpResponse:
             ],
         }
         for kind, label in Kind.choices
+        if kind in CLIENT_KINDS
     ]
     return render(request, "notifications/templates.html", {"rows": rows})
 
@@ -168,7 +172,7 @@ def templates(request: HttpRequest) -> HttpResponse:
 def template_edit(request: HttpRequest, kind: str, channel: str, language: str) -> HttpResponse:
     clinic = request.clinic  # type: ignore[attr-defined]
     if (
-        kind not in Kind.values
+        kind not in CLIENT_KINDS
         or channel not in Channel.values
         or language not in dict(_languages())
     ):

@@ -124,6 +124,9 @@ class Clinic(models.Model):
         null=True, blank=True, help_text=_("No reminders from this time (clinic time)…")
     )
     quiet_end = models.TimeField(null=True, blank=True, help_text=_("…until this time."))
+    # Each staff member with a sign-in gets the day's appointments by email at this time
+    # (clinic clock); empty: no agenda.
+    agenda_at = models.TimeField(null=True, blank=True)
     logo = models.BinaryField(null=True, blank=True, editable=False)  # PNG, JPEG or WebP
     logo_content_type = models.CharField(max_length=20, blank=True, editable=False)
     # Defaults for new services; the settings page can also apply them to every service.

@@ -154,13 +154,25 @@ def test_reminder_rules_quiet_hours_and_sms_are_set_on_one_page(clinic_a, owner)
 
     half = owner.post(_url("sending", clinic_a), {"sending-quiet_start": "21:00"})
     assert half.status_code == 400
+    bad_time = owner.post(_url("sending", clinic_a), {"sending-agenda_at": "25:99"})
+    assert bad_time.status_code == 400
+    assert "Enter a valid time" in bad_time.content.decode()
     saved = owner.post(
         _url("sending", clinic_a),
-        {"sending-sms_enabled": "on", "sending-quiet_start": "21:00", "sending-quiet_end": "08:00"},
+        {
+            "sending-sms_enabled": "on",
+            "sending-quiet_start": "21:00",
+            "sending-quiet_end": "08:00",
+            "sending-agenda_at": "07:30",
+        },
     )
     assert saved.status_code == 302
     clinic_a.refresh_from_db()
     assert clinic_a.sms_enabled and clinic_a.quiet_start == dt.time(21)
+    assert clinic_a.agenda_at == dt.time(7, 30)
+    assert 'value="07:30"' in owner.get(_url("sending", clinic_a)).content.decode()
+    texts = owner.get(_url("templates", clinic_a)).content.decode()
+    assert "Daily agenda" not in texts  # built in: not one of the clients' texts
 
     assert owner.post(_url("rule-remove", clinic_a, rule_id=rule.pk)).status_code == 302
     with clinic_context(clinic_a):
