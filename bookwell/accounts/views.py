@@ -83,7 +83,7 @@ def signin(request: HttpRequest) -> HttpResponse:
             if result.lockout.locked:
                 form.add_error(None, _locked_message(result.lockout.retry_after))
                 return render(request, "accounts/signin.html", ctx, status=429)
-            form.add_error(None, "The email or password is not correct.")
+            form.add_error(None, _("The email or password is not correct."))
         return render(request, "accounts/signin.html", ctx, status=400)
     return render(request, "accounts/signin.html", ctx)
 
@@ -130,7 +130,7 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
                 request.session.pop(MFA_PENDING_KEY, None)
                 form.add_error(None, _locked_message(result.lockout.retry_after))
                 return render(request, "accounts/signin_verify.html", ctx, status=429)
-            form.add_error("code", "That code is not valid. Codes can be used only once.")
+            form.add_error("code", _("That code is not valid. Codes can be used only once."))
         return render(request, "accounts/signin_verify.html", ctx, status=400)
     return render(request, "accounts/signin_verify.html", ctx)
 
@@ -276,7 +276,7 @@ def mfa(request: HttpRequest) -> HttpResponse:
     form = MfaEnrolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if not user.check_password(form.cleaned_data["password"]):
-            form.add_error("password", "Your password was not correct.")
+            form.add_error("password", _("Your password was not correct."))
             codes = None
         else:
             codes = services.mfa_enable(user=user, secret=secret, code=form.cleaned_data["code"])
@@ -291,7 +291,7 @@ def mfa(request: HttpRequest) -> HttpResponse:
             )
         elif not form.errors:
             form.add_error(
-                "code", "That code does not match. Check the time on your phone and try again."
+                "code", _("That code does not match. Check the time on your phone and try again.")
             )
     uri = services.totp_provisioning_uri(user=user, secret=secret)
     ctx = {

@@ -187,7 +187,7 @@ def _month_of(request: HttpRequest, today: dt.date, last_day: dt.date) -> dt.dat
     try:
         year, month = (int(part) for part in raw.split("-"))
         first = dt.date(year, month, 1)
-    except ValueError:
+    except (ValueError, OverflowError):  # junk, or a year no date can hold
         first = today.replace(day=1)
     return min(max(first, today.replace(day=1)), last_day.replace(day=1))
 

@@ -9,6 +9,7 @@ from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext as _
 
 from bookwell.clients import blind
 from bookwell.clients.models import Client, ClientIndex, IndexKind
@@ -177,11 +178,11 @@ def _prepare(
             yield Progress("checking", position, len(rows))
         line = int(row["__line"])
         if row.get("__extra"):
-            add_error(line, "", "This row has more values than there are columns.")
+            add_error(line, "", _("This row has more values than there are columns."))
             continue
         consent_raw = _unescape(row.get("marketing_consent", "")).strip().lower()
         if consent_raw not in TRUE | FALSE:
-            add_error(line, "marketing_consent", "Use yes or no.")
+            add_error(line, "marketing_consent", _("Use yes or no."))
             continue
         data = ClientInput(
             full_name=_unescape(row.get("full_name", "")),
@@ -202,7 +203,7 @@ def _prepare(
         if clean.email and clinic.client_email_unique:
             first = seen_emails.setdefault(clean.email, line)
             if first != line:
-                add_error(line, "email", f"The same email as line {first}.")
+                add_error(line, "email", _("The same email as line %(line)s.") % {"line": first})
                 continue
         client = Client(clinic=clinic)
         _apply(client, clean)

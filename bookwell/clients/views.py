@@ -127,7 +127,7 @@ def privacy_notices(request: HttpRequest) -> HttpResponse:
             actor = request.user if isinstance(request.user, User) else None
             effective = form.cleaned_data["effective_at"]
             if effective is not None and effective < timezone.now() - timedelta(minutes=5):
-                form.add_error("effective_at", "A new version cannot take effect in the past.")
+                form.add_error("effective_at", _("A new version cannot take effect in the past."))
             else:
                 try:
                     notice = services.privacy_notice_publish(
@@ -254,7 +254,9 @@ def client_import(request: HttpRequest) -> HttpResponseBase:
         upload = form.cleaned_data["file"]
         if upload.size > csv_io.MAX_BYTES:
             form.add_error(
-                "file", f"The file is larger than {csv_io.MAX_BYTES // (1024 * 1024)} MB. Split it."
+                "file",
+                _("The file is larger than %(mb)s MB. Split it.")
+                % {"mb": csv_io.MAX_BYTES // (1024 * 1024)},
             )
             return render(request, "clients/import.html", ctx, status=400)
         commit = request.POST.get("action") == "import"

@@ -17,7 +17,7 @@ _TOKEN_ROUTES = [
     re.compile(r"^(/password/reset/)[^/]+/[^/]+/"),
     re.compile(r"^(/invite/)[^/]+/"),
 ]
-_LONG_SEGMENT = re.compile(r"(?<=/)[A-Za-z0-9_-]{32,}(?=/|$)")
+_LONG_SEGMENT = re.compile(r"(?<=/)[A-Za-z0-9_-]{32,}(?=/|\.[a-z]{2,4}$|$)")
 
 
 def scrub_path(path: str) -> str:

@@ -14,6 +14,9 @@ from bookwell.core.models import TenantModel
 from bookwell.core.validators import validate_single_line
 from bookwell.tenancy.models import validate_time_zone
 
+MAX_NOTICE_MIN = 366 * 24 * 60  # a year
+MAX_ADVANCE_DAYS = 5 * 366  # five years
+
 
 class Location(TenantModel):
     name = models.CharField(max_length=120, validators=[validate_single_line])
@@ -80,10 +83,19 @@ class Service(TenantModel):
     slot_interval_min = models.PositiveSmallIntegerField(
         default=15, validators=[MinValueValidator(5), MaxValueValidator(24 * 60)]
     )
-    min_notice_min = models.PositiveIntegerField(default=120)
-    max_advance_days = models.PositiveSmallIntegerField(default=90)
-    cancel_notice_min = models.PositiveIntegerField(default=24 * 60)
-    reschedule_notice_min = models.PositiveIntegerField(default=24 * 60)
+    # Bounded so that "now + the window" stays a date a calendar can show (every database).
+    min_notice_min = models.PositiveIntegerField(
+        default=120, validators=[MaxValueValidator(MAX_NOTICE_MIN)]
+    )
+    max_advance_days = models.PositiveSmallIntegerField(
+        default=90, validators=[MaxValueValidator(MAX_ADVANCE_DAYS)]
+    )
+    cancel_notice_min = models.PositiveIntegerField(
+        default=24 * 60, validators=[MaxValueValidator(MAX_NOTICE_MIN)]
+    )
+    reschedule_notice_min = models.PositiveIntegerField(
+        default=24 * 60, validators=[MaxValueValidator(MAX_NOTICE_MIN)]
+    )
     online_bookable = models.BooleanField(default=True)
     # Who gets a client who has no preference.
     assignment_policy = models.CharField(

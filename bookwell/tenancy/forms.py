@@ -64,10 +64,12 @@ class BookingRulesForm(forms.ModelForm):
             "default_cancel_notice_min",
         ]
         labels = {
-            "default_min_notice_min": "Minimum notice for a booking (minutes)",
-            "default_max_advance_days": "Bookable up to (days ahead)",
-            "default_cancel_notice_min": "Clients may cancel or reschedule until (minutes before)",
-            "waitlist_offer_minutes": "A waitlist offer stays open for (minutes)",
+            "default_min_notice_min": _("Minimum notice for a booking (minutes)"),
+            "default_max_advance_days": _("Bookable up to (days ahead)"),
+            "default_cancel_notice_min": _(
+                "Clients may cancel or reschedule until (minutes before)"
+            ),
+            "waitlist_offer_minutes": _("A waitlist offer stays open for (minutes)"),
         }
 
 
@@ -88,7 +90,7 @@ class EmbeddingForm(forms.ModelForm):
     class Meta:
         model = Clinic
         fields = ["embed_origins"]
-        labels = {"embed_origins": "Websites that may show the booking page"}
+        labels = {"embed_origins": _("Websites that may show the booking page")}
         widgets = {
             "embed_origins": forms.Textarea(
                 attrs={"rows": 4, "placeholder": "https://www.example-clinic.de"}
@@ -115,7 +117,7 @@ class NewPasswordMixin(forms.Form):
         data = super().clean() or {}
         p1, p2 = data.get("password1"), data.get("password2")
         if p1 and p2 and p1 != p2:
-            self.add_error("password2", "The two passwords differ.")
+            self.add_error("password2", _("The two passwords differ."))
         elif p1:
             try:
                 password_validation.validate_password(p1)

@@ -5,7 +5,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
@@ -60,7 +60,7 @@ class Clinic(models.Model):
         max_length=50,
         unique=True,
         validators=[
-            RegexValidator(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$", "Use a-z, 0-9 and dashes."),
+            RegexValidator(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$", _("Use a-z, 0-9 and dashes.")),
             validate_slug,
         ],
     )
@@ -68,7 +68,7 @@ class Clinic(models.Model):
     country = models.CharField(
         max_length=2,
         default="DE",
-        validators=[RegexValidator(r"^[A-Z]{2}$", "Use a two-letter country code (ISO 3166).")],
+        validators=[RegexValidator(r"^[A-Z]{2}$", _("Use a two-letter country code (ISO 3166)."))],
     )
     locale = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
     contact_email = models.EmailField(max_length=254, blank=True)
@@ -86,6 +86,7 @@ class Clinic(models.Model):
     )
     waitlist_offer_minutes = models.PositiveIntegerField(
         default=120,
+        validators=[MinValueValidator(5), MaxValueValidator(7 * 24 * 60)],
         help_text=_("How long a waitlist offer stays open before it passes to the next."),
     )
     allow_pseudonyms = models.BooleanField(
@@ -114,7 +115,7 @@ class Clinic(models.Model):
     brand_colour = models.CharField(
         max_length=7,
         default="#1f6f5c",
-        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6f5c.")],
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #1f6f5c."))],
     )
     # Notifications: SMS only where the clinic turns it on; no reminders in quiet hours.
     sms_enabled = models.BooleanField(
@@ -130,9 +131,15 @@ class Clinic(models.Model):
     logo = models.BinaryField(null=True, blank=True, editable=False)  # PNG, JPEG or WebP
     logo_content_type = models.CharField(max_length=20, blank=True, editable=False)
     # Defaults for new services; the settings page can also apply them to every service.
-    default_min_notice_min = models.PositiveIntegerField(default=120)
-    default_max_advance_days = models.PositiveSmallIntegerField(default=90)
-    default_cancel_notice_min = models.PositiveIntegerField(default=24 * 60)
+    default_min_notice_min = models.PositiveIntegerField(
+        default=120, validators=[MaxValueValidator(366 * 24 * 60)]
+    )
+    default_max_advance_days = models.PositiveSmallIntegerField(
+        default=90, validators=[MaxValueValidator(5 * 366)]
+    )
+    default_cancel_notice_min = models.PositiveIntegerField(
+        default=24 * 60, validators=[MaxValueValidator(366 * 24 * 60)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -11,7 +11,16 @@ import bookwell
 
 ROOT = Path(bookwell.__file__).parent
 MARKERS = {"_", "gettext", "gettext_lazy", "ngettext", "ngettext_lazy", "pgettext", "format_lazy"}
-TEXT_KEYWORDS = {"label", "help_text", "verbose_name", "verbose_name_plural", "empty_label"}
+TEXT_KEYWORDS = {
+    "label",
+    "help_text",
+    "verbose_name",
+    "verbose_name_plural",
+    "empty_label",
+    "message",  # validators' messages
+}
+# Dicts of texts in forms' Meta.
+TEXT_DICTS = {"labels", "help_texts"}
 # Errors whose message is shown to the person who caused them (core.errors.ServiceError and
 # its kinds; forms' ValidationError).
 SHOWN_ERRORS = {
@@ -53,6 +62,10 @@ def unmarked(source: str) -> list[tuple[int, str]]:
             candidates: list[ast.expr] = []
             if name in SHOWN_ERRORS and node.args:
                 candidates.append(node.args[0])
+            if name == "add_error" and len(node.args) > 1:
+                candidates.append(node.args[-1])  # (field, text) or (line, column, text)
+            if name == "RegexValidator" and len(node.args) > 1:
+                candidates.append(node.args[1])
             if name in MESSAGE_CALLS and isinstance(node.func, ast.Attribute):
                 owner = node.func.value
                 if isinstance(owner, ast.Name) and owner.id == "messages" and len(node.args) > 1:
@@ -64,6 +77,16 @@ def unmarked(source: str) -> list[tuple[int, str]]:
                 for k in node.keywords
                 if k.arg == "error_messages" and isinstance(k.value, ast.Dict)
                 for c in k.value.values
+                if c is not None and _is_text(c)
+            ]
+        elif (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Dict)
+            and any(isinstance(t, ast.Name) and t.id in TEXT_DICTS for t in node.targets)
+        ):
+            found += [
+                (c.lineno, ast.unparse(c)[:60])
+                for c in node.value.values
                 if c is not None and _is_text(c)
             ]
         elif isinstance(node, ast.ClassDef) and any(
@@ -90,8 +113,13 @@ name = forms.CharField(label="Full name", help_text=_("As on the card."))
 class Kind(models.TextChoices):
     A = "a", "Apple"
     B = "b", _("Banana")
+labels = {"name": "Name", "age": _("Age")}
+form.add_error("name", "Too long.")
+form.add_error("name", _("Too short."))
+check = RegexValidator(r"^a", message="Starts with a.")
+other = RegexValidator(r"^b", "Starts with b.")
 """
-    assert sorted(line for line, _ in unmarked(code)) == [2, 4, 6, 8]
+    assert sorted(line for line, _ in unmarked(code)) == [2, 4, 6, 8, 10, 11, 13, 14]
 
 
 def test_every_text_shown_from_python_is_marked():

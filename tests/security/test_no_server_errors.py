@@ -102,3 +102,113 @@ def test_malformed_bodies_and_unknown_paths(clients):
     assert r1.status_code == 400
     assert r2.status_code == 400
     assert r3.status_code == 404
+
+
+def test_real_pages_answer_junk_query_strings_without_a_500(clinic_a):
+    """The sweep above meets mostly 404s (junk ids); here the ids are real, so the query
+    string is read: months, days and dates at the ends of the calendar, and worse."""
+    import datetime as dt
+
+    from django.urls import reverse
+
+    from bookwell.bookings import manage_links
+    from bookwell.bookings.services import BookingRequest, appointment_book
+    from bookwell.core.context import clinic_context
+    from tests.bookings.factories import schedule
+
+    setup = schedule(clinic_a, min_notice_min=0)
+    owner = signed_in_client(make_member(clinic_a, Role.OWNER))
+    with clinic_context(clinic_a):
+        start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).replace(
+            hour=9, minute=0, second=0, microsecond=0
+        )
+        appointment = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(service=setup.service, staff=setup.staff, start=start),
+            notify=False,
+        )
+        token = manage_links.issue(appointment)
+    slug = clinic_a.slug
+    public = [
+        reverse("book:service", kwargs={"clinic_slug": slug, "service_id": setup.service.pk}),
+        reverse("book:details", kwargs={"clinic_slug": slug, "service_id": setup.service.pk}),
+        reverse("book:waitlist", kwargs={"clinic_slug": slug, "service_id": setup.service.pk}),
+        reverse("book:manage", kwargs={"clinic_slug": slug, "token": token}),
+        reverse("book:manage-reschedule", kwargs={"clinic_slug": slug, "token": token}),
+    ]
+    staff = [
+        reverse("bookings:calendar", kwargs={"clinic_slug": slug}),
+        reverse("bookings:new", kwargs={"clinic_slug": slug}),
+        reverse(
+            "bookings:appointment",
+            kwargs={"clinic_slug": slug, "appointment_id": appointment.pk},
+        ),
+        reverse("bookings:waitlist", kwargs={"clinic_slug": slug}),
+    ]
+    queries = [
+        *JUNK_QUERIES,
+        "?staff=any&month=99999999999999999999-1&day=99999999-01-01",
+        "?staff=any&month=0-0&day=2031-02-30&start=99999999999999999999",
+        f"?staff={setup.staff.pk}&month=9999-12&day=9999-12-31&start=-1",
+        "?staff=any&start=253402300800&lang=xx",  # the first second after 9999-12-31
+    ]
+    for who, client, urls in (("anonymous", Client(), public), ("owner", owner, staff)):
+        for url in urls:
+            for query in queries:
+                response = client.get(url + query)
+                assert response.status_code < 500, (who, url + query, response.status_code)
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        ("max_advance_days", "max_advance_days"),
+        ("min_notice_min", "min_notice_min"),
+        ("cancel_notice_min", "cancel_notice_min"),
+    ],
+)
+def test_booking_windows_too_large_for_a_calendar_are_form_errors(clinic_a, name, field):
+    from django.urls import reverse
+
+    from bookwell.core.context import clinic_context
+    from bookwell.scheduling.models import Service
+    from tests.bookings.factories import schedule
+
+    setup = schedule(clinic_a)
+    owner = signed_in_client(make_member(clinic_a, Role.OWNER))
+    edit = reverse(
+        "scheduling:services-edit",
+        kwargs={"clinic_slug": clinic_a.slug, "object_id": setup.service.pk},
+    )
+    page = owner.get(edit).content.decode()
+    assert f'name="{field}"' in page
+    data = {
+        "name": "Massage",
+        "duration_min": "30",
+        "buffer_before_min": "0",
+        "buffer_after_min": "0",
+        "slot_interval_min": "15",
+        "min_notice_min": "0",
+        "max_advance_days": "90",
+        "cancel_notice_min": "0",
+        "reschedule_notice_min": "0",
+        "capacity": "1",
+        "price": "0",
+        "assignment_policy": "least_booked",
+        "staff": [setup.staff.pk],
+        "online_bookable": "on",
+        field: "99999999",
+    }
+    response = owner.post(edit, data)
+    assert response.status_code == 400
+    assert "Ensure this value is less than or equal to" in response.content.decode()
+    with clinic_context(clinic_a):
+        assert getattr(Service.objects.get(pk=setup.service.pk), name) != 99999999
+
+    rules = reverse("tenancy:settings-booking", kwargs={"clinic_slug": clinic_a.slug})
+    refused = owner.post(
+        rules, {"default_max_advance_days": "99999999999", "booking_contact": "email"}
+    )
+    assert refused.status_code == 400
+    clinic_a.refresh_from_db()
+    assert clinic_a.default_max_advance_days == 90
