@@ -7,10 +7,12 @@ secrets and passes `bookwell check --deploy --fail-level WARNING`.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import ipaddress
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -363,6 +365,23 @@ TWILIO_AUTH_TOKEN = env("BOOKWELL_TWILIO_AUTH_TOKEN")
 TWILIO_FROM = env("BOOKWELL_TWILIO_FROM")
 
 # --- Email ------------------------------------------------------------------------------------
+
+
+def anymail_mailer(provider: str, environ: Mapping[str, str]) -> dict[str, object]:
+    """django-anymail's backend for `provider` (postmark, sendgrid, mailgun, amazon_ses...),
+    its options from BOOKWELL_ANYMAIL_<OPTION> variables (BOOKWELL_ANYMAIL_SERVER_TOKEN for
+    Postmark's server_token, BOOKWELL_ANYMAIL_API_KEY for most others)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", provider) or provider in {"base", "test"}:
+        raise ImproperlyConfigured(f"No django-anymail provider named {provider!r}")
+    if importlib.util.find_spec(f"anymail.backends.{provider}") is None:
+        raise ImproperlyConfigured(f"No django-anymail provider named {provider!r}")
+    prefix = "BOOKWELL_ANYMAIL_"
+    options = {
+        k.removeprefix(prefix).lower(): v for k, v in environ.items() if k.startswith(prefix)
+    }
+    return {"BACKEND": f"anymail.backends.{provider}.EmailBackend", "OPTIONS": options}
+
+
 DEFAULT_FROM_EMAIL = env("BOOKWELL_FROM_EMAIL", "Bookwell <no-reply@bookwell.invalid>")
 # Production sends through SMTP; development writes each message to a file under the data dir.
 _mail_backend = env("BOOKWELL_EMAIL_BACKEND", "smtp" if PRODUCTION else "file")
@@ -375,6 +394,8 @@ if _mail_backend == "smtp":
             "username": env("BOOKWELL_EMAIL_USER"),
             "password": env("BOOKWELL_EMAIL_PASSWORD"),
             "use_tls": env_bool("BOOKWELL_EMAIL_TLS", True),
+            # A hung server must not hold a worker (and its lease) for ever.
+            "timeout": env_int("BOOKWELL_EMAIL_TIMEOUT", 30),
         },
     }
 elif _mail_backend == "file":
@@ -384,8 +405,12 @@ elif _mail_backend == "file":
     }
 elif _mail_backend == "console":
     _mailer = {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+elif _mail_backend.startswith("anymail:"):
+    _mailer = anymail_mailer(_mail_backend.removeprefix("anymail:"), os.environ)
 else:
-    raise ImproperlyConfigured("BOOKWELL_EMAIL_BACKEND must be smtp, file or console")
+    raise ImproperlyConfigured(
+        "BOOKWELL_EMAIL_BACKEND must be smtp, file, console or anymail:<provider>"
+    )
 MAILERS = {"default": _mailer}
 
 # --- Static files -----------------------------------------------------------------------------

@@ -57,9 +57,12 @@ def run_due(*, worker: str, now: dt.datetime | None = None) -> list[str]:
             continue  # another worker has this period
         try:
             job.run(now)
-        except Exception:
-            # Logged by name only; the next period runs it again (jobs are idempotent).
-            logger.exception("periodic job failed", extra={"job": job.name})
+        except Exception as exc:
+            # The job and the error's class only (a message could hold personal data); the
+            # next period runs it again (jobs are idempotent).
+            logger.error(
+                "periodic job failed", extra={"job": job.name, "error": type(exc).__name__}
+            )
             continue
         PeriodicRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
         ran.append(job.name)

@@ -2,13 +2,15 @@
 else about the client (P13).
 
 Email goes through Django's mail backends (SMTP, a file in development, any provider through
-django-anymail by setting). SMS goes through a small provider interface: Twilio, or the
-console provider in development (which logs that it sent, never the number or the text).
+django-anymail: BOOKWELL_EMAIL_BACKEND=anymail:<provider>). SMS goes through a small provider
+interface: Twilio, or the console provider in development (which logs that it sent, never
+the number or the text).
 """
 
 from __future__ import annotations
 
 import logging
+import smtplib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -60,12 +62,20 @@ def send_email(message: Email) -> str:
     mailer = mailers.default
     try:
         sent = mailer.send_messages([mail])
-    except (OSError, ValueError) as exc:  # SMTP down, refused, bad header...
+    except Exception as exc:
         mailer.close()  # the next message opens a fresh connection
-        raise SendError(f"email:{type(exc).__name__}") from None
+        raise SendError(f"email:{type(exc).__name__}", permanent=_refused(exc)) from None
     if not sent:
         raise SendError("email:not_sent")
     return message.message_id
+
+
+def _refused(exc: Exception) -> bool:
+    """Whether the recipient was refused for good (trying again cannot help)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _text in exc.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    return type(exc).__name__ == "AnymailRecipientsRefused"
 
 
 @contextmanager

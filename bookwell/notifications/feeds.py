@@ -83,7 +83,8 @@ def feed_ics(token: str) -> str | None:
             event.add("dtstamp", now)
             event.add("dtstart", a.start.astimezone(zone))
             event.add("dtend", a.end.astimezone(zone))
-            who = initials(a.client.full_name) if a.client else ""
+            # A restricted client (P17) is not named at all, not even by initials.
+            who = initials(a.client.full_name) if a.client and not a.client.restricted else ""
             event.add("summary", f"{a.service.name} · {who}" if who else a.service.name)
             event.add("sequence", a.sequence)
             cal.add_component(event)

@@ -377,14 +377,28 @@ def _claim(delivery_id: object, now: dt.datetime) -> bool:
                 pk=delivery_id,
                 status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING],
                 next_attempt_at__lte=now,
+                attempts__lt=settings.NOTIFY_MAX_ATTEMPTS,
             ).update(status=DeliveryStatus.SENDING, lease_until=lease, attempts=F("attempts") + 1)
         )
 
 
 def dispatch_due(*, now: dt.datetime | None = None, limit: int = 100) -> dict[str, int]:
     """Sends what is due (new, retries, and deliveries whose worker died). Returns counts."""
+    fixed = now is not None
     now = now or timezone.now()
     with platform_scope("worker looks for due deliveries"):
+        # A delivery whose workers died on its every attempt (its lease ran out each time)
+        # is failed, not retried for ever; it shows on the page like any failure.
+        Delivery.objects.filter(
+            status=DeliveryStatus.SENDING,
+            lease_until__lt=now,
+            attempts__gte=settings.NOTIFY_MAX_ATTEMPTS,
+        ).update(
+            status=DeliveryStatus.FAILED,
+            lease_until=None,
+            error_code="worker:lost",
+            updated_at=now,
+        )
         due = list(
             Delivery.objects.filter(
                 Q(lease_until__isnull=True) | Q(lease_until__lt=now),
@@ -399,7 +413,9 @@ def dispatch_due(*, now: dt.datetime | None = None, limit: int = 100) -> dict[st
         return counts
     with channels.email_session():
         for delivery_id in due:
-            outcome = deliver(delivery_id, now=now)
+            # Each lease counts from its own start: a slow batch never hands out leases that
+            # have already run out (another worker could then send the same message).
+            outcome = deliver(delivery_id, now=now if fixed else timezone.now())
             counts[outcome] = counts.get(outcome, 0) + 1
     return counts
 
@@ -436,7 +452,12 @@ def deliver(delivery_id: object, *, now: dt.datetime | None = None) -> str:
         except _Skip as skip:
             _finish(delivery, status=DeliveryStatus.SKIPPED, skip_reason=skip.reason)
             return "skipped"
-        except channels.SendError as exc:
+        except Exception as exc:
+            if not isinstance(exc, channels.SendError):  # a bug, or a provider's surprise
+                logger.warning(
+                    "delivery raised", extra={"delivery": str(delivery.pk), "error": _kind(exc)}
+                )
+                exc = channels.SendError(f"error:{_kind(exc)}")
             if exc.permanent or delivery.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
                 reason = SkipReason.PERMANENT if exc.permanent else ""
                 _finish(
@@ -458,6 +479,11 @@ def deliver(delivery_id: object, *, now: dt.datetime | None = None) -> str:
             return "retry"
         _finish(delivery, status=DeliveryStatus.SENT, provider_message_id=provider_id, sent_at=now)
         return "sent"
+
+
+def _kind(exc: BaseException) -> str:
+    """What is recorded of an unexpected error: its class, never its message."""
+    return type(exc).__name__[:40]
 
 
 def _finish(delivery: Delivery, **fields: object) -> None:

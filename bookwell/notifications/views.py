@@ -32,6 +32,7 @@ from bookwell.notifications.models import (
 )
 from bookwell.scheduling.models import StaffMember
 from bookwell.tenancy.access import clinic_view
+from bookwell.tenancy.models import Clinic
 from bookwell.tenancy.permissions import Perm
 
 
@@ -77,13 +78,7 @@ def _languages() -> list[tuple[str, str]]:
 @require_http_methods(["GET", "POST"])
 def sending(request: HttpRequest) -> HttpResponse:
     clinic = request.clinic  # type: ignore[attr-defined]
-    initial = {
-        "sms_enabled": clinic.sms_enabled,
-        "quiet_start": clinic.quiet_start,
-        "quiet_end": clinic.quiet_end,
-        "agenda_at": clinic.agenda_at,
-    }
-    form = SendingForm(request.POST or None, initial=initial, prefix="sending")
+    form = SendingForm(request.POST or None, initial=_sending_initial(clinic), prefix="sending")
     rule_form = ReminderRuleForm(prefix="rule", initial={"amount": 24, "unit": "60"})
     status = 200
     if request.method == "POST":
@@ -99,6 +94,12 @@ def sending(request: HttpRequest) -> HttpResponse:
             return redirect("notifications:sending", clinic_slug=clinic.slug)
         status = 400
     return _sending_page(request, form, rule_form, status)
+
+
+def _sending_initial(clinic: Clinic) -> dict[str, object]:
+    """What the sending form shows: every setting it saves (a field left out would be
+    cleared by the next save)."""
+    return {name: getattr(clinic, name) for name in SendingForm.base_fields}
 
 
 def _sending_page(
@@ -125,12 +126,8 @@ def rule_add(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, _("Reminder added."))
         return redirect("notifications:sending", clinic_slug=clinic.slug)
-    initial = {
-        "sms_enabled": clinic.sms_enabled,
-        "quiet_start": clinic.quiet_start,
-        "quiet_end": clinic.quiet_end,
-    }
-    return _sending_page(request, SendingForm(initial=initial, prefix="sending"), rule_form, 400)
+    form = SendingForm(initial=_sending_initial(clinic), prefix="sending")
+    return _sending_page(request, form, rule_form, 400)
 
 
 @clinic_view(Perm.NOTIFICATIONS_MANAGE)

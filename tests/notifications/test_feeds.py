@@ -13,6 +13,7 @@ import pytest
 from django.urls import reverse
 
 from bookwell.bookings.services import BookingRequest, appointment_book
+from bookwell.clients.models import Client as ClientRecord
 from bookwell.clients.services import ClientInput, client_create
 from bookwell.core.context import clinic_context
 from bookwell.notifications.models import CalendarFeed
@@ -80,6 +81,10 @@ def test_a_practitioner_subscribes_to_their_own_calendar_and_can_stop_it(clinic_
     assert str(event["summary"]) == "Massage · M. A. B."
     text = body.content.decode()
     assert "Maria" not in text and "m@example.test" not in text
+    with clinic_context(clinic_a):  # P17: once restricted, not even the initials
+        ClientRecord.objects.filter(pk=client.pk).update(restricted=True)
+    [event] = icalendar.Calendar.from_ical(anonymous.get(link).content).walk("VEVENT")
+    assert str(event["summary"]) == "Massage"
 
     # Not someone else's staff row: 404.
     other = browser.post(reverse("notifications:my-feed-issue", args=[setup.other_staff.pk]))

@@ -171,6 +171,12 @@ def test_reminder_rules_quiet_hours_and_sms_are_set_on_one_page(clinic_a, owner)
     assert clinic_a.sms_enabled and clinic_a.quiet_start == dt.time(21)
     assert clinic_a.agenda_at == dt.time(7, 30)
     assert 'value="07:30"' in owner.get(_url("sending", clinic_a)).content.decode()
+    wrong_rule = owner.post(
+        _url("rule-add", clinic_a),
+        {"rule-amount": "0", "rule-unit": "60", "rule-channel": "email"},
+    )
+    assert wrong_rule.status_code == 400
+    assert 'value="07:30"' in wrong_rule.content.decode()  # the settings still as saved
     texts = owner.get(_url("templates", clinic_a)).content.decode()
     assert "Daily agenda" not in texts  # built in: not one of the clients' texts
 

@@ -8,6 +8,7 @@ side by side against PostgreSQL.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -21,6 +22,8 @@ from django_tasks_db.management.commands.db_worker import Worker as TaskWorker
 
 from bookwell.core import periodic
 from bookwell.notifications.services import dispatch_due
+
+logger = logging.getLogger("bookwell.worker")
 
 
 class Command(BaseCommand):
@@ -60,11 +63,17 @@ class Command(BaseCommand):
         self.stdout.flush()
         while self.running:
             close_old_connections()
-            periodic.run_due(worker=worker_id)
-            counts = dispatch_due(limit=batch)
-            tasks.running = True
-            tasks._run_tasks = 0
-            tasks.run()
+            counts: dict[str, int] = {}
+            try:
+                periodic.run_due(worker=worker_id)
+                counts = dispatch_due(limit=batch)
+                tasks.running = True
+                tasks._run_tasks = 0
+                tasks.run()
+            except Exception as exc:
+                # went away, a bug in one job...). The class only, never a message.
+                logger.error("worker round failed", extra={"error": type(exc).__name__})
+                counts = {}
             close_old_connections()
             if once:
                 break

@@ -1,0 +1,180 @@
+"""Whatever goes wrong while sending, a delivery ends as sent, skipped or failed and the
+worker goes on: unexpected errors, workers that die on every try, refused recipients, slow
+batches (leases), a provider through django-anymail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from bookwell.bookings.services import BookingRequest, appointment_book
+from bookwell.clients.services import ClientInput, client_create
+from bookwell.core.context import clinic_context, platform_scope
+from bookwell.notifications import channels, services
+from bookwell.notifications.models import Delivery, DeliveryStatus
+from bookwell.settings import anymail_mailer
+from tests.bookings.factories import schedule
+
+pytestmark = pytest.mark.django_db
+
+BERLIN = ZoneInfo("Europe/Berlin")
+START = dt.datetime(2031, 3, 20, 8, 0, tzinfo=dt.UTC)
+
+
+def _book(clinic, setup, hour: int, email: str = "ada@example.test"):
+    with clinic_context(clinic):
+        client = client_create(
+            clinic=clinic, data=ClientInput(full_name=f"Client {hour}", email=email)
+        )
+        return appointment_book(
+            clinic=clinic,
+            request=BookingRequest(
+                service=setup.service,
+                staff=setup.staff,
+                start=dt.datetime(2031, 3, 25, hour, 0, tzinfo=BERLIN),
+                client=client,
+            ),
+        )
+
+
+def _all() -> list[Delivery]:
+    with platform_scope("test: every delivery"):
+        return list(Delivery.objects.order_by("created_at"))
+
+
+@pytest.fixture
+def setup(clinic_a, clock):
+    return schedule(clinic_a)
+
+
+@pytest.fixture
+def sender(monkeypatch):
+    """Replaces the email channel; `sender.behaviour` decides what each send does."""
+
+    class Sender:
+        behaviour = staticmethod(lambda message: message.message_id)
+
+    def send(message):
+        return Sender.behaviour(message)
+
+    monkeypatch.setattr(channels, "send_email", send)
+    return Sender
+
+
+def test_an_unexpected_error_is_recorded_retried_and_failed_and_the_worker_goes_on(
+    clinic_a, setup, clock, settings, sender, caplog
+):
+    settings.NOTIFY_MAX_ATTEMPTS = 2
+    _book(clinic_a, setup, 10)
+
+    def explode(message):
+        raise RuntimeError(f"bug while sending to {message.to}")
+
+    sender.behaviour = staticmethod(explode)
+    with caplog.at_level(logging.DEBUG):
+        assert services.dispatch_due() == {"retry": 1}  # no exception reaches the worker
+        clock.shift(dt.timedelta(minutes=1))
+        assert services.dispatch_due() == {"failed": 1}
+    [delivery] = _all()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 2)
+    assert delivery.error_code == "error:RuntimeError"  # the class, never the message
+    assert "ada@example.test" not in caplog.text and "bug while sending" not in caplog.text
+
+
+def test_a_delivery_whose_workers_all_died_ends_failed(clinic_a, setup, clock, settings):
+    settings.NOTIFY_MAX_ATTEMPTS = 2
+    _book(clinic_a, setup, 10)
+    [delivery] = _all()
+    for _ in range(2):  # a worker takes it and dies mid-send, twice
+        assert services._claim(delivery.pk, timezone.now())
+        clock.shift(dt.timedelta(seconds=settings.NOTIFY_LEASE_SECONDS + 1))
+    assert not services._claim(delivery.pk, timezone.now())  # no third try
+
+    assert services.dispatch_due() == {}
+    [lost] = _all()
+    assert (lost.status, lost.error_code) == (DeliveryStatus.FAILED, "worker:lost")
+
+
+@pytest.mark.parametrize(("code", "outcome"), [(550, "failed"), (450, "retry")])
+def test_a_refused_recipient_fails_at_once_only_when_the_refusal_is_final(
+    clinic_a, setup, sender, code, outcome
+):
+    _book(clinic_a, setup, 10)
+
+    def refuse(message):
+        raise smtplib.SMTPRecipientsRefused({message.to: (code, b"mailbox unavailable")})
+
+    # The real channel's translation of the error, around a refusing mailer.
+    class Refusing:
+        def send_messages(self, messages):
+            refuse(channels.Email(to="x@example.test", subject="", text="", message_id="<1>"))
+
+        def close(self):
+            pass
+
+    sender.behaviour = staticmethod(lambda message: _real_send(message, Refusing()))
+    assert services.dispatch_due() == {outcome: 1}
+    [delivery] = _all()
+    assert delivery.error_code == "email:SMTPRecipientsRefused"
+
+
+def _real_send(message, mailer):
+    from unittest import mock
+
+    with mock.patch.object(channels, "mailers", mock.Mock(default=mailer)):
+        return _ORIGINAL_SEND(message)
+
+
+_ORIGINAL_SEND = channels.send_email
+
+
+def test_each_delivery_of_a_slow_batch_gets_a_lease_from_its_own_start(
+    clinic_a, setup, clock, settings, sender
+):
+    for hour in (9, 10, 11):
+        _book(clinic_a, setup, hour, email=f"c{hour}@example.test")
+    leases = []
+
+    def slow(message):
+        with platform_scope("test: the lease of the delivery being sent"):
+            held = Delivery.objects.get(status=DeliveryStatus.SENDING)
+        leases.append(held.lease_until - timezone.now())
+        clock.shift(dt.timedelta(seconds=settings.NOTIFY_LEASE_SECONDS * 0.8))  # slow server
+        return message.message_id
+
+    sender.behaviour = staticmethod(slow)
+    assert services.dispatch_due() == {"sent": 3}
+    # Had the batch's start time been used, the third lease would have run out before it
+    # was sent (another worker could have sent it too).
+    assert all(lease >= dt.timedelta(seconds=settings.NOTIFY_LEASE_SECONDS - 1) for lease in leases)
+
+
+def test_email_through_a_provider_by_setting(clinic_a, setup, settings):
+    options = anymail_mailer(
+        "postmark", {"BOOKWELL_ANYMAIL_SERVER_TOKEN": "pm-token", "OTHER": "ignored"}
+    )
+    assert options == {
+        "BACKEND": "anymail.backends.postmark.EmailBackend",
+        "OPTIONS": {"server_token": "pm-token"},
+    }
+    for junk in ("no_such_provider", "../evil", "test", ""):
+        with pytest.raises(ImproperlyConfigured):
+            anymail_mailer(junk, {})
+
+    # Sending through anymail (its test backend stands in for the provider's API).
+    from django.core import mail
+
+    settings.MAILERS = {"default": {"BACKEND": "anymail.backends.test.EmailBackend"}}
+    _book(clinic_a, setup, 10)
+    assert services.dispatch_due() == {"sent": 1}
+    [message] = mail.outbox
+    assert message.to == ["ada@example.test"]
+    assert message.anymail_status.status == {"sent"}  # it went through anymail
+    [delivery] = _all()
+    assert delivery.status == DeliveryStatus.SENT
