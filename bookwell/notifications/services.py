@@ -49,6 +49,8 @@ CANCELLED = (Status.CANCELLED_BY_CLIENT, Status.CANCELLED_BY_CLINIC)
 # scan is late; a reminder due while no worker ran is still sent as long as the appointment
 # has not started.
 SCAN_HORIZON = dt.timedelta(minutes=30)
+# How far back the scan looks for reminders that were never recorded (no worker ran).
+MISSED_LOOKBACK = dt.timedelta(days=1)
 
 
 def _backoff(attempts: int) -> dt.timedelta:
@@ -168,7 +170,10 @@ def reminder_due(start: dt.datetime, minutes_before: int, zone: ZoneInfo) -> dt.
 def reminders_scan(*, now: dt.datetime | None = None) -> int:
     """Records the reminders due within the horizon, for every clinic. Idempotent (a unique
     constraint per appointment, rule and sequence); a fixed number of queries: one for the
-    rules, then one read and one write per distinct reminder offset."""
+    rules, one read per distinct reminder offset, one write for all. A reminder whose time came
+    before the booking was made is not recorded (the confirmation has just said it all); one
+    whose appointment began in the last day without it (no worker ran) is recorded, and then
+    shows as too late."""
     now = now or timezone.now()
     created = 0
     with platform_scope("reminder scan across clinics"):
@@ -188,7 +193,9 @@ def reminders_scan(*, now: dt.datetime | None = None) -> int:
                     clinic_id__in=list(clinics),
                     status__in=UPCOMING,
                     client__isnull=False,
-                    start__gt=now,
+                    # Also what started in the last day: a reminder no worker recorded in time
+                    # (all were down) is recorded now and shows as "too late", never nothing.
+                    start__gt=now - MISSED_LOOKBACK,
                     # A day more: quiet hours can bring a reminder forward to the evening
                     # before (and a whole-day reminder shifts by an hour across DST).
                     start__lte=now + offset + SCAN_HORIZON + dt.timedelta(days=1),
@@ -207,15 +214,17 @@ def reminders_scan(*, now: dt.datetime | None = None) -> int:
                         )
                     )
                 )
-                .values_list("pk", "clinic_id", "start", "sequence")
+                .values_list("pk", "clinic_id", "start", "sequence", "created_at")
             )
-            for pk, clinic_id, start, sequence in candidates:
+            for pk, clinic_id, start, sequence, created_at in candidates:
                 clinic = clinics[clinic_id]
                 due = _quiet_adjusted(
                     clinic, reminder_due(start, minutes, ZoneInfo(clinic.time_zone)), start
                 )
                 if due > now + SCAN_HORIZON:
                     continue  # a later scan records it
+                if due < created_at:
+                    continue  # booked after this reminder's time: the confirmation said it
                 new.append(
                     Delivery(
                         clinic_id=clinic_id,

@@ -334,3 +334,52 @@ def test_no_table_or_log_keeps_what_a_message_said(clinic_a, setup, caplog):
                 text = " ".join(str(v) for v in row)
                 assert rendered not in text, table
                 assert "Ada Lovelace, Massage" not in text, table
+
+
+def test_a_reminder_no_worker_recorded_in_time_shows_as_too_late(clinic_a, setup, clock):
+    with clinic_context(clinic_a):
+        ReminderRule.objects.create(clinic=clinic_a, minutes_before=24 * 60)
+    client = _client(clinic_a)
+    appointment = _book(setup, client, _at(dt.date(2031, 3, 25), 10))
+
+    clock.move_to(_at(dt.date(2031, 3, 25), 11))  # every worker was down until after it began
+    assert services.reminders_scan() == 1
+    services.dispatch_due()
+    [reminder] = _deliveries(clinic_a, kind=Kind.REMINDER)
+    assert reminder.appointment_id == appointment.pk
+    assert (reminder.status, reminder.skip_reason) == (
+        DeliveryStatus.SKIPPED,
+        SkipReason.TOO_LATE,
+    )
+
+
+def test_a_booking_made_after_its_reminder_time_gets_no_separate_reminder(clinic_a, setup, clock):
+    with clinic_context(clinic_a):
+        ReminderRule.objects.create(clinic=clinic_a, minutes_before=24 * 60)
+        ReminderRule.objects.create(clinic=clinic_a, minutes_before=120)
+    client = _client(clinic_a)
+    # Booked at 09:00 for 13:00 the same day: the day-before reminder's time has passed.
+    _book(setup, client, START + dt.timedelta(hours=4))
+
+    assert services.reminders_scan() == 0
+    clock.move_to(START + dt.timedelta(hours=2))  # 2 h before: that one is due
+    assert services.reminders_scan() == 1
+    [reminder] = _deliveries(clinic_a, kind=Kind.REMINDER)
+    assert reminder.key.startswith("120:")
+
+
+def test_the_reminder_scan_uses_a_fixed_number_of_queries(
+    clinic_a, clinic_b, setup, clock, django_assert_num_queries
+):
+    other = schedule(clinic_b)
+    for clinic, s in ((clinic_a, setup), (clinic_b, other)):
+        with clinic_context(clinic):
+            ReminderRule.objects.create(clinic=clinic, minutes_before=120)
+            ReminderRule.objects.create(clinic=clinic, minutes_before=24 * 60)
+        for hour in (10, 11, 12):
+            client = _client(clinic, email=f"c{hour}@example.test")
+            _book(s, client, _at(dt.date(2031, 3, 21), hour))
+    clock.move_to(_at(dt.date(2031, 3, 20), 11, 45))  # the day-before reminders fall due
+    # The rules, a read per distinct offset (two here), one write for all.
+    with django_assert_num_queries(4):
+        assert services.reminders_scan() == 6
