@@ -17,7 +17,9 @@ SMS_MAX = 480
 
 class TemplateForm(forms.Form):
     subject = forms.CharField(max_length=200, required=False, label=_("Subject"))
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 10}), label=_("Text"))
+    body = forms.CharField(
+        max_length=10_000, widget=forms.Textarea(attrs={"rows": 10}), label=_("Text")
+    )
 
     def __init__(self, *args: Any, channel: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

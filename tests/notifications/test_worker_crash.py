@@ -1,5 +1,6 @@
-"""A real `bookwell worker` killed with SIGKILL in the middle of a batch: after a restart every
-due message has gone out, and at most one went out twice (the one in flight)."""
+"""A real `bookwell worker` killed with SIGKILL in the middle of a batch: after a restart (two
+workers side by side) every due message, confirmations and the reminders the worker's own
+scan recorded, has gone out, and at most one went out twice (the one in flight)."""
 
 from __future__ import annotations
 
@@ -16,16 +17,18 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from bookwell.bookings.models import Appointment
 from bookwell.bookings.services import BookingRequest, appointment_book
 from bookwell.clients.services import ClientInput, client_create
 from bookwell.core.context import clinic_context, platform_scope
-from bookwell.notifications.models import Delivery, DeliveryStatus
+from bookwell.notifications.models import Delivery, DeliveryStatus, Kind, ReminderRule
 from tests.bookings.factories import schedule
 from tests.notifications.smtp_sink import smtp_sink
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MESSAGES = 12
+REMINDERS = 4
 
 
 def _database_url() -> str:
@@ -87,6 +90,28 @@ def test_a_killed_worker_loses_nothing_and_duplicates_at_most_one(clinic_a):
                     client=client,
                 ),
             )
+        # Appointments booked last week, starting in just under a day: their day-before
+        # reminders are due now, for the worker's periodic scan to record and send.
+        soon = timezone.now() + dt.timedelta(days=1) - dt.timedelta(minutes=5)
+        ReminderRule.objects.create(clinic=clinic_a, minutes_before=24 * 60)
+        for n in range(REMINDERS):
+            client = client_create(
+                clinic=clinic_a,
+                data=ClientInput(full_name=f"Reminded {n}", email=f"r{n}@example.test"),
+            )
+            appointment = appointment_book(
+                clinic=clinic_a,
+                request=BookingRequest(
+                    service=setup.service,
+                    staff=(setup.staff, setup.other_staff)[n % 2],
+                    start=soon - dt.timedelta(minutes=45 * (n // 2)),  # due minutes ago
+                    client=client,
+                ),
+                notify=False,
+            )
+            Appointment.objects.filter(pk=appointment.pk).update(
+                created_at=timezone.now() - dt.timedelta(days=7)
+            )
     assert _unsent() == MESSAGES
 
     with smtp_sink(delay=0.25) as (sink, port):  # a slow server: the kill lands mid-batch
@@ -99,16 +124,20 @@ def test_a_killed_worker_loses_nothing_and_duplicates_at_most_one(clinic_a):
         sent_before_restart = len(sink.messages)
         assert sent_before_restart < MESSAGES, "the kill came too late to test anything"
 
-        worker = _worker(port)
+        workers = [_worker(port), _worker(port)]  # two, side by side, after the restart
         try:
             assert _wait(lambda: _unsent() == 0, timeout=90), f"{_unsent()} never sent"
         finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=20)
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                worker.wait(timeout=20)
 
     ids = collections.Counter(str(m["Message-ID"]) for m in sink.messages)
     with platform_scope("test: read deliveries"):
         expected = {f"<{pk}@bookwell>" for pk in Delivery.objects.values_list("pk", flat=True)}
+        reminders = Delivery.objects.filter(kind=Kind.REMINDER).count()
+    assert reminders == REMINDERS  # recorded by the worker's own scan
     assert set(ids) == expected  # every message arrived
     duplicates = sum(n - 1 for n in ids.values())
     assert duplicates <= 1  # one kill: at most the one message in flight, twice
