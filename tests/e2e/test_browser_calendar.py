@@ -15,6 +15,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from bookwell.bookings.models import Appointment, Status, WaitlistEntry, WaitlistStatus
+from bookwell.clients.models import Client as ClientRecord
 from bookwell.core.context import clinic_context
 from bookwell.core.demo import DEMO_PASSWORD, DEMO_SLUG, seed_demo
 from bookwell.scheduling.models import StaffMember
@@ -198,6 +199,7 @@ STAFF_PAGES = [
     "rooms/",
     "closures/",
     "first-staff-schedule",
+    "first-client",
     "notifications/",
     "notifications/sending/",
     "notifications/texts/",
@@ -217,10 +219,14 @@ def test_main_staff_pages_have_no_serious_accessibility_problems(
     with clinic_context(demo):
         first = StaffMember.objects.order_by("pk").first()
         assert first is not None
+        client = ClientRecord.objects.order_by("pk").first()
+        assert client is not None
     found: dict[str, list[str]] = {}
     for path in STAFF_PAGES:
         if path == "first-staff-schedule":
             path = f"staff/{first.pk}/schedule/"
+        if path == "first-client":
+            path = f"clients/{client.pk}/"
         response = page.goto(f"{live_server.url}/c/{DEMO_SLUG}/{path}")
         assert response is not None and response.status == 200, path
         found[path] = serious_accessibility_problems(page)
@@ -273,6 +279,9 @@ def test_the_demo_clinics_public_pages_have_no_serious_accessibility_problems(
 
     page.goto(f"{base}/privacy/")
     found["privacy"] = serious_accessibility_problems(page)
+    page.goto(f"{base}/?lang=de")
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    found["services (German)"] = serious_accessibility_problems(page)
     response = page.goto(f"{base}/manage/not-a-real-link/")
     assert response is not None and response.status == 404
     expect(page.locator("main")).to_be_visible()
