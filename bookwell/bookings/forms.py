@@ -106,9 +106,7 @@ class NewAppointmentForm(forms.Form):
         if data.get("repeat") and not data.get("count"):
             self.add_error("count", _("Say how many times."))
         if data.get("repeat") and data.get("room"):
-            self.add_error(
-                "room", _("A series takes whichever room is free: leave the room empty.")
-            )
+            self.add_error("room", _("A series takes whichever room is free: leave it empty."))
         return data
 
 
@@ -121,6 +119,12 @@ class MoveForm(forms.Form):
     staff: forms.ModelChoiceField[StaffMember] = StaffChoice(
         queryset=None, required=False, label=_("With"), empty_label=None
     )
+    room: forms.ModelChoiceField[Room] = RoomChoice(
+        queryset=None,
+        required=False,
+        label=_("Room"),
+        empty_label=_("Keep it, or any free room the service uses"),
+    )
 
     def __init__(self, *args: Any, service: Service, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -128,6 +132,10 @@ class MoveForm(forms.Form):
         self.fields["staff"].queryset = service.staff.filter(  # type: ignore[attr-defined]
             archived=False, bookable=True
         ).order_by("display_name", "pk")
+        rooms = service.rooms.filter(archived=False).select_related("location")
+        self.fields["room"].queryset = rooms.order_by("location__name", "name")  # type: ignore[attr-defined]
+        if not rooms.exists():
+            del self.fields["room"]  # the service needs no room
 
 
 class CancelForm(forms.Form):

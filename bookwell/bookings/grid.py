@@ -77,6 +77,10 @@ def grid_html(
     for col in cal.columns:
         week = cal.view == "week"
         title = esc(date_format(col.day, _("D j M"))) if week else esc(col.title)
+        if not week and (col.staff_id or col.room_id):  # the heading opens their week
+            who = f"staff={col.staff_id:d}" if col.staff_id else f"by=room&amp;room={col.room_id:d}"
+            title = f'<a href="?date={day}&amp;view=week&amp;{who}">{title}</a>'
+
         today_class = " is-today" if week and col.day == today else ""
         badge = f' <span class="badge">{closed}</span>' if col.closed else ""
         out.append(f'<div class="cal-head{today_class}">{title}{badge}</div>')

@@ -435,11 +435,18 @@ def appointment_reschedule(
     by_client: bool = False,
     override_reason: str | None = None,
     staff: StaffMember | None = None,
+    room: Room | None = None,
 ) -> Appointment:
     """Moves an appointment to another start, and (staff only) to another staff member who
-    offers the service, with the same checks as a new booking."""
+    offers the service or into a chosen room the service uses, with the same checks as a new
+    booking."""
     override_reason = override_reason or None
-    _check_owned(clinic, appointment, staff)
+    _check_owned(clinic, appointment, staff, room)
+    if room is not None:
+        if by_client:
+            raise ServiceError(_("Only the clinic can choose the room."), code="wrong_room")
+        if not appointment.service.rooms.filter(pk=room.pk, archived=False).exists():
+            raise ServiceError(_("This service cannot take place in that room."), code="wrong_room")
     if appointment.status not in (Status.PENDING, Status.CONFIRMED):
         raise Conflict(_("Only upcoming appointments can be moved."), code="not_movable")
     _check_window(
@@ -486,6 +493,7 @@ def appointment_reschedule(
                 service=appointment.service,
                 staff=new_staff,
                 start=start,
+                room=room,
                 source=Source.ONLINE if by_client else Source.STAFF,
             )
             offered = _offered_rooms(clinic, moved, exclude=appointment) if by_client else None
@@ -496,6 +504,8 @@ def appointment_reschedule(
             if rooms:
                 if offered is not None:
                     rooms = [r for r in rooms if r.pk in offered]
+                elif room is not None:
+                    rooms = [room]  # the desk chose it: that room or none
                 else:
                     rooms = _rooms_where_staff_works(clinic, moved, rooms)
                 # Keep the room it has when that still has space.

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -123,14 +124,18 @@ def _draw(clinic: Clinic, params: dict[str, Any], *, may_book: bool, today: dt.d
     staff_all: list[tuple[int, str]] = []
     rooms_all: list[tuple[int, str]] = []
     if params["view"] == "week":  # the week shows one staff member or room: the choices
+        # (an archived one too when asked for by id: their remaining appointments stay
+        # reachable, as their column in the day view is)
         staff_all = list(
-            StaffMember.objects.filter(archived=False)
+            StaffMember.objects.filter(Q(archived=False) | Q(pk=params["staff"] or 0))
             .order_by("display_name", "pk")
             .values_list("pk", "display_name")
         )
         rooms_all = [
             (pk, f"{name} · {location}")
-            for pk, name, location in Room.objects.filter(archived=False)
+            for pk, name, location in Room.objects.filter(
+                Q(archived=False) | Q(pk=params["room"] or 0)
+            )
             .order_by("name", "pk")
             .values_list("pk", "name", "location__name")
         ]
@@ -501,6 +506,7 @@ def appointment_move(request: HttpRequest, appointment_id: uuid.UUID) -> HttpRes
                 appointment=appointment,
                 start=start,
                 staff=form.cleaned_data["staff"],
+                room=form.cleaned_data.get("room"),
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
@@ -509,7 +515,7 @@ def appointment_move(request: HttpRequest, appointment_id: uuid.UUID) -> HttpRes
             refused_status = exc.status
         else:
             return _after_change(request, appointment, _("Moved."))
-    status = 400 if any(form.errors.get(f) for f in ("date", "time", "staff")) else 409
+    status = 400 if any(form.errors.get(f) for f in ("date", "time", "staff", "room")) else 409
     if status == 409 and refused_status == 400:
         status = 400
     appointment = _appointment(appointment_id)

@@ -15,10 +15,15 @@ from django.urls import reverse
 
 from bookwell.bookings.models import Appointment, RecurringSeries, Status, WaitlistEntry
 from bookwell.bookings.selectors import calendar_load
-from bookwell.bookings.services import BookingRequest, appointment_book
+from bookwell.bookings.services import (
+    BookingRequest,
+    appointment_book,
+    appointment_reschedule,
+)
 from bookwell.clients.models import Client as ClientRecord
 from bookwell.clients.services import ClientInput, client_create
 from bookwell.core.context import clinic_context
+from bookwell.core.errors import ServiceError
 from bookwell.scheduling.models import DateOverride, Room, Service, StaffMember, WorkingHours
 from bookwell.tenancy.permissions import Role
 from tests.bookings.factories import Setup, schedule
@@ -497,7 +502,9 @@ def test_only_the_clinic_gives_an_appointment_to_someone_else(clinic_a, clinic_b
     assert (appointment.staff_id, appointment.start) == (setup.staff.pk, _at(DAY, 10))
 
 
-def test_appointments_of_archived_or_unbookable_staff_stay_on_the_calendar(clinic_a, setup):
+def test_appointments_of_archived_or_unbookable_staff_stay_on_the_calendar(
+    clinic_a, setup, desk
+):
     with clinic_context(clinic_a):
         theirs = appointment_book(
             clinic=clinic_a,
@@ -517,6 +524,17 @@ def test_appointments_of_archived_or_unbookable_staff_stay_on_the_calendar(clini
     entries = {c.staff_id: [e.appointment.pk for e in c.entries] for c in that_day.columns}
     assert entries == {setup.other_staff.pk: [theirs.pk], setup.staff.pk: [mine.pk]}
     assert next_day.columns == []  # nothing booked: neither takes a column any more
+
+    # Their heading opens their week, which lists them although archived.
+    day_page = desk.get(_url("calendar", clinic_a), {"date": DAY.isoformat()}).content.decode()
+    week_link = f"?date={DAY.isoformat()}&amp;view=week&amp;staff={setup.other_staff.pk}"
+    assert f'<a href="{week_link}">' in day_page
+    week_page = desk.get(
+        _url("calendar", clinic_a),
+        {"date": DAY.isoformat(), "view": "week", "staff": setup.other_staff.pk},
+    ).content.decode()
+    assert f'<option value="{setup.other_staff.pk}" selected' in week_page
+    assert week_page.count('class="appt ') == 1
 
 
 def test_a_week_shows_one_persons_appointments_and_hours(clinic_a, setup):
@@ -566,3 +584,62 @@ def test_booking_from_a_rooms_column_books_into_that_room(clinic_a, setup, desk)
     assert "cannot take place in that room" in no_room.content.decode()
     [appointment] = _appointments(clinic_a)
     assert appointment.room_id == second.pk  # not the first free room, the one chosen
+
+
+def test_moving_into_another_room_the_service_uses(clinic_a, setup, desk):
+    with clinic_context(clinic_a):
+        second = Room.objects.create(
+            clinic=clinic_a, location=setup.location, name="Room 2", capacity=1
+        )
+        elsewhere = Room.objects.create(
+            clinic=clinic_a, location=setup.location, name="Storage", capacity=1
+        )
+        setup.service.rooms.set([setup.room, second], through_defaults={"clinic": clinic_a})
+        appointment = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(service=setup.service, staff=setup.staff, start=_at(DAY, 10)),
+        )
+        other = appointment_book(  # Room 2 is busy at 12:00
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service, staff=setup.other_staff, start=_at(DAY, 12), room=second
+            ),
+        )
+    assert appointment.room_id == setup.room.pk and other.room_id == second.pk
+    panel = desk.get(_url("appointment", clinic_a, appointment_id=appointment.pk)).content
+    assert f'<option value="{second.pk}"'.encode() in panel
+    assert f'<option value="{elsewhere.pk}"'.encode() not in panel  # not one it uses
+
+    same_time = {"date": DAY.isoformat(), "time": "10:00", "staff": setup.staff.pk}
+    moved = desk.post(
+        _url("move", clinic_a, appointment_id=appointment.pk), {**same_time, "room": second.pk}
+    )
+    assert moved.status_code in (200, 302)
+    with clinic_context(clinic_a):
+        appointment.refresh_from_db()
+    assert (appointment.room_id, appointment.start, appointment.sequence) == (
+        second.pk,
+        _at(DAY, 10),
+        1,  # calendars are told of the change
+    )
+
+    busy = desk.post(
+        _url("move", clinic_a, appointment_id=appointment.pk),
+        {**same_time, "time": "12:00", "room": second.pk},
+    )
+    wrong = desk.post(
+        _url("move", clinic_a, appointment_id=appointment.pk), {**same_time, "room": elsewhere.pk}
+    )
+    assert busy.status_code == 409 and "This time was just taken" in busy.content.decode()
+    assert wrong.status_code == 400
+    with clinic_context(clinic_a):
+        appointment.refresh_from_db()
+        assert appointment.room_id == second.pk and appointment.start == _at(DAY, 10)
+        with pytest.raises(ServiceError):  # clients do not choose rooms
+            appointment_reschedule(
+                clinic=clinic_a,
+                appointment=appointment,
+                start=_at(DAY, 10),
+                by_client=True,
+                room=setup.room,
+            )
