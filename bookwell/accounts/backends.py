@@ -13,6 +13,7 @@ from django.db import connections, router
 from django.utils import timezone
 
 from bookwell.accounts.models import User
+from bookwell.core.context import outside_tenancy
 
 BACKEND = "bookwell.accounts.backends.Backend"
 
@@ -34,7 +35,8 @@ class Backend(ModelBackend):
         except Exception:
             return None
         alias = router.db_for_read(User)
-        users = list(User.objects.db_manager(alias).raw(_user_sql(alias), [pk]))
+        with outside_tenancy():
+            users = list(User.objects.db_manager(alias).raw(_user_sql(alias), [pk]))
         if not users:
             return None
         return users[0] if self.user_can_authenticate(users[0]) else None
@@ -62,7 +64,7 @@ class SessionStore(db.SessionStore):
         alias = router.db_for_read(self.model)
         connection = connections[alias]
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        with connection.cursor() as cursor:
+        with outside_tenancy(), connection.cursor() as cursor:
             cursor.execute(_session_sql(alias), [key, now])
             row = cursor.fetchone()
         if row is None:

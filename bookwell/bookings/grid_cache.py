@@ -23,6 +23,7 @@ from django.core.cache import caches
 from django.db import connection
 
 from bookwell.bookings.models import CalendarStamp
+from bookwell.core.context import outside_tenancy
 
 ALIAS = "calendar"
 
@@ -31,9 +32,12 @@ def calendar_version(clinic_id: int) -> int | None:
     """The clinic's stamp now, or None when caching cannot be trusted here."""
     if connection.in_atomic_block or settings.CALENDAR_CACHE_SECONDS <= 0:
         return None
-    return (
-        CalendarStamp.objects.filter(clinic_id=clinic_id).values_list("version", flat=True).first()
-    )
+    with outside_tenancy():  # the stamp table holds no clinic data and has no row policy
+        return (
+            CalendarStamp.objects.filter(clinic_id=clinic_id)
+            .values_list("version", flat=True)
+            .first()
+        )
 
 
 def cached[T](clinic_id: int, parts: object, build: Callable[[], T]) -> T:

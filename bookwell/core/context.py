@@ -23,6 +23,7 @@ class HasPk(Protocol):
 
 _clinic_id: ContextVar[int | None] = ContextVar("bookwell_clinic_id", default=None)
 _platform_reason: ContextVar[str | None] = ContextVar("bookwell_platform_reason", default=None)
+_outside_tenancy: ContextVar[bool] = ContextVar("bookwell_outside_tenancy", default=False)
 
 
 def active_clinic_id() -> int | None:
@@ -73,3 +74,19 @@ def db_scope_settings() -> tuple[str, str]:
     """The values of the PostgreSQL settings the row-level security policies read."""
     clinic_id = _clinic_id.get()
     return ("" if clinic_id is None else str(clinic_id), "on" if in_platform_scope() else "")
+
+
+@contextmanager
+def outside_tenancy() -> Iterator[None]:
+    """For statements that read only tables without clinic rows (the session, the user):
+    PostgreSQL need not be told the clinic context first (one round trip less on every
+    signed-in request). Never wrap anything that reads a clinic's data."""
+    token = _outside_tenancy.set(True)
+    try:
+        yield
+    finally:
+        _outside_tenancy.reset(token)
+
+
+def is_outside_tenancy() -> bool:
+    return _outside_tenancy.get()

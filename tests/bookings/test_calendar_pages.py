@@ -502,9 +502,7 @@ def test_only_the_clinic_gives_an_appointment_to_someone_else(clinic_a, clinic_b
     assert (appointment.staff_id, appointment.start) == (setup.staff.pk, _at(DAY, 10))
 
 
-def test_appointments_of_archived_or_unbookable_staff_stay_on_the_calendar(
-    clinic_a, setup, desk
-):
+def test_appointments_of_archived_or_unbookable_staff_stay_on_the_calendar(clinic_a, setup, desk):
     with clinic_context(clinic_a):
         theirs = appointment_book(
             clinic=clinic_a,

@@ -88,6 +88,28 @@ def test_the_scope_does_not_outlive_its_context(clinic_a):
     assert _raw_count("tenancy_membership") == 0
 
 
+def test_the_session_and_user_reads_leave_the_scope_alone_and_the_next_read_resets_it(
+    clinic_a,
+):
+    """The two reads every signed-in request makes skip telling PostgreSQL the scope (they
+    touch no clinic rows); the next statement that is not marked so still sets it."""
+    from bookwell.accounts.backends import Backend, SessionStore
+
+    TENANT_ROW_FACTORIES["tenancy.Membership"](clinic_a)
+    user = UserFactory()
+    store = SessionStore()
+    store["n"] = 1
+    store.save()
+    with clinic_context(clinic_a):
+        assert _raw_count("tenancy_membership") == 1
+        held = connection._scope_in_effect
+    assert SessionStore(store.session_key).load() == {"n": 1}
+    found = Backend().get_user(user.pk)
+    assert found is not None and found.pk == user.pk
+    assert connection._scope_in_effect == held  # no round trip
+    assert _raw_count("tenancy_membership") == 0  # and no clinic rows without a context
+
+
 def test_rows_of_another_clinic_cannot_be_written_below_the_orm(clinic_a, clinic_b):
     TENANT_ROW_FACTORIES["tenancy.Membership"](clinic_a)
     outsider = UserFactory()

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db.backends.postgresql import base
 
-from bookwell.core.context import db_scope_settings
+from bookwell.core.context import db_scope_settings, is_outside_tenancy
 
 SET_SCOPE_SQL = (
     "SELECT set_config('bookwell.clinic_id', %s, %s), set_config('bookwell.all_clinics', %s, %s)"
@@ -41,7 +41,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self, execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]
     ) -> Any:
         wanted = db_scope_settings()
-        if wanted != self._scope_in_effect and not _is_transaction_control(sql):
+        if (
+            wanted != self._scope_in_effect
+            and not _is_transaction_control(sql)
+            and not is_outside_tenancy()  # the session and user reads: no clinic rows
+        ):
             local = self.in_atomic_block
             # A plain cursor of the raw connection: the query's own cursor may be a named
             # (server-side) one, which would only DECLARE the statement, never run it.
