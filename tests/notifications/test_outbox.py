@@ -313,7 +313,7 @@ def test_no_table_or_log_keeps_what_a_message_said(clinic_a, setup, caplog):
             kind=Kind.CONFIRMATION,
             channel=Channel.EMAIL,
             language="en",
-            subject="Booked",
+            subject="Booked for {client_name} on {date}",
             body="{client_name}, " + "{service}",
         )
         setup.service.name = f"Massage {sentinel}"
@@ -324,9 +324,12 @@ def test_no_table_or_log_keeps_what_a_message_said(clinic_a, setup, caplog):
         services.dispatch_due()
     [message] = mail.outbox
     rendered = str(message.body)
+    subject = str(message.subject)
     assert sentinel in rendered and "Ada Lovelace" in rendered
+    assert subject.startswith("Booked for Ada Lovelace on ")
 
     assert rendered not in caplog.text and "Ada Lovelace" not in caplog.text
+    assert subject not in caplog.text
     with platform_scope("test: scan every table"), connection.cursor() as cursor:
         for table in connection.introspection.table_names():
             cursor.execute(f'SELECT * FROM "{table}"')
@@ -334,6 +337,7 @@ def test_no_table_or_log_keeps_what_a_message_said(clinic_a, setup, caplog):
                 text = " ".join(str(v) for v in row)
                 assert rendered not in text, table
                 assert "Ada Lovelace, Massage" not in text, table
+                assert subject not in text and "Booked for Ada" not in text, table
 
 
 def test_a_reminder_no_worker_recorded_in_time_shows_as_too_late(clinic_a, setup, clock):

@@ -37,7 +37,16 @@ class CapturingHttp(HttpClient):
         self.status = status
 
     def request(self, method, uri, params=None, data=None, headers=None, auth=None, **kw):
-        self.requests.append({"method": method, "url": uri, "params": params, "data": data})
+        self.requests.append(
+            {
+                "method": method,
+                "url": uri,
+                "params": params,
+                "data": data,
+                "headers": dict(headers or {}),
+                "auth": auth,
+            }
+        )
         if self.status >= 400:
             body = {"code": 21211, "message": "Invalid 'To' Phone Number", "status": self.status}
             return Response(self.status, json.dumps(body))
@@ -58,9 +67,15 @@ def test_twilio_receives_the_number_the_sender_and_the_text_only():
     assert sid == "SM123"
     [request] = http.requests
     assert request["method"] == "POST"
-    assert urlparse(request["url"]).path.endswith("/Messages.json")
+    url = urlparse(request["url"])
+    assert (url.scheme, url.hostname) == ("https", "api.twilio.com")
+    assert url.path == f"/2010-04-01/Accounts/AC{'0' * 32}/Messages.json" and not url.query
     assert request["data"] == {"To": "+4917612345678", "From": "+4930999999", "Body": "Hello"}
     assert not request["params"]
+    # Headers carry the client library's own, the account's credentials, nothing of the client.
+    sent = " ".join(f"{k}: {v}" for k, v in request["headers"].items())
+    assert "+4917612345678" not in sent and "Hello" not in sent
+    assert request["auth"] == ("AC" + "0" * 32, "secret-token")
 
 
 def test_a_refused_number_is_a_permanent_failure_without_the_number_in_the_code():

@@ -21,9 +21,9 @@ pytestmark = pytest.mark.django_db
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = dt.datetime(2031, 3, 27, 12, 0, tzinfo=dt.UTC)
-# DST starts on Sunday 30 March 2031: a Monday 09:00 appointment is 07:00 UTC, while the
-# booking is made in winter time (UTC+1).
-APPOINTMENT = dt.datetime(2031, 3, 31, 9, 0, tzinfo=BERLIN)
+# DST starts on Sunday 30 March 2031 at 02:00: a Sunday 09:00 appointment is 07:00 UTC, while
+# the booking (and the day-before reminder, Saturday 09:00 = 08:00 UTC) are in winter time.
+APPOINTMENT = dt.datetime(2031, 3, 30, 9, 0, tzinfo=BERLIN)
 
 
 def _event(message):
@@ -50,9 +50,12 @@ def test_confirmation_reminder_and_cancellation_reach_a_real_smtp_server(clinic_
             )
         assert services.dispatch_due() == {"sent": 1}
 
-        clock.move_to(dt.datetime(2031, 3, 30, 8, 45, tzinfo=BERLIN))
+        # "One day before" is 09:00 on the clinic's clock the day before, not 24 hours
+        # (which would be 08:00 that winter morning).
+        clock.move_to(dt.datetime(2031, 3, 29, 8, 30, tzinfo=BERLIN))
         services.reminders_scan()
-        clock.move_to(dt.datetime(2031, 3, 30, 9, 0, tzinfo=BERLIN))
+        assert services.dispatch_due() == {}
+        clock.move_to(dt.datetime(2031, 3, 29, 9, 0, tzinfo=BERLIN))
         assert services.dispatch_due() == {"sent": 1}
 
         with clinic_context(clinic_a):
@@ -70,8 +73,10 @@ def test_confirmation_reminder_and_cancellation_reach_a_real_smtp_server(clinic_
     part, event = _event(confirmation)
     assert part.get_param("method") == "REQUEST"
     assert event.decoded("dtstart").astimezone(dt.UTC) == dt.datetime(
-        2031, 3, 31, 7, 0, tzinfo=dt.UTC
+        2031, 3, 30, 7, 0, tzinfo=dt.UTC
     )
+    _part, reminded = _event(reminder)
+    assert reminded.decoded("dtstart") == event.decoded("dtstart")  # the same instant
     assert event.decoded("dtstart").utcoffset() == dt.timedelta(hours=2)  # summer time
     part, cancelled = _event(cancellation)
     assert part.get_param("method") == "CANCEL"
