@@ -32,7 +32,7 @@ class Backend(ModelBackend):
     def get_user(self, user_id: Any) -> User | None:
         try:
             pk = User._meta.pk.to_python(user_id)
-        except Exception:
+        except Exception:  # a session holding junk: nobody
             return None
         alias = router.db_for_read(User)
         with outside_tenancy():

@@ -23,6 +23,9 @@ from django.utils.html import escape, linebreaks
 logger = logging.getLogger("bookwell.notifications")
 
 
+SEND_TIMEOUT = 30  # seconds: well inside the delivery lease (NOTIFY_LEASE_SECONDS)
+
+
 class SendError(Exception):
     """A provider refused or failed; `code` is what is recorded (never the message or address)."""
 
@@ -62,12 +65,16 @@ def send_email(message: Email) -> str:
     mailer = mailers.default
     try:
         sent = mailer.send_messages([mail])
-    except Exception as exc:
+    except Exception as exc:  # SMTP down, refused, a provider API error...
         mailer.close()  # the next message opens a fresh connection
         raise SendError(f"email:{type(exc).__name__}", permanent=_refused(exc)) from None
     if not sent:
         raise SendError("email:not_sent")
-    return message.message_id
+    # A provider through django-anymail reports its own id (kept to trace the message with
+    # the provider); SMTP has only ours.
+    status = getattr(mail, "anymail_status", None)
+    provider_id = getattr(status, "message_id", None) if status is not None else None
+    return message.message_id if provider_id in (None, "") else str(provider_id)
 
 
 def _refused(exc: Exception) -> bool:
@@ -109,9 +116,13 @@ class TwilioSms:
 
     def __init__(self, *, account_sid: str, auth_token: str, sender: str, client: object = None):
         if client is None:
+            from twilio.http.http_client import TwilioHttpClient
             from twilio.rest import Client
 
-            client = Client(account_sid, auth_token)
+            # A hung request must not outlast the worker's lease on the delivery.
+            client = Client(
+                account_sid, auth_token, http_client=TwilioHttpClient(timeout=SEND_TIMEOUT)
+            )
         self.client = client
         self.sender = sender
 

@@ -20,7 +20,7 @@ from bookwell.core.context import clinic_context, platform_scope
 from bookwell.core.tokens import new_token, token_hash
 from bookwell.notifications.models import CalendarFeed
 from bookwell.scheduling.models import StaffMember
-from bookwell.tenancy.models import Clinic
+from bookwell.tenancy.models import Clinic, Membership
 
 PAST = dt.timedelta(days=30)
 AHEAD = dt.timedelta(days=180)
@@ -53,12 +53,22 @@ def feed_ics(token: str) -> str | None:
         return None
     with platform_scope("a calendar feed is looked up by its token"):
         feed = (
-            CalendarFeed.objects.select_related("clinic", "staff")
+            CalendarFeed.objects.select_related("clinic", "staff", "staff__user")
             .filter(token_hash=token_hash(token), revoked_at__isnull=True)
             .first()
         )
     if feed is None:
         return None
+    # A staff member who signs in must still be an active member of the clinic (a manager
+    # may also hand a link to someone who does not sign in; it stands until revoked).
+    owner = feed.staff.user
+    if owner is not None:
+        with platform_scope("a calendar feed's owner is still an active member"):
+            if (
+                not owner.is_active
+                or not Membership.objects.filter(clinic_id=feed.clinic_id, user=owner).exists()
+            ):
+                return None
     clinic = feed.clinic
     zone = ZoneInfo(clinic.time_zone)
     now = timezone.now()

@@ -9,7 +9,12 @@ from bookwell.notifications.models import Delivery, MessageTemplate, ReminderRul
 
 def deliveries(*, status: str | None = None) -> QuerySet[Delivery]:
     qs = Delivery.objects.select_related(
-        "appointment", "appointment__client", "appointment__service", "waitlist_offer", "staff"
+        "appointment",
+        "appointment__client",
+        "appointment__service",
+        "waitlist_offer__entry__client",
+        "waitlist_offer__entry__service",
+        "staff",
     ).order_by("-created_at", "pk")
     return qs.filter(status=status) if status else qs
 

@@ -244,8 +244,9 @@ def reminders_scan(*, now: dt.datetime | None = None) -> int:
 
 # --- The staff's daily agenda -----------------------------------------------------------------
 
-# An agenda is recorded from the clinic's agenda time until this much later (a worker that was
-# down at that time still sends it in the morning; an agenda at noon is no use).
+# An agenda goes out until this long after the clinic's agenda time (a worker that was down
+# then still sends it in the morning). Later that day it is still recorded, and shows as too
+# late rather than nothing: an agenda at noon is no use, a missing one must be visible.
 AGENDA_WINDOW = dt.timedelta(hours=3)
 
 
@@ -263,7 +264,7 @@ def agenda_scan(*, now: dt.datetime | None = None) -> int:
             zone = ZoneInfo(clinic.time_zone)
             today = now.astimezone(zone).date()
             at = dt.datetime.combine(today, clinic.agenda_at, zone).astimezone(dt.UTC)
-            if at <= now < at + AGENDA_WINDOW:
+            if at <= now:
                 due[clinic.pk] = (today, at, zone)
         if not due:
             return 0
@@ -317,7 +318,7 @@ def _compose_agenda(delivery: Delivery, clinic: Clinic, now: dt.datetime) -> _Me
 
     zone = ZoneInfo(clinic.time_zone)
     day = dt.date.fromisoformat(delivery.key)
-    if now.astimezone(zone).date() > day:
+    if now.astimezone(zone).date() > day or now > delivery.due_at + AGENDA_WINDOW:
         raise _Skip(SkipReason.TOO_LATE)
     staff = StaffMember.objects.select_related("user").filter(pk=delivery.staff_id).first()
     user = staff.user if staff is not None else None
@@ -399,13 +400,13 @@ def dispatch_due(*, now: dt.datetime | None = None, limit: int = 100) -> dict[st
         # A delivery whose workers died on its every attempt (its lease ran out each time)
         # is failed, not retried for ever; it shows on the page like any failure.
         Delivery.objects.filter(
-            status=DeliveryStatus.SENDING,
-            lease_until__lt=now,
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+            status__in=[DeliveryStatus.SENDING, DeliveryStatus.PENDING],
             attempts__gte=settings.NOTIFY_MAX_ATTEMPTS,
         ).update(
             status=DeliveryStatus.FAILED,
             lease_until=None,
-            error_code="worker:lost",
+            error_code="attempts:exhausted",
             updated_at=now,
         )
         due = list(
@@ -461,7 +462,7 @@ def deliver(delivery_id: object, *, now: dt.datetime | None = None) -> str:
         except _Skip as skip:
             _finish(delivery, status=DeliveryStatus.SKIPPED, skip_reason=skip.reason)
             return "skipped"
-        except Exception as exc:
+        except Exception as exc:  # never lost: every failure is recorded
             if not isinstance(exc, channels.SendError):  # a bug, or a provider's surprise
                 logger.warning(
                     "delivery raised", extra={"delivery": str(delivery.pk), "error": _kind(exc)}
@@ -496,10 +497,15 @@ def _kind(exc: BaseException) -> str:
 
 
 def _finish(delivery: Delivery, **fields: object) -> None:
+    """Records the outcome, only while this worker still holds the lease it took (the lease's
+    end is its token): a worker whose lease ran out mid-send and was taken over must not
+    overwrite the other's outcome (which could send the message a third time)."""
     fields.setdefault("lease_until", None)
     if fields.get("status") == DeliveryStatus.SENT:
         fields.setdefault("error_code", "")
-    Delivery.objects.filter(pk=delivery.pk).update(**fields, updated_at=timezone.now())
+    held = Delivery.objects.filter(pk=delivery.pk, lease_until=delivery.lease_until)
+    if not held.update(**fields, updated_at=timezone.now()):
+        logger.warning("delivery outcome dropped: lease lost", extra={"delivery": str(delivery.pk)})
 
 
 def _send(delivery: Delivery, message: _Message) -> str:

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,7 +33,7 @@ from bookwell.notifications.models import (
 )
 from bookwell.scheduling.models import StaffMember
 from bookwell.tenancy.access import clinic_view
-from bookwell.tenancy.models import Clinic
+from bookwell.tenancy.models import Clinic, Membership
 from bookwell.tenancy.permissions import Perm
 
 
@@ -290,6 +291,9 @@ def _own_staff(request: HttpRequest) -> list[StaffMember]:
     with platform_scope("a user's own staff member rows across clinics"):
         return list(
             StaffMember.objects.filter(user=request.user, archived=False)
+            .filter(  # only in clinics they still belong to
+                Exists(Membership.objects.filter(clinic=OuterRef("clinic"), user=request.user))
+            )
             .select_related("clinic")
             .order_by("clinic__name", "pk")
         )

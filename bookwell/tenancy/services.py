@@ -272,6 +272,17 @@ def membership_remove(*, actor: Membership, membership: Membership) -> None:
     with transaction.atomic():
         if membership.role == Role.OWNER and _owner_count(membership.clinic) <= 1:
             raise Conflict(_("A clinic needs at least one owner."), code="last_owner")
+        # Their staff rows are no longer theirs: calendar links stop at once, no agenda.
+        from bookwell.notifications.models import CalendarFeed
+        from bookwell.scheduling.models import StaffMember
+
+        theirs = StaffMember.objects.filter(
+            clinic=membership.clinic, user_id=membership.user_id
+        ).values_list("pk", flat=True)
+        CalendarFeed.objects.filter(staff_id__in=list(theirs), revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        StaffMember.objects.filter(pk__in=list(theirs)).update(user=None)
         membership.delete()
 
 

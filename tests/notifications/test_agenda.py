@@ -106,7 +106,7 @@ def test_the_agenda_follows_the_day_as_it_is_when_sent(clinic_a, setup, clock):
     assert "Q. P." not in email.body  # a restricted client is not named at all (P17)
 
 
-def test_no_agenda_when_switched_off_too_late_or_the_member_left(clinic_a, setup, clock):
+def test_no_agenda_when_switched_off_and_a_late_one_shows_as_too_late(clinic_a, setup, clock):
     _book(setup, _at(DAY, 9))
     clinic_a.agenda_at = None
     clinic_a.save()
@@ -116,8 +116,16 @@ def test_no_agenda_when_switched_off_too_late_or_the_member_left(clinic_a, setup
     clinic_a.agenda_at = dt.time(7, 0)
     clinic_a.save()
     clock.move_to(_at(DAY, 10, 30))
-    assert services.agenda_scan() == 0  # the morning is over: no agenda at half past ten
+    # No worker ran all morning: recorded now, and shown as too late (never just missing).
+    assert services.agenda_scan() == 1
+    services.dispatch_due()
+    [late] = _agendas(clinic_a)
+    assert (late.status, late.skip_reason) == (DeliveryStatus.SKIPPED, SkipReason.TOO_LATE)
+    assert mail.outbox == []
 
+
+def test_no_agenda_for_a_member_who_left(clinic_a, setup, clock):
+    _book(setup, _at(DAY, 9))
     clock.move_to(_at(DAY, 9, 30))
     assert services.agenda_scan() == 1
     with clinic_context(clinic_a):

@@ -98,7 +98,7 @@ def test_a_delivery_whose_workers_all_died_ends_failed(clinic_a, setup, clock, s
 
     assert services.dispatch_due() == {}
     [lost] = _all()
-    assert (lost.status, lost.error_code) == (DeliveryStatus.FAILED, "worker:lost")
+    assert (lost.status, lost.error_code) == (DeliveryStatus.FAILED, "attempts:exhausted")
 
 
 @pytest.mark.parametrize(("code", "outcome"), [(550, "failed"), (450, "retry")])
@@ -178,3 +178,119 @@ def test_email_through_a_provider_by_setting(clinic_a, setup, settings):
     assert message.anymail_status.status == {"sent"}  # it went through anymail
     [delivery] = _all()
     assert delivery.status == DeliveryStatus.SENT
+    # The provider's own id is what is kept (anymail's test backend numbers its messages).
+    assert delivery.provider_message_id == str(message.anymail_status.message_id)
+    assert not delivery.provider_message_id.endswith("@bookwell>")
+
+
+def test_pending_rows_beyond_a_lowered_attempt_limit_end_failed(clinic_a, setup, settings):
+    _book(clinic_a, setup, 10)
+    _book(clinic_a, setup, 11, email="b@example.test")
+    with platform_scope("test: rows tried four times under an older, higher limit"):
+        first = Delivery.objects.order_by("created_at").first()
+        assert first is not None
+        Delivery.objects.filter(pk=first.pk).update(attempts=4)
+    settings.NOTIFY_MAX_ATTEMPTS = 3
+    assert services.dispatch_due() == {"sent": 1}  # the other one is not held up
+    assert {(d.status, d.error_code) for d in _all()} == {
+        (DeliveryStatus.FAILED, "attempts:exhausted"),
+        (DeliveryStatus.SENT, ""),
+    }
+
+
+def test_a_worker_that_lost_its_lease_does_not_overwrite_the_new_holders_outcome(
+    clinic_a, setup, clock, settings, sender
+):
+    _book(clinic_a, setup, 10)
+
+    def slow_then_refused(message):
+        # While this worker waits on a hung server, its lease runs out and another worker
+        # sends the message.
+        clock.shift(dt.timedelta(seconds=settings.NOTIFY_LEASE_SECONDS + 1))
+        sender.behaviour = staticmethod(lambda m: m.message_id)
+        assert services.dispatch_due() == {"sent": 1}
+        raise channels.SendError("email:SMTPServerDisconnected")
+
+    sender.behaviour = staticmethod(slow_then_refused)
+    assert services.dispatch_due() == {"retry": 1}  # the first worker's view of it
+    [delivery] = _all()
+    assert delivery.status == DeliveryStatus.SENT  # the second worker's outcome stands
+    assert services.dispatch_due() == {}  # and nothing is sent a third time
+
+
+def test_a_recipient_refused_by_a_provider_fails_at_once(clinic_a, setup, sender):
+    from anymail.exceptions import AnymailRecipientsRefused
+
+    _book(clinic_a, setup, 10)
+
+    class Refusing:
+        def send_messages(self, messages):
+            raise AnymailRecipientsRefused()
+
+        def close(self):
+            pass
+
+    sender.behaviour = staticmethod(lambda message: _real_send(message, Refusing()))
+    assert services.dispatch_due() == {"failed": 1}
+    [delivery] = _all()
+    assert delivery.error_code == "email:AnymailRecipientsRefused"
+
+
+def test_a_mail_server_that_never_answers_times_out(clinic_a, setup, settings, sender):
+    import socket
+    import threading
+
+    from django.core.mail import mailers
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True).start()
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": listener.getsockname()[1], "timeout": 1},
+        }
+    }
+    assert settings.MAILERS["default"]["OPTIONS"]["timeout"] == 1
+    _book(clinic_a, setup, 10)
+    sender.behaviour = staticmethod(lambda message: _ORIGINAL_SEND(message))
+    try:
+        assert services.dispatch_due() == {"retry": 1}  # within the timeout, not for ever
+    finally:
+        mailers.default.close()
+        for conn in held:
+            conn.close()
+        listener.close()
+    [delivery] = _all()
+    assert delivery.error_code.startswith("email:")
+
+
+def test_smtp_and_anymail_come_from_the_environment():
+    """The settings module, loaded as a deployment would load it."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def mailer(**env: str) -> dict:
+        code = "import json, bookwell.settings as s; print(json.dumps(s.MAILERS['default']))"
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    smtp = mailer(BOOKWELL_EMAIL_BACKEND="smtp", BOOKWELL_EMAIL_HOST="mail.example.test")
+    assert smtp["BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert smtp["OPTIONS"]["host"] == "mail.example.test"
+    assert 0 < smtp["OPTIONS"]["timeout"] <= 60  # never waits for ever on a hung server
+    provider = mailer(BOOKWELL_EMAIL_BACKEND="anymail:sendgrid", BOOKWELL_ANYMAIL_API_KEY="sg-key")
+    assert provider == {
+        "BACKEND": "anymail.backends.sendgrid.EmailBackend",
+        "OPTIONS": {"api_key": "sg-key"},
+    }

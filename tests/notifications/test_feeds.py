@@ -110,3 +110,53 @@ def test_a_new_link_stops_the_old_one(clinic_a, clock, member_client):
     assert first != second
     assert owner.get(first).status_code == 404
     assert owner.get(second).status_code == 200
+
+
+def test_a_member_who_leaves_the_clinic_loses_their_calendar_link(clinic_a, clock):
+    from bookwell.tenancy.models import Membership
+    from bookwell.tenancy.services import membership_remove
+
+    setup = schedule(clinic_a)
+    user = make_member(clinic_a, Role.PRACTITIONER)
+    owner = make_member(clinic_a, Role.OWNER)
+    with clinic_context(clinic_a):
+        StaffMember.objects.filter(pk=setup.staff.pk).update(user=user)
+    browser = signed_in_client(user)
+    link = _link(browser.post(reverse("notifications:my-feed-issue", args=[setup.staff.pk])))
+    outsider = signed_in_client(make_member(clinic_a, Role.READ_ONLY))
+    outsider.logout()
+    assert outsider.get(link).status_code == 200
+
+    with clinic_context(clinic_a):
+        membership_remove(
+            actor=Membership.objects.get(user=owner),
+            membership=Membership.objects.get(user=user),
+        )
+        assert StaffMember.objects.get(pk=setup.staff.pk).user_id is None
+    assert outsider.get(link).status_code == 404  # at once
+    again = browser.post(reverse("notifications:my-feed-issue", args=[setup.staff.pk]))
+    assert again.status_code == 404  # and no new one
+
+
+def test_a_deactivated_account_or_removed_membership_stops_the_feed_even_if_still_linked(
+    clinic_a, clock
+):
+    from bookwell.tenancy.models import Membership
+
+    setup = schedule(clinic_a)
+    user = make_member(clinic_a, Role.PRACTITIONER)
+    with clinic_context(clinic_a):
+        StaffMember.objects.filter(pk=setup.staff.pk).update(user=user)
+    link = _link(
+        signed_in_client(user).post(reverse("notifications:my-feed-issue", args=[setup.staff.pk]))
+    )
+    reader = signed_in_client(make_member(clinic_a, Role.READ_ONLY))
+    reader.logout()
+    assert reader.get(link).status_code == 200
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+    assert reader.get(link).status_code == 404  # a deactivated account
+    type(user).objects.filter(pk=user.pk).update(is_active=True)
+    assert reader.get(link).status_code == 200
+    with clinic_context(clinic_a):
+        Membership.objects.filter(user=user).delete()  # removed below the service layer
+    assert reader.get(link).status_code == 404

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 
 from bookwell.bookings import manage_links
 from bookwell.bookings.models import OfferStatus, WaitlistEntry, WaitlistOffer
@@ -17,6 +18,7 @@ from bookwell.core.context import clinic_context
 from bookwell.notifications import services
 from bookwell.notifications.models import Delivery, DeliveryStatus, Kind, SkipReason
 from bookwell.scheduling.models import WorkingHours
+from bookwell.tenancy.permissions import Role
 from tests.bookings.factories import schedule
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +70,7 @@ def _offers(clinic) -> list[Delivery]:
         return list(Delivery.objects.filter(kind=Kind.WAITLIST_OFFER))
 
 
-def test_the_offer_is_sent_in_the_clients_language_with_its_link(clinic_a, offered):
+def test_the_offer_is_sent_in_the_clients_language_with_its_link(clinic_a, offered, member_client):
     [delivery] = _offers(clinic_a)
     assert delivery.waitlist_offer_id == offered.pk
 
@@ -85,6 +87,10 @@ def test_the_offer_is_sent_in_the_clients_language_with_its_link(clinic_a, offer
     assert "bis 01.06.2031 11:00" in email.body  # open for an hour from 10:00 that day
     assert services.dispatch_due() == {}  # once
     assert _offers(clinic_a)[0].status == DeliveryStatus.SENT
+
+    _, desk = member_client(clinic_a, Role.FRONT_DESK)
+    page = desk.get(reverse("notifications:deliveries", args=[clinic_a.slug])).content.decode()
+    assert "Wanda Wartend" in page and "Waitlist offer" in page and "Massage" in page
 
 
 def test_a_closed_offer_is_not_sent(clinic_a, offered):

@@ -71,7 +71,8 @@ class Command(BaseCommand):
                 tasks._run_tasks = 0
                 tasks.run()
             except Exception as exc:
-                # went away, a bug in one job...). The class only, never a message.
+                # A worker keeps working (the database went away, a bug in one job...): the
+                # error's class is logged, never its message.
                 logger.error("worker round failed", extra={"error": type(exc).__name__})
                 counts = {}
             close_old_connections()
