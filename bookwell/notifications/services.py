@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import CharField, Exists, F, OuterRef, Q, Value
+from django.db.models import CharField, Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils import formats, timezone, translation
@@ -214,17 +214,24 @@ def reminders_scan(*, now: dt.datetime | None = None) -> int:
                         )
                     )
                 )
-                .values_list("pk", "clinic_id", "start", "sequence", "created_at")
+                .annotate(  # when it was last moved (its move message was recorded then)
+                    moved_at=Subquery(
+                        Delivery.objects.filter(appointment_id=OuterRef("pk"), kind=Kind.RESCHEDULE)
+                        .order_by("-created_at")
+                        .values("created_at")[:1]
+                    )
+                )
+                .values_list("pk", "clinic_id", "start", "sequence", "created_at", "moved_at")
             )
-            for pk, clinic_id, start, sequence, created_at in candidates:
+            for pk, clinic_id, start, sequence, created_at, moved_at in candidates:
                 clinic = clinics[clinic_id]
                 due = _quiet_adjusted(
                     clinic, reminder_due(start, minutes, ZoneInfo(clinic.time_zone)), start
                 )
                 if due > now + SCAN_HORIZON:
                     continue  # a later scan records it
-                if due < created_at:
-                    continue  # booked after this reminder's time: the confirmation said it
+                if due < max(created_at, moved_at or created_at):
+                    continue  # booked or moved after this reminder's time: that message said it
                 new.append(
                     Delivery(
                         clinic_id=clinic_id,

@@ -387,3 +387,20 @@ def test_the_reminder_scan_uses_a_fixed_number_of_queries(
     # The rules, a read per distinct offset (two here), one write for all.
     with django_assert_num_queries(4):
         assert services.reminders_scan() == 6
+
+
+def test_a_move_into_the_reminder_window_gets_its_move_message_not_an_instant_reminder(
+    clinic_a, setup, clock
+):
+    with clinic_context(clinic_a):
+        ReminderRule.objects.create(clinic=clinic_a, minutes_before=24 * 60)
+    client = _client(clinic_a)
+    appointment = _book(setup, client, _at(dt.date(2031, 3, 28), 10))  # booked well ahead
+    clock.move_to(_at(dt.date(2031, 3, 25), 9))
+    with clinic_context(clinic_a):  # moved to tomorrow morning: inside the day-before window
+        appointment_reschedule(
+            clinic=clinic_a, appointment=appointment, start=_at(dt.date(2031, 3, 26), 8)
+        )
+    assert services.reminders_scan() == 0
+    kinds = sorted(d.kind for d in _deliveries(clinic_a))
+    assert kinds == [Kind.CONFIRMATION, Kind.RESCHEDULE]
