@@ -194,8 +194,11 @@ def password_reset(request: HttpRequest) -> HttpResponse:
                     subject_template_name="emails/password_reset_subject.txt",
                     email_template_name="emails/password_reset.txt",
                 )
-            except Exception:
-                logger.exception("password reset email could not be sent")
+            except Exception as exc:  # the class only: its text could name the address
+                logger.error(
+                    "password reset email could not be sent",
+                    extra={"email_kind": "password_reset", "error": type(exc).__name__},
+                )
             return redirect("accounts:password-reset-sent")
         return render(request, "accounts/password_reset.html", {"form": form}, status=400)
     return render(request, "accounts/password_reset.html", {"form": form})

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from bookwell.accounts.models import User
 from bookwell.clients import blind
@@ -265,7 +266,7 @@ def privacy_notice_publish(
 ) -> PrivacyNotice:
     body = body.strip()
     if not body:
-        raise ValidationError({"body": ["Write the notice text."]})
+        raise ValidationError({"body": [_("Write the notice text.")]})
     with transaction.atomic():
         latest = (
             PrivacyNotice.objects.select_for_update()
@@ -279,9 +280,14 @@ def privacy_notice_publish(
             raise ValidationError(
                 {
                     "effective_at": [
-                        f"Version {newest.version} takes effect on "
-                        f"{newest.effective_at:%d %b %Y %H:%M} UTC; a newer version cannot take "
-                        "effect before it."
+                        _(
+                            "Version %(version)s takes effect on %(when)s UTC; a newer version "
+                            "cannot take effect before it."
+                        )
+                        % {
+                            "version": newest.version,
+                            "when": f"{newest.effective_at:%Y-%m-%d %H:%M}",
+                        }
                     ]
                 }
             )
@@ -313,7 +319,7 @@ def consent_record(
     actor: User | None = None,
 ) -> ConsentRecord:
     if method not in ConsentMethod.values:
-        raise ValidationError({"method": ["Unknown consent method."]})
+        raise ValidationError({"method": [_("Unknown consent method.")]})
     record = ConsentRecord(
         clinic=clinic,
         client=client,
@@ -345,8 +351,14 @@ def client_email_uniqueness_apply(*, clinic: Clinic, unique: bool) -> None:
         raise ValidationError(
             {
                 "client_email_unique": [
-                    f"{shared} email address{'es are' if shared != 1 else ' is'} shared by more "
-                    "than one client. Correct or merge those clients first."
+                    ngettext(
+                        "%(n)s email address is shared by more than one client. Correct or "
+                        "merge those clients first.",
+                        "%(n)s email addresses are shared by more than one client. Correct or "
+                        "merge those clients first.",
+                        shared,
+                    )
+                    % {"n": shared}
                 ]
             }
         ) from exc

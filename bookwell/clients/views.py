@@ -16,6 +16,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
@@ -221,12 +222,13 @@ def _streamed_import(
                     yield render_to_string("clients/import.html#progress", {"step": step})
             except StopIteration as finished:
                 report = finished.value
-            except Exception:
-                logger.exception("client import failed")
+            except Exception as exc:  # the class only: its text could hold imported values
+                logger.error("client import failed", extra={"error": type(exc).__name__})
                 report = None
         yield between
         if report is None:
-            yield '<p class="message error">The import failed and nothing was imported.</p>'
+            failed = escape(_("The import failed and nothing was imported."))
+            yield f'<p class="message error">{failed}</p>'
         else:
             yield render_to_string(
                 "clients/import.html#report",

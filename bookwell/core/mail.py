@@ -13,7 +13,10 @@ def send_now_or_log(*, kind: str, subject: str, body: str, to: str) -> bool:
     """Sends one message; on failure logs the kind only (never the address or text, P7)."""
     try:
         send_mail(subject, body, None, [to])
-    except Exception:  # any backend error: SMTP down, bad header, ...
-        logger.exception("email could not be sent", extra={"email_kind": kind})
+    except Exception as exc:  # any backend error: SMTP down, bad header, ...
+        # The class only: an SMTP refusal's text names the address (no traceback either).
+        logger.error(
+            "email could not be sent", extra={"email_kind": kind, "error": type(exc).__name__}
+        )
         return False
     return True

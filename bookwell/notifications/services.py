@@ -276,9 +276,12 @@ def agenda_scan(*, now: dt.datetime | None = None) -> int:
         if not due:
             return 0
         window = Q()
-        for clinic_id, (today, _at, zone) in due.items():
+        for clinic_id, (today, at, zone) in due.items():
             window |= Q(
                 clinic_id=clinic_id,
+                # Only what was booked by the agenda's time: a booking made later that day
+                # is not an agenda that went missing.
+                created_at__lte=at,
                 start__gte=dt.datetime.combine(today, dt.time(), zone),
                 start__lt=dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), zone),
             )
@@ -404,11 +407,14 @@ def dispatch_due(*, now: dt.datetime | None = None, limit: int = 100) -> dict[st
     fixed = now is not None
     now = now or timezone.now()
     with platform_scope("worker looks for due deliveries"):
-        # A delivery whose workers died on its every attempt (its lease ran out each time)
-        # is failed, not retried for ever; it shows on the page like any failure.
+        # A delivery whose workers died on its every attempt (its lease ran out each time, a
+        # whole lease ago: a worker merely slow on its last try still records its outcome),
+        # or that is past a lowered attempt limit, is failed, not left waiting for ever; it
+        # shows on the page like any failure.
+        grace = dt.timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
         Delivery.objects.filter(
-            Q(lease_until__isnull=True) | Q(lease_until__lt=now),
-            status__in=[DeliveryStatus.SENDING, DeliveryStatus.PENDING],
+            Q(status=DeliveryStatus.SENDING, lease_until__lt=now - grace)
+            | Q(status=DeliveryStatus.PENDING),
             attempts__gte=settings.NOTIFY_MAX_ATTEMPTS,
         ).update(
             status=DeliveryStatus.FAILED,
@@ -421,6 +427,7 @@ def dispatch_due(*, now: dt.datetime | None = None, limit: int = 100) -> dict[st
                 Q(lease_until__isnull=True) | Q(lease_until__lt=now),
                 status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING],
                 next_attempt_at__lte=now,
+                attempts__lt=settings.NOTIFY_MAX_ATTEMPTS,
             )
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:limit]

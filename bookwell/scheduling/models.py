@@ -202,7 +202,9 @@ class DateOverride(TenantModel):
             ordered = sorted(pairs)
             ok = all(a[1] <= b[0] for a, b in itertools.pairwise(ordered))
         if not ok:
-            raise ValidationError({"intervals": ["Give times within the day that do not overlap."]})
+            raise ValidationError(
+                {"intervals": [_("Give times within the day that do not overlap.")]}
+            )
 
 
 class TimeOffCategory(models.TextChoices):

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookwell.bookings.models import BLOCKING, Appointment
 from bookwell.scheduling.models import (
@@ -49,14 +50,24 @@ def catalog_save(*, clinic: Clinic, obj: models.Model, **extra: Any) -> models.M
     obj.clinic = clinic  # type: ignore[attr-defined]
     for name, value in extra.items():
         setattr(obj, name, value)
+    linked_before = (
+        StaffMember.objects.filter(pk=obj.pk).values_list("user_id", flat=True).first()
+        if isinstance(obj, StaffMember) and obj.pk
+        else None
+    )
     try:
         with transaction.atomic():
             obj.full_clean()
             obj.save()
+            if isinstance(obj, StaffMember) and linked_before not in (None, obj.user_id):
+                # Linked to someone else now: the calendar link the other person held stops.
+                from bookwell.notifications.feeds import feed_revoke
+
+                feed_revoke(staff=obj)
     except IntegrityError as exc:
         # A room made single while bookings share it at one time (the database refuses).
         raise ValidationError(
-            {"capacity": ["Bookings already share this room at the same time; move them first."]}
+            {"capacity": [_("Bookings already share this room at the same time; move them first.")]}
         ) from exc
     return obj
 
@@ -90,7 +101,7 @@ def weekly_hours_replace(
         for (_a1, b1), (a2, _b2) in itertools.pairwise(ordered):
             if a2 < b1:
                 raise ValidationError(
-                    {f"day_{weekday}": ["These hours overlap with those at another location."]}
+                    {f"day_{weekday}": [_("These hours overlap with those at another location.")]}
                 )
     rows = [
         WorkingHours(
@@ -144,7 +155,7 @@ def time_off_add(
     category: str,
 ) -> TimeOff:
     if end <= start:
-        raise ValidationError({"end": ["The end must be after the start."]})
+        raise ValidationError({"end": [_("The end must be after the start.")]})
     time_off = TimeOff(clinic=clinic, staff=staff, start=start, end=end, category=category)
     time_off.full_clean()
     time_off.save()

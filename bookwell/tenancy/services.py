@@ -314,7 +314,7 @@ def clinic_booking_rules_update(
         raise ServiceError(_("Unknown settings."), code="unknown_field")
     if fields.get("require_consent") and privacy_notice_current(clinic=clinic) is None:
         raise ValidationError(
-            {"require_consent": ["Publish a privacy notice first: clients consent to it."]}
+            {"require_consent": [_("Publish a privacy notice first: clients consent to it.")]}
         )
     with transaction.atomic():
         for key, value in fields.items():
@@ -358,22 +358,22 @@ def clinic_branding_update(
     from bookwell.core.images import NotAnImage, sniff_image
 
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", brand_colour or ""):
-        raise ValidationError({"brand_colour": ["Use a colour like #1f6f5c."]})
+        raise ValidationError({"brand_colour": [_("Use a colour like #1f6f5c.")]})
     if contrast_with_white(brand_colour) < 4.5:
         raise ValidationError(
-            {"brand_colour": ["White text on this colour is hard to read. Choose a darker one."]}
+            {"brand_colour": [_("White text on this colour is hard to read. Choose a darker one.")]}
         )
     fields = ["brand_colour"]
     clinic.brand_colour = brand_colour.lower()
     if logo is not None:
         if len(logo) > LOGO_MAX_BYTES:
-            raise ValidationError({"logo": ["The logo may be at most 200 KB."]})
+            raise ValidationError({"logo": [_("The logo may be at most 200 KB.")]})
         try:
             kind, width, height = sniff_image(logo)
         except NotAnImage as exc:
-            raise ValidationError({"logo": ["Upload a PNG, JPEG or WebP image."]}) from exc
+            raise ValidationError({"logo": [_("Upload a PNG, JPEG or WebP image.")]}) from exc
         if width > LOGO_MAX_SIDE or height > LOGO_MAX_SIDE:
-            raise ValidationError({"logo": ["The logo may be at most 1024 pixels a side."]})
+            raise ValidationError({"logo": [_("The logo may be at most 1024 pixels a side.")]})
         clinic.logo, clinic.logo_content_type = logo, kind
         fields += ["logo", "logo_content_type"]
     elif remove_logo:

@@ -61,7 +61,13 @@ def unmarked(source: str) -> list[tuple[int, str]]:
                 continue
             candidates: list[ast.expr] = []
             if name in SHOWN_ERRORS and node.args:
-                candidates.append(node.args[0])
+                first = node.args[0]
+                if isinstance(first, ast.Dict):  # {"field": ["text", ...]} or {"field": "text"}
+                    for value in first.values:
+                        items = value.elts if isinstance(value, ast.List | ast.Tuple) else [value]
+                        candidates.extend(i for i in items if i is not None)
+                else:
+                    candidates.append(first)
             if name == "add_error" and len(node.args) > 1:
                 candidates.append(node.args[-1])  # (field, text) or (line, column, text)
             if name == "RegexValidator" and len(node.args) > 1:
@@ -118,8 +124,9 @@ form.add_error("name", "Too long.")
 form.add_error("name", _("Too short."))
 check = RegexValidator(r"^a", message="Starts with a.")
 other = RegexValidator(r"^b", "Starts with b.")
+raise ValidationError({"name": ["Too long."], "age": [_("Too old.")]})
 """
-    assert sorted(line for line, _ in unmarked(code)) == [2, 4, 6, 8, 10, 11, 13, 14]
+    assert sorted(line for line, _ in unmarked(code)) == [2, 4, 6, 8, 10, 11, 13, 14, 15]
 
 
 def test_every_text_shown_from_python_is_marked():

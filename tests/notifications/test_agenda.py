@@ -151,3 +151,10 @@ def test_the_agenda_scan_uses_a_fixed_number_of_queries(
     clock.move_to(_at(DAY, 7, 0))
     with django_assert_num_queries(4):
         assert services.agenda_scan() == 2
+
+
+def test_a_booking_made_after_the_agenda_time_is_not_a_missed_agenda(clinic_a, setup, clock):
+    clock.move_to(_at(DAY, 14, 0))  # booked in the afternoon, for the afternoon
+    _book(setup, _at(DAY, 16))
+    assert services.agenda_scan() == 0
+    assert _agendas(clinic_a) == []

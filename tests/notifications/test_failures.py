@@ -97,6 +97,9 @@ def test_a_delivery_whose_workers_all_died_ends_failed(clinic_a, setup, clock, s
     assert not services._claim(delivery.pk, timezone.now())  # no third try
 
     assert services.dispatch_due() == {}
+    assert _all()[0].status == DeliveryStatus.SENDING  # a slow last try may still report
+    clock.shift(dt.timedelta(seconds=settings.NOTIFY_LEASE_SECONDS))
+    assert services.dispatch_due() == {}
     [lost] = _all()
     assert (lost.status, lost.error_code) == (DeliveryStatus.FAILED, "attempts:exhausted")
 
@@ -294,3 +297,18 @@ def test_smtp_and_anymail_come_from_the_environment():
         "BACKEND": "anymail.backends.sendgrid.EmailBackend",
         "OPTIONS": {"api_key": "sg-key"},
     }
+
+
+def test_a_slow_last_try_still_records_that_it_sent(clinic_a, setup, clock, settings, sender):
+    settings.NOTIFY_MAX_ATTEMPTS = 1
+    _book(clinic_a, setup, 10)
+
+    def slow(message):
+        clock.shift(dt.timedelta(seconds=settings.NOTIFY_LEASE_SECONDS + 1))  # past its lease
+        assert services.dispatch_due() == {}  # another worker neither sends nor fails it
+        return message.message_id
+
+    sender.behaviour = staticmethod(slow)
+    assert services.dispatch_due() == {"sent": 1}
+    [delivery] = _all()
+    assert delivery.status == DeliveryStatus.SENT

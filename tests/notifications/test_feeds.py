@@ -160,3 +160,26 @@ def test_a_deactivated_account_or_removed_membership_stops_the_feed_even_if_stil
     with clinic_context(clinic_a):
         Membership.objects.filter(user=user).delete()  # removed below the service layer
     assert reader.get(link).status_code == 404
+
+
+def test_linking_the_staff_row_to_someone_else_stops_the_old_link(clinic_a, clock):
+    setup = schedule(clinic_a)
+    user = make_member(clinic_a, Role.PRACTITIONER)
+    manager = signed_in_client(make_member(clinic_a, Role.OWNER))
+    with clinic_context(clinic_a):
+        StaffMember.objects.filter(pk=setup.staff.pk).update(user=user)
+    link = _link(
+        signed_in_client(user).post(reverse("notifications:my-feed-issue", args=[setup.staff.pk]))
+    )
+    reader = signed_in_client(make_member(clinic_a, Role.READ_ONLY))
+    reader.logout()
+    assert reader.get(link).status_code == 200
+
+    edit = reverse(
+        "scheduling:staff-edit", kwargs={"clinic_slug": clinic_a.slug, "object_id": setup.staff.pk}
+    )
+    saved = manager.post(edit, {"display_name": "Dr. One", "bookable": "on", "user": ""})
+    assert saved.status_code == 302
+    assert reader.get(link).status_code == 404  # unlinked: the link they held stops
+    with clinic_context(clinic_a):
+        assert not CalendarFeed.objects.filter(revoked_at__isnull=True).exists()

@@ -1,0 +1,41 @@
+"""A mail that could not be sent is logged by its kind and error class: an SMTP refusal's
+text names the recipient, and it must not reach the log (P7)."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+
+from bookwell.core import mail
+from bookwell.core.logformat import PlainWithFields
+
+
+def test_a_refused_address_is_not_logged(monkeypatch, caplog):
+    def refuse(*args, **kwargs):
+        raise smtplib.SMTPRecipientsRefused({"ada@example.test": (550, b"no such user")})
+
+    monkeypatch.setattr(mail, "send_mail", refuse)
+    with caplog.at_level(logging.DEBUG, logger="bookwell.mail"):
+        sent = mail.send_now_or_log(kind="invitation", subject="S", body="B", to="ada@example.test")
+    assert sent is False
+    [record] = caplog.records
+    line = PlainWithFields("%(message)s").format(record)
+    assert line == "email could not be sent error=SMTPRecipientsRefused email_kind=invitation"
+    assert record.exc_info is None  # no traceback: it would carry the address
+    assert "ada@example.test" not in caplog.text
+
+
+def test_nothing_logs_a_traceback_that_could_hold_personal_data():
+    """Exceptions' texts and tracebacks can carry addresses and values: code logs the error's
+    class as a field instead."""
+    from pathlib import Path
+
+    import bookwell
+
+    root = Path(bookwell.__file__).parent
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if "logger.exception(" in path.read_text() or "exc_info=True" in path.read_text()
+    ]
+    assert offenders == []
