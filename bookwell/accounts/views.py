@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm, SetPasswordForm
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.contrib.auth.tokens import default_token_generator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,7 +26,13 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookwell.accounts import services
-from bookwell.accounts.forms import CodeForm, MfaEnrolForm, PasswordConfirmForm, SignInForm
+from bookwell.accounts.forms import (
+    CodeForm,
+    MfaEnrolForm,
+    PasswordConfirmForm,
+    ResetRequestForm,
+    SignInForm,
+)
 from bookwell.accounts.models import User
 from bookwell.accounts.session import MFA_PENDING_KEY, start_authenticated_session
 from bookwell.core.net import client_ip, network_of
@@ -181,7 +187,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def password_reset(request: HttpRequest) -> HttpResponse:
-    form = PasswordResetForm(request.POST or None)
+    form = ResetRequestForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
             # Same answer whether or not the account exists (and whether the mail went out).

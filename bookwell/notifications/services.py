@@ -167,6 +167,15 @@ def reminder_due(start: dt.datetime, minutes_before: int, zone: ZoneInfo) -> dt.
     return (start - dt.timedelta(minutes=minutes_before)).astimezone(dt.UTC)
 
 
+def _last_move_time() -> Subquery:
+    """When the appointment was last moved: its move message was recorded then."""
+    return Subquery(
+        Delivery.objects.filter(appointment_id=OuterRef("pk"), kind=Kind.RESCHEDULE)
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+
+
 def reminders_scan(*, now: dt.datetime | None = None) -> int:
     """Records the reminders due within the horizon, for every clinic. Idempotent (a unique
     constraint per appointment, rule and sequence); a fixed number of queries: one for the
@@ -214,13 +223,7 @@ def reminders_scan(*, now: dt.datetime | None = None) -> int:
                         )
                     )
                 )
-                .annotate(  # when it was last moved (its move message was recorded then)
-                    moved_at=Subquery(
-                        Delivery.objects.filter(appointment_id=OuterRef("pk"), kind=Kind.RESCHEDULE)
-                        .order_by("-created_at")
-                        .values("created_at")[:1]
-                    )
-                )
+                .annotate(moved_at=_last_move_time())
                 .values_list("pk", "clinic_id", "start", "sequence", "created_at", "moved_at")
             )
             for pk, clinic_id, start, sequence, created_at, moved_at in candidates:
@@ -276,21 +279,25 @@ def agenda_scan(*, now: dt.datetime | None = None) -> int:
         if not due:
             return 0
         window = Q()
-        for clinic_id, (today, at, zone) in due.items():
+        for clinic_id, (today, _at, zone) in due.items():
             window |= Q(
                 clinic_id=clinic_id,
-                # Only what was booked by the agenda's time: a booking made later that day
-                # is not an agenda that went missing.
-                created_at__lte=at,
                 start__gte=dt.datetime.combine(today, dt.time(), zone),
                 start__lt=dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), zone),
             )
-        busy = set(
+        rows = (
             Appointment.objects.filter(window, status__in=AGENDA_SHOWN)
             .filter(staff__user__isnull=False, staff__archived=False)
-            .values_list("clinic_id", "staff_id")
-            .distinct()
+            .annotate(moved_at=_last_move_time())
+            .values_list("clinic_id", "staff_id", "created_at", "moved_at")
         )
+        # Only what was in the day by the agenda's time: a booking made (or moved into the
+        # day) later is not an agenda that went missing.
+        busy = {
+            (clinic_id, staff_id)
+            for clinic_id, staff_id, created_at, moved_at in rows
+            if max(created_at, moved_at or created_at) <= due[clinic_id][1]
+        }
         recorded = set(
             Delivery.objects.filter(
                 kind=Kind.AGENDA,

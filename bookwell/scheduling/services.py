@@ -50,17 +50,19 @@ def catalog_save(*, clinic: Clinic, obj: models.Model, **extra: Any) -> models.M
     obj.clinic = clinic  # type: ignore[attr-defined]
     for name, value in extra.items():
         setattr(obj, name, value)
+    # Who the row was linked to (a list: empty for a new row, [None] for nobody).
     linked_before = (
-        StaffMember.objects.filter(pk=obj.pk).values_list("user_id", flat=True).first()
+        list(StaffMember.objects.filter(pk=obj.pk).values_list("user_id", flat=True))
         if isinstance(obj, StaffMember) and obj.pk
-        else None
+        else []
     )
     try:
         with transaction.atomic():
             obj.full_clean()
             obj.save()
-            if isinstance(obj, StaffMember) and linked_before not in (None, obj.user_id):
-                # Linked to someone else now: the calendar link the other person held stops.
+            if isinstance(obj, StaffMember) and linked_before not in ([], [obj.user_id]):
+                # Linked to someone else (or to nobody, or from nobody to someone): any
+                # calendar link handed out for this row stops.
                 from bookwell.notifications.feeds import feed_revoke
 
                 feed_revoke(staff=obj)

@@ -6,6 +6,9 @@ from __future__ import annotations
 import logging
 import smtplib
 
+import pytest
+from django.core.mail.backends.base import BaseEmailBackend
+
 from bookwell.core import mail
 from bookwell.core.logformat import PlainWithFields
 
@@ -39,3 +42,29 @@ def test_nothing_logs_a_traceback_that_could_hold_personal_data():
         if "logger.exception(" in path.read_text() or "exc_info=True" in path.read_text()
     ]
     assert offenders == []
+
+
+class RefusingBackend(BaseEmailBackend):
+    """A mail server that refuses every recipient, naming them (as SMTP servers do)."""
+
+    def send_messages(self, email_messages):
+        raise smtplib.SMTPRecipientsRefused(
+            {to: (550, f"<{to}> unknown".encode()) for m in email_messages for to in m.to}
+        )
+
+
+@pytest.mark.django_db
+def test_a_password_reset_the_server_refuses_leaves_no_address_in_the_log(settings, caplog):
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    UserFactory(email="grace@example.test")
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.RefusingBackend"}}
+    with caplog.at_level(logging.DEBUG):
+        response = Client().post("/password/reset/", {"email": "grace@example.test"})
+    assert response.status_code == 302  # the same answer as when it is sent
+    assert "grace@example.test" not in caplog.text
+    assert all(r.exc_info is None for r in caplog.records)  # no traceback anywhere
+    [record] = [r for r in caplog.records if r.getMessage() == "email could not be sent"]
+    assert (record.email_kind, record.error) == ("password_reset", "SMTPRecipientsRefused")

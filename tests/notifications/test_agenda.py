@@ -158,3 +158,16 @@ def test_a_booking_made_after_the_agenda_time_is_not_a_missed_agenda(clinic_a, s
     _book(setup, _at(DAY, 16))
     assert services.agenda_scan() == 0
     assert _agendas(clinic_a) == []
+
+
+def test_an_appointment_moved_into_the_day_after_the_agenda_time_is_not_a_missed_agenda(
+    clinic_a, setup, clock
+):
+    from bookwell.bookings.services import appointment_reschedule
+
+    booked = _book(setup, _at(DAY + dt.timedelta(days=5), 10))  # booked the evening before
+    clock.move_to(_at(DAY, 14, 0))
+    with clinic_context(clinic_a):
+        appointment_reschedule(clinic=clinic_a, appointment=booked, start=_at(DAY, 16))
+    assert services.agenda_scan() == 0
+    assert _agendas(clinic_a) == []

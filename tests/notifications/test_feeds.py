@@ -183,3 +183,22 @@ def test_linking_the_staff_row_to_someone_else_stops_the_old_link(clinic_a, cloc
     assert reader.get(link).status_code == 404  # unlinked: the link they held stops
     with clinic_context(clinic_a):
         assert not CalendarFeed.objects.filter(revoked_at__isnull=True).exists()
+
+
+def test_a_link_handed_out_for_an_unlinked_row_stops_when_the_row_gets_a_person(clinic_a, clock):
+    setup = schedule(clinic_a)
+    newcomer = make_member(clinic_a, Role.PRACTITIONER)
+    manager = signed_in_client(make_member(clinic_a, Role.OWNER))
+    issue = reverse(
+        "notifications:feed-issue",
+        kwargs={"clinic_slug": clinic_a.slug, "staff_id": setup.staff.pk},
+    )
+    link = _link(manager.post(issue))
+    assert manager.get(link).status_code == 200
+
+    edit = reverse(
+        "scheduling:staff-edit", kwargs={"clinic_slug": clinic_a.slug, "object_id": setup.staff.pk}
+    )
+    saved = manager.post(edit, {"display_name": "Dr. One", "bookable": "on", "user": newcomer.pk})
+    assert saved.status_code == 302
+    assert manager.get(link).status_code == 404  # the row is someone's now: new link needed
