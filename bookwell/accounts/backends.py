@@ -14,14 +14,13 @@ from django.utils import timezone
 
 from bookwell.accounts.models import User
 from bookwell.core.context import outside_tenancy
-
-BACKEND = "bookwell.accounts.backends.Backend"
+from bookwell.core.db.statements import columns
 
 
 @functools.cache
 def _user_sql(alias: str) -> str:
     quote = connections[alias].ops.quote_name
-    cols = ", ".join(quote(f.column or f.attname) for f in User._meta.concrete_fields)
+    cols = columns(User, connections[alias])
     # Identifiers come from the model and are quoted; the id is a bound parameter.
     return f"SELECT {cols} FROM {quote(User._meta.db_table)} WHERE {quote('id')} = %s"  # noqa: S608
 
