@@ -1,16 +1,63 @@
-"""Column lists for the few hot reads written as plain statements (built once per process
-from the models' metadata; identifiers quoted, values always bound parameters)."""
+"""Hand-written statements for the few hot reads every signed-in request makes (built once
+per process from the models' metadata; identifiers quoted, values always bound parameters).
+
+A compiled queryset costs more Python time than its database round trip for these one-row
+reads, and the ORM cannot fetch two unrelated models in one statement; `Shape` lists the
+columns of one model in a statement and turns its part of a row back into an instance, with
+the same database converters the ORM applies (SQLite hands back booleans as integers and
+times as text).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model
+from django.db.models import Field, Model
 
 
 def columns(model: type[Model], connection: BaseDatabaseWrapper, *, leave_out: str = "") -> str:
     """The model's concrete columns, quoted, comma-separated (`leave_out`: a field name
     left deferred)."""
-    quote = connection.ops.quote_name
-    return ", ".join(
-        quote(f.column or f.attname) for f in model._meta.concrete_fields if f.name != leave_out
-    )
+    return Shape(model, connection, leave_out=leave_out).select()
+
+
+type Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
+
+
+class Shape[M: Model]:
+    """One model's columns in a hand-written statement, and its instances from the rows."""
+
+    def __init__(
+        self, model: type[M], connection: BaseDatabaseWrapper, *, leave_out: str = ""
+    ) -> None:
+        self.model = model
+        self.connection = connection
+        self.fields: list[Field[Any, Any]] = [
+            f for f in model._meta.concrete_fields if f.name != leave_out
+        ]
+        self.names = [f.attname for f in self.fields]
+        self.width = len(self.fields)
+        table = model._meta.db_table
+        self._converters: list[tuple[int, list[Converter], Any]] = []
+        for i, field in enumerate(self.fields):
+            col = field.get_col(table)
+            found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            if found:
+                self._converters.append((i, found, col))
+
+    def select(self, table_alias: str = "") -> str:
+        quote = self.connection.ops.quote_name
+        prefix = f"{quote(table_alias)}." if table_alias else ""
+        return ", ".join(f"{prefix}{quote(f.column or f.attname)}" for f in self.fields)
+
+    def instance(self, row: Sequence[Any], start: int = 0) -> M:
+        """The instance held by row[start:start + width] (left-out fields stay deferred)."""
+        values = list(row[start : start + self.width])
+        for i, converters, col in self._converters:
+            value = values[i]
+            for convert in converters:
+                value = convert(value, col, self.connection)
+            values[i] = value
+        return self.model.from_db(self.connection.alias, self.names, values)

@@ -10,9 +10,11 @@ and forgotten at every commit, rollback and reconnect, so a stale value is never
 
 from __future__ import annotations
 
+import select
 from typing import Any
 
 from django.db.backends.postgresql import base
+from psycopg.pq import TransactionStatus
 
 from bookwell.core.context import db_scope_settings, is_outside_tenancy
 
@@ -53,6 +55,28 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 raw.execute(SET_SCOPE_SQL, (wanted[0], local, wanted[1], local))
             self._scope_in_effect = wanted
         return execute(sql, params, many, context)
+
+    def is_usable(self) -> bool:
+        """Django's health check before a connection is reused, without a round trip when the
+        connection is idle and the server has sent nothing.
+
+        Django asks the server `SELECT 1` at the start of every request (conn_health_checks):
+        one round trip of the five a cached calendar page needs. A server that restarts,
+        terminates the backend or times out an idle session writes an error to the socket
+        and closes it, so an idle connection with something to read is suspect: only then is
+        the server asked. A connection in any other state is asked too, as Django does.
+        """
+        conn = self.connection
+        if conn is None or conn.closed or conn.broken:
+            return False
+        if conn.info.transaction_status == TransactionStatus.IDLE:
+            try:
+                readable, _, _ = select.select([conn.fileno()], [], [], 0)
+            except (OSError, ValueError):
+                return False
+            if not readable:
+                return True
+        return bool(super().is_usable())
 
     def _forget_scope(self) -> None:
         self._scope_in_effect = None
