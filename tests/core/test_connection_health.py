@@ -35,9 +35,12 @@ def test_an_idle_healthy_connection_is_reused_without_asking_the_server(pg, monk
     raw = connection.connection
     asked: list[str] = []
     real_cursor = raw.cursor
-    monkeypatch.setattr(
-        raw, "cursor", lambda *a, **k: asked.append("cursor") or real_cursor(*a, **k)
-    )
+
+    def counting_cursor(*args: object, **kwargs: object) -> object:
+        asked.append("cursor")
+        return real_cursor(*args, **kwargs)
+
+    monkeypatch.setattr(raw, "cursor", counting_cursor)
     _health_check()
     assert connection.connection is raw
     assert asked == []
