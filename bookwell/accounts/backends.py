@@ -14,19 +14,21 @@ from django.utils import timezone
 
 from bookwell.accounts.models import User
 from bookwell.core.context import outside_tenancy
-from bookwell.core.db.statements import columns
+from bookwell.core.db.statements import Shape
 
 
 @functools.cache
-def _user_sql(alias: str) -> str:
-    quote = connections[alias].ops.quote_name
-    cols = columns(User, connections[alias])
+def _user_read(alias: str) -> tuple[str, Shape[User]]:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    user = Shape(User, connection)
     # Identifiers come from the model and are quoted; the id is a bound parameter.
-    return f"SELECT {cols} FROM {quote(User._meta.db_table)} WHERE {quote('id')} = %s"  # noqa: S608
+    sql = f"SELECT {user.select()} FROM {quote(User._meta.db_table)} WHERE {quote('id')} = %s"  # noqa: S608
+    return sql, user
 
 
 class Backend(ModelBackend):
-    """Django's ModelBackend; the user of a session is read with one prepared statement."""
+    """Django's ModelBackend; the user of a session is read with one plain statement."""
 
     def get_user(self, user_id: Any) -> User | None:
         try:
@@ -34,11 +36,14 @@ class Backend(ModelBackend):
         except Exception:  # a session holding junk: nobody
             return None
         alias = router.db_for_read(User)
-        with outside_tenancy():
-            users = list(User.objects.db_manager(alias).raw(_user_sql(alias), [pk]))
-        if not users:
+        sql, shape = _user_read(alias)
+        with outside_tenancy(), connections[alias].cursor() as cursor:
+            cursor.execute(sql, [pk])
+            row = cursor.fetchone()
+        if row is None:
             return None
-        return users[0] if self.user_can_authenticate(users[0]) else None
+        user = shape.instance(row)
+        return user if self.user_can_authenticate(user) else None
 
 
 @functools.cache

@@ -10,6 +10,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from bookwell.accounts.backends import Backend, SessionStore
+from bookwell.accounts.models import User
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +40,10 @@ def test_the_backend_finds_active_users_only():
     found = backend.get_user(active.pk)
     assert found is not None and found.pk == active.pk and found.email == active.email
     assert found.password == active.password  # every column, as the session hash needs
+    fresh = User.objects.get(pk=active.pk)
+    for field in User._meta.concrete_fields:  # typed as the ORM would (SQLite: bools, times)
+        assert getattr(found, field.attname) == getattr(fresh, field.attname), field.name
+        assert type(getattr(found, field.attname)) is type(getattr(fresh, field.attname))
     assert backend.get_user(inactive.pk) is None
     assert backend.get_user(999_999) is None
     assert backend.get_user("not a number") is None

@@ -16,13 +16,6 @@ from typing import Any
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
-
-def columns(model: type[Model], connection: BaseDatabaseWrapper, *, leave_out: str = "") -> str:
-    """The model's concrete columns, quoted, comma-separated (`leave_out`: a field name
-    left deferred)."""
-    return Shape(model, connection, leave_out=leave_out).select()
-
-
 type Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
 
 
