@@ -422,9 +422,10 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # Django's and whitenoise's storages, remembering each file's URL (core.staticfiles).
+        "BACKEND": "bookwell.core.staticfiles.ProductionStorage"
         if PRODUCTION
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        else "bookwell.core.staticfiles.DevStorage"
     },
 }
 

@@ -208,7 +208,7 @@ def _calendar_context(request: HttpRequest, clinic: Clinic) -> dict[str, Any]:
         clinic.time_zone,
     )
     drawn = grid_cache.cached(
-        clinic.pk, key, lambda: _draw(clinic, dict(asked), may_book=may_book, today=today)
+        clinic, key, lambda: _draw(clinic, dict(asked), may_book=may_book, today=today)
     )
     return {
         "drawn": drawn,

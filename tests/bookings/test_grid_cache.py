@@ -80,7 +80,19 @@ def test_a_new_clinic_has_a_stamp_and_a_repeated_draw_comes_from_the_cache(clini
     # Cached: the stamp is read, the appointments are not.
     assert len(first.captured_queries) == len(again.captured_queries)
     assert not any("bookings_appointment" in q["sql"] for q in again.captured_queries)
-    assert any("bookings_calendarstamp" in q["sql"] for q in again.captured_queries)
+    # Three statements in all: the session, its user, and the memberships with their clinics
+    # and calendar versions (read first, before anything the grid shows).
+    sqls = [q["sql"] for q in again.captured_queries]
+    assert len(sqls) == 3, sqls
+    stamp_reads = [sql for sql in sqls if "bookings_calendarstamp" in sql]
+    assert len(stamp_reads) == 1 and "tenancy_membership" in stamp_reads[0]
+
+
+def test_a_clinic_object_without_a_version_read_asks_the_database(clinic_a, setup):
+    clinic = Clinic.objects.get(pk=clinic_a.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert grid_cache.calendar_version(clinic) == _version(clinic_a)
+    assert len(queries.captured_queries) == 2  # its own read, and the test's
 
 
 def test_every_change_the_grid_shows_is_drawn_at_once(clinic_a, setup, desk):
@@ -149,10 +161,10 @@ def test_one_transaction_raises_the_stamp_once_and_only_for_its_clinic(clinic_a,
 
 
 def test_inside_a_transaction_the_cache_is_not_used(clinic_a, setup):
-    assert grid_cache.calendar_version(clinic_a.pk) is not None
+    assert grid_cache.calendar_version(clinic_a) is not None
     with transaction.atomic():
         # A page drawn after its own write: on PostgreSQL that write is stamped at commit.
-        assert grid_cache.calendar_version(clinic_a.pk) is None
+        assert grid_cache.calendar_version(clinic_a) is None
 
 
 def test_the_stamp_triggers_survive_every_migration():

@@ -104,3 +104,22 @@ def test_the_demo_with_its_published_password_is_refused_in_production(tmp_path)
     result = _run(["demo"], PROD_ENV, tmp_path)
     assert result.returncode != 0
     assert "not created in production" in result.stderr
+
+
+def test_production_collects_hashed_static_files_and_links_them(tmp_path):
+    collected = _run(["collectstatic", "--noinput", "-v0"], PROD_ENV, tmp_path)
+    assert collected.returncode == 0, collected.stderr + collected.stdout
+    shown = _run(
+        [
+            "shell",
+            "-c",
+            "from django.templatetags.static import static; "
+            "print(static('css/app.css')); print(static('css/app.css'))",
+        ],
+        PROD_ENV,
+        tmp_path,
+    )
+    assert shown.returncode == 0, shown.stderr
+    first, again = shown.stdout.split()[-2:]  # (the shell may print its imports first)
+    assert first == again != "/static/css/app.css"
+    assert first.startswith("/static/css/app.")
