@@ -145,6 +145,8 @@ INSTALLED_APPS = [
     "bookwell.scheduling",
     "bookwell.bookings",
     "bookwell.notifications",
+    "bookwell.integrations",
+    "ninja",  # the API's documentation page and its assets, served from the package
     "django_tasks_db",
 ]
 
@@ -430,6 +432,9 @@ STORAGES = {
 }
 
 GUNICORN_WORKERS = env_int("BOOKWELL_WORKERS", 2)
+# Requests per minute one API token may make (429 with Retry-After beyond); one number for
+# now, to be tied to plan allowances.
+API_RATE_PER_MINUTE = env_int("BOOKWELL_API_RATE_PER_MINUTE", 600)
 # Largest request body accepted (CSV imports are the largest: 10 MB of file).
 MAX_REQUEST_BYTES = env_int("BOOKWELL_MAX_REQUEST_BYTES", 12 * 1024 * 1024)
 

@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from bookwell.api import api
 from bookwell.core import operator_views
 from bookwell.core import views as core_views
 from bookwell.notifications import views as notification_views
@@ -7,6 +8,7 @@ from bookwell.notifications import views as notification_views
 urlpatterns = [
     path("", core_views.landing, name="landing"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("api/v1/", api.urls),
     path("operator/tasks/", operator_views.tasks, name="operator-tasks"),
     path(
         "operator/tasks/<uuid:task_id>/run-again/",
@@ -21,6 +23,7 @@ urlpatterns = [
     path("", include("bookwell.bookings.urls")),
     path("", include("bookwell.bookings.public_urls")),
     path("", include("bookwell.notifications.urls")),
+    path("", include("bookwell.integrations.urls")),
     # A staff member's calendar subscription: the token is the whole address (no clinic).
     path("feeds/<str:token>.ics", notification_views.feed, name="feed"),
 ]

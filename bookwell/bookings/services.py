@@ -168,7 +168,8 @@ def _validate(clinic: Clinic, req: BookingRequest) -> list[Room]:
         raise ServiceError(_("The start time needs a time zone."), code="naive_time")
     if req.service.archived or req.staff.archived or not req.staff.bookable:
         raise ServiceError(_("This service or staff member cannot be booked."), code="not_bookable")
-    if req.source != Source.STAFF and not req.service.online_bookable:
+    # The clinic's own tools (the desk, its API integrations) book any service.
+    if req.source == Source.ONLINE and not req.service.online_bookable:
         raise ServiceError(_("This service is booked by the clinic only."), code="not_online")
     if not req.service.staff.filter(pk=req.staff.pk).exists():
         raise ServiceError(_("This staff member does not offer this service."), code="wrong_staff")

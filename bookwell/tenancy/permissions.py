@@ -49,6 +49,7 @@ class Perm(StrEnum):
     CATALOG_MANAGE = "catalog.manage"  # services, staff members, locations, rooms
     NOTIFICATIONS_VIEW = "notifications.view"  # what was sent, failed or skipped; resend
     NOTIFICATIONS_MANAGE = "notifications.manage"  # message texts, reminder rules, SMS, quiet
+    API_MANAGE = "api.manage"  # API tokens (and webhooks)
 
 
 _EVERY_MEMBER = {Perm.CLINIC_VIEW, Perm.CLIENTS_VIEW, Perm.CALENDAR_VIEW}
@@ -63,6 +64,7 @@ _MANAGERS = _FRONT_LINE | {
     Perm.CLIENTS_EXPORT,
     Perm.NOTIFICATIONS_VIEW,
     Perm.NOTIFICATIONS_MANAGE,
+    Perm.API_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {

@@ -30,6 +30,10 @@ from bookwell.tenancy.models import Clinic, Invitation, Membership
 from bookwell.tenancy.permissions import Role
 from tests.factories import UserFactory, make_member
 
+# The REST API (namespace api-v1): its operations are covered by the API suites, which walk
+# the OpenAPI document (tests/security/test_api_*), so a new operation is covered at once.
+API_NAMESPACE = "api-v1:"
+
 # Routes anyone may open (no sign-in).
 PUBLIC_ROUTES = {
     "landing",
@@ -217,6 +221,16 @@ def _membership(clinic: Clinic) -> dict[str, Any]:
         return {"membership_id": Membership.objects.get(user=user).pk}
 
 
+def _api_token(clinic: Clinic) -> dict[str, Any]:
+    from bookwell.integrations.services import api_token_create
+
+    with clinic_context(clinic):
+        token, _secret = api_token_create(
+            clinic=clinic, name="Registry token", scopes=["appointments:read"]
+        )
+    return {"token_id": token.pk}
+
+
 def _invitation(clinic: Clinic) -> dict[str, Any]:
     inviter = UserFactory()
     with clinic_context(clinic):
@@ -374,6 +388,7 @@ def _schedule(clinic: Clinic) -> dict[str, Any]:
 TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
     "tenancy.Membership": _membership,
     "tenancy.Invitation": _invitation,
+    "integrations.ApiToken": _api_token,
     "tenancy.ClinicKey": _client,  # the first sealed field creates the clinic's data key
     "clients.Client": _client,
     "clients.ClientIndex": _client,
@@ -813,5 +828,9 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     "tenancy:settings-embedding": ClinicRoute(
         post=lambda c: {"embed_origins": "https://www.example-clinic.test"}
     ),
+    "integrations:tokens": ClinicRoute(
+        post=lambda c: {"name": "Website", "scopes": ["appointments:read", "schedule:read"]}
+    ),
+    "integrations:token-revoke": ClinicRoute(objects=_api_token, get=False, post=lambda c: {}),
     # --- end settings and overview ---
 }

@@ -1,0 +1,191 @@
+"""API: appointments — list, read, book (idempotent), move, cancel, change status."""
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.http import HttpRequest
+from ninja import Header, Query, Router
+
+from bookwell.bookings import desk
+from bookwell.bookings.models import Appointment, Source
+from bookwell.bookings.schemas import (
+    AppointmentIn,
+    AppointmentListQuery,
+    AppointmentOut,
+    CancelIn,
+    RescheduleIn,
+    StatusIn,
+)
+from bookwell.bookings.services import (
+    BookingRequest,
+    SlotTaken,
+    appointment_book,
+    appointment_book_any_staff,
+    appointment_reschedule,
+    appointment_set_status,
+)
+from bookwell.clients.models import Client
+from bookwell.core.access import access_in_clinic
+from bookwell.integrations.auth import endpoint
+from bookwell.integrations.pagination import page
+from bookwell.integrations.problems import ApiError
+from bookwell.integrations.schemas import PageOf
+from bookwell.integrations.scopes import Scope
+from bookwell.scheduling.models import Room, Service, StaffMember
+
+router = Router(tags=["appointments"])
+
+
+def _clinic_zone(request: HttpRequest) -> ZoneInfo:
+    return ZoneInfo(request.auth.clinic.time_zone)  # type: ignore[attr-defined]
+
+
+@endpoint(
+    router.get, "/appointments", scope=Scope.APPOINTMENTS_READ, response=PageOf[AppointmentOut]
+)
+def appointments_list(request: HttpRequest, q: Query[AppointmentListQuery]) -> dict[str, Any]:
+    """Appointments by local date range, staff member, client and status; newest changes last."""
+    qs = Appointment.objects.all()
+    zone = _clinic_zone(request)
+    if q.start is not None:
+        qs = qs.filter(start__gte=dt.datetime.combine(q.start, dt.time(), zone))
+    if q.end is not None:
+        if q.start is not None and q.end < q.start:
+            raise ApiError(422, "bad_range", "end must not be before start.")
+        qs = qs.filter(start__lt=dt.datetime.combine(q.end + dt.timedelta(days=1), dt.time(), zone))
+    if q.staff is not None:
+        qs = qs.filter(staff_id=q.staff)
+    if q.client is not None:
+        qs = qs.filter(client_id=q.client)
+    if q.status is not None:
+        qs = qs.filter(status=q.status)
+    items, cursor = page(qs, cursor=q.cursor, limit=q.limit, updated_since=q.updated_since)
+    return {"items": items, "next_cursor": cursor}
+
+
+@endpoint(
+    router.get,
+    "/appointments/{appointment_id}",
+    scope=Scope.APPOINTMENTS_READ,
+    response=AppointmentOut,
+)
+def appointment_get(request: HttpRequest, appointment_id: uuid.UUID) -> Appointment:
+    return access_in_clinic(Appointment, appointment_id)
+
+
+IDEMPOTENCY_HELP = (
+    "Any string of up to 80 characters. Sending the same key with the same body again returns "
+    "the appointment made the first time; the same key with another body is a 409."
+)
+
+
+@endpoint(
+    router.post,
+    "/appointments",
+    scope=Scope.APPOINTMENTS_WRITE,
+    response={201: AppointmentOut},
+)
+def appointment_create(
+    request: HttpRequest,
+    body: AppointmentIn,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", max_length=80, description=IDEMPOTENCY_HELP),
+    ] = None,
+) -> tuple[int, Appointment]:
+    """Books a time that availability offers (working hours, notice, advance window)."""
+    clinic = request.auth.clinic  # type: ignore[attr-defined]
+    key = (idempotency_key or "").strip() or None
+    service = access_in_clinic(Service, body.service)
+    client = access_in_clinic(Client, body.client) if body.client else None
+    room = access_in_clinic(Room, body.room) if body.room else None
+    try:
+        if body.staff is None:
+            if room is not None:
+                raise ApiError(422, "room_needs_staff", "Choose a staff member with a room.")
+            made = appointment_book_any_staff(
+                clinic=clinic,
+                service=service,
+                start=body.start,
+                client=client,
+                source=Source.API,
+                idempotency_key=key,
+            )
+        else:
+            made = appointment_book(
+                clinic=clinic,
+                request=BookingRequest(
+                    service=service,
+                    staff=access_in_clinic(StaffMember, body.staff),
+                    start=body.start,
+                    client=client,
+                    room=room,
+                    source=Source.API,
+                ),
+                idempotency_key=key,
+            )
+    except SlotTaken as exc:
+        raise ApiError(409, "slot_taken", "This time is not free.") from exc
+    return 201, made
+
+
+@endpoint(
+    router.post,
+    "/appointments/{appointment_id}/reschedule",
+    scope=Scope.APPOINTMENTS_WRITE,
+    response=AppointmentOut,
+)
+def appointment_move(
+    request: HttpRequest, appointment_id: uuid.UUID, body: RescheduleIn
+) -> Appointment:
+    """Moves to another time (and optionally another staff member or room)."""
+    appointment = access_in_clinic(Appointment, appointment_id)
+    staff = access_in_clinic(StaffMember, body.staff) if body.staff else None
+    room = access_in_clinic(Room, body.room) if body.room else None
+    try:
+        return appointment_reschedule(
+            clinic=request.auth.clinic,  # type: ignore[attr-defined]
+            appointment=appointment,
+            start=body.start,
+            staff=staff,
+            room=room,
+        )
+    except SlotTaken as exc:
+        raise ApiError(409, "slot_taken", "This time is not free.") from exc
+
+
+@endpoint(
+    router.post,
+    "/appointments/{appointment_id}/cancel",
+    scope=Scope.APPOINTMENTS_WRITE,
+    response=AppointmentOut,
+)
+def appointment_cancel(
+    request: HttpRequest, appointment_id: uuid.UUID, body: CancelIn
+) -> Appointment:
+    """Cancels with a reason category; the freed time goes to the waitlist."""
+    appointment = access_in_clinic(Appointment, appointment_id)
+    return desk.desk_cancel(
+        appointment=appointment,
+        for_client=body.for_client,
+        reason=body.reason,
+        override_reason=body.override_reason,
+    )
+
+
+@endpoint(
+    router.post,
+    "/appointments/{appointment_id}/status",
+    scope=Scope.APPOINTMENTS_WRITE,
+    response=AppointmentOut,
+)
+def appointment_status(
+    request: HttpRequest, appointment_id: uuid.UUID, body: StatusIn
+) -> Appointment:
+    """Marks arrived (checked_in), completed or no-show."""
+    appointment = access_in_clinic(Appointment, appointment_id)
+    with transaction.atomic():
+        return appointment_set_status(appointment=appointment, status=body.status)

@@ -1,0 +1,68 @@
+"""API shapes for appointments."""
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from ninja import Schema
+from pydantic import Field
+
+from bookwell.bookings.models import CancelReason, OverrideReason, Status
+from bookwell.integrations.schemas import Day, Id, Input, Moment
+
+
+class AppointmentOut(Schema):
+    id: uuid.UUID
+    service_id: int
+    staff_id: int
+    room_id: int | None
+    client_id: uuid.UUID | None
+    series_id: int | None
+    start: dt.datetime
+    end: dt.datetime
+    status: Status
+    cancel_reason: str
+    source: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class AppointmentListQuery(Schema):
+    start: Day | None = Field(None, description="From this local date (the clinic's), inclusive.")
+    end: Day | None = Field(None, description="To this local date, inclusive.")
+    staff: Id | None = None
+    client: uuid.UUID | None = None
+    status: Status | None = None
+    updated_since: Moment | None = Field(
+        None, description="Only appointments changed at or after this moment."
+    )
+    cursor: str | None = Field(None, max_length=500)
+    limit: int = Field(50, ge=1, le=200)
+
+
+class AppointmentIn(Input):
+    service: Id
+    staff: Id | None = Field(None, description="Omit for whoever is free (no preference).")
+    start: Moment
+    client: uuid.UUID | None = None
+    room: Id | None = None
+
+
+class RescheduleIn(Input):
+    start: Moment
+    staff: Id | None = Field(None, description="Move to another staff member who offers it.")
+    room: Id | None = None
+
+
+class CancelIn(Input):
+    reason: CancelReason
+    for_client: bool = Field(
+        False, description="Cancelled on the client's behalf (their notice window applies)."
+    )
+    override_reason: OverrideReason | None = Field(
+        None, description="Required to cancel for a client inside their notice window."
+    )
+
+
+class StatusIn(Input):
+    status: Literal["checked_in", "completed", "no_show"]

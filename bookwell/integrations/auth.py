@@ -1,0 +1,82 @@
+"""Who is calling the API (a clinic's token), what it may do (its scopes), how often.
+
+`endpoint()` declares an operation: the scope it needs (also written into the OpenAPI
+document as `x-scope`, which the scope suite reads), and it runs the operation inside the
+token's clinic (P1) and in that clinic's time zone.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja.security import HttpBearer
+
+from bookwell.core import ratelimit
+from bookwell.core.context import clinic_context
+from bookwell.integrations.models import ApiToken
+from bookwell.integrations.problems import ApiError
+from bookwell.integrations.schemas import Problem
+from bookwell.integrations.scopes import Scope, effective
+from bookwell.integrations.services import api_token_find
+
+# What any operation may answer besides success (each as problem+json): bad input, no or a
+# bad token, a missing scope, another clinic's or no such object, a conflict, too many.
+ERROR_STATUSES = (400, 401, 403, 404, 409, 422, 429)
+
+
+class TokenAuth(HttpBearer):
+    """`Authorization: Bearer bw_…`; a session cookie is never enough for the API."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
+        found = api_token_find(token.strip())
+        if found is None:
+            return None
+        wait = ratelimit.hit(
+            "api", f"token:{found.pk}", limit=settings.API_RATE_PER_MINUTE, window_s=60
+        )
+        if wait:
+            raise ApiError(
+                429,
+                "rate_limited",
+                "This token made too many requests; wait and try again.",
+                retry_after=wait,
+            )
+        return found
+
+
+def endpoint(
+    method: Callable[..., Callable[[Callable[..., Any]], Any]],
+    path: str,
+    *,
+    scope: Scope,
+    **kwargs: Any,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`@endpoint(router.get, "/services", scope=Scope.SCHEDULE_READ, response=...)`."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kw: Any) -> Any:
+            token: ApiToken = request.auth  # type: ignore[attr-defined]
+            if scope not in effective(token.scopes):
+                raise ApiError(
+                    403, "scope_missing", f"This token lacks the {scope.value} scope.", scope=scope
+                )
+            clinic = token.clinic
+            with clinic_context(clinic), timezone.override(ZoneInfo(clinic.time_zone)):
+                return view(request, *args, **kw)
+
+        extra = dict(kwargs.pop("openapi_extra", None) or {})
+        extra["x-scope"] = scope.value
+        success = kwargs.pop("response", None)
+        responses: dict[int, Any] = dict(success) if isinstance(success, dict) else {200: success}
+        for status in ERROR_STATUSES:
+            responses.setdefault(status, Problem)
+        return method(path, response=responses, openapi_extra=extra, **kwargs)(wrapped)
+
+    return decorate

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from bookwell.core.dates import DayField
+from bookwell.integrations.scopes import SCOPE_CHOICES
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=80,
+        help_text=_("What uses it, e.g. “Website booking” or “Practice software”."),
+    )
+    scopes = forms.MultipleChoiceField(
+        label=_("What it may do"),
+        choices=SCOPE_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Writing includes reading the same things."),
+    )
+    expires_on = DayField(
+        label=_("Expires on"), required=False, help_text=_("Leave empty for no expiry.")
+    )

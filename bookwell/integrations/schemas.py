@@ -1,0 +1,54 @@
+"""Shapes shared by every API operation."""
+
+import datetime as dt
+from typing import Annotated, Any
+
+from ninja import Schema
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field
+
+from bookwell.core.dates import FIRST, LAST, in_range
+
+
+class Problem(Schema):
+    """RFC 9457 problem details, with Bookwell's stable `code`."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+    scope: str | None = None
+    retry_after: int | None = None
+
+
+class Input(Schema):
+    """Request bodies refuse fields they do not know (a typo is an error, not ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageOf[T](Schema):
+    items: list[T]
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` to get the next page; null on the last page."
+    )
+
+
+def _within_years(value: dt.datetime) -> dt.datetime:
+    if not in_range(value.date()):
+        raise ValueError(f"choose a time between {FIRST.year} and {LAST.year}")
+    return value
+
+
+def _day_within_years(value: dt.date) -> dt.date:
+    if not in_range(value):
+        raise ValueError(f"choose a date between {FIRST.year} and {LAST.year}")
+    return value
+
+
+# A moment with its offset (a naive time is ambiguous), in the years a clinic can mean.
+Moment = Annotated[AwareDatetime, AfterValidator(_within_years)]
+Day = Annotated[dt.date, AfterValidator(_day_within_years)]
+# Ids: positive and within a 64-bit column.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
