@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Header, Query, Router
+from ninja import Header, Query, Router, Status
 
 from bookwell.bookings import desk
 from bookwell.bookings.models import Appointment, Source
@@ -56,10 +56,11 @@ def appointments_list(request: HttpRequest, q: Query[AppointmentListQuery]) -> d
         if q.start is not None and q.end < q.start:
             raise ApiError(422, "bad_range", "end must not be before start.")
         qs = qs.filter(start__lt=dt.datetime.combine(q.end + dt.timedelta(days=1), dt.time(), zone))
+    # Filters by id name objects of this clinic: another clinic's id is a 404, as everywhere.
     if q.staff is not None:
-        qs = qs.filter(staff_id=q.staff)
+        qs = qs.filter(staff=access_in_clinic(StaffMember, q.staff))
     if q.client is not None:
-        qs = qs.filter(client_id=q.client)
+        qs = qs.filter(client=access_in_clinic(Client, q.client))
     if q.status is not None:
         qs = qs.filter(status=q.status)
     items, cursor = page(qs, cursor=q.cursor, limit=q.limit, updated_since=q.updated_since)
@@ -95,7 +96,7 @@ def appointment_create(
         str | None,
         Header(alias="Idempotency-Key", max_length=80, description=IDEMPOTENCY_HELP),
     ] = None,
-) -> tuple[int, Appointment]:
+) -> Status[Appointment]:
     """Books a time that availability offers (working hours, notice, advance window)."""
     clinic = request.auth.clinic  # type: ignore[attr-defined]
     key = (idempotency_key or "").strip() or None
@@ -129,7 +130,7 @@ def appointment_create(
             )
     except SlotTaken as exc:
         raise ApiError(409, "slot_taken", "This time is not free.") from exc
-    return 201, made
+    return Status(201, made)
 
 
 @endpoint(

@@ -610,6 +610,7 @@ def appointment_set_status(
                 _("The appointment changed meanwhile. Reload and try again."), code="stale"
             )
         appointment.status = status
+        appointment.updated_at = changes["updated_at"]  # type: ignore[assignment]
         if (
             notify
             and status in (Status.CANCELLED_BY_CLIENT, Status.CANCELLED_BY_CLINIC)

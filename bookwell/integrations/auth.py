@@ -71,6 +71,7 @@ def endpoint(
             with clinic_context(clinic), timezone.override(ZoneInfo(clinic.time_zone)):
                 return view(request, *args, **kw)
 
+        kwargs.setdefault("operation_id", view.__name__)
         extra = dict(kwargs.pop("openapi_extra", None) or {})
         extra["x-scope"] = scope.value
         success = kwargs.pop("response", None)
