@@ -8,6 +8,8 @@ token's clinic (P1) and in that clinic's time zone.
 from __future__ import annotations
 
 import functools
+import inspect
+import typing
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +17,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
+from ninja.params.models import Query as QueryParam
 from ninja.security import HttpBearer
 
 from bookwell.core import ratelimit
@@ -50,6 +53,17 @@ class TokenAuth(HttpBearer):
         return found
 
 
+def _query_names(view: Callable[..., Any]) -> set[str]:
+    """The query parameters an operation declares (its `Query[Model]` argument's fields)."""
+    names: set[str] = set()
+    for param in inspect.signature(view).parameters.values():
+        for arg in typing.get_args(param.annotation):
+            fields = getattr(arg, "model_fields", None)
+            if fields and any(isinstance(m, QueryParam) for m in typing.get_args(param.annotation)):
+                names |= {f.alias or name for name, f in fields.items()}
+    return names
+
+
 def endpoint(
     method: Callable[..., Callable[[Callable[..., Any]], Any]],
     path: str,
@@ -60,8 +74,17 @@ def endpoint(
     """`@endpoint(router.get, "/services", scope=Scope.SCHEDULE_READ, response=...)`."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        known = _query_names(view)
+
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kw: Any) -> Any:
+            unknown = sorted(set(request.GET) - known)
+            if unknown:  # a misspelt filter must not quietly return everything
+                raise ApiError(
+                    422,
+                    "unknown_parameter",
+                    "Unknown query parameter: " + ", ".join(repr(n[:40]) for n in unknown[:5]),
+                )
             token: ApiToken = request.auth  # type: ignore[attr-defined]
             if scope not in effective(token.scopes):
                 raise ApiError(

@@ -11,7 +11,7 @@ from bookwell.core.access import access_in_clinic
 from bookwell.integrations.auth import endpoint
 from bookwell.integrations.pagination import MAX_LIMIT, page
 from bookwell.integrations.problems import ApiError
-from bookwell.integrations.schemas import PageOf
+from bookwell.integrations.schemas import Day, Id, PageOf
 from bookwell.integrations.scopes import Scope
 from bookwell.scheduling.models import Location, Room, Service, StaffMember
 from bookwell.scheduling.schemas import (
@@ -74,13 +74,13 @@ MAX_AVAILABILITY_DAYS = 62
 
 
 class AvailabilityQuery(Schema):
-    service: int = Field(..., ge=1, le=2**53)
-    start: dt.date = Field(..., description="First local date (the clinic's), inclusive.")
-    end: dt.date = Field(
+    service: Id
+    start: Day = Field(..., description="First local date (the clinic's), inclusive.")
+    end: Day = Field(
         ...,
         description=f"Last local date, inclusive; {MAX_AVAILABILITY_DAYS} days at most.",
     )
-    staff: int | None = Field(None, ge=1, le=2**53)
+    staff: Id | None = None
 
 
 @endpoint(router.get, "/availability", scope=Scope.APPOINTMENTS_READ, response=AvailabilityOut)
