@@ -5,10 +5,10 @@ import uuid
 from typing import Literal
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from bookwell.bookings.models import CancelReason, OverrideReason, Status
-from bookwell.integrations.schemas import Day, Id, Input, Moment
+from bookwell.integrations.schemas import BodyId, Day, Id, Input, Moment
 
 
 class AppointmentOut(Schema):
@@ -41,22 +41,22 @@ class AppointmentListQuery(Schema):
 
 
 class AppointmentIn(Input):
-    service: Id
-    staff: Id | None = Field(None, description="Omit for whoever is free (no preference).")
+    service: BodyId
+    staff: BodyId | None = Field(None, description="Omit for whoever is free (no preference).")
     start: Moment
     client: uuid.UUID | None = None
-    room: Id | None = None
+    room: BodyId | None = None
 
 
 class RescheduleIn(Input):
     start: Moment
-    staff: Id | None = Field(None, description="Move to another staff member who offers it.")
-    room: Id | None = None
+    staff: BodyId | None = Field(None, description="Move to another staff member who offers it.")
+    room: BodyId | None = None
 
 
 class CancelIn(Input):
     reason: CancelReason
-    for_client: bool = Field(
+    for_client: StrictBool = Field(
         False, description="Cancelled on the client's behalf (their notice window applies)."
     )
     override_reason: OverrideReason | None = Field(

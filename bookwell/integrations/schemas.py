@@ -5,7 +5,14 @@ import re
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+)
 
 from bookwell.core.dates import FIRST, LAST, in_range
 
@@ -42,13 +49,17 @@ ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def _iso_moment(value: object) -> object:
     # pydantic would also read a number ("0.5") as seconds since 1970: the API takes ISO 8601.
-    if isinstance(value, str) and not ISO_MOMENT.match(value):
+    if not isinstance(value, str | dt.datetime) or (
+        isinstance(value, str) and not ISO_MOMENT.match(value)
+    ):
         raise ValueError("give a date and time in ISO 8601, like 2031-03-05T10:00:00+01:00")
     return value
 
 
 def _iso_day(value: object) -> object:
-    if isinstance(value, str) and not ISO_DAY.match(value):
+    if not isinstance(value, str | dt.date) or (
+        isinstance(value, str) and not ISO_DAY.match(value)
+    ):
         raise ValueError("give a date in ISO 8601, like 2031-03-05")
     return value
 
@@ -68,5 +79,7 @@ def _day_within_years(value: dt.date) -> dt.date:
 # A moment with its offset (a naive time is ambiguous), in the years a clinic can mean.
 Moment = Annotated[AwareDatetime, BeforeValidator(_iso_moment), AfterValidator(_within_years)]
 Day = Annotated[dt.date, BeforeValidator(_iso_day), AfterValidator(_day_within_years)]
-# Ids: positive and within a 64-bit column.
+# Ids: positive and within a 64-bit column. In a JSON body an id is a number, never "7" or
+# 7.0 (BodyId); in a path or query string it is text by nature (Id).
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+BodyId = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]

@@ -32,6 +32,14 @@ class ApiClient:
     def get(self, path: str, params: dict[str, Any] | None = None, **headers: str) -> Any:
         return self.client.get(f"/api/v1{path}", params or {}, headers={**self.headers, **headers})
 
+    def patch(self, path: str, body: Any = None, **headers: str) -> Any:
+        return self.client.patch(
+            f"/api/v1{path}",
+            body if body is not None else {},
+            content_type="application/json",
+            headers={**self.headers, **headers},
+        )
+
     def post(self, path: str, body: Any = None, **headers: str) -> Any:
         return self.client.post(
             f"/api/v1{path}",

@@ -1,0 +1,62 @@
+"""API: client records — list, search, read, create, update."""
+
+import dataclasses
+import uuid
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router, Status
+
+from bookwell.clients.models import Client
+from bookwell.clients.schemas import ClientIn, ClientListQuery, ClientOut, ClientPatch
+from bookwell.clients.selectors import client_search
+from bookwell.clients.services import ClientInput, client_create, client_update
+from bookwell.core.access import access_in_clinic
+from bookwell.integrations.auth import endpoint
+from bookwell.integrations.pagination import page
+from bookwell.integrations.problems import ApiError
+from bookwell.integrations.schemas import PageOf
+from bookwell.integrations.scopes import Scope
+
+router = Router(tags=["clients"])
+
+
+@endpoint(router.get, "/clients", scope=Scope.CLIENTS_READ, response=PageOf[ClientOut])
+def clients_list(request: HttpRequest, q: Query[ClientListQuery]) -> dict[str, Any]:
+    """Every client (paged, oldest change first), or a search by email, phone or name."""
+    if q.q is not None:
+        if q.cursor or q.updated_since:
+            raise ApiError(422, "bad_filter", "Search with q alone (no cursor or updated_since).")
+        found = client_search(clinic=request.auth.clinic, query=q.q)  # type: ignore[attr-defined]
+        return {"items": found[: q.limit], "next_cursor": None}
+    items, cursor = page(
+        Client.objects.all(), cursor=q.cursor, limit=q.limit, updated_since=q.updated_since
+    )
+    return {"items": items, "next_cursor": cursor}
+
+
+@endpoint(router.get, "/clients/{client_id}", scope=Scope.CLIENTS_READ, response=ClientOut)
+def client_get(request: HttpRequest, client_id: uuid.UUID) -> Client:
+    return access_in_clinic(Client, client_id)
+
+
+@endpoint(router.post, "/clients", scope=Scope.CLIENTS_WRITE, response={201: ClientOut})
+def client_add(request: HttpRequest, body: ClientIn) -> Status[Client]:
+    """A new client record (checked as on the staff page: contact formats, duplicates)."""
+    data = ClientInput(**body.model_dump())
+    return Status(201, client_create(clinic=request.auth.clinic, data=data))  # type: ignore[attr-defined]
+
+
+@endpoint(router.patch, "/clients/{client_id}", scope=Scope.CLIENTS_WRITE, response=ClientOut)
+def client_change(request: HttpRequest, client_id: uuid.UUID, body: ClientPatch) -> Client:
+    """Changes the fields sent; a restricted record is read-only (409)."""
+    client = access_in_clinic(Client, client_id)
+    current = {f.name: getattr(client, f.name) for f in dataclasses.fields(ClientInput)}
+    changes = body.model_dump(exclude_unset=True)
+    if any(v is None for v in changes.values()):
+        raise ApiError(422, "null_field", "Leave a field out to keep it; null is not a value.")
+    return client_update(
+        clinic=request.auth.clinic,  # type: ignore[attr-defined]
+        client=client,
+        data=ClientInput(**{**current, **changes}),
+    )
