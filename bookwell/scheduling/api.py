@@ -4,7 +4,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from bookwell.core.access import access_in_clinic
@@ -13,16 +13,40 @@ from bookwell.integrations.pagination import MAX_LIMIT, page
 from bookwell.integrations.problems import ApiError
 from bookwell.integrations.schemas import Day, Id, PageOf
 from bookwell.integrations.scopes import Scope
-from bookwell.scheduling.models import Location, Room, Service, StaffMember
+from bookwell.scheduling.models import (
+    ClinicClosure,
+    DateOverride,
+    Location,
+    Room,
+    Service,
+    StaffMember,
+    TimeOff,
+    WorkingHours,
+)
 from bookwell.scheduling.schemas import (
     AvailabilityOut,
+    ClosureIn,
+    ClosureOut,
+    DatedQuery,
+    HoursOut,
     LocationOut,
+    OverrideIn,
+    OverrideOut,
     RoomOut,
     ServiceOut,
     StaffOut,
+    TimeOffIn,
+    TimeOffOut,
     TimeOut,
+    WeekIn,
 )
 from bookwell.scheduling.selectors import availability
+from bookwell.scheduling.services import (
+    closure_add,
+    override_set,
+    time_off_add,
+    weekly_hours_replace,
+)
 
 router = Router(tags=["schedule"])
 
@@ -110,3 +134,118 @@ def availability_get(request: HttpRequest, q: Query[AvailabilityQuery]) -> dict[
         for s in slots
     ]
     return {"service": service.pk, "times": times}
+
+
+# --- Hours, date overrides, time off, closures ----------------------------------------------
+
+
+@endpoint(router.get, "/staff/{staff_id}/hours", scope=Scope.SCHEDULE_READ, response=list[HoursOut])
+def hours_get(request: HttpRequest, staff_id: int) -> Any:
+    """A staff member's weekly hours, in each location's wall-clock time."""
+    staff = access_in_clinic(StaffMember, staff_id)
+    return WorkingHours.objects.filter(staff=staff).order_by("weekday", "start_min")
+
+
+@endpoint(
+    router.put, "/staff/{staff_id}/hours", scope=Scope.SCHEDULE_WRITE, response=list[HoursOut]
+)
+def hours_replace(request: HttpRequest, staff_id: int, body: WeekIn) -> Any:
+    """Replaces the whole week at once (intervals of a day may not overlap)."""
+    staff = access_in_clinic(StaffMember, staff_id)
+    week: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for row in body.hours:
+        location = access_in_clinic(Location, row.location)
+        if row.end_min <= row.start_min:
+            raise ApiError(422, "bad_range", "Each interval must end after it starts.")
+        week.setdefault((location.pk, row.weekday), []).append((row.start_min, row.end_min))
+    weekly_hours_replace(clinic=request.auth.clinic, staff=staff, hours=week)  # type: ignore[attr-defined]
+    return WorkingHours.objects.filter(staff=staff).order_by("weekday", "start_min")
+
+
+def _dated(qs: Any, q: DatedQuery, field: str, end_field: str | None = None) -> dict[str, Any]:
+    if q.staff is not None:
+        qs = qs.filter(staff=access_in_clinic(StaffMember, q.staff))
+    if q.start is not None:
+        qs = qs.filter(**{f"{end_field or field}__gte": q.start})
+    if q.end is not None:
+        qs = qs.filter(**{f"{field}__lte": q.end})
+    items, cursor = page(qs, cursor=q.cursor, limit=q.limit)
+    return {"items": items, "next_cursor": cursor}
+
+
+@endpoint(router.get, "/overrides", scope=Scope.SCHEDULE_READ, response=PageOf[OverrideOut])
+def overrides_list(request: HttpRequest, q: Query[DatedQuery]) -> dict[str, Any]:
+    return _dated(DateOverride.objects.all(), q, "date")
+
+
+@endpoint(
+    router.put,
+    "/staff/{staff_id}/overrides/{date}",
+    scope=Scope.SCHEDULE_WRITE,
+    response=OverrideOut,
+)
+def override_put(request: HttpRequest, staff_id: int, date: Day, body: OverrideIn) -> Any:
+    """Other hours on one date (replacing any earlier override); no intervals: closed."""
+    staff = access_in_clinic(StaffMember, staff_id)
+    location = access_in_clinic(Location, body.location)
+    return override_set(
+        clinic=request.auth.clinic,  # type: ignore[attr-defined]
+        staff=staff,
+        date=date,
+        location=location,
+        intervals=[(a, b) for a, b in body.intervals],
+    )
+
+
+@endpoint(
+    router.delete, "/overrides/{override_id}", scope=Scope.SCHEDULE_WRITE, response={204: None}
+)
+def override_remove(request: HttpRequest, override_id: int) -> Status[None]:
+    access_in_clinic(DateOverride, override_id).delete()
+    return Status(204, None)
+
+
+@endpoint(router.get, "/time-off", scope=Scope.SCHEDULE_READ, response=PageOf[TimeOffOut])
+def time_off_list(request: HttpRequest, q: Query[DatedQuery]) -> dict[str, Any]:
+    return _dated(TimeOff.objects.all(), q, "start__date", "end__date")
+
+
+@endpoint(router.post, "/time-off", scope=Scope.SCHEDULE_WRITE, response={201: TimeOffOut})
+def time_off_create(request: HttpRequest, body: TimeOffIn) -> Status[TimeOff]:
+    made = time_off_add(
+        clinic=request.auth.clinic,  # type: ignore[attr-defined]
+        staff=access_in_clinic(StaffMember, body.staff),
+        start=body.start,
+        end=body.end,
+        category=body.category,
+    )
+    return Status(201, made)
+
+
+@endpoint(
+    router.delete, "/time-off/{time_off_id}", scope=Scope.SCHEDULE_WRITE, response={204: None}
+)
+def time_off_remove(request: HttpRequest, time_off_id: int) -> Status[None]:
+    access_in_clinic(TimeOff, time_off_id).delete()
+    return Status(204, None)
+
+
+@endpoint(router.get, "/closures", scope=Scope.SCHEDULE_READ, response=PageOf[ClosureOut])
+def closures_list(request: HttpRequest, q: Query[DatedQuery]) -> dict[str, Any]:
+    if q.staff is not None:
+        raise ApiError(422, "bad_filter", "Closures are the whole clinic's: no staff filter.")
+    return _dated(ClinicClosure.objects.all(), q, "first_day", "last_day")
+
+
+@endpoint(router.post, "/closures", scope=Scope.SCHEDULE_WRITE, response={201: ClosureOut})
+def closure_create(request: HttpRequest, body: ClosureIn) -> Status[ClinicClosure]:
+    if body.last_day < body.first_day:
+        raise ApiError(422, "bad_range", "last_day must not be before first_day.")
+    closure = ClinicClosure(first_day=body.first_day, last_day=body.last_day, label=body.label)
+    return Status(201, closure_add(clinic=request.auth.clinic, closure=closure))  # type: ignore[attr-defined]
+
+
+@endpoint(router.delete, "/closures/{closure_id}", scope=Scope.SCHEDULE_WRITE, response={204: None})
+def closure_remove(request: HttpRequest, closure_id: int) -> Status[None]:
+    access_in_clinic(ClinicClosure, closure_id).delete()
+    return Status(204, None)

@@ -32,6 +32,17 @@ class ApiClient:
     def get(self, path: str, params: dict[str, Any] | None = None, **headers: str) -> Any:
         return self.client.get(f"/api/v1{path}", params or {}, headers={**self.headers, **headers})
 
+    def put(self, path: str, body: Any = None, **headers: str) -> Any:
+        return self.client.put(
+            f"/api/v1{path}",
+            body if body is not None else {},
+            content_type="application/json",
+            headers={**self.headers, **headers},
+        )
+
+    def delete(self, path: str, **headers: str) -> Any:
+        return self.client.delete(f"/api/v1{path}", headers={**self.headers, **headers})
+
     def patch(self, path: str, body: Any = None, **headers: str) -> Any:
         return self.client.patch(
             f"/api/v1{path}",

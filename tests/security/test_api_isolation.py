@@ -19,7 +19,16 @@ from bookwell.clients.models import Client as ClientRecord
 from bookwell.clients.services import ClientInput, client_create
 from bookwell.core.context import clinic_context, platform_scope
 from bookwell.integrations.scopes import IMPLIED, Scope
-from bookwell.scheduling.models import Location, Room, Service, StaffMember, WorkingHours
+from bookwell.scheduling.models import (
+    ClinicClosure,
+    DateOverride,
+    Location,
+    Room,
+    Service,
+    StaffMember,
+    TimeOff,
+    WorkingHours,
+)
 from bookwell.tenancy.models import Clinic
 from tests.bookings.factories import schedule
 from tests.integrations.helpers import ApiClient, token_for
@@ -42,6 +51,15 @@ BODIES: dict[str, Any] = {
     "appointment_status": lambda ids: {"status": "checked_in"},
     "client_add": lambda ids: {"full_name": "New Person", "email": "new.person@example.test"},
     "client_change": lambda ids: {"note": "Prefers mornings"},
+    "hours_replace": lambda ids: {
+        "hours": [{"location": ids["location"], "weekday": 0, "start_min": 540, "end_min": 600}]
+    },
+    "override_put": lambda ids: {"location": ids["location"], "intervals": [[540, 600]]},
+    "time_off_create": lambda ids: {
+        "staff": ids["staff"], "start": "2031-03-10T08:00:00Z", "end": "2031-03-10T12:00:00Z",
+        "category": "training",
+    },
+    "closure_create": lambda ids: {"first_day": "2031-12-24", "last_day": "2031-12-26"},
 }  # fmt: skip
 
 
@@ -54,12 +72,25 @@ def _objects(clinic: Clinic) -> dict[str, Any]:
                 start_min=8 * 60, end_min=18 * 60,
             )  # fmt: skip
         client = client_create(clinic=clinic, data=ClientInput(full_name="Iso Client"))
+        override = DateOverride.objects.create(
+            clinic=clinic, staff=s.staff, location=s.location, date=dt.date(2031, 3, 9)
+        )
+        time_off = TimeOff.objects.create(
+            clinic=clinic, staff=s.staff, category="other",
+            start=dt.datetime(2031, 3, 11, 8, tzinfo=dt.UTC),
+            end=dt.datetime(2031, 3, 11, 9, tzinfo=dt.UTC),
+        )  # fmt: skip
+        closure = ClinicClosure.objects.create(
+            clinic=clinic, first_day=dt.date(2031, 5, 1), last_day=dt.date(2031, 5, 1)
+        )
         appointment = appointment_book(
             clinic=clinic, request=BookingRequest(service=s.service, staff=s.staff, start=AT)
         )
     return {
         "service": s.service.pk, "staff": s.staff.pk, "room": s.room.pk,
         "client": str(client.pk), "appointment": str(appointment.pk),
+        "location": s.location.pk, "override": override.pk, "time_off": time_off.pk,
+        "closure": closure.pk, "date": "2031-03-10",
     }  # fmt: skip
 
 
@@ -85,16 +116,18 @@ def _request(api: ApiClient, method: str, path: str, op: dict[str, Any], ids: di
             query[param["name"]] = "2031-03-05"  # the dates of availability
     if method == "get":
         return api.get(url, query)
-    if method == "patch":
-        return api.patch(url, BODIES[op["operationId"]](ids))
+    if method == "delete":
+        return api.delete(url)
+    if method in ("patch", "put"):
+        return getattr(api, method)(url, BODIES[op["operationId"]](ids))
     return api.post(url, BODIES[op["operationId"]](ids))
 
 
-_PLACEHOLDER = {k: 1 for k in ("service", "staff", "client", "room", "appointment")}
+_PLACEHOLDER = {k: 1 for k in ("service", "staff", "client", "room", "appointment", "location")}
 
 
 def _takes_ids(op: dict[str, Any]) -> bool:
-    path_ids = any(p["in"] == "path" for p in op.get("parameters", []))
+    path_ids = any(p["in"] == "path" and p["name"] != "date" for p in op.get("parameters", []))
     query_ids = any(
         p["in"] == "query" and p.get("required") and p["name"] in ("service", "staff", "client")
         for p in op.get("parameters", [])
@@ -135,6 +168,9 @@ LISTED = {
     "/api/v1/staff": StaffMember,
     "/api/v1/appointments": Appointment,
     "/api/v1/clients": ClientRecord,
+    "/api/v1/overrides": DateOverride,
+    "/api/v1/time-off": TimeOff,
+    "/api/v1/closures": ClinicClosure,
 }
 
 
