@@ -10,7 +10,8 @@ from django.http import HttpRequest
 from ninja import Header, Query, Router, Status
 
 from bookwell.bookings import desk
-from bookwell.bookings.models import Appointment, Source
+from bookwell.bookings.models import Appointment, Source, WaitlistEntry
+from bookwell.bookings.online import online_waitlist_leave
 from bookwell.bookings.schemas import (
     AppointmentIn,
     AppointmentListQuery,
@@ -18,6 +19,9 @@ from bookwell.bookings.schemas import (
     CancelIn,
     RescheduleIn,
     StatusIn,
+    WaitlistIn,
+    WaitlistOut,
+    WaitlistQuery,
 )
 from bookwell.bookings.services import (
     BookingRequest,
@@ -27,6 +31,7 @@ from bookwell.bookings.services import (
     appointment_reschedule,
     appointment_set_status,
 )
+from bookwell.bookings.waitlist import waitlist_join
 from bookwell.clients.models import Client
 from bookwell.core.access import access_in_clinic
 from bookwell.integrations.auth import endpoint
@@ -190,3 +195,45 @@ def appointment_status(
     appointment = access_in_clinic(Appointment, appointment_id)
     with transaction.atomic():
         return appointment_set_status(appointment=appointment, status=body.status)
+
+
+# --- Waitlist --------------------------------------------------------------------------------
+
+
+@endpoint(router.get, "/waitlist", scope=Scope.APPOINTMENTS_READ, response=PageOf[WaitlistOut])
+def waitlist_list(request: HttpRequest, q: Query[WaitlistQuery]) -> dict[str, Any]:
+    """Clients waiting for a time, by status, service or client."""
+    qs = WaitlistEntry.objects.all()
+    if q.status is not None:
+        qs = qs.filter(status=q.status)
+    if q.service is not None:
+        qs = qs.filter(service=access_in_clinic(Service, q.service))
+    if q.client is not None:
+        qs = qs.filter(client=access_in_clinic(Client, q.client))
+    items, cursor = page(qs, cursor=q.cursor, limit=q.limit)
+    return {"items": items, "next_cursor": cursor}
+
+
+@endpoint(router.post, "/waitlist", scope=Scope.APPOINTMENTS_WRITE, response={201: WaitlistOut})
+def waitlist_add(request: HttpRequest, body: WaitlistIn) -> Status[WaitlistEntry]:
+    """Puts a client on the waitlist; a freed time is offered to them by email or SMS."""
+    entry = waitlist_join(
+        clinic=request.auth.clinic,  # type: ignore[attr-defined]
+        client=access_in_clinic(Client, body.client),
+        service=access_in_clinic(Service, body.service),
+        staff=access_in_clinic(StaffMember, body.staff) if body.staff else None,
+        first_day=body.first_day,
+        last_day=body.last_day,
+    )
+    return Status(201, entry)
+
+
+@endpoint(
+    router.post,
+    "/waitlist/{entry_id}/withdraw",
+    scope=Scope.APPOINTMENTS_WRITE,
+    response=WaitlistOut,
+)
+def waitlist_withdraw(request: HttpRequest, entry_id: int) -> WaitlistEntry:
+    """Takes the client off the list; an open offer passes to the next in line."""
+    return online_waitlist_leave(entry=access_in_clinic(WaitlistEntry, entry_id))

@@ -7,7 +7,7 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field, StrictBool
 
-from bookwell.bookings.models import CancelReason, OverrideReason, Status
+from bookwell.bookings.models import CancelReason, OverrideReason, Status, WaitlistStatus
 from bookwell.integrations.schemas import BodyId, Day, Id, Input, Moment
 
 
@@ -66,3 +66,30 @@ class CancelIn(Input):
 
 class StatusIn(Input):
     status: Literal["checked_in", "completed", "no_show"]
+
+
+class WaitlistOut(Schema):
+    id: int
+    client_id: uuid.UUID
+    service_id: int
+    staff_id: int | None
+    first_day: dt.date
+    last_day: dt.date
+    status: WaitlistStatus
+    created_at: dt.datetime
+
+
+class WaitlistIn(Input):
+    client: uuid.UUID
+    service: BodyId
+    staff: BodyId | None = None
+    first_day: Day
+    last_day: Day
+
+
+class WaitlistQuery(Schema):
+    status: WaitlistStatus | None = None
+    service: Id | None = None
+    client: uuid.UUID | None = None
+    cursor: str | None = Field(None, max_length=500)
+    limit: int = Field(50, ge=1, le=200)

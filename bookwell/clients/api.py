@@ -7,15 +7,30 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
-from bookwell.clients.models import Client
-from bookwell.clients.schemas import ClientIn, ClientListQuery, ClientOut, ClientPatch
+from bookwell.clients.models import Client, ConsentMethod, ConsentRecord, PrivacyNotice
+from bookwell.clients.schemas import (
+    ClientIn,
+    ClientListQuery,
+    ClientOut,
+    ClientPatch,
+    ConsentIn,
+    ConsentOut,
+    ConsentQuery,
+    NoticeOut,
+)
 from bookwell.clients.selectors import client_search
-from bookwell.clients.services import ClientInput, client_create, client_update
+from bookwell.clients.services import (
+    ClientInput,
+    client_create,
+    client_update,
+    consent_record,
+    privacy_notice_current,
+)
 from bookwell.core.access import access_in_clinic
 from bookwell.integrations.auth import endpoint
 from bookwell.integrations.pagination import page
 from bookwell.integrations.problems import ApiError
-from bookwell.integrations.schemas import PageOf
+from bookwell.integrations.schemas import PageOf, PageQuery
 from bookwell.integrations.scopes import Scope
 
 router = Router(tags=["clients"])
@@ -60,3 +75,41 @@ def client_change(request: HttpRequest, client_id: uuid.UUID, body: ClientPatch)
         client=client,
         data=ClientInput(**{**current, **changes}),
     )
+
+
+# --- Privacy notices and consent (P18) ------------------------------------------------------
+
+
+@endpoint(router.get, "/privacy-notices", scope=Scope.CLIENTS_READ, response=PageOf[NoticeOut])
+def notices_list(request: HttpRequest, q: Query[PageQuery]) -> dict[str, Any]:
+    """Every version of the clinic's privacy notice, oldest first."""
+    items, next_cursor = page(PrivacyNotice.objects.all(), cursor=q.cursor, limit=q.limit)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@endpoint(router.get, "/consents", scope=Scope.CLIENTS_READ, response=PageOf[ConsentOut])
+def consents_list(request: HttpRequest, q: Query[ConsentQuery]) -> dict[str, Any]:
+    """Consent records: who agreed to which notice version, when and how."""
+    qs = ConsentRecord.objects.all()
+    if q.client is not None:
+        qs = qs.filter(client=access_in_clinic(Client, q.client))
+    items, cursor = page(qs, cursor=q.cursor, limit=q.limit)
+    return {"items": items, "next_cursor": cursor}
+
+
+@endpoint(
+    router.post,
+    "/clients/{client_id}/consents",
+    scope=Scope.CLIENTS_WRITE,
+    response={201: ConsentOut},
+)
+def consent_add(request: HttpRequest, client_id: uuid.UUID, body: ConsentIn) -> Status[Any]:
+    """Records that the client agreed to the current notice (an older version is a 409)."""
+    clinic = request.auth.clinic  # type: ignore[attr-defined]
+    client = access_in_clinic(Client, client_id)
+    notice = access_in_clinic(PrivacyNotice, body.notice)
+    current = privacy_notice_current(clinic=clinic)
+    if current is None or current.pk != notice.pk:
+        raise ApiError(409, "notice_outdated", "Consent is recorded to the current notice only.")
+    record = consent_record(clinic=clinic, client=client, notice=notice, method=ConsentMethod.API)
+    return Status(201, record)

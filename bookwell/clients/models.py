@@ -120,6 +120,7 @@ class ConsentMethod(models.TextChoices):
     ONLINE = "online", _("Online booking")
     STAFF = "staff", _("Recorded by staff")
     IMPORT = "import", _("Imported")
+    API = "api", _("Recorded through the API")
 
 
 class ConsentRecord(TenantModel):

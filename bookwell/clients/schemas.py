@@ -6,8 +6,8 @@ import uuid
 from ninja import Schema
 from pydantic import Field, StrictBool
 
-from bookwell.clients.models import NameKind
-from bookwell.integrations.schemas import Input, Moment
+from bookwell.clients.models import ConsentMethod, NameKind
+from bookwell.integrations.schemas import BodyId, Input, Moment
 
 
 class ClientOut(Schema):
@@ -58,5 +58,32 @@ class ClientListQuery(Schema):
         "words. Returns the best `limit` matches, newest first, on one page.",
     )
     updated_since: Moment | None = None
+    cursor: str | None = Field(None, max_length=500)
+    limit: int = Field(50, ge=1, le=200)
+
+
+class NoticeOut(Schema):
+    id: int
+    version: int
+    effective_at: dt.datetime
+    body: str
+
+
+class ConsentOut(Schema):
+    id: int
+    client_id: uuid.UUID | None
+    notice_id: int
+    given_at: dt.datetime
+    method: ConsentMethod
+
+
+class ConsentIn(Input):
+    notice: BodyId = Field(
+        ..., description="The notice version the client agreed to (the current one)."
+    )
+
+
+class ConsentQuery(Schema):
+    client: uuid.UUID | None = None
     cursor: str | None = Field(None, max_length=500)
     limit: int = Field(50, ge=1, le=200)

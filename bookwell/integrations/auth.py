@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
+from ninja.params.models import Header
 from ninja.params.models import Query as QueryParam
 from ninja.security import HttpBearer
 
@@ -24,7 +25,7 @@ from bookwell.core import ratelimit
 from bookwell.core.context import clinic_context
 from bookwell.integrations.models import ApiToken
 from bookwell.integrations.problems import ApiError
-from bookwell.integrations.schemas import Problem
+from bookwell.integrations.schemas import Input, Problem
 from bookwell.integrations.scopes import Scope, effective
 from bookwell.integrations.services import api_token_find
 
@@ -64,6 +65,22 @@ def _query_names(view: Callable[..., Any]) -> set[str]:
     return names
 
 
+def _check_parameters(view: Callable[..., Any], path: str) -> None:
+    """Query parameters come as one `Query[Model]` argument (the unknown-parameter check reads
+    its fields); anything else must be the request, a path part, the body or a header."""
+    for name, param in inspect.signature(view).parameters.items():
+        extras = typing.get_args(param.annotation)[1:]
+        is_body = isinstance(param.annotation, type) and issubclass(param.annotation, Input)
+        if (
+            name == "request"
+            or "{" + name + "}" in path
+            or is_body
+            or any(isinstance(m, QueryParam | Header) for m in extras)
+        ):
+            continue
+        raise TypeError(f"{view.__name__}: put {name!r} in a Query[Model] argument")
+
+
 def endpoint(
     method: Callable[..., Callable[[Callable[..., Any]], Any]],
     path: str,
@@ -75,6 +92,7 @@ def endpoint(
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         known = _query_names(view)
+        _check_parameters(view, path)
 
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kw: Any) -> Any:

@@ -36,6 +36,11 @@ class Input(Schema):
     model_config = ConfigDict(extra="forbid")
 
 
+class PageQuery(Schema):
+    cursor: str | None = Field(None, max_length=500)
+    limit: int = Field(50, ge=1, le=200)
+
+
 class PageOf[T](Schema):
     items: list[T]
     next_cursor: str | None = Field(

@@ -13,10 +13,17 @@ from typing import Any
 import pytest
 
 from bookwell.api import api
-from bookwell.bookings.models import Appointment
+from bookwell.bookings.models import Appointment, WaitlistEntry
 from bookwell.bookings.services import BookingRequest, appointment_book
+from bookwell.bookings.waitlist import waitlist_join
 from bookwell.clients.models import Client as ClientRecord
-from bookwell.clients.services import ClientInput, client_create
+from bookwell.clients.models import ConsentRecord, PrivacyNotice
+from bookwell.clients.services import (
+    ClientInput,
+    client_create,
+    consent_record,
+    privacy_notice_publish,
+)
 from bookwell.core.context import clinic_context, platform_scope
 from bookwell.integrations.scopes import IMPLIED, Scope
 from bookwell.scheduling.models import (
@@ -59,6 +66,12 @@ BODIES: dict[str, Any] = {
         "staff": ids["staff"], "start": "2031-03-10T08:00:00Z", "end": "2031-03-10T12:00:00Z",
         "category": "training",
     },
+    "waitlist_add": lambda ids: {
+        "client": ids["client"], "service": ids["service"], "first_day": "2031-03-10",
+        "last_day": "2031-03-20",
+    },
+    "waitlist_withdraw": lambda ids: {},
+    "consent_add": lambda ids: {"notice": ids["notice"]},
     "closure_create": lambda ids: {"first_day": "2031-12-24", "last_day": "2031-12-26"},
 }  # fmt: skip
 
@@ -80,6 +93,12 @@ def _objects(clinic: Clinic) -> dict[str, Any]:
             start=dt.datetime(2031, 3, 11, 8, tzinfo=dt.UTC),
             end=dt.datetime(2031, 3, 11, 9, tzinfo=dt.UTC),
         )  # fmt: skip
+        entry = waitlist_join(
+            clinic=clinic, client=client, service=s.service,
+            first_day=dt.date(2031, 3, 10), last_day=dt.date(2031, 3, 20),
+        )  # fmt: skip
+        notice = privacy_notice_publish(clinic=clinic, body="Our notice.")
+        consent_record(clinic=clinic, client=client, notice=notice, method="staff")
         closure = ClinicClosure.objects.create(
             clinic=clinic, first_day=dt.date(2031, 5, 1), last_day=dt.date(2031, 5, 1)
         )
@@ -90,7 +109,7 @@ def _objects(clinic: Clinic) -> dict[str, Any]:
         "service": s.service.pk, "staff": s.staff.pk, "room": s.room.pk,
         "client": str(client.pk), "appointment": str(appointment.pk),
         "location": s.location.pk, "override": override.pk, "time_off": time_off.pk,
-        "closure": closure.pk, "date": "2031-03-10",
+        "closure": closure.pk, "date": "2031-03-10", "entry": entry.pk, "notice": notice.pk,
     }  # fmt: skip
 
 
@@ -123,7 +142,9 @@ def _request(api: ApiClient, method: str, path: str, op: dict[str, Any], ids: di
     return api.post(url, BODIES[op["operationId"]](ids))
 
 
-_PLACEHOLDER = {k: 1 for k in ("service", "staff", "client", "room", "appointment", "location")}
+_PLACEHOLDER = {
+    k: 1 for k in ("service", "staff", "client", "room", "appointment", "location", "notice")
+}
 
 
 def _takes_ids(op: dict[str, Any]) -> bool:
@@ -171,6 +192,9 @@ LISTED = {
     "/api/v1/overrides": DateOverride,
     "/api/v1/time-off": TimeOff,
     "/api/v1/closures": ClinicClosure,
+    "/api/v1/waitlist": WaitlistEntry,
+    "/api/v1/privacy-notices": PrivacyNotice,
+    "/api/v1/consents": ConsentRecord,
 }
 
 
