@@ -192,7 +192,10 @@ TEMPLATES = [
 # has no BYPASSRLS and owns no table (P1). Migrations run as the owning role given by
 # DATABASE_OWNER_URL (`bookwell migrate` switches to it by itself).
 _db_url = env("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'bookwell.sqlite3'}"
-if env_bool("BOOKWELL_DB_AS_OWNER") and env("DATABASE_OWNER_URL"):
+# Schema commands (migrate...) sign in as the owner on purpose; the runtime-role check
+# (tenancy.checks, bookwell.E010) then has nothing to say.
+DB_AS_OWNER = env_bool("BOOKWELL_DB_AS_OWNER") and bool(env("DATABASE_OWNER_URL"))
+if DB_AS_OWNER:
     _db_url = env("DATABASE_OWNER_URL")
 # Connections are kept between requests (a new PostgreSQL connection costs more than a whole
 # calendar page; on SQLite each one re-runs the PRAGMAs below) and checked before reuse. The

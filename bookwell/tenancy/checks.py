@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
 from django.db import connections
 
@@ -28,6 +29,8 @@ def database_role_problems(cursor: Any) -> list[str]:
 @checks.register(checks.Tags.database)
 def check_runtime_role(databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     messages: list[checks.CheckMessage] = []
+    if settings.DB_AS_OWNER:  # `bookwell migrate` as DATABASE_OWNER_URL: the owner, by design
+        return messages
     for alias in databases or []:
         connection = connections[alias]
         if connection.vendor != "postgresql":

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
@@ -26,7 +27,10 @@ class Shape[M: Model]:
         self, model: type[M], connection: BaseDatabaseWrapper, *, leave_out: str = ""
     ) -> None:
         self.model = model
-        self.connection = connection
+        # Built once per process and shared by threads: keep the alias, not the connection
+        # (each thread has its own); the quoting and converters depend only on the backend.
+        self.alias = connection.alias
+        self._quote = connection.ops.quote_name
         self.fields: list[Field[Any, Any]] = [
             f for f in model._meta.concrete_fields if f.name != leave_out
         ]
@@ -41,16 +45,18 @@ class Shape[M: Model]:
                 self._converters.append((i, found, col))
 
     def select(self, table_alias: str = "") -> str:
-        quote = self.connection.ops.quote_name
+        quote = self._quote
         prefix = f"{quote(table_alias)}." if table_alias else ""
         return ", ".join(f"{prefix}{quote(f.column or f.attname)}" for f in self.fields)
 
     def instance(self, row: Sequence[Any], start: int = 0) -> M:
         """The instance held by row[start:start + width] (left-out fields stay deferred)."""
         values = list(row[start : start + self.width])
-        for i, converters, col in self._converters:
-            value = values[i]
-            for convert in converters:
-                value = convert(value, col, self.connection)
-            values[i] = value
-        return self.model.from_db(self.connection.alias, self.names, values)
+        if self._converters:
+            connection = connections[self.alias]
+            for i, converters, col in self._converters:
+                value = values[i]
+                for convert in converters:
+                    value = convert(value, col, connection)
+                values[i] = value
+        return self.model.from_db(self.alias, self.names, values)

@@ -71,7 +71,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return False
         if conn.info.transaction_status == TransactionStatus.IDLE:
             try:
-                readable, _, _ = select.select([conn.fileno()], [], [], 0)
+                # poll(), not select(): select() cannot watch descriptors above 1023.
+                poller = select.poll()
+                poller.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+                readable = poller.poll(0)
             except (OSError, ValueError):
                 return False
             if not readable:
