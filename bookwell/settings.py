@@ -438,6 +438,14 @@ GUNICORN_WORKERS = env_int("BOOKWELL_WORKERS", 2)
 # Requests per minute one API token may make (429 with Retry-After beyond); one number for
 # now, to be tied to plan allowances.
 API_RATE_PER_MINUTE = env_int("BOOKWELL_API_RATE_PER_MINUTE", 600)
+# Webhooks go to public https addresses only (SSRF). Tests and local development may allow
+# private addresses (a receiver on this machine) and plain http.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("BOOKWELL_WEBHOOKS_ALLOW_PRIVATE", False) and not PRODUCTION
+WEBHOOKS_ALLOW_HTTP = env_bool("BOOKWELL_WEBHOOKS_ALLOW_HTTP", not PRODUCTION)
+WEBHOOKS_TIMEOUT = env_int("BOOKWELL_WEBHOOKS_TIMEOUT", 5)  # seconds per request
+WEBHOOKS_MAX_ATTEMPTS = env_int("BOOKWELL_WEBHOOKS_MAX_ATTEMPTS", 10)  # ~4 h of backoff
+# Failed attempts in a row after which an endpoint is switched off (the clinic is told).
+WEBHOOKS_DISABLE_AFTER = env_int("BOOKWELL_WEBHOOKS_DISABLE_AFTER", 15)
 # Largest request body accepted (CSV imports are the largest: 10 MB of file).
 MAX_REQUEST_BYTES = env_int("BOOKWELL_MAX_REQUEST_BYTES", 12 * 1024 * 1024)
 

@@ -107,6 +107,7 @@ def desk_cancel(
     elif override_reason not in OverrideReason.values:
         raise ValidationError({"override_reason": [_("Choose a reason for the exception.")]})
     with transaction.atomic():
+        appointment.cancel_reason = reason  # (also told in the webhook event)
         appointment_cancel(
             appointment=appointment, by_client=for_client, override_reason=override_reason
         )

@@ -25,6 +25,8 @@ from bookwell.accounts.models import User
 from bookwell.bookings.models import BLOCKING, Appointment, OverrideReason, Source, Status
 from bookwell.clients.models import Client
 from bookwell.core.errors import Conflict, ServiceError
+from bookwell.integrations import webhooks
+from bookwell.integrations.models import WebhookEvent
 from bookwell.notifications.models import Kind
 from bookwell.notifications.services import outbox_appointment
 from bookwell.scheduling.models import Room, Service, StaffMember
@@ -412,6 +414,9 @@ def appointment_book(
             appointment.save()
             if notify and appointment.start > timezone.now():
                 outbox_appointment(appointment=appointment, kind=Kind.CONFIRMATION)
+            webhooks.emit(
+                clinic, WebhookEvent.APPOINTMENT_CREATED, webhooks.appointment_data(appointment)
+            )
     except IntegrityError as exc:
         # The database refused: the exclusion constraint (an overlap that raced past the
         # check), or the idempotency key taken a moment ago by the same request.
@@ -541,6 +546,11 @@ def appointment_reschedule(
             fields.append("sequence")
             appointment.save(update_fields=fields)
             outbox_appointment(appointment=appointment, kind=Kind.RESCHEDULE)
+            webhooks.emit(
+                clinic,
+                WebhookEvent.APPOINTMENT_RESCHEDULED,
+                webhooks.appointment_data(appointment),
+            )
             if freed_at > timezone.now():
                 # The time it leaves goes to the first client waiting for it.
                 from bookwell.bookings.waitlist import waitlist_offer_freed
@@ -611,6 +621,14 @@ def appointment_set_status(
             )
         appointment.status = status
         appointment.updated_at = changes["updated_at"]  # type: ignore[assignment]
+        cancelled = status in (Status.CANCELLED_BY_CLIENT, Status.CANCELLED_BY_CLINIC)
+        webhooks.emit(
+            appointment.clinic_id,
+            WebhookEvent.APPOINTMENT_CANCELLED
+            if cancelled
+            else WebhookEvent.APPOINTMENT_STATUS_CHANGED,
+            webhooks.appointment_data(appointment),
+        )
         if (
             notify
             and status in (Status.CANCELLED_BY_CLIENT, Status.CANCELLED_BY_CLINIC)

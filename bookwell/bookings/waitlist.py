@@ -23,6 +23,8 @@ from bookwell.bookings.models import (
 from bookwell.bookings.services import BookingRequest, SlotTaken, appointment_book
 from bookwell.clients.models import Client
 from bookwell.core.errors import Conflict, Gone, ServiceError
+from bookwell.integrations import webhooks
+from bookwell.integrations.models import WebhookEvent
 from bookwell.notifications.services import outbox_waitlist_offer
 from bookwell.scheduling.models import Service, StaffMember
 from bookwell.tenancy.models import Clinic
@@ -148,6 +150,17 @@ def waitlist_accept(*, clinic: Clinic, offer: WaitlistOffer) -> Appointment:
         else:
             offer.status, offer.appointment = OfferStatus.ACCEPTED, appointment
             entry.status = WaitlistStatus.BOOKED
+            webhooks.emit(
+                clinic,
+                WebhookEvent.WAITLIST_OFFER_ACCEPTED,
+                {
+                    "waitlist_entry_id": entry.pk,
+                    "offer_id": offer.pk,
+                    "appointment_id": str(appointment.pk),
+                    "client_id": str(entry.client_id),
+                    "start": offer.start.astimezone(dt.UTC).isoformat(),
+                },
+            )
         offer.save(update_fields=["status", "appointment"])
         entry.save(update_fields=["status"])
     if appointment is None:

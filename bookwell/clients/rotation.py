@@ -20,6 +20,7 @@ from bookwell.bookings.models import Appointment
 from bookwell.clients.models import Client, ClientIndex
 from bookwell.clients.services import _index_rows, index_insert
 from bookwell.core.context import clinic_context
+from bookwell.integrations.models import WebhookEndpoint
 from bookwell.tenancy import keyring
 from bookwell.tenancy.fields import EncryptedTextField
 from bookwell.tenancy.models import Clinic, ClinicKey
@@ -27,7 +28,7 @@ from bookwell.tenancy.models import Clinic, ClinicKey
 Progress = Callable[[int, int], None]
 
 # Every model with encrypted fields and a key_version column.
-SEALED_MODELS: list[type[models.Model]] = [Client, Appointment]
+SEALED_MODELS: list[type[models.Model]] = [Client, Appointment, WebhookEndpoint]
 
 
 def _encrypted_fields(model: type[models.Model]) -> list[str]:

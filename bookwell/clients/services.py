@@ -28,6 +28,8 @@ from bookwell.clients.models import (
 from bookwell.clients.normalize import normalize_email, normalize_phone
 from bookwell.core.context import NoActiveClinic, require_clinic_id
 from bookwell.core.errors import Conflict
+from bookwell.integrations import webhooks
+from bookwell.integrations.models import WebhookEvent
 from bookwell.tenancy import keyring
 from bookwell.tenancy.models import Clinic
 
@@ -237,6 +239,7 @@ def client_create(
     _apply(client, clean)
     with transaction.atomic():
         _save_with_index(client, clinic)
+        webhooks.emit(clinic, WebhookEvent.CLIENT_CREATED, webhooks.client_data(client))
         if consent_notice is not None:
             consent_record(
                 clinic=clinic,
@@ -254,7 +257,9 @@ def client_update(*, clinic: Clinic, client: Client, data: ClientInput) -> Clien
     clean = client_clean(clinic=clinic, data=data, existing=client)
     _check(clinic, clean, exclude=client)
     _apply(client, clean)
-    _save_with_index(client, clinic)
+    with transaction.atomic():
+        _save_with_index(client, clinic)
+        webhooks.emit(clinic, WebhookEvent.CLIENT_UPDATED, webhooks.client_data(client))
     return client
 
 

@@ -15,8 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from ninja import Status
 from ninja.params.models import Header
 from ninja.params.models import Query as QueryParam
 from ninja.security import HttpBearer
@@ -65,6 +67,18 @@ def _query_names(view: Callable[..., Any]) -> set[str]:
     return names
 
 
+def _evaluated(result: Any) -> Any:
+    """Rows are read inside the clinic's context: the response is rendered after the view
+    returns, when on PostgreSQL row-level security would no longer see the clinic (P1)."""
+    if isinstance(result, QuerySet):
+        return list(result)
+    if isinstance(result, Status) and isinstance(result.value, QuerySet):
+        return Status(result.status_code, list(result.value))
+    if isinstance(result, dict) and isinstance(result.get("items"), QuerySet):
+        return {**result, "items": list(result["items"])}
+    return result
+
+
 def _check_parameters(view: Callable[..., Any], path: str) -> None:
     """Query parameters come as one `Query[Model]` argument (the unknown-parameter check reads
     its fields); anything else must be the request, a path part, the body or a header."""
@@ -110,7 +124,7 @@ def endpoint(
                 )
             clinic = token.clinic
             with clinic_context(clinic), timezone.override(ZoneInfo(clinic.time_zone)):
-                return view(request, *args, **kw)
+                return _evaluated(view(request, *args, **kw))
 
         kwargs.setdefault("operation_id", view.__name__)
         extra = dict(kwargs.pop("openapi_extra", None) or {})

@@ -231,6 +231,30 @@ def _api_token(clinic: Clinic) -> dict[str, Any]:
     return {"token_id": token.pk}
 
 
+def _webhook(clinic: Clinic) -> dict[str, Any]:
+    from bookwell.integrations.models import WebhookEndpoint
+
+    with clinic_context(clinic):
+        endpoint = WebhookEndpoint.objects.create(
+            clinic=clinic, url="https://hooks.example.test/in", events=["client.created"],
+            secret="whsec_registry",
+        )  # fmt: skip
+    return {"endpoint_id": endpoint.pk}
+
+
+def _webhook_delivery(clinic: Clinic) -> dict[str, Any]:
+    from bookwell.integrations.models import WebhookDelivery, WebhookEndpoint
+
+    endpoint_id = _webhook(clinic)["endpoint_id"]
+    with clinic_context(clinic):
+        delivery = WebhookDelivery.objects.create(
+            clinic=clinic, endpoint=WebhookEndpoint.objects.get(pk=endpoint_id),
+            event_id=uuid4(), event="client.created", payload={"data": {}},
+            status="delivered", next_attempt_at=timezone.now(),
+        )  # fmt: skip
+    return {"delivery_id": delivery.pk}
+
+
 def _invitation(clinic: Clinic) -> dict[str, Any]:
     inviter = UserFactory()
     with clinic_context(clinic):
@@ -389,6 +413,8 @@ TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
     "tenancy.Membership": _membership,
     "tenancy.Invitation": _invitation,
     "integrations.ApiToken": _api_token,
+    "integrations.WebhookEndpoint": _webhook,
+    "integrations.WebhookDelivery": _webhook_delivery,
     "tenancy.ClinicKey": _client,  # the first sealed field creates the clinic's data key
     "clients.Client": _client,
     "clients.ClientIndex": _client,
@@ -832,5 +858,14 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
         post=lambda c: {"name": "Website", "scopes": ["appointments:read", "schedule:read"]}
     ),
     "integrations:token-revoke": ClinicRoute(objects=_api_token, get=False, post=lambda c: {}),
+    "integrations:webhooks": ClinicRoute(
+        post=lambda c: {"url": "https://93.184.215.14/hooks", "events": ["client.created"]}
+    ),
+    "integrations:webhook": ClinicRoute(objects=_webhook),
+    "integrations:webhook-toggle": ClinicRoute(objects=_webhook, get=False, post=lambda c: {}),
+    "integrations:webhook-delete": ClinicRoute(objects=_webhook, get=False, post=lambda c: {}),
+    "integrations:webhook-redeliver": ClinicRoute(
+        objects=_webhook_delivery, get=False, post=lambda c: {}
+    ),
     # --- end settings and overview ---
 }

@@ -1,9 +1,9 @@
 """`bookwell worker`: runs background work until stopped.
 
 Each round it runs the periodic jobs that are due (once per period across all workers), the
-queued django.tasks (django-tasks-db), and the notifications outbox's due deliveries (new,
-retries, and those a dead worker left behind). Several workers, on one host or many, can run
-side by side against PostgreSQL.
+queued django.tasks (django-tasks-db), the notifications outbox's due deliveries (new,
+retries, and those a dead worker left behind) and the due webhook deliveries. Several
+workers, on one host or many, can run side by side against PostgreSQL.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from django.db import close_old_connections
 from django_tasks_db.management.commands.db_worker import Worker as TaskWorker
 
 from bookwell.core import periodic
+from bookwell.integrations import webhooks
 from bookwell.notifications.services import dispatch_due
 
 logger = logging.getLogger("bookwell.worker")
@@ -67,6 +68,8 @@ class Command(BaseCommand):
             try:
                 periodic.run_due(worker=worker_id)
                 counts = dispatch_due(limit=batch)
+                for outcome, n in webhooks.dispatch_due(limit=batch).items():
+                    counts[f"webhook_{outcome}"] = n
                 tasks.running = True
                 tasks._run_tasks = 0
                 tasks.run()

@@ -1,0 +1,438 @@
+"""Webhooks: events recorded in the same transaction as the change (the database is the
+outbox), delivered by the worker in order per endpoint, signed, retried with backoff.
+
+Signature (documented in docs/api.md): the header
+`Bookwell-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. Receivers
+recompute it and refuse a timestamp older than REPLAY_WINDOW.
+
+Requests go only to public addresses (SSRF): the host is resolved once, every address it
+resolves to must be public, and the connection is made to that checked address (a second
+lookup cannot swap in a private one). Redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import ssl
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from bookwell.core.context import clinic_context, platform_scope
+from bookwell.integrations.models import (
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookStatus,
+)
+from bookwell.tenancy import keyring
+from bookwell.tenancy.models import Clinic
+
+logger = logging.getLogger("bookwell.webhooks")
+
+REPLAY_WINDOW = dt.timedelta(minutes=5)
+USER_AGENT = "Bookwell-Webhooks/1"
+OPEN = [WebhookStatus.PENDING, WebhookStatus.SENDING]
+
+
+# --- Signing -------------------------------------------------------------------------------
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify(secret: str, header: str, body: bytes, *, now: float | None = None) -> bool:
+    """What a receiver does (docs/api.md has the same in a few lines)."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (ValueError, KeyError):
+        return False
+    if abs((now if now is not None else time.time()) - timestamp) > REPLAY_WINDOW.total_seconds():
+        return False
+    expected = signature(secret, timestamp, body).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+# --- Where requests may go (SSRF) ----------------------------------------------------------
+
+
+class Refused(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _public(ip: str) -> bool:
+    addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    return addr.is_global and not addr.is_multicast
+
+
+def resolve(url: str) -> tuple[str, int, str, list[str]]:
+    """(scheme, port, host, addresses) for a URL we may call; raises Refused otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise Refused("bad_url")
+    if parts.scheme == "http" and not settings.WEBHOOKS_ALLOW_HTTP:
+        raise Refused("https_required")
+    if parts.username or parts.password:
+        raise Refused("credentials_in_url")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise Refused("dns") from exc
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses:
+        raise Refused("dns")
+    if not settings.WEBHOOKS_ALLOW_PRIVATE and not all(_public(a) for a in addresses):
+        raise Refused("private_address")
+    return parts.scheme, port, parts.hostname, addresses
+
+
+def check_url(url: str) -> None:
+    """For the endpoint form: a clear error for a URL the worker would refuse."""
+    try:
+        resolve(url)
+    except Refused as exc:
+        messages = {
+            "https_required": _("Use an https:// address."),
+            "private_address": _(
+                "This address points into a private network; webhooks go to public addresses only."
+            ),
+            "dns": _("This host name does not resolve."),
+            "credentials_in_url": _("Leave user names and passwords out of the address."),
+        }
+        raise ValidationError(
+            {"url": [messages.get(exc.code, _("Enter a valid web address."))]}
+        ) from exc
+
+
+class _Pinned(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedTLS(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POSTs to the URL's checked address; the status code (no redirects followed)."""
+    scheme, port, host, addresses = resolve(url)
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    kind = _PinnedTLS if scheme == "https" else _Pinned
+    conn = kind(host, port, addresses[0], settings.WEBHOOKS_TIMEOUT)
+    try:
+        conn.request("POST", target, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read(64 * 1024)  # a little of the answer, then hang up; never stored
+        return int(response.status)
+    finally:
+        conn.close()
+
+
+# --- Recording events (in the caller's transaction) ----------------------------------------
+
+
+def appointment_data(appointment: Any) -> dict[str, Any]:
+    return {
+        "id": str(appointment.pk),
+        "service_id": appointment.service_id,
+        "staff_id": appointment.staff_id,
+        "room_id": appointment.room_id,
+        "client_id": str(appointment.client_id) if appointment.client_id else None,
+        "start": appointment.start.astimezone(dt.UTC).isoformat(),
+        "end": appointment.end.astimezone(dt.UTC).isoformat(),
+        "status": appointment.status,
+        "cancel_reason": appointment.cancel_reason or None,
+        "source": appointment.source,
+    }
+
+
+def client_data(client: Any) -> dict[str, Any]:
+    return {"client_id": str(client.pk), "restricted": client.restricted}
+
+
+def emit(clinic: Clinic | int, event: str, data: dict[str, Any]) -> int:
+    """Records the event for every active endpoint of the clinic that asked for it; sent
+    after the surrounding transaction commits. Returns how many deliveries were recorded."""
+    clinic_id = clinic if isinstance(clinic, int) else clinic.pk
+    with clinic_context(clinic_id):
+        endpoints = [
+            e
+            for e in WebhookEndpoint.objects.filter(active=True).only("pk", "events")
+            if event in e.events
+        ]
+        if not endpoints:
+            return 0
+        now = timezone.now()
+        event_id = uuid.uuid4()
+        payload = {
+            "id": str(event_id),
+            "type": event,
+            "created_at": now.isoformat(),
+            "clinic_id": clinic_id,
+            "data": data,
+        }
+        WebhookDelivery.objects.bulk_create(
+            WebhookDelivery(
+                clinic_id=clinic_id,
+                endpoint=endpoint,
+                event_id=event_id,
+                event=event,
+                payload=payload,
+                next_attempt_at=now,
+            )
+            for endpoint in endpoints
+        )
+    return len(endpoints)
+
+
+# --- Endpoints (the settings page) ---------------------------------------------------------
+
+
+def endpoint_create(
+    *, clinic: Clinic, url: str, events: list[str], include_contact: bool = False
+) -> tuple[WebhookEndpoint, str]:
+    check_url(url)
+    chosen = sorted(set(events))
+    if not chosen or not set(chosen) <= set(WebhookEvent.values):
+        raise ValidationError({"events": [_("Choose at least one event.")]})
+    secret = new_secret()
+    endpoint = WebhookEndpoint(
+        clinic=clinic,
+        url=url,
+        events=chosen,
+        include_contact=include_contact,
+        secret=secret,
+        key_version=keyring.active_version(clinic.pk),
+    )
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint, secret
+
+
+def endpoint_set_active(*, endpoint: WebhookEndpoint, active: bool) -> WebhookEndpoint:
+    endpoint.active = active
+    endpoint.disabled_reason = ""
+    endpoint.consecutive_failures = 0
+    endpoint.save(update_fields=["active", "disabled_reason", "consecutive_failures", "updated_at"])
+    return endpoint
+
+
+def redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Sends a delivery's event again, as a new delivery last in line (same event id, so a
+    receiver can tell it has seen it)."""
+    payload = delivery.payload
+    now = timezone.now()
+    return WebhookDelivery.objects.create(
+        clinic_id=delivery.clinic_id,
+        endpoint_id=delivery.endpoint_id,
+        event_id=delivery.event_id,
+        event=delivery.event,
+        payload=payload,
+        next_attempt_at=now,
+    )
+
+
+# --- Delivery (the worker) -----------------------------------------------------------------
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    # 30 s, 1 min, 2 min, 4 min ... capped at 6 hours.
+    return dt.timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 6 * 3600))
+
+
+def _contact(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> dict[str, Any] | None:
+    """The client's contact details, read when sent, for endpoints that asked (P13)."""
+    data = (delivery.payload or {}).get("data") or {}
+    client_id = data.get("client_id")
+    if not endpoint.include_contact or not client_id:
+        return None
+    from bookwell.clients.models import Client
+
+    client = Client.objects.filter(pk=client_id).first()
+    if client is None or client.restricted:
+        return None
+    return {"full_name": client.full_name, "email": client.email, "phone": client.phone}
+
+
+def _claim(delivery_id: int, now: dt.datetime) -> bool:
+    lease = now + dt.timedelta(seconds=settings.WEBHOOKS_TIMEOUT * 3 + 30)
+    return bool(
+        WebhookDelivery.objects.filter(pk=delivery_id, status__in=OPEN)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(status=WebhookStatus.SENDING, lease_until=lease, attempts=F("attempts") + 1)
+    )
+
+
+def deliver(delivery_id: int) -> str:
+    """One attempt at one delivery; returns its outcome."""
+    now = timezone.now()
+    with platform_scope("the worker reads a delivery before its clinic is known"):
+        row = WebhookDelivery.objects.filter(pk=delivery_id).only("clinic_id").first()
+    if row is None:
+        return "gone"
+    with clinic_context(row.clinic_id):
+        if not _claim(delivery_id, now):
+            return "taken"
+        delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+        endpoint = delivery.endpoint
+        payload = dict(delivery.payload or {})
+        contact = _contact(delivery, endpoint)
+        if contact:
+            payload["data"] = {**payload.get("data", {}), "contact": contact}
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Bookwell-Event": delivery.event,
+            "Bookwell-Delivery": str(delivery.pk),
+            "Bookwell-Event-Id": str(delivery.event_id),
+            "Bookwell-Signature": signature(endpoint.secret, int(time.time()), body),
+        }
+        began = time.monotonic()
+        status_code, error = None, ""
+        try:
+            status_code = post(endpoint.url, body, headers)
+            if not 200 <= status_code < 300:
+                error = f"http:{status_code}"
+        except Refused as exc:
+            error = f"refused:{exc.code}"
+        except (OSError, http.client.HTTPException) as exc:
+            error = type(exc).__name__
+        duration = int((time.monotonic() - began) * 1000)
+        return _record(delivery, endpoint, status_code, duration, error)
+
+
+def _record(
+    delivery: WebhookDelivery,
+    endpoint: WebhookEndpoint,
+    status_code: int | None,
+    duration: int,
+    error: str,
+) -> str:
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "status_code": status_code,
+        "duration_ms": duration,
+        "error_code": error[:60],
+        "lease_until": None,
+        "updated_at": now,
+    }
+    with transaction.atomic():
+        if not error:
+            fields.update(status=WebhookStatus.DELIVERED, delivered_at=now)
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
+            outcome = "delivered"
+        else:
+            failures = endpoint.consecutive_failures + 1
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=failures)
+            if delivery.attempts >= settings.WEBHOOKS_MAX_ATTEMPTS:
+                fields.update(status=WebhookStatus.FAILED)
+                outcome = "failed"
+            else:
+                fields.update(
+                    status=WebhookStatus.PENDING, next_attempt_at=now + _backoff(delivery.attempts)
+                )
+                outcome = "retry"
+            if failures >= settings.WEBHOOKS_DISABLE_AFTER and endpoint.active:
+                _disable(endpoint)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+    logger.info(
+        "webhook attempt", extra={"delivery": delivery.pk, "code": error or str(status_code)}
+    )
+    return outcome
+
+
+def _disable(endpoint: WebhookEndpoint) -> None:
+    """Switched off after repeated failures; the clinic's owners and admins are told."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False, disabled_reason="failures")
+    endpoint_id, clinic_id = endpoint.pk, endpoint.clinic_id
+    transaction.on_commit(lambda: _tell_clinic(clinic_id, endpoint_id))
+
+
+def _tell_clinic(clinic_id: int, endpoint_id: object) -> None:
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+
+    from bookwell.core.mail import send_now_or_log
+    from bookwell.tenancy.models import Clinic, Membership
+    from bookwell.tenancy.permissions import Role
+
+    with clinic_context(clinic_id):
+        clinic = Clinic.objects.get(pk=clinic_id)
+        emails = list(
+            Membership.objects.filter(role__in=[Role.OWNER, Role.ADMIN]).values_list(
+                "user__email", flat=True
+            )
+        )
+    link = settings.BASE_URL + reverse("integrations:webhooks", kwargs={"clinic_slug": clinic.slug})
+    body = render_to_string("integrations/webhook_disabled.txt", {"clinic": clinic, "link": link})
+    for address in emails:
+        send_now_or_log(
+            subject=_("A webhook of %(clinic)s was switched off") % {"clinic": clinic.name},
+            body=body,
+            to=address,
+            kind="webhook_disabled",
+        )
+
+
+def dispatch_due(*, limit: int = 50) -> dict[str, int]:
+    """Sends the due deliveries: per endpoint only its oldest open one (events arrive in
+    order), and none to an endpoint that is switched off."""
+    now = timezone.now()
+    counts: dict[str, int] = {}
+    with platform_scope("worker looks for due webhook deliveries"):
+        earlier_open = WebhookDelivery.objects.filter(
+            endpoint_id=OuterRef("endpoint_id"), status__in=OPEN, pk__lt=OuterRef("pk")
+        )
+        due = list(
+            WebhookDelivery.objects.filter(
+                status__in=OPEN, next_attempt_at__lte=now, endpoint__active=True
+            )
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+            .exclude(Exists(earlier_open))
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+    for delivery_id in due:
+        outcome = deliver(delivery_id)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts

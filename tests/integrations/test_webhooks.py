@@ -1,0 +1,244 @@
+"""Webhooks: signed, delivered in order per endpoint with retries, logged without bodies,
+switched off after repeated failures (the clinic is told), never sent into private networks
+unless a setting allows it (tests), contact details only where the clinic turned them on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.test import override_settings
+from django.urls import reverse
+
+from bookwell.bookings.services import BookingRequest, appointment_book
+from bookwell.clients.services import ClientInput, client_create
+from bookwell.core.context import clinic_context
+from bookwell.integrations import webhooks
+from bookwell.integrations.models import WebhookDelivery, WebhookEndpoint, WebhookStatus
+from bookwell.tenancy.permissions import Role
+from tests.bookings.factories import schedule
+from tests.factories import make_member
+
+pytestmark = pytest.mark.django_db
+
+START = dt.datetime(2031, 3, 3, 6, 0, tzinfo=dt.UTC)
+AT = dt.datetime(2031, 3, 5, 9, 0, tzinfo=dt.UTC)
+
+
+class Receiver:
+    """A web server on a loopback port that records what it gets; the first `fail` requests
+    are answered 500."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.got: list[dict[str, Any]] = []
+        self.fail = fail
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.got.append(
+                    {"headers": dict(self.headers), "body": body, "at": time.time()}
+                )
+                status = 500 if receiver.fail > 0 else 204
+                receiver.fail -= 1
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(r["body"]) for r in self.got]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def _endpoint(clinic, url: str, events: list[str], **kw: Any) -> tuple[WebhookEndpoint, str]:
+    with clinic_context(clinic), override_settings(WEBHOOKS_ALLOW_PRIVATE=True):
+        return webhooks.endpoint_create(clinic=clinic, url=url, events=events, **kw)
+
+
+def _book(setup, hour: int, client=None):
+    with clinic_context(setup.clinic):
+        return appointment_book(
+            clinic=setup.clinic,
+            request=BookingRequest(
+                service=setup.service,
+                staff=setup.staff,
+                start=AT.replace(hour=hour),
+                client=client,
+            ),
+        )
+
+
+def _run_worker(clock, rounds: int = 12) -> None:
+    with override_settings(WEBHOOKS_ALLOW_PRIVATE=True):
+        for _ in range(rounds):
+            webhooks.dispatch_due()
+            clock.shift(dt.timedelta(minutes=10))  # past any backoff so far
+
+
+def test_a_signature_verifies_and_a_changed_body_or_old_timestamp_does_not():
+    secret, body = webhooks.new_secret(), b'{"type":"client.created"}'
+    header = webhooks.signature(secret, 1_900_000_000, body)
+    assert webhooks.verify(secret, header, body, now=1_900_000_010)
+    assert not webhooks.verify(secret, header, body + b" ", now=1_900_000_010)
+    assert not webhooks.verify("whsec_other", header, body, now=1_900_000_010)
+    assert not webhooks.verify(secret, header, body, now=1_900_000_000 + 6 * 60)  # replayed
+    assert not webhooks.verify(secret, "garbage", body, now=1_900_000_000)
+
+
+def test_events_arrive_in_order_signed_with_retries_after_failures(clinic_a, clock, receiver):
+    setup = schedule(clinic_a)
+    _endpoint_row, secret = _endpoint(clinic_a, receiver.url, ["appointment.created"])
+    receiver.fail = 2  # the first two tries fail
+    made = [_book(setup, hour) for hour in (9, 10, 11)]
+
+    _run_worker(clock)
+
+    events = receiver.events()
+    ids = [e["data"]["id"] for e in events]
+    # Two failed tries of the first event, then each event once, in the order they happened.
+    assert ids == [str(made[0].pk)] * 3 + [str(made[1].pk), str(made[2].pk)]
+    for request in receiver.got:
+        headers = request["headers"]
+        assert headers["Bookwell-Event"] == "appointment.created"
+        signed = headers["Bookwell-Signature"]
+        assert webhooks.verify(secret, signed, request["body"], now=request["at"])
+    first = events[0]
+    assert first["type"] == "appointment.created" and first["clinic_id"] == clinic_a.pk
+    assert first["data"]["staff_id"] == setup.staff.pk and first["data"]["status"] == "confirmed"
+    with clinic_context(clinic_a):
+        log = list(WebhookDelivery.objects.order_by("pk"))
+    assert [d.status for d in log] == [WebhookStatus.DELIVERED] * 3
+    assert [d.attempts for d in log] == [3, 1, 1]
+    assert log[0].status_code == 204 and log[0].duration_ms is not None
+
+
+def test_contact_details_only_where_turned_on_and_never_stored(clinic_a, clock, receiver):
+    setup = schedule(clinic_a)
+    _endpoint(clinic_a, receiver.url, ["appointment.created", "client.created"])
+    other = Receiver()
+    _endpoint(clinic_a, other.url, ["appointment.created"], include_contact=True)
+    with clinic_context(clinic_a):
+        client = client_create(
+            clinic=clinic_a,
+            data=ClientInput(full_name="Ada Sentinel", email="ada.sentinel@example.test"),
+        )
+    _book(setup, 9, client=client)
+    _run_worker(clock)
+    plain = json.dumps(receiver.events())
+    assert "ada.sentinel" not in plain and "Sentinel" not in plain
+    assert [e["type"] for e in receiver.events()] == ["client.created", "appointment.created"]
+    told = other.events()
+    assert told[0]["data"]["contact"]["email"] == "ada.sentinel@example.test"
+    with clinic_context(clinic_a):
+        stored = json.dumps(list(WebhookDelivery.objects.values_list("payload", flat=True)))
+    assert "ada.sentinel" not in stored
+    other.server.shutdown()
+
+
+@override_settings(WEBHOOKS_DISABLE_AFTER=3, WEBHOOKS_MAX_ATTEMPTS=10)
+def test_an_endpoint_that_keeps_failing_is_switched_off_and_the_clinic_told(
+    clinic_a, clock, receiver, django_capture_on_commit_callbacks
+):
+    owner = make_member(clinic_a, Role.OWNER)
+    make_member(clinic_a, Role.FRONT_DESK)
+    setup = schedule(clinic_a)
+    endpoint, _ = _endpoint(clinic_a, receiver.url, ["appointment.created"])
+    receiver.fail = 100
+    _book(setup, 9)
+    with django_capture_on_commit_callbacks(execute=True):
+        _run_worker(clock)
+    assert len(receiver.got) == 3  # then nothing more is sent to it
+    with clinic_context(clinic_a):
+        endpoint.refresh_from_db()
+    assert not endpoint.active and endpoint.disabled_reason == "failures"
+    assert [m.to for m in mail.outbox] == [[owner.email]]
+    assert receiver.url in mail.outbox[0].body or "webhooks" in mail.outbox[0].body
+
+
+def test_private_addresses_are_refused_unless_allowed(clinic_a, clock, receiver):
+    for url in (
+        "http://127.0.0.1:8000/x",
+        "http://10.1.2.3/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://192.168.0.10/x",
+        "http://localhost/x",
+    ):
+        with pytest.raises(webhooks.Refused) as refused:
+            webhooks.resolve(url)
+        assert refused.value.code == "private_address", url
+        with clinic_context(clinic_a), pytest.raises(ValidationError):
+            webhooks.endpoint_create(clinic=clinic_a, url=url, events=["client.created"])
+    with override_settings(WEBHOOKS_ALLOW_HTTP=False), pytest.raises(webhooks.Refused):
+        webhooks.resolve("http://93.184.215.14/x")
+    # Made while allowed, sent while not: refused at send time too (no request goes out).
+    setup = schedule(clinic_a)
+    _endpoint(clinic_a, receiver.url, ["appointment.created"])
+    _book(setup, 9)
+    webhooks.dispatch_due()
+    assert receiver.got == []
+    with clinic_context(clinic_a):
+        assert WebhookDelivery.objects.get().error_code == "refused:private_address"
+
+
+def test_the_page_adds_a_webhook_shows_its_log_and_sends_again(
+    clinic_a, clock, receiver, member_client
+):
+    _, browser = member_client(clinic_a, Role.ADMIN)
+    url = reverse("integrations:webhooks", kwargs={"clinic_slug": clinic_a.slug})
+    with override_settings(WEBHOOKS_ALLOW_PRIVATE=True):
+        made = browser.post(url, {"url": receiver.url, "events": ["client.created"]})
+    assert made.status_code == 200 and made.context["secret"].startswith("whsec_")
+    assert made.context["secret"] not in browser.get(url).content.decode()
+    assert (
+        browser.post(url, {"url": "http://10.0.0.1/in", "events": ["client.created"]}).status_code
+        == 400
+    )
+    with clinic_context(clinic_a):
+        client_create(clinic=clinic_a, data=ClientInput(full_name="Log Person"))
+    _run_worker(clock, rounds=1)
+    endpoint = made.context["made"]
+    detail = reverse(
+        "integrations:webhook", kwargs={"clinic_slug": clinic_a.slug, "endpoint_id": endpoint.pk}
+    )
+    page = browser.get(detail).content.decode()
+    assert "204" in page and "Log Person" not in page
+    with clinic_context(clinic_a):
+        delivery = WebhookDelivery.objects.get()
+    again = reverse(
+        "integrations:webhook-redeliver",
+        kwargs={"clinic_slug": clinic_a.slug, "delivery_id": delivery.pk},
+    )
+    assert browser.post(again).status_code == 302
+    _run_worker(clock, rounds=1)
+    assert [json.loads(r["body"])["id"] for r in receiver.got] == [str(delivery.event_id)] * 2
+
+
+@pytest.mark.parametrize("role", [Role.FRONT_DESK, Role.PRACTITIONER, Role.READ_ONLY])
+def test_only_owners_and_admins_manage_webhooks(clinic_a, member_client, role):
+    _, browser = member_client(clinic_a, role)
+    url = reverse("integrations:webhooks", kwargs={"clinic_slug": clinic_a.slug})
+    assert browser.get(url).status_code == 403
