@@ -153,6 +153,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "bookwell.core.middleware.security_headers",
+    "bookwell.integrations.middleware.api_problems",  # /api/: problem+json, smaller bodies
     "bookwell.core.middleware.request_size_limit",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -438,6 +439,7 @@ GUNICORN_WORKERS = env_int("BOOKWELL_WORKERS", 2)
 # Requests per minute one API token may make (429 with Retry-After beyond); one number for
 # now, to be tied to plan allowances.
 API_RATE_PER_MINUTE = env_int("BOOKWELL_API_RATE_PER_MINUTE", 600)
+API_MAX_BODY_BYTES = env_int("BOOKWELL_API_MAX_BODY_BYTES", 256 * 1024)
 # Webhooks go to public https addresses only (SSRF). Tests and local development may allow
 # private addresses (a receiver on this machine) and plain http.
 WEBHOOKS_ALLOW_PRIVATE = env_bool("BOOKWELL_WEBHOOKS_ALLOW_PRIVATE", False) and not PRODUCTION

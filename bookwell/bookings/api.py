@@ -210,7 +210,7 @@ def waitlist_list(request: HttpRequest, q: Query[WaitlistQuery]) -> dict[str, An
         qs = qs.filter(service=access_in_clinic(Service, q.service))
     if q.client is not None:
         qs = qs.filter(client=access_in_clinic(Client, q.client))
-    items, cursor = page(qs, cursor=q.cursor, limit=q.limit)
+    items, cursor = page(qs, cursor=q.cursor, limit=q.limit, updated_since=q.updated_since)
     return {"items": items, "next_cursor": cursor}
 
 

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from bookwell.core.models import TenantModel
+from bookwell.core.models import TenantModel, Tracked
 from bookwell.scheduling.models import Room, Service, StaffMember
 from bookwell.tenancy.fields import EncryptedTextField
 
@@ -168,7 +168,7 @@ class WaitlistStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
-class WaitlistEntry(TenantModel):
+class WaitlistEntry(Tracked, TenantModel):
     """A client waiting for a service (optionally with one staff member) between two dates."""
 
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="+")

@@ -77,6 +77,7 @@ class WaitlistOut(Schema):
     last_day: dt.date
     status: WaitlistStatus
     created_at: dt.datetime
+    updated_at: dt.datetime
 
 
 class WaitlistIn(Input):
@@ -88,6 +89,7 @@ class WaitlistIn(Input):
 
 
 class WaitlistQuery(Schema):
+    updated_since: Moment | None = None
     status: WaitlistStatus | None = None
     service: Id | None = None
     client: uuid.UUID | None = None

@@ -78,6 +78,24 @@ class TenantModel(models.Model):
             raise NoActiveClinic(f"{type(self).__name__} written into another clinic")
 
 
+class Tracked(models.Model):
+    """A row that says when it last changed (the API's `updated_since`, incremental sync).
+
+    A save limited to some fields (update_fields) stamps the time too; a queryset .update()
+    must set updated_at itself."""
+
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        fields = kwargs.get("update_fields")
+        if fields is not None and "updated_at" not in fields:
+            kwargs["update_fields"] = [*fields, "updated_at"]
+        super().save(*args, **kwargs)
+
+
 class PeriodicRun(models.Model):
     """One row per periodic job and period: the worker that inserts it runs the job, every
     other worker sees the row and skips (once per period, however many workers run).

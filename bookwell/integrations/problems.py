@@ -9,7 +9,7 @@ import json
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -121,6 +121,8 @@ def install(api: NinjaAPI) -> None:
         return problem(status, code, TITLES.get(status, "Error"))
 
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        if isinstance(exc, RequestDataTooBig):  # a body without a length, over the limit
+            return problem(413, "body_too_large", "The request body is too large.")
         # The class only: a traceback or message could carry personal data (P7).
         logger.error("api error", extra={"error": type(exc).__name__})
         return problem(500, "server_error", "Something went wrong on our side.")

@@ -11,7 +11,7 @@ from bookwell.core.access import access_in_clinic
 from bookwell.integrations.auth import endpoint
 from bookwell.integrations.pagination import MAX_LIMIT, page
 from bookwell.integrations.problems import ApiError
-from bookwell.integrations.schemas import Day, Id, PageOf
+from bookwell.integrations.schemas import Day, Id, Moment, PageOf
 from bookwell.integrations.scopes import Scope
 from bookwell.scheduling.models import (
     ClinicClosure,
@@ -52,6 +52,9 @@ router = Router(tags=["schedule"])
 
 
 class ListQuery(Schema):
+    updated_since: Moment | None = Field(
+        None, description="Only what changed at or after this moment (incremental sync)."
+    )
     cursor: str | None = Field(None, max_length=500)
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     archived: bool | None = Field(None, description="Only archived (true) or current (false).")
@@ -60,7 +63,7 @@ class ListQuery(Schema):
 def _listed(qs: Any, q: ListQuery) -> dict[str, Any]:
     if q.archived is not None:
         qs = qs.filter(archived=q.archived)
-    items, cursor = page(qs, cursor=q.cursor, limit=q.limit)
+    items, cursor = page(qs, cursor=q.cursor, limit=q.limit, updated_since=q.updated_since)
     return {"items": items, "next_cursor": cursor}
 
 
@@ -169,7 +172,7 @@ def _dated(qs: Any, q: DatedQuery, field: str, end_field: str | None = None) -> 
         qs = qs.filter(**{f"{end_field or field}__gte": q.start})
     if q.end is not None:
         qs = qs.filter(**{f"{field}__lte": q.end})
-    items, cursor = page(qs, cursor=q.cursor, limit=q.limit)
+    items, cursor = page(qs, cursor=q.cursor, limit=q.limit, updated_since=q.updated_since)
     return {"items": items, "next_cursor": cursor}
 
 

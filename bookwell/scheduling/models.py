@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from bookwell.core.models import TenantModel
+from bookwell.core.models import TenantModel, Tracked
 from bookwell.core.validators import validate_single_line
 from bookwell.tenancy.models import validate_time_zone
 
@@ -18,7 +18,7 @@ MAX_NOTICE_MIN = 366 * 24 * 60  # a year
 MAX_ADVANCE_DAYS = 5 * 366  # five years
 
 
-class Location(TenantModel):
+class Location(Tracked, TenantModel):
     name = models.CharField(max_length=120, validators=[validate_single_line])
     address = models.CharField(max_length=300, blank=True, validators=[validate_single_line])
     time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
@@ -31,7 +31,7 @@ class Location(TenantModel):
         return f"location {self.pk}"
 
 
-class Room(TenantModel):
+class Room(Tracked, TenantModel):
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="rooms")
     name = models.CharField(max_length=120, validators=[validate_single_line])
     capacity = models.PositiveSmallIntegerField(
@@ -47,7 +47,7 @@ class Room(TenantModel):
         return f"room {self.pk}"
 
 
-class StaffMember(TenantModel):
+class StaffMember(Tracked, TenantModel):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -67,7 +67,7 @@ class AssignmentPolicy(models.TextChoices):
     ROUND_ROBIN = "round_robin", _("Round robin")
 
 
-class Service(TenantModel):
+class Service(Tracked, TenantModel):
     name = models.CharField(max_length=120, validators=[validate_single_line])
     duration_min = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(5), MaxValueValidator(24 * 60)]
@@ -170,7 +170,7 @@ class WorkingHours(TenantModel):
         return f"hours {self.pk}"
 
 
-class DateOverride(TenantModel):
+class DateOverride(Tracked, TenantModel):
     """Other hours on one date (intervals), or closed (no intervals)."""
 
     staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="overrides")
@@ -214,7 +214,7 @@ class TimeOffCategory(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-class TimeOff(TenantModel):
+class TimeOff(Tracked, TenantModel):
     """Unavailable from start to end (UTC). A category, never free text (P7)."""
 
     staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="time_off")
@@ -231,7 +231,7 @@ class TimeOff(TenantModel):
         return f"time off {self.pk}"
 
 
-class ClinicClosure(TenantModel):
+class ClinicClosure(Tracked, TenantModel):
     """Whole days the clinic is closed (holidays), inclusive."""
 
     first_day = models.DateField()

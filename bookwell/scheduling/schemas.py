@@ -16,6 +16,7 @@ class LocationOut(Schema):
     address: str
     time_zone: str
     archived: bool
+    updated_at: dt.datetime
 
 
 class RoomOut(Schema):
@@ -24,6 +25,7 @@ class RoomOut(Schema):
     name: str
     capacity: int
     archived: bool
+    updated_at: dt.datetime
 
 
 class ServiceOut(Schema):
@@ -37,6 +39,7 @@ class ServiceOut(Schema):
     capacity: int
     online_bookable: bool
     archived: bool
+    updated_at: dt.datetime
 
 
 class StaffOut(Schema):
@@ -44,6 +47,7 @@ class StaffOut(Schema):
     display_name: str
     bookable: bool
     archived: bool
+    updated_at: dt.datetime
 
 
 class TimeOut(Schema):
@@ -81,6 +85,7 @@ class OverrideOut(Schema):
     location_id: int
     date: dt.date
     intervals: list[list[int]] = Field(description="[[start_min, end_min], …]; empty: closed.")
+    updated_at: dt.datetime
 
 
 class OverrideIn(Input):
@@ -96,6 +101,7 @@ class TimeOffOut(Schema):
     start: dt.datetime
     end: dt.datetime
     category: TimeOffCategory
+    updated_at: dt.datetime
 
 
 class TimeOffIn(Input):
@@ -110,6 +116,7 @@ class ClosureOut(Schema):
     first_day: dt.date
     last_day: dt.date
     label: str
+    updated_at: dt.datetime
 
 
 class ClosureIn(Input):
@@ -120,6 +127,9 @@ class ClosureIn(Input):
 
 class DatedQuery(Schema):
     staff: Id | None = None
+    updated_since: Moment | None = Field(
+        None, description="Only what changed at or after this moment (incremental sync)."
+    )
     start: Day | None = Field(None, description="From this date, inclusive.")
     end: Day | None = Field(None, description="To this date, inclusive.")
     cursor: str | None = Field(None, max_length=500)

@@ -118,3 +118,12 @@ def test_each_token_has_its_own_rate_limit_with_retry_after(clinic_a):
     body = _is_problem(refused, 429, "rate_limited")
     assert 1 <= int(refused["Retry-After"]) <= 60 and body["retry_after"] >= 1
     assert calm.get("/clinic").status_code == 200
+
+
+def test_unknown_paths_wrong_methods_and_big_bodies_are_problems(clinic_a):
+    api = ApiClient(token_for(clinic_a))
+    _is_problem(api.get("/no-such-thing"), 404, "not_found")
+    wrong = api.client.delete("/api/v1/clinic", headers=api.headers)
+    _is_problem(wrong, 405, "method_not_allowed")
+    huge = {"full_name": "x" * (300 * 1024)}
+    _is_problem(api.post("/clients", huge), 413, "body_too_large")

@@ -242,3 +242,19 @@ def test_only_owners_and_admins_manage_webhooks(clinic_a, member_client, role):
     _, browser = member_client(clinic_a, role)
     url = reverse("integrations:webhooks", kwargs={"clinic_slug": clinic_a.slug})
     assert browser.get(url).status_code == 403
+
+
+def test_the_documented_verification_example_accepts_our_signatures():
+    """docs/api.md's receiver code, run against a real signature (the docs cannot drift)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {}
+    exec(compile(code, "docs/api.md", "exec"), scope)  # our own docs
+    secret, body = webhooks.new_secret(), b'{"type":"client.updated"}'
+    header = webhooks.signature(secret, int(time.time()), body)
+    assert scope["is_from_bookwell"](secret, header, body)
+    assert not scope["is_from_bookwell"](secret, header, body + b"x")
+    stale = webhooks.signature(secret, int(time.time()) - 600, body)
+    assert not scope["is_from_bookwell"](secret, stale, body)
