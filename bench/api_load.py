@@ -1,0 +1,271 @@
+"""REST API requests per second under concurrent load, against `bookwell serve` (issue 7).
+
+    DATABASE_URL=postgresql://app@host/db DATABASE_OWNER_URL=postgresql://owner@host/db \\
+        python bench/api_load.py [--seconds 5] [--concurrency 8] [--workers 2]
+
+Migrates the database DATABASE_URL names (a throwaway SQLite one when unset), seeds a clinic
+with 20 staff members free around the clock, starts `bookwell serve` with the baselines of
+bench/api_bench_site.py, and measures:
+
+- appointment creation (POST /api/v1/appointments, each request a distinct free time, with
+  its availability check, idempotency and webhook outbox) against a bare view doing one
+  INSERT — goal >= 40%;
+- appointment listing (GET /api/v1/appointments?limit=100, 100 rows) against a bare view
+  returning 100 rows of a plain table as JSON — goal >= 25%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(HERE))
+
+from http_load import _free_port, _wait_up  # noqa: E402
+
+STAFF = 20
+
+
+def _prepare_in_django() -> None:
+    """(In a child process.) The clinic, its staff and service, the plain table, a token."""
+    import django
+
+    django.setup()
+    from zoneinfo import ZoneInfo
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from bookwell.accounts.models import User
+    from bookwell.core.context import clinic_context
+    from bookwell.integrations.scopes import Scope
+    from bookwell.integrations.services import api_token_create
+    from bookwell.scheduling.models import Location, Service, StaffMember, WorkingHours
+    from bookwell.tenancy.services import clinic_create
+
+    owner = User.objects.create_user(
+        email="api-bench@example.test", password=None, full_name="Bench Owner"
+    )
+    clinic = clinic_create(
+        owner=owner, name="API Bench Clinic", time_zone="Europe/Berlin", country="DE"
+    )
+    zone = ZoneInfo(clinic.time_zone)
+    with clinic_context(clinic):
+        location = Location.objects.create(clinic=clinic, name="Main", time_zone=clinic.time_zone)
+        service = Service.objects.create(
+            clinic=clinic,
+            name="Short visit",
+            duration_min=10,
+            slot_interval_min=10,
+            min_notice_min=0,
+            max_advance_days=365,
+        )
+        staff = []
+        for n in range(STAFF):
+            member = StaffMember.objects.create(clinic=clinic, display_name=f"Practitioner {n}")
+            service.staff.add(member, through_defaults={"clinic": clinic})
+            WorkingHours.objects.bulk_create(
+                WorkingHours(
+                    clinic=clinic,
+                    staff=member,
+                    location=location,
+                    weekday=d,
+                    start_min=0,
+                    end_min=1440,
+                )
+                for d in range(7)
+            )
+            staff.append(member.pk)
+        _token, secret = api_token_create(
+            clinic=clinic, name="Bench", scopes=[s.value for s in Scope]
+        )
+    first_day = timezone.now().astimezone(zone).date() + dt.timedelta(days=2)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS bench_plain (id bigserial PRIMARY KEY, "
+                "label text NOT NULL, created_at timestamptz NOT NULL)"
+            )
+        else:
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS bench_plain (id integer PRIMARY KEY AUTOINCREMENT, "
+                "label text NOT NULL, created_at datetime NOT NULL)"
+            )
+        app_role = os.environ.get("BOOKWELL_DB_APP_ROLE")
+        if connection.vendor == "postgresql" and app_role:
+            cursor.execute(f"GRANT SELECT, INSERT ON bench_plain TO {app_role}")
+            cursor.execute(f"GRANT USAGE ON SEQUENCE bench_plain_id_seq TO {app_role}")
+        for _ in range(100):
+            cursor.execute(
+                "INSERT INTO bench_plain (label, created_at) VALUES (%s, %s)",
+                ["row", timezone.now()],
+            )
+    print(
+        json.dumps(
+            {
+                "token": secret,
+                "service": service.pk,
+                "staff": staff,
+                "first_day": first_day.isoformat(),
+                "zone": clinic.time_zone,
+            }
+        )
+    )
+
+
+def _slots(prepared: dict[str, Any]) -> itertools.count[Any] | Any:
+    """Distinct free times, staff by staff within each time (concurrent bookings rarely wait
+    on one staff member's lock)."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(prepared["zone"])
+    day = dt.date.fromisoformat(prepared["first_day"])
+
+    def gen() -> Any:
+        for offset in itertools.count():
+            moment = dt.datetime.combine(day, dt.time(), zone) + dt.timedelta(minutes=10 * offset)
+            if moment.astimezone(zone).hour < 1:  # keep clear of the DST hour and midnight
+                continue
+            for staff in prepared["staff"]:
+                yield staff, moment.astimezone(dt.UTC).isoformat()
+
+    return gen()
+
+
+def _load(
+    port: int,
+    make: Any,
+    seconds: float,
+    concurrency: int,
+    ok: int,
+) -> tuple[float, int]:
+    """(requests per second, answers other than `ok`). `make()` gives (method, path, body,
+    headers) for each request."""
+    done = [0] * concurrency
+    bad = [0] * concurrency
+    stop = time.perf_counter() + seconds
+
+    def run(i: int) -> None:
+        while time.perf_counter() < stop:
+            method, path, body, headers = make()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            done[i] += 1
+            if response.status != ok:
+                bad[i] += 1
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done) / (time.perf_counter() - began), sum(bad)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.prepare:
+        _prepare_in_django()
+        return
+    with tempfile.TemporaryDirectory(prefix="bookwell-api-bench-") as data:
+        env = dict(os.environ)
+        env.update(
+            BOOKWELL_DATA_DIR=data,
+            DJANGO_SETTINGS_MODULE="api_bench_site",
+            BOOKWELL_API_RATE_PER_MINUTE="100000000",
+            PYTHONPATH=f"{ROOT}{os.pathsep}{HERE}",
+        )
+        env.setdefault("DATABASE_URL", "")
+        subprocess.run([str(BIN / "bookwell"), "migrate", "-v0"], env=env, check=True)
+        owner_env = dict(env, BOOKWELL_DB_AS_OWNER="1")  # the plain table is made by the owner
+        out = subprocess.run(
+            [str(BIN / "python"), __file__, "--prepare"],
+            env=owner_env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        prepared = json.loads(out.stdout.strip().splitlines()[-1])
+        port = _free_port()
+        server = subprocess.Popen(
+            [str(BIN / "bookwell"), "serve", "--bind", f"127.0.0.1:{port}",
+             "--workers", str(args.workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        auth = {"Authorization": f"Bearer {prepared['token']}"}
+        json_headers = {**auth, "Content-Type": "application/json"}
+        slots = _slots(prepared)
+        lock = threading.Lock()
+
+        def book() -> tuple[str, str, str, dict[str, str]]:
+            with lock:
+                staff, start = next(slots)
+            body = {"service": prepared["service"], "staff": staff, "start": start}
+            return "POST", "/api/v1/appointments", json.dumps(body), json_headers
+
+        def insert() -> tuple[str, str, str, dict[str, str]]:
+            return "POST", "/bench/insert", json.dumps({"label": "row"}), json_headers
+
+        def listing() -> tuple[str, str, None, dict[str, str]]:
+            return "GET", "/api/v1/appointments?limit=100", None, auth
+
+        def rows() -> tuple[str, str, None, dict[str, str]]:
+            return "GET", "/bench/rows", None, auth
+
+        try:
+            _wait_up(port)
+            for make, ok in ((insert, 201), (rows, 200), (book, 201), (listing, 200)):
+                _load(port, make, 0.5, args.concurrency, ok)  # warm up every worker
+            s, c = args.seconds, args.concurrency
+            base_insert, _ = _load(port, insert, s, c, 201)
+            created, bad_created = _load(port, book, s, c, 201)
+            base_rows, _ = _load(port, rows, s, c, 200)
+            listed, bad_listed = _load(port, listing, s, c, 200)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    vendor = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
+    print(f"{'bare view, one INSERT':45} {base_insert:8.1f} req/s   1.00x")
+    note = f"   ({bad_created} not 201!)" if bad_created else ""
+    print(
+        f"{'API: book a distinct free time':45} {created:8.1f} req/s   "
+        f"{created / base_insert:.2f}x of bare (goal 0.40){note}"
+    )
+    print(f"{'bare view, 100 rows as JSON':45} {base_rows:8.1f} req/s   1.00x")
+    note = f"   ({bad_listed} not 200!)" if bad_listed else ""
+    print(
+        f"{'API: list 100 appointments':45} {listed:8.1f} req/s   "
+        f"{listed / base_rows:.2f}x of bare (goal 0.25){note}"
+    )
+    print(
+        f"({vendor}; {args.workers} gunicorn workers, {args.concurrency} clients, {s:.0f} s each)"
+    )
+
+
+if __name__ == "__main__":
+    main()
