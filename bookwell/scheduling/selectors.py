@@ -7,6 +7,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 
+from django.db.models import Q
 from django.utils import timezone
 
 from bookwell.bookings.models import BLOCKING, Appointment
@@ -112,8 +113,19 @@ def availability(
     room_busy: dict[int, list[tuple[int, int]]] = defaultdict(list)
     # Seats already taken in this service's classes: (staff, class start) -> (seats, block).
     classes: dict[tuple[int, int], list[int]] = {}
+    rooms_by_location: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for room_id, location_id, capacity in Room.objects.filter(
+        services=service, archived=False
+    ).values_list("pk", "location_id", "capacity"):
+        rooms_by_location[location_id].append((room_id, capacity))
+    service_rooms = [room_id for rooms in rooms_by_location.values() for room_id, _ in rooms]
+    # Only what can matter: these staff members' time, and the rooms this service can use
+    # (a busy day of the whole clinic is not read to check one person's hour).
     appointments = Appointment.objects.filter(
-        status__in=BLOCKING, block_start__lt=hi, block_end__gt=lo
+        Q(staff_id__in=staff) | Q(room_id__in=service_rooms),
+        status__in=BLOCKING,
+        block_start__lt=hi,
+        block_end__gt=lo,
     )
     if exclude_appointment is not None:  # its own time is free when moving it
         appointments = appointments.exclude(pk=exclude_appointment.pk)
@@ -153,11 +165,6 @@ def availability(
             busy[staff_id].append((_ts(start), _ts(end)))
 
     rules = service_rules(service)
-    rooms_by_location: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for room_id, location_id, capacity in Room.objects.filter(
-        services=service, archived=False
-    ).values_list("pk", "location_id", "capacity"):
-        rooms_by_location[location_id].append((room_id, capacity))
     needs_room = bool(rooms_by_location)
     occupancy = {
         room_id: (_Occupancy(room_busy.get(room_id, [])), capacity)
