@@ -34,6 +34,9 @@ def test_a_token_is_stored_as_a_digest_with_a_visible_prefix(clinic_a):
     assert row.scopes == ["appointments:write", "schedule:read"]
     found = api_token_find(secret)
     assert found is not None and found.pk == token.pk and found.clinic_id == clinic_a.pk
+    # Read with a plain statement: typed as the ORM would (SQLite gives ints and text).
+    assert found.clinic.slug == clinic_a.slug and type(found.clinic.require_consent) is bool
+    assert isinstance(found.created_at, dt.datetime) and found.scopes == row.scopes
 
 
 def test_wrong_revoked_and_expired_tokens_find_nothing(clinic_a, clock):
