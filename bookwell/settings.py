@@ -443,7 +443,7 @@ API_MAX_BODY_BYTES = env_int("BOOKWELL_API_MAX_BODY_BYTES", 256 * 1024)
 # Webhooks go to public https addresses only (SSRF). Tests and local development may allow
 # private addresses (a receiver on this machine) and plain http.
 WEBHOOKS_ALLOW_PRIVATE = env_bool("BOOKWELL_WEBHOOKS_ALLOW_PRIVATE", False) and not PRODUCTION
-WEBHOOKS_ALLOW_HTTP = env_bool("BOOKWELL_WEBHOOKS_ALLOW_HTTP", not PRODUCTION)
+WEBHOOKS_ALLOW_HTTP = env_bool("BOOKWELL_WEBHOOKS_ALLOW_HTTP", True) and not PRODUCTION
 WEBHOOKS_TIMEOUT = env_int("BOOKWELL_WEBHOOKS_TIMEOUT", 5)  # seconds per request
 WEBHOOKS_MAX_ATTEMPTS = env_int("BOOKWELL_WEBHOOKS_MAX_ATTEMPTS", 10)  # ~4 h of backoff
 # Failed attempts in a row after which an endpoint is switched off (the clinic is told).

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
@@ -127,7 +128,16 @@ def install(api: NinjaAPI) -> None:
         logger.error("api error", extra={"error": type(exc).__name__})
         return problem(500, "server_error", "Something went wrong on our side.")
 
-    add: Any = api.add_exception_handler  # (its stub wants one handler type per class)
+    def add(exc_class: type[Exception], handler: Any) -> None:
+        def answer(request: HttpRequest, exc: Any) -> HttpResponse:
+            if connection.in_atomic_block:
+                # The operation's transaction (ATOMIC_REQUESTS) ends without an exception
+                # once the error is an answer: roll back whatever it wrote before failing.
+                transaction.set_rollback(True)
+            return handler(request, exc)
+
+        api.add_exception_handler(exc_class, answer)
+
     add(ValidationError, on_validation)
     add(ApiError, on_api_error)
     add(ServiceError, on_service_error)

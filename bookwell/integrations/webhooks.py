@@ -12,6 +12,7 @@ lookup cannot swap in a private one). Redirects are not followed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -22,10 +23,11 @@ import logging
 import secrets
 import socket
 import ssl
+import threading
 import time
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -85,10 +87,20 @@ class Refused(Exception):
         self.code = code
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # an IPv4 address, translated
+NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
+
+
 def _public(ip: str) -> bool:
-    addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
+    addr: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr in NAT64_LOCAL:
+            return False
+        if addr.ipv4_mapped:
+            addr = addr.ipv4_mapped
+        elif addr in NAT64 or addr in IPV4_COMPATIBLE:
+            addr = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
     return addr.is_global and not addr.is_multicast
 
 
@@ -101,7 +113,10 @@ def resolve(url: str) -> tuple[str, int, str, list[str]]:
         raise Refused("https_required")
     if parts.username or parts.password:
         raise Refused("credentials_in_url")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # a port out of range
+        raise Refused("bad_url") from exc
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
@@ -155,16 +170,31 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
     """POSTs to the URL's checked address; the status code (no redirects followed)."""
     scheme, port, host, addresses = resolve(url)
     parts = urlsplit(url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # A path or query with other than ASCII goes percent-encoded, as browsers send it.
+    target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~") + (
+        f"?{quote(parts.query, safe='/%:@!$&()*+,;=?-._~')}" if parts.query else ""
+    )
     kind = _PinnedTLS if scheme == "https" else _Pinned
     conn = kind(host, port, addresses[0], settings.WEBHOOKS_TIMEOUT)
+    # WEBHOOKS_TIMEOUT bounds each read; this bounds the whole request (a receiver that
+    # answers a byte at a time must not hold the worker): the socket is shut at the deadline.
+    deadline = threading.Timer(settings.WEBHOOKS_TIMEOUT, _hang_up, args=(conn,))
+    deadline.start()
     try:
         conn.request("POST", target, body=body, headers=headers)
         response = conn.getresponse()
         response.read(64 * 1024)  # a little of the answer, then hang up; never stored
         return int(response.status)
     finally:
+        deadline.cancel()
         conn.close()
+
+
+def _hang_up(conn: http.client.HTTPConnection) -> None:
+    sock = conn.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 # --- Recording events (in the caller's transaction) ----------------------------------------
@@ -293,13 +323,23 @@ def _contact(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> dict[str, 
     return {"full_name": client.full_name, "email": client.email, "phone": client.phone}
 
 
-def _claim(delivery_id: int, now: dt.datetime) -> bool:
+def _claim(delivery_id: int, now: dt.datetime) -> dt.datetime | None:
+    """Takes the delivery for one attempt if it is still due, still first in its endpoint's
+    line and its endpoint still on (another worker may have acted since the due list was
+    read); returns the lease that marks it as this worker's."""
     lease = now + dt.timedelta(seconds=settings.WEBHOOKS_TIMEOUT * 3 + 30)
-    return bool(
-        WebhookDelivery.objects.filter(pk=delivery_id, status__in=OPEN)
+    earlier_open = WebhookDelivery.objects.filter(
+        endpoint_id=OuterRef("endpoint_id"), status__in=OPEN, pk__lt=OuterRef("pk")
+    )
+    taken = (
+        WebhookDelivery.objects.filter(
+            pk=delivery_id, status__in=OPEN, next_attempt_at__lte=now, endpoint__active=True
+        )
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .exclude(Exists(earlier_open))
         .update(status=WebhookStatus.SENDING, lease_until=lease, attempts=F("attempts") + 1)
     )
+    return lease if taken else None
 
 
 def deliver(delivery_id: int) -> str:
@@ -310,7 +350,8 @@ def deliver(delivery_id: int) -> str:
     if row is None:
         return "gone"
     with clinic_context(row.clinic_id):
-        if not _claim(delivery_id, now):
+        lease = _claim(delivery_id, now)
+        if lease is None:
             return "taken"
         delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
         endpoint = delivery.endpoint
@@ -335,19 +376,22 @@ def deliver(delivery_id: int) -> str:
                 error = f"http:{status_code}"
         except Refused as exc:
             error = f"refused:{exc.code}"
-        except (OSError, http.client.HTTPException) as exc:
+        except Exception as exc:  # any failure is this delivery's, recorded by class only
             error = type(exc).__name__
         duration = int((time.monotonic() - began) * 1000)
-        return _record(delivery, endpoint, status_code, duration, error)
+        return _record(delivery, endpoint, lease, status_code, duration, error)
 
 
 def _record(
     delivery: WebhookDelivery,
     endpoint: WebhookEndpoint,
+    lease: dt.datetime,
     status_code: int | None,
     duration: int,
     error: str,
 ) -> str:
+    """Writes the attempt's outcome, if this worker still holds the delivery (a worker slower
+    than its lease must not undo what another recorded since)."""
     now = timezone.now()
     fields: dict[str, Any] = {
         "status_code": status_code,
@@ -359,22 +403,34 @@ def _record(
     with transaction.atomic():
         if not error:
             fields.update(status=WebhookStatus.DELIVERED, delivered_at=now)
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
             outcome = "delivered"
+        elif delivery.attempts >= settings.WEBHOOKS_MAX_ATTEMPTS:
+            fields.update(status=WebhookStatus.FAILED)
+            outcome = "failed"
         else:
-            failures = endpoint.consecutive_failures + 1
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=failures)
-            if delivery.attempts >= settings.WEBHOOKS_MAX_ATTEMPTS:
-                fields.update(status=WebhookStatus.FAILED)
-                outcome = "failed"
-            else:
-                fields.update(
-                    status=WebhookStatus.PENDING, next_attempt_at=now + _backoff(delivery.attempts)
-                )
-                outcome = "retry"
+            fields.update(
+                status=WebhookStatus.PENDING, next_attempt_at=now + _backoff(delivery.attempts)
+            )
+            outcome = "retry"
+        mine = WebhookDelivery.objects.filter(
+            pk=delivery.pk, status=WebhookStatus.SENDING, lease_until=lease
+        ).update(**fields)
+        if not mine:
+            return "lease_lost"
+        if not error:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
+        else:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+                consecutive_failures=F("consecutive_failures") + 1
+            )
+            failures = (
+                WebhookEndpoint.objects.filter(pk=endpoint.pk)
+                .values_list("consecutive_failures", flat=True)
+                .first()
+                or 0
+            )
             if failures >= settings.WEBHOOKS_DISABLE_AFTER and endpoint.active:
                 _disable(endpoint)
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
     logger.info(
         "webhook attempt", extra={"delivery": delivery.pk, "code": error or str(status_code)}
     )

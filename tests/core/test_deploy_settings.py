@@ -123,3 +123,24 @@ def test_production_collects_hashed_static_files_and_links_them(tmp_path):
     first, again = shown.stdout.split()[-2:]  # (the shell may print its imports first)
     assert first == again != "/static/css/app.css"
     assert first.startswith("/static/css/app.")
+
+
+def test_production_never_sends_webhooks_into_private_networks(tmp_path):
+    """BOOKWELL_WEBHOOKS_ALLOW_PRIVATE is for tests and local work; production ignores it
+    and needs https (SSRF)."""
+    code = (
+        "import json, django; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps([s.WEBHOOKS_ALLOW_PRIVATE, s.WEBHOOKS_ALLOW_HTTP]))"
+    )
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKWELL_")}
+    full_env.update(
+        BOOKWELL_DATA_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="bookwell.settings",
+        BOOKWELL_WEBHOOKS_ALLOW_PRIVATE="true",
+        BOOKWELL_WEBHOOKS_ALLOW_HTTP="true",
+        **PROD_ENV,
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out) == [False, False]

@@ -127,3 +127,25 @@ def test_unknown_paths_wrong_methods_and_big_bodies_are_problems(clinic_a):
     _is_problem(wrong, 405, "method_not_allowed")
     huge = {"full_name": "x" * (300 * 1024)}
     _is_problem(api.post("/clients", huge), 413, "body_too_large")
+
+
+def test_an_operation_that_fails_after_writing_leaves_nothing_written(clinic_a, monkeypatch):
+    """The request's transaction is rolled back when the answer is an error (ATOMIC_REQUESTS
+    sees no exception once the error is a problem+json answer)."""
+    from bookwell.core.errors import Conflict
+    from bookwell.scheduling import api as scheduling_api
+    from bookwell.scheduling.models import ClinicClosure
+
+    def save_then_fail(*, clinic, closure):
+        closure.clinic = clinic
+        closure.save()
+        raise Conflict("Refused after writing.", code="late_refusal")
+
+    monkeypatch.setattr(scheduling_api, "closure_add", save_then_fail)
+    api = ApiClient(token_for(clinic_a))
+    answer = api.post("/closures", {"first_day": "2031-12-24", "last_day": "2031-12-26"})
+    _is_problem(answer, 409, "late_refusal")
+    from bookwell.core.context import clinic_context
+
+    with clinic_context(clinic_a):
+        assert not ClinicClosure.objects.exists()

@@ -5,6 +5,7 @@ unless a setting allows it (tests), contact details only where the clinic turned
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import http.server
 import json
 import threading
@@ -258,3 +259,109 @@ def test_the_documented_verification_example_accepts_our_signatures():
     assert not scope["is_from_bookwell"](secret, header, body + b"x")
     stale = webhooks.signature(secret, int(time.time()) - 600, body)
     assert not scope["is_from_bookwell"](secret, stale, body)
+
+
+def test_unicode_paths_are_sent_percent_encoded(clinic_a, clock, receiver):
+    setup = schedule(clinic_a)
+    _endpoint(clinic_a, receiver.url + "/ärzte?team=zähne", ["appointment.created"])
+    paths: list[str] = []
+    handler = receiver.server.RequestHandlerClass
+    original = handler.do_POST
+
+    def remember(self: Any) -> None:
+        paths.append(self.path)
+        original(self)
+
+    handler.do_POST = remember
+    _book(setup, 9)
+    _run_worker(clock, rounds=1)
+    assert paths == ["/hooks/%C3%A4rzte?team=z%C3%A4hne"]
+    with clinic_context(clinic_a):
+        assert WebhookDelivery.objects.get().status == WebhookStatus.DELIVERED
+
+
+@override_settings(WEBHOOKS_TIMEOUT=1)
+def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_off(clinic_a):
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+
+    def drip() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+                conn.sendall(bytes([byte]))
+                time.sleep(0.2)
+        except OSError:
+            pass
+        conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    began = time.monotonic()
+    with (
+        override_settings(WEBHOOKS_ALLOW_PRIVATE=True),
+        pytest.raises((OSError, http.client.HTTPException)),
+    ):
+        webhooks.post(f"http://127.0.0.1:{port}/in", b"{}", {"Content-Type": "application/json"})
+    assert time.monotonic() - began < 3  # not 100 bytes x 0.2 s
+    server.close()
+
+
+def test_a_delivery_not_due_or_not_first_in_line_is_not_taken(clinic_a, clock, receiver):
+    setup = schedule(clinic_a)
+    _endpoint(clinic_a, receiver.url, ["appointment.created"])
+    _book(setup, 9)
+    _book(setup, 10)
+    with clinic_context(clinic_a):
+        first, second = WebhookDelivery.objects.order_by("pk")
+        WebhookDelivery.objects.filter(pk=first.pk).update(
+            next_attempt_at=START + dt.timedelta(hours=1)
+        )
+    with override_settings(WEBHOOKS_ALLOW_PRIVATE=True):
+        assert webhooks.deliver(first.pk) == "taken"  # a stale due list: not due any more
+        assert webhooks.deliver(second.pk) == "taken"  # the first is still waiting
+    assert receiver.got == []
+
+
+def test_a_worker_that_lost_its_lease_records_nothing(clinic_a, clock, receiver, monkeypatch):
+    setup = schedule(clinic_a)
+    _endpoint(clinic_a, receiver.url, ["appointment.created"])
+    _book(setup, 9)
+    with clinic_context(clinic_a):
+        delivery = WebhookDelivery.objects.get()
+
+    real_post = webhooks.post
+
+    def slow_post(url: str, body: bytes, headers: dict[str, str]) -> int:
+        # Meanwhile the lease ran out and another worker took the delivery over.
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            lease_until=START + dt.timedelta(hours=2)
+        )
+        return real_post(url, body, headers)
+
+    monkeypatch.setattr(webhooks, "post", slow_post)
+    with override_settings(WEBHOOKS_ALLOW_PRIVATE=True):
+        assert webhooks.deliver(delivery.pk) == "lease_lost"
+    with clinic_context(clinic_a):
+        delivery.refresh_from_db()
+    assert delivery.status == WebhookStatus.SENDING and delivery.status_code is None
+
+
+def test_nat64_and_ipv4_compatible_forms_of_private_addresses_are_refused():
+    for url in ("http://[64:ff9b::a9fe:a9fe]/x", "http://[::7f00:1]/x", "http://[64:ff9b:1::1]/x"):
+        with pytest.raises(webhooks.Refused) as refused:
+            webhooks.resolve(url)
+        assert refused.value.code == "private_address", url
+
+
+def test_a_port_out_of_range_is_a_form_error(clinic_a, member_client):
+    _, browser = member_client(clinic_a, Role.OWNER)
+    url = reverse("integrations:webhooks", kwargs={"clinic_slug": clinic_a.slug})
+    page = browser.post(url, {"url": "https://example.com:99999/x", "events": ["client.created"]})
+    assert page.status_code == 400
+    with clinic_context(clinic_a):
+        assert not WebhookEndpoint.objects.exists()
