@@ -61,6 +61,7 @@ from bookwell.core.access import access_in_clinic
 from bookwell.core.dates import parse_day
 from bookwell.core.errors import ServiceError
 from bookwell.core.forms import add_service_errors
+from bookwell.core.urlcache import cached_reverse
 from bookwell.scheduling.models import Room, StaffMember
 from bookwell.tenancy.access import clinic_view
 from bookwell.tenancy.models import Clinic
@@ -155,11 +156,13 @@ def _draw(clinic: Clinic, params: dict[str, Any], *, may_book: bool, today: dt.d
         staff_id=params["staff"] if params["view"] == "week" else None,
         room_id=params["room"] if params["view"] == "week" else None,
     )
-    appointment_url = reverse(
+    appointment_url = cached_reverse(
         "bookings:appointment",
         kwargs={"clinic_slug": clinic.slug, "appointment_id": uuid.UUID(int=0)},
     ).removesuffix(f"{uuid.UUID(int=0)}/")
-    new_url = reverse("bookings:new", kwargs={"clinic_slug": clinic.slug}) if may_book else ""
+    new_url = (
+        cached_reverse("bookings:new", kwargs={"clinic_slug": clinic.slug}) if may_book else ""
+    )
     step = 7 if params["view"] == "week" else 1
     toolbar = render_to_string(
         "bookings/_toolbar.html",
@@ -167,9 +170,11 @@ def _draw(clinic: Clinic, params: dict[str, Any], *, may_book: bool, today: dt.d
             "params": params,
             "view": cal.view,
             "days": cal.days,
-            "cal_url": reverse("bookings:calendar", kwargs={"clinic_slug": clinic.slug}),
+            "cal_url": cached_reverse("bookings:calendar", kwargs={"clinic_slug": clinic.slug}),
             "new_url": new_url,
-            "waitlist_url": reverse("bookings:waitlist", kwargs={"clinic_slug": clinic.slug}),
+            "waitlist_url": cached_reverse(
+                "bookings:waitlist", kwargs={"clinic_slug": clinic.slug}
+            ),
             "prev_query": _query(params, date=day - dt.timedelta(days=step)),
             "next_query": _query(params, date=day + dt.timedelta(days=step)),
             "today_query": _query(params, date=today),
@@ -213,7 +218,7 @@ def _calendar_context(request: HttpRequest, clinic: Clinic) -> dict[str, Any]:
     return {
         "drawn": drawn,
         "params": drawn.params,
-        "cal_url": reverse("bookings:calendar", kwargs={"clinic_slug": clinic.slug}),
+        "cal_url": cached_reverse("bookings:calendar", kwargs={"clinic_slug": clinic.slug}),
         "query": _query(drawn.params),
     }
 
