@@ -1,6 +1,7 @@
 """API: locations, rooms, services, staff (read) and availability."""
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
@@ -24,17 +25,26 @@ from bookwell.scheduling.models import (
     WorkingHours,
 )
 from bookwell.scheduling.schemas import (
+    ArchiveIn,
     AvailabilityOut,
     ClosureIn,
     ClosureOut,
     DatedQuery,
     HoursOut,
+    LocationIn,
     LocationOut,
+    LocationPatch,
     OverrideIn,
     OverrideOut,
+    RoomIn,
     RoomOut,
+    RoomPatch,
+    ServiceIn,
     ServiceOut,
+    ServicePatch,
+    StaffIn,
     StaffOut,
+    StaffPatch,
     TimeOffIn,
     TimeOffOut,
     TimeOut,
@@ -42,8 +52,11 @@ from bookwell.scheduling.schemas import (
 )
 from bookwell.scheduling.selectors import availability
 from bookwell.scheduling.services import (
+    catalog_archive,
+    catalog_save,
     closure_add,
     override_set,
+    service_save,
     time_off_add,
     weekly_hours_replace,
 )
@@ -252,3 +265,115 @@ def closure_create(request: HttpRequest, body: ClosureIn) -> Status[ClinicClosur
 def closure_remove(request: HttpRequest, closure_id: int) -> Status[None]:
     access_in_clinic(ClinicClosure, closure_id).delete()
     return Status(204, None)
+
+
+# --- Catalogue: locations, rooms, staff, services (create, change, archive) -----------------
+
+
+def _changes(body: Any) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    if any(v is None for v in changes.values()):
+        raise ApiError(422, "null_field", "Leave a field out to keep it; null is not a value.")
+    return dict(changes)
+
+
+def _catalog(request: HttpRequest, obj: Any, changes: dict[str, Any]) -> Any:
+    if "location" in changes:
+        changes["location"] = access_in_clinic(Location, changes["location"])
+    return catalog_save(clinic=request.auth.clinic, obj=obj, **changes)  # type: ignore[attr-defined]
+
+
+@endpoint(router.post, "/locations", scope=Scope.ADMIN, response={201: LocationOut})
+def location_create(request: HttpRequest, body: LocationIn) -> Status[Any]:
+    return Status(201, _catalog(request, Location(), body.model_dump()))
+
+
+@endpoint(router.patch, "/locations/{location_id}", scope=Scope.ADMIN, response=LocationOut)
+def location_change(request: HttpRequest, location_id: int, body: LocationPatch) -> Any:
+    return _catalog(request, access_in_clinic(Location, location_id), _changes(body))
+
+
+@endpoint(router.post, "/rooms", scope=Scope.ADMIN, response={201: RoomOut})
+def room_create(request: HttpRequest, body: RoomIn) -> Status[Any]:
+    return Status(201, _catalog(request, Room(), body.model_dump()))
+
+
+@endpoint(router.patch, "/rooms/{room_id}", scope=Scope.ADMIN, response=RoomOut)
+def room_change(request: HttpRequest, room_id: int, body: RoomPatch) -> Any:
+    return _catalog(request, access_in_clinic(Room, room_id), _changes(body))
+
+
+@endpoint(router.post, "/staff", scope=Scope.ADMIN, response={201: StaffOut})
+def staff_create(request: HttpRequest, body: StaffIn) -> Status[Any]:
+    return Status(201, _catalog(request, StaffMember(), body.model_dump()))
+
+
+@endpoint(router.patch, "/staff/{staff_id}", scope=Scope.ADMIN, response=StaffOut)
+def staff_change(request: HttpRequest, staff_id: int, body: StaffPatch) -> Any:
+    return _catalog(request, access_in_clinic(StaffMember, staff_id), _changes(body))
+
+
+def _service(request: HttpRequest, service: Service, changes: dict[str, Any]) -> Service:
+    staff_ids = changes.pop("staff", None)
+    room_ids = changes.pop("rooms", None)
+    staff = (
+        [access_in_clinic(StaffMember, i) for i in staff_ids]
+        if staff_ids is not None
+        else list(service.staff.all())
+        if service.pk
+        else []
+    )
+    rooms = (
+        [access_in_clinic(Room, i) for i in room_ids]
+        if room_ids is not None
+        else list(service.rooms.all())
+        if service.pk
+        else []
+    )
+    cents = changes.pop("price_cents", service.price_cents)
+    for name, value in changes.items():
+        setattr(service, name, value)
+    return service_save(
+        clinic=request.auth.clinic,  # type: ignore[attr-defined]
+        service=service,
+        price=Decimal(cents) / 100,
+        staff=staff,
+        rooms=rooms,
+    )
+
+
+@endpoint(router.post, "/services", scope=Scope.ADMIN, response={201: ServiceOut})
+def service_create(request: HttpRequest, body: ServiceIn) -> Status[Service]:
+    """A new service; `staff` and `rooms` list who performs it and where."""
+    return Status(201, _service(request, Service(), body.model_dump()))
+
+
+@endpoint(router.patch, "/services/{service_id}", scope=Scope.ADMIN, response=ServiceOut)
+def service_change(request: HttpRequest, service_id: int, body: ServicePatch) -> Service:
+    """Changes the fields sent; `staff` or `rooms`, when sent, replace the lists."""
+    return _service(request, access_in_clinic(Service, service_id), _changes(body))
+
+
+def _archive(model: Any, pk: int, body: ArchiveIn) -> Any:
+    return catalog_archive(obj=access_in_clinic(model, pk), archived=body.archived)
+
+
+@endpoint(router.post, "/locations/{location_id}/archive", scope=Scope.ADMIN, response=LocationOut)
+def location_archive(request: HttpRequest, location_id: int, body: ArchiveIn) -> Any:
+    """Archived, not deleted: what appointments refer to stays."""
+    return _archive(Location, location_id, body)
+
+
+@endpoint(router.post, "/rooms/{room_id}/archive", scope=Scope.ADMIN, response=RoomOut)
+def room_archive(request: HttpRequest, room_id: int, body: ArchiveIn) -> Any:
+    return _archive(Room, room_id, body)
+
+
+@endpoint(router.post, "/staff/{staff_id}/archive", scope=Scope.ADMIN, response=StaffOut)
+def staff_archive(request: HttpRequest, staff_id: int, body: ArchiveIn) -> Any:
+    return _archive(StaffMember, staff_id, body)
+
+
+@endpoint(router.post, "/services/{service_id}/archive", scope=Scope.ADMIN, response=ServiceOut)
+def service_archive(request: HttpRequest, service_id: int, body: ArchiveIn) -> Any:
+    return _archive(Service, service_id, body)

@@ -72,6 +72,18 @@ BODIES: dict[str, Any] = {
     },
     "waitlist_withdraw": lambda ids: {},
     "consent_add": lambda ids: {"notice": ids["notice"]},
+    "location_create": lambda ids: {"name": "Annex", "time_zone": "Europe/Berlin"},
+    "location_change": lambda ids: {"name": "Renamed"},
+    "room_create": lambda ids: {"location": ids["location"], "name": "Room 9"},
+    "room_change": lambda ids: {"name": "Room 10", "location": ids["location"]},
+    "staff_create": lambda ids: {"display_name": "New Person"},
+    "staff_change": lambda ids: {"display_name": "Renamed"},
+    "service_create": lambda ids: {"name": "New", "duration_min": 30, "staff": [ids["staff"]]},
+    "service_change": lambda ids: {"name": "Renamed", "rooms": [ids["room"]]},
+    "location_archive": lambda ids: {"archived": True},
+    "room_archive": lambda ids: {"archived": True},
+    "staff_archive": lambda ids: {"archived": True},
+    "service_archive": lambda ids: {"archived": True},
     "closure_create": lambda ids: {"first_day": "2031-12-24", "last_day": "2031-12-26"},
 }  # fmt: skip
 
