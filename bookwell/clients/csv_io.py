@@ -20,6 +20,8 @@ from bookwell.clients.services import (
     client_clean,
     index_insert,
 )
+from bookwell.integrations import webhooks
+from bookwell.integrations.models import WebhookEvent
 from bookwell.tenancy import keyring
 from bookwell.tenancy.models import Clinic
 
@@ -278,6 +280,9 @@ def _insert(clinic: Clinic, kept: list[_Prepared]) -> Generator[Progress, None, 
                 client.key_version = key.version
             Client.objects.bulk_create(batch)
             index_insert([row for client in batch for row in _index_rows(client, clinic, key)])
+            webhooks.emit_many(
+                clinic, WebhookEvent.CLIENT_CREATED, [webhooks.client_data(c) for c in batch]
+            )
     yield Progress("importing", len(kept), len(kept))
 
 

@@ -33,7 +33,7 @@ from bookwell.integrations.services import api_token_find
 
 # What any operation may answer besides success (each as problem+json): bad input, no or a
 # bad token, a missing scope, another clinic's or no such object, a conflict, too many.
-ERROR_STATUSES = (400, 401, 403, 404, 409, 422, 429)
+ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 429)
 
 
 class TokenAuth(HttpBearer):

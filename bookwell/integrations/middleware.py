@@ -1,6 +1,6 @@
 """Everything under /api/ answers problem+json, also where Django answers before the API
 runs: an unknown path (404), a method the path does not take (405), a body over the API's
-limit (413)."""
+limit (413) or not JSON (415)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ def api_problems(
                 "body_too_large",
                 f"Send at most {settings.API_MAX_BODY_BYTES // 1024} KB in one request.",
             )
+        if declared and request.method in ("POST", "PUT", "PATCH"):
+            kind = request.content_type or ""
+            if kind != "application/json" and not kind.endswith("+json"):
+                return problem(415, "unsupported_media_type", "Send the body as application/json.")
         response = get_response(request)
         if response.status_code in CODES and response.get("Content-Type") != CONTENT_TYPE:
             replaced = problem(response.status_code, CODES[response.status_code])

@@ -222,6 +222,11 @@ def client_data(client: Any) -> dict[str, Any]:
 def emit(clinic: Clinic | int, event: str, data: dict[str, Any]) -> int:
     """Records the event for every active endpoint of the clinic that asked for it; sent
     after the surrounding transaction commits. Returns how many deliveries were recorded."""
+    return emit_many(clinic, event, [data])
+
+
+def emit_many(clinic: Clinic | int, event: str, items: list[dict[str, Any]]) -> int:
+    """One event per item (e.g. every client of an import), with one look at the endpoints."""
     clinic_id = clinic if isinstance(clinic, int) else clinic.pk
     with clinic_context(clinic_id):
         endpoints = [
@@ -229,29 +234,32 @@ def emit(clinic: Clinic | int, event: str, data: dict[str, Any]) -> int:
             for e in WebhookEndpoint.objects.filter(active=True).only("pk", "events")
             if event in e.events
         ]
-        if not endpoints:
+        if not endpoints or not items:
             return 0
         now = timezone.now()
-        event_id = uuid.uuid4()
-        payload = {
-            "id": str(event_id),
-            "type": event,
-            "created_at": now.isoformat(),
-            "clinic_id": clinic_id,
-            "data": data,
-        }
-        WebhookDelivery.objects.bulk_create(
-            WebhookDelivery(
-                clinic_id=clinic_id,
-                endpoint=endpoint,
-                event_id=event_id,
-                event=event,
-                payload=payload,
-                next_attempt_at=now,
+        rows: list[WebhookDelivery] = []
+        for data in items:
+            event_id = uuid.uuid4()
+            payload = {
+                "id": str(event_id),
+                "type": event,
+                "created_at": now.isoformat(),
+                "clinic_id": clinic_id,
+                "data": data,
+            }
+            rows.extend(
+                WebhookDelivery(
+                    clinic_id=clinic_id,
+                    endpoint=endpoint,
+                    event_id=event_id,
+                    event=event,
+                    payload=payload,
+                    next_attempt_at=now,
+                )
+                for endpoint in endpoints
             )
-            for endpoint in endpoints
-        )
-    return len(endpoints)
+        WebhookDelivery.objects.bulk_create(rows, batch_size=500)
+    return len(rows)
 
 
 # --- Endpoints (the settings page) ---------------------------------------------------------

@@ -149,3 +149,11 @@ def test_an_operation_that_fails_after_writing_leaves_nothing_written(clinic_a, 
 
     with clinic_context(clinic_a):
         assert not ClinicClosure.objects.exists()
+
+
+def test_a_body_that_is_not_json_is_415(clinic_a):
+    api = ApiClient(token_for(clinic_a))
+    form = api.client.post(
+        "/api/v1/clients", {"full_name": "Form Person"}, headers=api.headers
+    )  # multipart, as a browser form would send it
+    _is_problem(form, 415, "unsupported_media_type")

@@ -365,3 +365,18 @@ def test_a_port_out_of_range_is_a_form_error(clinic_a, member_client):
     assert page.status_code == 400
     with clinic_context(clinic_a):
         assert not WebhookEndpoint.objects.exists()
+
+
+def test_an_import_tells_about_every_client_it_made(clinic_a, clock, receiver):
+    from bookwell.clients.csv_io import import_clients
+
+    _endpoint(clinic_a, receiver.url, ["client.created"])
+    data = "full_name,email\nAda One,ada.one@example.test\nBea Two,bea.two@example.test\n"
+    with clinic_context(clinic_a):
+        report = import_clients(clinic=clinic_a, data=data.encode())
+    assert report.imported == 2
+    _run_worker(clock, rounds=3)
+    told = receiver.events()
+    assert [e["type"] for e in told] == ["client.created"] * 2
+    assert len({e["data"]["client_id"] for e in told}) == 2
+    assert "ada.one" not in json.dumps(told)
