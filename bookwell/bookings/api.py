@@ -13,10 +13,12 @@ from bookwell.bookings import desk
 from bookwell.bookings.models import Appointment, Source, WaitlistEntry
 from bookwell.bookings.online import online_waitlist_leave
 from bookwell.bookings.schemas import (
+    AppointmentDetailOut,
     AppointmentIn,
     AppointmentListQuery,
     AppointmentOut,
     CancelIn,
+    NoteIn,
     RescheduleIn,
     StatusIn,
     WaitlistIn,
@@ -79,7 +81,7 @@ def appointments_list(request: HttpRequest, q: Query[AppointmentListQuery]) -> d
     router.get,
     "/appointments/{appointment_id}",
     scope=Scope.APPOINTMENTS_READ,
-    response=AppointmentOut,
+    response=AppointmentDetailOut,
 )
 def appointment_get(request: HttpRequest, appointment_id: uuid.UUID) -> Appointment:
     return access_in_clinic(Appointment, appointment_id)
@@ -95,7 +97,7 @@ IDEMPOTENCY_HELP = (
     router.post,
     "/appointments",
     scope=Scope.APPOINTMENTS_WRITE,
-    response={201: AppointmentOut},
+    response={201: AppointmentDetailOut},
 )
 def appointment_create(
     request: HttpRequest,
@@ -113,8 +115,12 @@ def appointment_create(
     room = access_in_clinic(Room, body.room) if body.room else None
     try:
         if body.staff is None:
-            if room is not None:
-                raise ApiError(422, "room_needs_staff", "Choose a staff member with a room.")
+            if room is not None or body.note.strip():
+                raise ApiError(
+                    422,
+                    "needs_staff",
+                    "Choose a staff member to book with a room or a note.",
+                )
             made = appointment_book_any_staff(
                 clinic=clinic,
                 service=service,
@@ -133,6 +139,7 @@ def appointment_create(
                     client=client,
                     room=room,
                     source=Source.API,
+                    note=body.note.strip(),
                 ),
                 idempotency_key=key,
             )
@@ -240,3 +247,14 @@ def waitlist_add(request: HttpRequest, body: WaitlistIn) -> Status[WaitlistEntry
 def waitlist_withdraw(request: HttpRequest, entry_id: int) -> WaitlistEntry:
     """Takes the client off the list; an open offer passes to the next in line."""
     return online_waitlist_leave(entry=access_in_clinic(WaitlistEntry, entry_id))
+
+
+@endpoint(
+    router.put,
+    "/appointments/{appointment_id}/note",
+    scope=Scope.APPOINTMENTS_WRITE,
+    response=AppointmentDetailOut,
+)
+def appointment_note(request: HttpRequest, appointment_id: uuid.UUID, body: NoteIn) -> Appointment:
+    """Replaces the appointment's note (empty removes it)."""
+    return desk.desk_note(appointment=access_in_clinic(Appointment, appointment_id), note=body.note)

@@ -27,6 +27,14 @@ class AppointmentOut(Schema):
     updated_at: dt.datetime
 
 
+class AppointmentDetailOut(AppointmentOut):
+    note: str = Field(description="The clinic's note (encrypted at rest; not in lists).")
+
+
+class NoteIn(Input):
+    note: str = Field(..., max_length=2000)
+
+
 class AppointmentListQuery(Schema):
     start: Day | None = Field(None, description="From this local date (the clinic's), inclusive.")
     end: Day | None = Field(None, description="To this local date, inclusive.")
@@ -46,6 +54,7 @@ class AppointmentIn(Input):
     start: Moment
     client: uuid.UUID | None = None
     room: BodyId | None = None
+    note: str = Field("", max_length=2000)
 
 
 class RescheduleIn(Input):

@@ -77,6 +77,8 @@ class BookingRequest:
             "client": str(self.client.pk) if self.client else None,
             "room": self.room.pk if self.room else None,
         }
+        if self.note:  # (left out when empty: fingerprints made before notes counted hold)
+            data["note"] = hashlib.sha256(self.note.encode()).hexdigest()
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

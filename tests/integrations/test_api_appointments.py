@@ -166,3 +166,21 @@ def test_move_cancel_and_status(setup, api):
     assert cancelled["status"] == "cancelled_clinic" and cancelled["cancel_reason"] == "illness"
     again = api.post(f"{path}/status", {"status": "completed"})
     assert _json(again, 409)["code"] == "bad_transition"
+
+
+def test_a_note_is_set_when_booking_read_on_its_own_and_kept_out_of_lists(setup, api):
+    body = {"service": setup.service.pk, "staff": setup.staff.pk, "start": AT}
+    made = _json(api.post("/appointments", {**body, "note": "Wheelchair access"}), 201)
+    assert made["note"] == "Wheelchair access"
+    path = f"/appointments/{made['id']}"
+    assert _json(api.get(path))["note"] == "Wheelchair access"
+    assert "note" not in _json(api.get("/appointments"))["items"][0]
+    assert _json(api.put(f"{path}/note", {"note": "  "}))["note"] == ""
+    assert api.put(f"{path}/note", {"note": "x" * 2001}).status_code == 422
+
+
+def test_the_same_key_with_another_note_is_a_conflict(setup, api):
+    body = {"service": setup.service.pk, "staff": setup.staff.pk, "start": AT, "note": "A"}
+    _json(api.post("/appointments", body, **{"Idempotency-Key": "k-note"}), 201)
+    again = api.post("/appointments", {**body, "note": "B"}, **{"Idempotency-Key": "k-note"})
+    assert _json(again, 409)["code"] == "idempotency_conflict"

@@ -56,6 +56,7 @@ BODIES: dict[str, Any] = {
     "appointment_move": lambda ids: {"start": "2031-03-05T12:00:00Z", "staff": ids["staff"]},
     "appointment_cancel": lambda ids: {"reason": "illness"},
     "appointment_status": lambda ids: {"status": "checked_in"},
+    "appointment_note": lambda ids: {"note": "Bring the referral letter"},
     "client_add": lambda ids: {"full_name": "New Person", "email": "new.person@example.test"},
     "client_change": lambda ids: {"note": "Prefers mornings"},
     "hours_replace": lambda ids: {
