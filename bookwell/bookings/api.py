@@ -10,8 +10,9 @@ from django.http import HttpRequest
 from ninja import Header, Query, Router, Status
 
 from bookwell.bookings import desk
-from bookwell.bookings.models import Appointment, Source, WaitlistEntry
+from bookwell.bookings.models import Appointment, RecurringSeries, Source, WaitlistEntry
 from bookwell.bookings.online import online_waitlist_leave
+from bookwell.bookings.recurring import series_book, series_cancel
 from bookwell.bookings.schemas import (
     AppointmentDetailOut,
     AppointmentIn,
@@ -20,6 +21,11 @@ from bookwell.bookings.schemas import (
     CancelIn,
     NoteIn,
     RescheduleIn,
+    SeriesBooked,
+    SeriesCancelIn,
+    SeriesCancelled,
+    SeriesIn,
+    SeriesOut,
     StatusIn,
     WaitlistIn,
     WaitlistOut,
@@ -258,3 +264,48 @@ def waitlist_withdraw(request: HttpRequest, entry_id: int) -> WaitlistEntry:
 def appointment_note(request: HttpRequest, appointment_id: uuid.UUID, body: NoteIn) -> Appointment:
     """Replaces the appointment's note (empty removes it)."""
     return desk.desk_note(appointment=access_in_clinic(Appointment, appointment_id), note=body.note)
+
+
+# --- Recurring series ------------------------------------------------------------------------
+
+
+@endpoint(router.post, "/series", scope=Scope.APPOINTMENTS_WRITE, response={201: SeriesBooked})
+def series_create(request: HttpRequest, body: SeriesIn) -> Status[dict[str, Any]]:
+    """Every week (or every N weeks) at the same local time, for a count or until a date."""
+    if (body.count is None) == (body.until is None):
+        raise ApiError(422, "bad_recurrence", "Give either count or until.")
+    try:
+        series, booked = series_book(
+            clinic=request.auth.clinic,  # type: ignore[attr-defined]
+            service=access_in_clinic(Service, body.service),
+            staff=access_in_clinic(StaffMember, body.staff),
+            first_start=body.first_start,
+            every_weeks=body.every_weeks,
+            count=body.count,
+            until=body.until,
+            client=access_in_clinic(Client, body.client) if body.client else None,
+            skip_conflicts=body.skip_conflicts,
+        )
+    except SlotTaken as exc:
+        raise ApiError(
+            409, "slot_taken", "Some dates are not free; send skip_conflicts to book the rest."
+        ) from exc
+    return Status(201, {"series": series, "appointments": booked})
+
+
+@endpoint(router.get, "/series/{series_id}", scope=Scope.APPOINTMENTS_READ, response=SeriesOut)
+def series_get(request: HttpRequest, series_id: int) -> RecurringSeries:
+    return access_in_clinic(RecurringSeries, series_id)
+
+
+@endpoint(
+    router.post,
+    "/series/{series_id}/cancel",
+    scope=Scope.APPOINTMENTS_WRITE,
+    response=SeriesCancelled,
+)
+def series_stop(request: HttpRequest, series_id: int, body: SeriesCancelIn) -> dict[str, int]:
+    """Cancels one occurrence, or it and every later one still to come."""
+    series = access_in_clinic(RecurringSeries, series_id)
+    count = series_cancel(series=series, from_start=body.from_start, only_one=body.only_one)
+    return {"cancelled": count}

@@ -5,7 +5,7 @@ import uuid
 from typing import Literal
 
 from ninja import Schema
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, StrictInt
 
 from bookwell.bookings.models import CancelReason, OverrideReason, Status, WaitlistStatus
 from bookwell.integrations.schemas import BodyId, Day, Id, Input, Moment
@@ -104,3 +104,43 @@ class WaitlistQuery(Schema):
     client: uuid.UUID | None = None
     cursor: str | None = Field(None, max_length=500)
     limit: int = Field(50, ge=1, le=200)
+
+
+class SeriesOut(Schema):
+    id: int
+    service_id: int
+    staff_id: int
+    client_id: uuid.UUID | None
+    time_zone: str
+    first_start: dt.datetime
+    every_weeks: int
+    count: int | None
+    until: dt.date | None
+    exceptions: list[str] = Field(description="Local dates left out (skipped or cancelled).")
+
+
+class SeriesIn(Input):
+    service: BodyId
+    staff: BodyId
+    first_start: Moment
+    every_weeks: StrictInt = Field(1, ge=1, le=52)
+    count: StrictInt | None = Field(None, ge=1, le=104)
+    until: Day | None = None
+    client: uuid.UUID | None = None
+    skip_conflicts: StrictBool = Field(
+        False, description="Book the free dates and leave out the others (else all or none)."
+    )
+
+
+class SeriesBooked(Schema):
+    series: SeriesOut
+    appointments: list[AppointmentOut]
+
+
+class SeriesCancelIn(Input):
+    from_start: Moment = Field(description="This occurrence (and, unless only_one, the later).")
+    only_one: StrictBool = False
+
+
+class SeriesCancelled(Schema):
+    cancelled: int

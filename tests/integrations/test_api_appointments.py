@@ -184,3 +184,31 @@ def test_the_same_key_with_another_note_is_a_conflict(setup, api):
     _json(api.post("/appointments", body, **{"Idempotency-Key": "k-note"}), 201)
     again = api.post("/appointments", {**body, "note": "B"}, **{"Idempotency-Key": "k-note"})
     assert _json(again, 409)["code"] == "idempotency_conflict"
+
+
+def test_a_weekly_series_books_the_free_dates_or_none(setup, api):
+    body = {
+        "service": setup.service.pk,
+        "staff": setup.staff.pk,
+        "first_start": "2031-03-05T09:00:00Z",
+        "count": 4,
+    }
+    # The third date is taken: all or none by default, the free ones on request.
+    _json(
+        api.post(
+            "/appointments",
+            {"service": setup.service.pk, "staff": setup.staff.pk, "start": "2031-03-19T09:00:00Z"},
+        ),
+        201,
+    )
+    refused = api.post("/series", body)
+    assert _json(refused, 409)["code"] == "slot_taken"
+    with clinic_context(setup.clinic):
+        assert Appointment.objects.count() == 1
+    made = _json(api.post("/series", {**body, "skip_conflicts": True}), 201)
+    assert len(made["appointments"]) == 3 and made["series"]["exceptions"] == ["2031-03-19"]
+    series = made["series"]["id"]
+    assert _json(api.get(f"/series/{series}"))["count"] == 4
+    stopped = _json(api.post(f"/series/{series}/cancel", {"from_start": "2031-03-12T09:00:00Z"}))
+    assert stopped == {"cancelled": 2}  # the 12th and the 26th
+    assert api.post("/series", {**body, "until": "2031-04-30"}).status_code == 422

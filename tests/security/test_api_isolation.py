@@ -14,6 +14,7 @@ import pytest
 
 from bookwell.api import api
 from bookwell.bookings.models import Appointment, WaitlistEntry
+from bookwell.bookings.recurring import series_book
 from bookwell.bookings.services import BookingRequest, appointment_book
 from bookwell.bookings.waitlist import waitlist_join
 from bookwell.clients.models import Client as ClientRecord
@@ -57,6 +58,11 @@ BODIES: dict[str, Any] = {
     "appointment_cancel": lambda ids: {"reason": "illness"},
     "appointment_status": lambda ids: {"status": "checked_in"},
     "appointment_note": lambda ids: {"note": "Bring the referral letter"},
+    "series_create": lambda ids: {
+        "service": ids["service"], "staff": ids["staff"], "first_start": "2031-03-12T09:00:00Z",
+        "count": 3,
+    },
+    "series_stop": lambda ids: {"from_start": "2031-03-19T09:00:00Z"},
     "client_add": lambda ids: {"full_name": "New Person", "email": "new.person@example.test"},
     "client_change": lambda ids: {"note": "Prefers mornings"},
     "hours_replace": lambda ids: {
@@ -112,6 +118,10 @@ def _objects(clinic: Clinic) -> dict[str, Any]:
         )  # fmt: skip
         notice = privacy_notice_publish(clinic=clinic, body="Our notice.")
         consent_record(clinic=clinic, client=client, notice=notice, method="staff")
+        series, _booked = series_book(
+            clinic=clinic, service=s.service, staff=s.staff,
+            first_start=dt.datetime(2031, 3, 12, 9, tzinfo=dt.UTC), count=3,
+        )  # fmt: skip
         closure = ClinicClosure.objects.create(
             clinic=clinic, first_day=dt.date(2031, 5, 1), last_day=dt.date(2031, 5, 1)
         )
@@ -123,6 +133,7 @@ def _objects(clinic: Clinic) -> dict[str, Any]:
         "client": str(client.pk), "appointment": str(appointment.pk),
         "location": s.location.pk, "override": override.pk, "time_off": time_off.pk,
         "closure": closure.pk, "date": "2031-03-10", "entry": entry.pk, "notice": notice.pk,
+        "series": series.pk,
     }  # fmt: skip
 
 
