@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Header, Query, Router, Status
 
 from bookwell.bookings import desk
@@ -45,7 +45,7 @@ from bookwell.core.access import access_in_clinic
 from bookwell.integrations.auth import endpoint
 from bookwell.integrations.pagination import page
 from bookwell.integrations.problems import ApiError
-from bookwell.integrations.schemas import PageOf
+from bookwell.integrations.schemas import PageOf, json_page
 from bookwell.integrations.scopes import Scope
 from bookwell.scheduling.models import Room, Service, StaffMember
 
@@ -60,7 +60,7 @@ def _clinic_zone(request: HttpRequest) -> ZoneInfo:
 @endpoint(
     router.get, "/appointments", scope=Scope.APPOINTMENTS_READ, response=PageOf[AppointmentOut]
 )
-def appointments_list(request: HttpRequest, q: Query[AppointmentListQuery]) -> dict[str, Any]:
+def appointments_list(request: HttpRequest, q: Query[AppointmentListQuery]) -> HttpResponse:
     """Appointments by local date range, staff member, client and status; newest changes last."""
     qs = Appointment.objects.all()
     zone = _clinic_zone(request)
@@ -77,10 +77,11 @@ def appointments_list(request: HttpRequest, q: Query[AppointmentListQuery]) -> d
         qs = qs.filter(client=access_in_clinic(Client, q.client))
     if q.status is not None:
         qs = qs.filter(status=q.status)
-    # Plain rows, not model instances: a page of 100 renders in a third of the time.
+    # Plain rows, not model instances, written by pydantic: a page of 100 renders in a
+    # fraction of the time (bench/api_load.py).
     rows = qs.values(*APPOINTMENT_COLUMNS)
     items, cursor = page(rows, cursor=q.cursor, limit=q.limit, updated_since=q.updated_since)
-    return {"items": items, "next_cursor": cursor}
+    return json_page(AppointmentOut, items, cursor)
 
 
 @endpoint(

@@ -8,10 +8,10 @@ from ninja import Schema
 from pydantic import Field, StrictBool, StrictInt
 
 from bookwell.bookings.models import CancelReason, OverrideReason, Status, WaitlistStatus
-from bookwell.integrations.schemas import BodyId, Day, Id, Input, Moment
+from bookwell.integrations.schemas import BodyId, Day, Id, Input, Moment, Row
 
 
-class AppointmentOut(Schema):
+class AppointmentOut(Row):
     id: uuid.UUID
     service_id: int
     staff_id: int

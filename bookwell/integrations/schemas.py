@@ -1,17 +1,21 @@
 """Shapes shared by every API operation."""
 
 import datetime as dt
+import functools
 import re
 from typing import Annotated, Any
 
+from django.http import HttpResponse
 from ninja import Schema
 from pydantic import (
     AfterValidator,
     AwareDatetime,
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
+    TypeAdapter,
 )
 
 from bookwell.core.dates import FIRST, LAST, in_range
@@ -41,7 +45,14 @@ class PageQuery(Schema):
     limit: int = Field(50, ge=1, le=200)
 
 
-class PageOf[T](Schema):
+class Row(BaseModel):
+    """An output row validated and written by pydantic alone (no per-field Python wrapper):
+    lists of a hundred render several times faster than with ninja's Schema."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class PageOf[T](BaseModel):
     items: list[T]
     next_cursor: str | None = Field(
         None, description="Pass as `cursor` to get the next page; null on the last page."
@@ -88,3 +99,16 @@ Day = Annotated[dt.date, BeforeValidator(_iso_day), AfterValidator(_day_within_y
 # 7.0 (BodyId); in a path or query string it is text by nature (Id).
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 BodyId = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]
+
+
+@functools.cache
+def _page_adapter(row: type[BaseModel]) -> TypeAdapter[Any]:
+    return TypeAdapter(PageOf[row])  # type: ignore[valid-type]
+
+
+def json_page(row: type[BaseModel], items: list[Any], cursor: str | None) -> HttpResponse:
+    """A page as JSON, validated against PageOf[row] and written by pydantic in one go (what
+    ninja would do for the declared response, several times faster for long pages)."""
+    adapter = _page_adapter(row)
+    page = adapter.validate_python({"items": items, "next_cursor": cursor})
+    return HttpResponse(adapter.dump_json(page), content_type="application/json")
