@@ -331,20 +331,27 @@ def _contact(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> dict[str, 
     return {"full_name": client.full_name, "email": client.email, "phone": client.phone}
 
 
+def _waits_behind_another() -> Exists:
+    """True for a delivery with an earlier open one for the same endpoint (events go out in
+    order, one at a time per endpoint)."""
+    return Exists(
+        WebhookDelivery.objects.filter(
+            endpoint_id=OuterRef("endpoint_id"), status__in=OPEN, pk__lt=OuterRef("pk")
+        )
+    )
+
+
 def _claim(delivery_id: int, now: dt.datetime) -> dt.datetime | None:
     """Takes the delivery for one attempt if it is still due, still first in its endpoint's
     line and its endpoint still on (another worker may have acted since the due list was
     read); returns the lease that marks it as this worker's."""
     lease = now + dt.timedelta(seconds=settings.WEBHOOKS_TIMEOUT * 3 + 30)
-    earlier_open = WebhookDelivery.objects.filter(
-        endpoint_id=OuterRef("endpoint_id"), status__in=OPEN, pk__lt=OuterRef("pk")
-    )
     taken = (
         WebhookDelivery.objects.filter(
             pk=delivery_id, status__in=OPEN, next_attempt_at__lte=now, endpoint__active=True
         )
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .exclude(Exists(earlier_open))
+        .exclude(_waits_behind_another())
         .update(status=WebhookStatus.SENDING, lease_until=lease, attempts=F("attempts") + 1)
     )
     return lease if taken else None
@@ -484,15 +491,12 @@ def dispatch_due(*, limit: int = 50) -> dict[str, int]:
     now = timezone.now()
     counts: dict[str, int] = {}
     with platform_scope("worker looks for due webhook deliveries"):
-        earlier_open = WebhookDelivery.objects.filter(
-            endpoint_id=OuterRef("endpoint_id"), status__in=OPEN, pk__lt=OuterRef("pk")
-        )
         due = list(
             WebhookDelivery.objects.filter(
                 status__in=OPEN, next_attempt_at__lte=now, endpoint__active=True
             )
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-            .exclude(Exists(earlier_open))
+            .exclude(_waits_behind_another())
             .order_by("next_attempt_at", "pk")
             .values_list("pk", flat=True)[:limit]
         )
