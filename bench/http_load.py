@@ -9,7 +9,8 @@ Each page's rate is printed as a ratio to a bare Django JSON view (/healthz) ser
 way in the same run. Goal: the calendar day view (<= 100 appointments) at >= 25% of bare.
 The bench books its day up to 100 appointments across 20 staff members first. The front desk
 redraws the same grid every 30 s, and so does this load: after the first draw the grid comes
-from the per-process cache that the clinic's calendar stamp keys (bookings.grid_cache).
+from the per-process cache that the clinic's calendar stamp keys (bookings.grid_cache), and
+so does the whole page around it for the same viewer (grid_cache.cached_page).
 """
 
 from __future__ import annotations

@@ -199,11 +199,12 @@ def _draw(clinic: Clinic, params: dict[str, Any], *, may_book: bool, today: dt.d
     )
 
 
-def _calendar_context(request: HttpRequest, clinic: Clinic) -> dict[str, Any]:
+def _drawing_key(request: HttpRequest, clinic: Clinic) -> tuple[dict[str, Any], Any]:
+    """What the calendar asked for, and everything its drawing depends on besides the
+    clinic's data (which the calendar stamp covers)."""
     asked = _params(request, clinic)
     today = _today(clinic)
     may_book = role_has(request.membership.role, Perm.APPOINTMENTS_MANAGE)  # type: ignore[attr-defined]
-    # Everything the drawing depends on besides the clinic's data, which the stamp covers.
     key = (
         sorted(asked.items()),
         today,
@@ -212,6 +213,14 @@ def _calendar_context(request: HttpRequest, clinic: Clinic) -> dict[str, Any]:
         clinic.slug,
         clinic.time_zone,
     )
+    return asked, key
+
+
+def _calendar_context(
+    request: HttpRequest, clinic: Clinic, drawing: tuple[dict[str, Any], Any] | None = None
+) -> dict[str, Any]:
+    asked, key = drawing or _drawing_key(request, clinic)
+    _, today, may_book, *_ = key
     drawn = grid_cache.cached(
         clinic, key, lambda: _draw(clinic, dict(asked), may_book=may_book, today=today)
     )
@@ -252,10 +261,17 @@ def _page(
 @transaction.non_atomic_requests  # a read: no transaction (on SQLite, no write lock)
 def calendar(request: HttpRequest) -> HttpResponse:
     clinic = request.clinic  # type: ignore[attr-defined]
-    ctx = _calendar_context(request, clinic)
     if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "bookings/calendar.html#grid", ctx)
-    return render(request, "bookings/calendar.html", ctx)
+        return render(request, "bookings/calendar.html#grid", _calendar_context(request, clinic))
+    # The whole page comes from the cache as long as nothing it shows has changed.
+    drawing = _drawing_key(request, clinic)
+    return grid_cache.cached_page(
+        request,
+        clinic,
+        drawing[1],
+        "bookings/calendar.html",
+        lambda: _calendar_context(request, clinic, drawing),
+    )
 
 
 # --- Booking --------------------------------------------------------------------------------

@@ -177,3 +177,88 @@ def test_the_stamp_triggers_survive_every_migration():
         assert found == set(stamp_triggers.sqlite_trigger_names())
     else:
         assert found == set(stamp_triggers.WATCHED)
+
+
+# --- The whole page (grid_cache.cached_page) -------------------------------------------------
+
+
+def _page(client, clinic):
+    url = reverse("bookings:calendar", kwargs={"clinic_slug": clinic.slug})
+    response = client.get(url, {"date": DAY.isoformat()})
+    assert response.status_code == 200
+    return response
+
+
+def _csrf_in(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+
+
+def test_a_repeated_page_comes_from_the_cache_with_this_requests_csrf_token(
+    clinic_a, setup, member_client
+):
+    import time
+
+    from django.test import Client as HttpClient
+
+    from bookwell.accounts.session import AUTH_AT_KEY
+
+    user, _ = member_client(clinic_a, Role.FRONT_DESK)
+    desk = HttpClient(enforce_csrf_checks=True)
+    desk.force_login(user)
+    session = desk.session
+    session[AUTH_AT_KEY] = int(time.time())
+    session.save()
+    first = _page(desk, clinic_a)
+    assert "bookings/calendar.html" in [t.name for t in first.templates]
+    again = _page(desk, clinic_a)
+    assert again.templates == []  # nothing was rendered: the page came from the cache
+    html = again.content.decode()
+    assert grid_cache._CSRF_SLOT not in html
+    tokens = _csrf_in(html)
+    assert tokens and tokens[0] != _csrf_in(first.content.decode())[0]  # masked afresh
+    assert f'"X-CSRFToken": "{tokens[0]}"' in html
+    # The token written into the cached page is this session's: signing out with it works.
+    out = desk.post(reverse("accounts:signout"), {"csrfmiddlewaretoken": tokens[0]})
+    assert out.status_code == 302
+
+
+def test_a_cached_page_shows_each_viewer_their_own_shell(clinic_a, clinic_b, setup, member_client):
+    ada, ada_client = member_client(clinic_a, Role.FRONT_DESK)
+    bea, bea_client = member_client(clinic_a, Role.PRACTITIONER)
+    ada.full_name, bea.full_name = "Ada Desk", "Bea Practitioner"
+    ada.save(update_fields=["full_name"])
+    bea.save(update_fields=["full_name"])
+    _page(ada_client, clinic_a)
+    html = _page(ada_client, clinic_a).content.decode()
+    assert "Ada Desk" in html and "Bea Practitioner" not in html
+    html = _page(bea_client, clinic_a).content.decode()
+    assert "Bea Practitioner" in html and "Ada Desk" not in html
+
+    ada.full_name = "Ada Renamed"  # her own name, in the header
+    ada.save(update_fields=["full_name"])
+    assert "Ada Renamed" in _page(ada_client, clinic_a).content.decode()
+
+    Clinic.objects.filter(pk=clinic_a.pk).update(name="Clinic Renamed")  # the clinic's name
+    assert "Clinic Renamed" in _page(ada_client, clinic_a).content.decode()
+
+    with clinic_context(clinic_b):  # a clinic joined since: in the switcher
+        from bookwell.tenancy.models import Membership
+
+        Membership.objects.create(clinic=clinic_b, user=ada, role=Role.FRONT_DESK)
+    assert clinic_b.name in _page(ada_client, clinic_a).content.decode()
+
+
+def test_waiting_messages_are_shown_on_a_page_the_cache_holds(clinic_a, setup, desk):
+    from django.contrib import messages
+    from django.contrib.messages.storage.base import Message
+    from django.contrib.messages.storage.cookie import MessageEncoder
+
+    _page(desk, clinic_a)
+    assert _page(desk, clinic_a).templates == []
+    session = desk.session
+    session["_messages"] = MessageEncoder().encode([Message(messages.SUCCESS, "Queued note")])
+    session.save()
+    assert "Queued note" in _page(desk, clinic_a).content.decode()
+    assert "Queued note" not in _page(desk, clinic_a).content.decode()  # shown once
