@@ -362,21 +362,29 @@ def appointment_book(
                         _("This idempotency key was used for a different request."),
                         code="idempotency_conflict",
                     )
-            _check_staff_time(
-                service=request.service,
-                staff=request.staff,
-                start=request.start,
-                lo=lo,
-                hi=hi,
-                client=request.client,
-            )
-            _check_not_away(clinic, request.staff, request.start, lo, hi)
+
+            def check_time() -> None:
+                _check_staff_time(
+                    service=request.service,
+                    staff=request.staff,
+                    start=request.start,
+                    lo=lo,
+                    hi=hi,
+                    client=request.client,
+                )
+                _check_not_away(clinic, request.staff, request.start, lo, hi)
+
+            if request.source == Source.STAFF or request.service.capacity > 1:
+                check_time()  # (a class also refuses a client who already has a seat)
             if request.source != Source.STAFF:
                 # Clients and integrations book only what availability offers (working hours,
                 # notice, advance window), in a room at that location; staff may book outside
                 # hours, in any room the service accepts.
                 offered = _offered_rooms(clinic, request)
                 if offered is None:
+                    # Availability has weighed the other bookings, time off and closures
+                    # already; the explicit checks only say which of them it was.
+                    check_time()
                     raise SlotTaken()
                 if rooms:
                     rooms = [r for r in rooms if r.pk in offered]

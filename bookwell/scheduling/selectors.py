@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Q
+from django.db import connections, router
 from django.utils import timezone
 
 from bookwell.bookings.models import BLOCKING, Appointment
+from bookwell.core.context import NoActiveClinic, active_clinic_id, in_platform_scope
+from bookwell.core.db.statements import Columns, placeholders
 from bookwell.scheduling.availability import ServiceRules, Slot, StaffSchedule, available_slots
 from bookwell.scheduling.models import (
     ClinicClosure,
     DateOverride,
+    Location,
     Room,
     Service,
+    ServiceRoom,
+    ServiceStaff,
     StaffMember,
     TimeOff,
     WorkingHours,
@@ -41,6 +49,142 @@ def service_rules(service: Service) -> ServiceRules:
     )
 
 
+@dataclass(frozen=True)
+class _Read:
+    sql: str  # "{staff}" / "{rooms}" stand for IN lists, filled in per call
+    columns: Columns
+
+
+@functools.cache
+def _reads(alias: str) -> dict[str, _Read]:
+    """The availability engine's reads as plain statements, built once per process.
+
+    They run for every public availability page and every booking that availability must
+    offer; compiling them as querysets cost several times their round trips on a 2-core
+    machine (bench/api_load.py, bench/http_load.py). Each filters on the clinic explicitly,
+    as the scoped managers do (SQLite has no row policies); identifiers come from the models
+    and are quoted, values are bound parameters."""
+    connection = connections[alias]
+    q = connection.ops.quote_name
+
+    def table(model: Any) -> str:
+        return q(model._meta.db_table)
+
+    def col(alias_: str, name: str) -> str:
+        return f"{alias_}.{q(name)}"
+
+    staff = Columns(connection, ("s", StaffMember, "id"))
+    hours = Columns(
+        connection,
+        ("w", WorkingHours, "staff_id"),
+        ("w", WorkingHours, "location_id"),
+        ("l", Location, "time_zone"),
+        ("w", WorkingHours, "weekday"),
+        ("w", WorkingHours, "start_min"),
+        ("w", WorkingHours, "end_min"),
+    )
+    overrides = Columns(
+        connection,
+        ("o", DateOverride, "staff_id"),
+        ("o", DateOverride, "location_id"),
+        ("l", Location, "time_zone"),
+        ("o", DateOverride, "date"),
+        ("o", DateOverride, "intervals"),
+    )
+    closures = Columns(
+        connection, ("x", ClinicClosure, "first_day"), ("x", ClinicClosure, "last_day")
+    )
+    time_off = Columns(
+        connection, ("t", TimeOff, "staff_id"), ("t", TimeOff, "start"), ("t", TimeOff, "end")
+    )
+    rooms = Columns(
+        connection, ("r", Room, "id"), ("r", Room, "location_id"), ("r", Room, "capacity")
+    )
+    appointments = Columns(
+        connection,
+        *(
+            ("a", Appointment, name)
+            for name in (
+                "staff_id",
+                "room_id",
+                "block_start",
+                "block_end",
+                "service_id",
+                "group_seat",
+                "start",
+                "overlap_key",
+            )
+        ),
+    )
+    blocking = placeholders(len(BLOCKING))
+    return {
+        "staff": _Read(
+            f"SELECT {staff.sql} FROM {table(StaffMember)} s "  # noqa: S608
+            f"JOIN {table(ServiceStaff)} j ON {col('j', 'staff_id')} = {col('s', 'id')} "
+            f"WHERE {col('s', 'clinic_id')} = %s AND {col('j', 'clinic_id')} = %s "
+            f"AND {col('j', 'service_id')} = %s AND {col('s', 'bookable')} = %s "
+            f"AND {col('s', 'archived')} = %s{{only}} ORDER BY {col('s', 'id')}",
+            staff,
+        ),
+        "hours": _Read(
+            f"SELECT {hours.sql} FROM {table(WorkingHours)} w "  # noqa: S608
+            f"JOIN {table(Location)} l ON {col('l', 'id')} = {col('w', 'location_id')} "
+            f"WHERE {col('w', 'clinic_id')} = %s AND {col('w', 'staff_id')} IN ({{staff}})",
+            hours,
+        ),
+        "overrides": _Read(
+            f"SELECT {overrides.sql} FROM {table(DateOverride)} o "  # noqa: S608
+            f"JOIN {table(Location)} l ON {col('l', 'id')} = {col('o', 'location_id')} "
+            f"WHERE {col('o', 'clinic_id')} = %s AND {col('o', 'staff_id')} IN ({{staff}}) "
+            f"AND {col('o', 'date')} >= %s AND {col('o', 'date')} <= %s",
+            overrides,
+        ),
+        "closures": _Read(
+            f"SELECT {closures.sql} FROM {table(ClinicClosure)} x "  # noqa: S608
+            f"WHERE {col('x', 'clinic_id')} = %s AND {col('x', 'first_day')} <= %s "
+            f"AND {col('x', 'last_day')} >= %s",
+            closures,
+        ),
+        "time_off": _Read(
+            f"SELECT {time_off.sql} FROM {table(TimeOff)} t "  # noqa: S608
+            f"WHERE {col('t', 'clinic_id')} = %s AND {col('t', 'staff_id')} IN ({{staff}}) "
+            f"AND {col('t', 'start')} < %s AND {col('t', 'end')} > %s",
+            time_off,
+        ),
+        "rooms": _Read(
+            f"SELECT {rooms.sql} FROM {table(Room)} r "  # noqa: S608
+            f"JOIN {table(ServiceRoom)} j ON {col('j', 'room_id')} = {col('r', 'id')} "
+            f"WHERE {col('r', 'clinic_id')} = %s AND {col('j', 'clinic_id')} = %s "
+            f"AND {col('j', 'service_id')} = %s AND {col('r', 'archived')} = %s",
+            rooms,
+        ),
+        "appointments": _Read(
+            f"SELECT {appointments.sql} FROM {table(Appointment)} a "  # noqa: S608
+            f"WHERE {col('a', 'clinic_id')} = %s "
+            f"AND ({col('a', 'staff_id')} IN ({{staff}}){{or_rooms}}) "
+            f"AND {col('a', 'status')} IN ({blocking}) "
+            f"AND {col('a', 'block_start')} < %s AND {col('a', 'block_end')} > %s{{not_one}}",
+            appointments,
+        ),
+    }
+
+
+def _scoped_clinic_id(clinic: Clinic) -> int:
+    """The clinic these reads filter on, failing closed like the scoped managers: outside a
+    platform scope, only the active clinic's rows."""
+    if not in_platform_scope() and active_clinic_id() != clinic.pk:
+        raise NoActiveClinic("availability read outside its clinic's context")
+    return int(clinic.pk)
+
+
+def _fetch(alias: str, name: str, params: list[Any], **lists: str) -> list[list[Any]]:
+    read = _reads(alias)[name]
+    sql = read.sql.format(**lists) if lists else read.sql
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        return read.columns.rows(cursor.fetchall())
+
+
 def availability(
     *,
     clinic: Clinic,
@@ -57,31 +201,38 @@ def availability(
     closures, time off, appointments, and (for services that need one) rooms.
     """
     now = now or timezone.now()
-    staff_qs = StaffMember.objects.filter(services=service, bookable=True, archived=False).order_by(
-        "pk"
-    )
+    alias = router.db_for_read(Appointment)
+    ops = connections[alias].ops
+    clinic_id = _scoped_clinic_id(clinic)
+    staff_params: list[Any] = [clinic_id, clinic_id, service.pk, True, False]
+    only = ""
     if staff_ids is not None:
-        staff_qs = staff_qs.filter(pk__in=list(staff_ids))
-    staff = list(staff_qs.values_list("pk", flat=True))
+        wanted = [int(pk) for pk in staff_ids]
+        if not wanted:
+            return []
+        only = f" AND s.{ops.quote_name('id')} IN ({placeholders(len(wanted))})"
+        staff_params += wanted
+    staff = [row[0] for row in _fetch(alias, "staff", staff_params, only=only)]
     if not staff:
         return []
+    in_staff = placeholders(len(staff))
     lo = dt.datetime.combine(first, dt.time(), dt.UTC) - MARGIN
     hi = dt.datetime.combine(last, dt.time(), dt.UTC) + MARGIN
+    lo_db, hi_db = ops.adapt_datetimefield_value(lo), ops.adapt_datetimefield_value(hi)
+    first_db, last_db = ops.adapt_datefield_value(first), ops.adapt_datefield_value(last)
 
     # One schedule per staff member and location: each location has its own wall clock, and
     # a date override replaces that location's hours only.
     Place = tuple[int, int, str]  # staff, location, time zone
     weekly: dict[Place, dict[int, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
-    for staff_id, location_id, tz, weekday, start_min, end_min in WorkingHours.objects.filter(
-        staff_id__in=staff
-    ).values_list(
-        "staff_id", "location_id", "location__time_zone", "weekday", "start_min", "end_min"
+    for staff_id, location_id, tz, weekday, start_min, end_min in _fetch(
+        alias, "hours", [clinic_id, *staff], staff=in_staff
     ):
         weekly[(staff_id, location_id, tz)][weekday].append((start_min, end_min))
     overrides: dict[Place, dict[dt.date, list[tuple[int, int]]]] = defaultdict(dict)
-    for staff_id, location_id, tz, day, intervals in DateOverride.objects.filter(
-        staff_id__in=staff, date__gte=first, date__lte=last
-    ).values_list("staff_id", "location_id", "location__time_zone", "date", "intervals"):
+    for staff_id, location_id, tz, day, intervals in _fetch(
+        alias, "overrides", [clinic_id, *staff, first_db, last_db], staff=in_staff
+    ):
         overrides[(staff_id, location_id, tz)][day] = [
             (int(pair[0]), int(pair[1]))
             for pair in (intervals if isinstance(intervals, list) else [])
@@ -98,60 +249,45 @@ def availability(
             if place[0] == staff_id and day not in overrides[place]:
                 overrides[place][day] = []
     closed: set[dt.date] = set()
-    for a, b in ClinicClosure.objects.filter(first_day__lte=last, last_day__gte=first).values_list(
-        "first_day", "last_day"
-    ):
+    for a, b in _fetch(alias, "closures", [clinic_id, last_db, first_db]):
         day = max(a, first)
         while day <= min(b, last):
             closed.add(day)
             day += dt.timedelta(days=1)
     busy: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for staff_id, start, end in TimeOff.objects.filter(
-        staff_id__in=staff, start__lt=hi, end__gt=lo
-    ).values_list("staff_id", "start", "end"):
+    for staff_id, start, end in _fetch(
+        alias, "time_off", [clinic_id, *staff, hi_db, lo_db], staff=in_staff
+    ):
         busy[staff_id].append((_ts(start), _ts(end)))
     room_busy: dict[int, list[tuple[int, int]]] = defaultdict(list)
     # Seats already taken in this service's classes: (staff, class start) -> (seats, block).
     classes: dict[tuple[int, int], list[int]] = {}
     rooms_by_location: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for room_id, location_id, capacity in Room.objects.filter(
-        services=service, archived=False
-    ).values_list("pk", "location_id", "capacity"):
+    for room_id, location_id, capacity in _fetch(
+        alias, "rooms", [clinic_id, clinic_id, service.pk, False]
+    ):
         rooms_by_location[location_id].append((room_id, capacity))
     service_rooms = [room_id for rooms in rooms_by_location.values() for room_id, _ in rooms]
     # Only what can matter: these staff members' time, and the rooms this service can use
     # (a busy day of the whole clinic is not read to check one person's hour).
-    appointments = Appointment.objects.filter(
-        Q(staff_id__in=staff) | Q(room_id__in=service_rooms),
-        status__in=BLOCKING,
-        block_start__lt=hi,
-        block_end__gt=lo,
+    quote = ops.quote_name
+    or_rooms = (
+        f" OR a.{quote('room_id')} IN ({placeholders(len(service_rooms))})" if service_rooms else ""
     )
+    not_one = ""
+    blocking = [status.value for status in BLOCKING]
+    params: list[Any] = [clinic_id, *staff, *service_rooms, *blocking, hi_db, lo_db]
     if exclude_appointment is not None:  # its own time is free when moving it
-        appointments = appointments.exclude(pk=exclude_appointment.pk)
+        not_one = f" AND a.{quote('id')} <> %s"
+        params.append(
+            Appointment._meta.pk.get_db_prep_value(exclude_appointment.pk, connections[alias])
+        )
+    rows = _fetch(alias, "appointments", params, staff=in_staff, or_rooms=or_rooms, not_one=not_one)
     # A class uses its room once, however many seats it has (one interval per overlap key);
     # a new seat of one of this service's classes joins the room that class is in.
     room_keys: set[tuple[int, str]] = set()
     class_rooms: dict[tuple[int, int], set[int]] = defaultdict(set)  # (staff, start) -> rooms
-    for (
-        staff_id,
-        room_id,
-        start,
-        end,
-        service_id,
-        seat,
-        begins,
-        key,
-    ) in appointments.values_list(
-        "staff_id",
-        "room_id",
-        "block_start",
-        "block_end",
-        "service_id",
-        "group_seat",
-        "start",
-        "overlap_key",
-    ):
+    for staff_id, room_id, start, end, service_id, seat, begins, key in rows:
         if room_id is not None and (room_id, key) not in room_keys:
             room_keys.add((room_id, key))
             room_busy[room_id].append((_ts(start), _ts(end)))

@@ -366,3 +366,23 @@ def test_staff_bookings_take_a_room_where_the_staff_member_works_that_day(clinic
             ),
         )
         assert booked.room == near_room
+
+
+def test_another_clinics_rows_never_count_and_its_context_is_refused(clinic_a, clinic_b):
+    """The engine's reads are hand-written statements: each filters on the clinic itself (on
+    SQLite nothing else would), and they refuse to run for a clinic not in context."""
+    from bookwell.core.context import NoActiveClinic
+
+    setup = schedule(clinic_a, duration_min=60, buffer_after_min=0, slot_interval_min=60)
+    other = schedule(clinic_b, duration_min=60, buffer_after_min=0, slot_interval_min=60)
+    with clinic_context(clinic_a):
+        hours(setup, setup.staff)
+        before = starts(setup)
+    assert before
+    with clinic_context(clinic_b):  # the other clinic closes that day and books its rooms
+        ClinicClosure.objects.create(clinic=clinic_b, first_day=MONDAY, last_day=MONDAY)
+        hours(other, other.staff)
+    with clinic_context(clinic_a):
+        assert starts(setup) == before
+    with clinic_context(clinic_b), pytest.raises(NoActiveClinic):
+        starts(setup)  # clinic A's availability asked inside clinic B's context

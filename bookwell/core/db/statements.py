@@ -60,3 +60,47 @@ class Shape[M: Model]:
                     value = convert(value, col, connection)
                 values[i] = value
         return self.model.from_db(self.alias, self.names, values)
+
+
+class Columns:
+    """Chosen columns of one or more tables in a hand-written statement, and their Python
+    values from its rows (the same converters the ORM applies; no model instances).
+
+    `columns` are (table alias, model, field name) triples, in select order."""
+
+    def __init__(
+        self, connection: BaseDatabaseWrapper, *columns: tuple[str, type[Model], str]
+    ) -> None:
+        self.alias = connection.alias
+        quote = connection.ops.quote_name
+        parts = []
+        self._converters: list[tuple[int, list[Converter], Any]] = []
+        for i, (table_alias, model, name) in enumerate(columns):
+            field = model._meta.get_field(name)
+            assert isinstance(field, Field) and field.concrete, name
+            parts.append(f"{quote(table_alias)}.{quote(field.column or field.attname)}")
+            col = field.get_col(model._meta.db_table)
+            found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            if found:
+                self._converters.append((i, found, col))
+        self.sql = ", ".join(parts)
+
+    def rows(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        if not self._converters:
+            return [list(row) for row in rows]
+        connection = connections[self.alias]
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, converters, col in self._converters:
+                value = values[i]
+                for convert in converters:
+                    value = convert(value, col, connection)
+                values[i] = value
+            out.append(values)
+        return out
+
+
+def placeholders(count: int) -> str:
+    """`%s, %s, ...` for an IN list of `count` bound values (at least one)."""
+    return ", ".join(["%s"] * max(count, 1))
