@@ -150,8 +150,6 @@ def online_book(
     with transaction.atomic():
         notice = _check_consent(clinic, notice_id, consent)
         client = _client_for(clinic, contact)
-        if notice is not None:
-            consent_record(clinic=clinic, client=client, notice=notice, method=ConsentMethod.ONLINE)
         if staff is None:
             appointment = appointment_book_any_staff(
                 clinic=clinic,
@@ -169,7 +167,16 @@ def online_book(
                 ),
                 idempotency_key=idempotency_key,
             )
-        token = manage_links.issue(appointment)
+        # The same form sent twice (a double tap, back and send again) gets the booking made
+        # the first time: its link stays the one already shown and sent, and consent was
+        # recorded then.
+        token = manage_links.token_for(appointment)
+        if not token:
+            if notice is not None:
+                consent_record(
+                    clinic=clinic, client=client, notice=notice, method=ConsentMethod.ONLINE
+                )
+            token = manage_links.issue(appointment)
     return appointment, token
 
 

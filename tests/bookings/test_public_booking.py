@@ -237,6 +237,35 @@ def test_required_consent_is_recorded_with_the_notice_version(clinic_a, setup, c
         assert record.method == "online"
 
 
+def test_the_same_form_sent_twice_keeps_the_first_link_and_one_consent(clinic_a, setup, clock):
+    """A double tap or back-and-send-again: one appointment, and the link on the first
+    confirmation page (and in its .ics) keeps working."""
+    with clinic_context(clinic_a):
+        notice = privacy_notice_publish(clinic=clinic_a, body="Version one.")
+    clinic_a.require_consent = True
+    clinic_a.save()
+    start = _local(dt.date(2031, 3, 6), 10, 0)
+    browser = Client()
+    url, ticket = _details_form(browser, clinic_a, setup, start)
+    clock.shift(5)
+    data = {
+        "full_name": "Mia Online",
+        "email": "mia@example.test",
+        "staff": "any",
+        "start": int(start.timestamp()),
+        "ticket": ticket,
+        "consent": "on",
+        "notice": notice.pk,
+    }
+    first, again = browser.post(url, data), browser.post(url, data)
+    assert first.status_code == again.status_code == 302
+    assert first["Location"] == again["Location"]
+    assert len(_appointments(clinic_a)) == 1
+    assert Client().get(first["Location"]).status_code == 200
+    with clinic_context(clinic_a):
+        assert ConsentRecord.objects.count() == 1
+
+
 def test_consent_to_an_outdated_notice_is_refused(clinic_a, setup, clock):
     with clinic_context(clinic_a):
         old = privacy_notice_publish(clinic=clinic_a, body="Version one.")
