@@ -248,6 +248,13 @@ CACHES["calendar"] = {
     "LOCATION": "bookwell-calendar",
     "OPTIONS": {"MAX_ENTRIES": 200},
 }
+# Whole calendar pages (grid_cache.cached_page), one per viewer and address: a cache of their
+# own, so many front-desk screens never push the shared grids out.
+CACHES["calendar_pages"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "bookwell-calendar-pages",
+    "OPTIONS": {"MAX_ENTRIES": 100},
+}
 CALENDAR_CACHE_SECONDS = env_int("BOOKWELL_CALENDAR_CACHE_SECONDS", 300)
 
 # --- Accounts and sessions (P3) ---------------------------------------------------------------

@@ -36,6 +36,7 @@ from bookwell.core.context import outside_tenancy
 from bookwell.tenancy.models import Clinic
 
 ALIAS = "calendar"
+PAGES_ALIAS = "calendar_pages"
 
 
 @functools.cache
@@ -67,7 +68,9 @@ def calendar_version(clinic: Clinic) -> int | None:
     return None if row is None else int(row[0])
 
 
-def cached[T](clinic: Clinic, parts: object, build: Callable[[], T], *, kind: str = "grid") -> T:
+def cached[T](
+    clinic: Clinic, parts: object, build: Callable[[], T], *, kind: str = "grid", alias: str = ALIAS
+) -> T:
     """build() once per (clinic, calendar version, parts); parts must have a stable repr."""
     version = calendar_version(clinic)  # read before the data build() reads
     if version is None:
@@ -75,7 +78,7 @@ def cached[T](clinic: Clinic, parts: object, build: Callable[[], T], *, kind: st
     clinic_id = clinic.pk
     digest = hashlib.sha256(repr((clinic_id, version, parts)).encode()).hexdigest()
     key = f"{kind}:{digest}"
-    cache = caches[ALIAS]
+    cache = caches[alias]
     value: T | None = cache.get(key)
     if value is None:
         value = build()
@@ -120,21 +123,24 @@ def cached_page(
     template_name: str,
     context: Callable[[], dict[str, Any]],
 ) -> HttpResponse:
-    """A whole staff page drawn once per (clinic, calendar version, parts, viewer, address,
+    """A whole staff page drawn once per (clinic, calendar version, parts, viewer, path,
     language), with this request's CSRF token written in on the way out.
 
     The grid is cached already; what is left of a page draw is the shell around it (header,
     switcher, navigation), which cost as much as the rest of the request together
     (bench/http_load.py). The page must depend only on the clinic's calendar data (the stamp
-    covers it), `parts`, the viewer (`_viewer`), the address and the language, and on the
-    CSRF token only through `csrf_token`. A request with messages waiting is drawn afresh,
-    so they are shown once, as always."""
+    covers it), `parts` (everything the view made of the query string), the viewer
+    (`_viewer`), the path and the language, and on the CSRF token only through `csrf_token`
+    (tests/bookings/test_grid_cache.py compares a cached page with one drawn afresh). A
+    request with messages waiting is drawn afresh, so they are shown once, as always."""
     if len(get_messages(request)):  # counting does not mark them shown
         return render(request, template_name, context())
-    key = (_viewer(request, clinic), request.get_full_path(), get_language(), parts)
+    # The path, not the query string: `parts` holds what the page made of it (stray
+    # parameters make no new entries).
+    key = (_viewer(request, clinic), request.path, get_language(), parts)
 
     def draw() -> str:
         return render_to_string(template_name, {**context(), "csrf_token": _CSRF_SLOT}, request)
 
-    html = cached(clinic, key, draw, kind="page")
+    html = cached(clinic, key, draw, kind="page", alias=PAGES_ALIAS)
     return HttpResponse(html.replace(_CSRF_SLOT, get_token(request)))

@@ -189,6 +189,33 @@ def _page(client, clinic):
     return response
 
 
+def test_a_cached_page_is_the_page_drawn_afresh(clinic_a, setup, desk, clock, settings):
+    """Whatever the page shows depends only on what its cache key holds: served from the
+    cache a while later, it equals the page drawn afresh then (CSRF tokens aside, which are
+    masked anew on every response)."""
+    import re
+
+    _page(desk, clinic_a)
+    clock.shift(90)
+    cached = _page(desk, clinic_a)
+    assert cached.templates == []
+    settings.CALENDAR_CACHE_SECONDS = 0
+    fresh = _page(desk, clinic_a)
+    assert "bookings/calendar.html" in [t.name for t in fresh.templates]
+
+    def mask(response) -> str:
+        html = response.content.decode()
+        tokens = set(_csrf_in(html))
+        assert len(tokens) == 1
+        return html.replace(tokens.pop(), "TOKEN")
+
+    assert mask(cached) == mask(fresh)
+    # And stray parameters in the address make no new page.
+    url = reverse("bookings:calendar", kwargs={"clinic_slug": clinic_a.slug})
+    settings.CALENDAR_CACHE_SECONDS = 300
+    assert desk.get(url, {"date": DAY.isoformat(), "utm": "x"}).templates == []
+
+
 def _csrf_in(html: str) -> list[str]:
     import re
 
