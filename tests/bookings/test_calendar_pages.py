@@ -367,6 +367,8 @@ def test_the_calendar_uses_a_fixed_number_of_queries(clinic_a, clinic_b, member_
     assert big == small
     if "view" not in params and "by" not in params:
         assert html.count('class="appt ') == 120  # the day's appointments, all drawn
+    if params.get("view") == "week":
+        assert html.count('class="appt ') == 30  # one staff member's week, all drawn
 
 
 def test_the_client_page_shows_appointments_and_books_for_that_client(clinic_a, setup, desk):

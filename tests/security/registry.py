@@ -183,6 +183,10 @@ def _waitlist_post(clinic: Clinic, kwargs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _reschedule_post(clinic: Clinic, kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {"start": _booking_post(clinic, kwargs)["start"]}  # a free time six days on
+
+
 PUBLIC_CLINIC_ROUTES: dict[str, PublicRoute] = {
     "book:services": PublicRoute(),
     "book:theme": PublicRoute(),
@@ -193,9 +197,11 @@ PUBLIC_CLINIC_ROUTES: dict[str, PublicRoute] = {
     "book:waitlist": PublicRoute(objects=_service_kwargs, post=_waitlist_post),
     "book:manage": PublicRoute(objects=_manage_kwargs),
     "book:manage-cancel": PublicRoute(objects=_manage_kwargs, get=False, post=lambda c, k: {}),
-    "book:manage-reschedule": PublicRoute(objects=_manage_kwargs),
+    "book:manage-reschedule": PublicRoute(objects=_manage_kwargs, post=_reschedule_post),
     "book:ics": PublicRoute(objects=_manage_kwargs),
-    "book:waitlist-manage": PublicRoute(objects=_waitlist_kwargs),
+    "book:waitlist-manage": PublicRoute(
+        objects=_waitlist_kwargs, post=lambda c, k: {"action": "leave"}
+    ),
 }
 
 # Routes for any signed-in user, outside a clinic.
