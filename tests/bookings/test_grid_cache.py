@@ -193,7 +193,6 @@ def test_a_cached_page_is_the_page_drawn_afresh(clinic_a, setup, desk, clock, se
     """Whatever the page shows depends only on what its cache key holds: served from the
     cache a while later, it equals the page drawn afresh then (CSRF tokens aside, which are
     masked anew on every response)."""
-    import re
 
     _page(desk, clinic_a)
     clock.shift(90)
