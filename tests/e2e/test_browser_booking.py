@@ -135,6 +135,8 @@ def test_a_client_books_on_a_phone_then_reschedules_and_cancels(
     manage_url = page.locator("code.secret").inner_text()
     later = watch(context.new_page(), page_problems)  # the link, opened later from an email
     later.goto(manage_url)
+    _problems(later, "manage page")
+    screenshot(later, "book-4b-manage-phone")
     later.get_by_role("link", name="Choose another time").click()
     _pick_free_day(later)
     times = later.locator(".times button")
@@ -204,6 +206,7 @@ def test_two_browsers_race_for_the_last_free_time(
     told = losers[0].locator("main").inner_text()
     assert "this time was just taken" in told
     assert "No free times left on this day." in told  # and the fresh times: none left
+    _problems(losers[0], "this time was just taken")
     screenshot(losers[0], "book-6-time-taken-phone")
     with clinic_context(clinic):
         assert Appointment.objects.count() == 1

@@ -11,10 +11,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from bookwell.bookings.models import Appointment, Status, WaitlistEntry, WaitlistStatus
+from bookwell.bookings.models import (
+    Appointment,
+    Status,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistStatus,
+)
 from bookwell.clients.models import Client as ClientRecord
 from bookwell.core.context import clinic_context
 from bookwell.core.demo import DEMO_PASSWORD, DEMO_SLUG, seed_demo
@@ -192,6 +199,8 @@ STAFF_PAGES = [
     "settings/booking/",
     "settings/branding/",
     "settings/embedding/",
+    "settings/api/",
+    "settings/webhooks/",
     "services/",
     "services/new/",
     "staff/",
@@ -275,7 +284,20 @@ def test_the_demo_clinics_public_pages_have_no_serious_accessibility_problems(
     found["waitlist-manage"] = serious_accessibility_problems(page)
     screenshot(page, "book-8-waitlist-manage-phone")
     with clinic_context(demo):
-        assert WaitlistEntry.objects.filter(status=WaitlistStatus.WAITING).exists()
+        entry = WaitlistEntry.objects.filter(status=WaitlistStatus.WAITING).latest("pk")
+        staff = entry.staff or entry.service.staff.order_by("pk").first()
+        assert staff is not None
+        WaitlistOffer.objects.create(  # a freed time offered to this place in line
+            clinic=demo,
+            entry=entry,
+            staff=staff,
+            start=timezone.now() + dt.timedelta(days=3),
+            expires_at=timezone.now() + dt.timedelta(hours=2),
+        )
+    page.reload()
+    expect(page.get_by_role("button", name="Book this time")).to_be_visible()
+    found["waitlist-offer"] = serious_accessibility_problems(page)
+    screenshot(page, "book-9-waitlist-offer-phone")
 
     page.goto(f"{base}/privacy/")
     found["privacy"] = serious_accessibility_problems(page)
@@ -286,9 +308,15 @@ def test_the_demo_clinics_public_pages_have_no_serious_accessibility_problems(
     assert response is not None and response.status == 404
     expect(page.locator("main")).to_be_visible()
     found["link-gone"] = serious_accessibility_problems(page)
+    # Too many requests from one network: the page that says to slow down.
+    with override_settings(BOOK_PAGE_LIMIT_PER_MINUTE=0):
+        response = page.goto(f"{base}/")
+    assert response is not None and response.status == 429
+    found["slow-down"] = serious_accessibility_problems(page)
 
     assert {name: problems for name, problems in found.items() if problems} == {}
     assert cookie_names(context) == []
     expected = [p for p in page_problems.all() if "404" in p and "not-a-real-link" in p]
-    assert len(expected) == 1  # the browser's own note of the dead link's status
+    expected += [p for p in page_problems.all() if "429" in p]
+    assert len(expected) == 2  # the browser's own notes of the two statuses
     assert [p for p in page_problems.all() if p not in expected] == []
