@@ -58,6 +58,10 @@ class ContactForm(forms.Form):
         validators=[validate_single_line],
         widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
     )
+    # Shown only where the clinic allows it: the record then says the name is not a real one.
+    name_is_pseudonym = forms.BooleanField(
+        required=False, label=_("This is not my full name (initials or a pseudonym)")
+    )
     consent = forms.BooleanField(required=False)
     notice = forms.IntegerField(required=False, widget=forms.HiddenInput)
     # The honeypot: hidden from people (and from assistive technology), filled in by bots.
@@ -82,6 +86,8 @@ class ContactForm(forms.Form):
             self.fields["email"].help_text = _("An email address or a phone number, or both.")
         if clinic.allow_pseudonyms:
             self.fields["full_name"].help_text = _("Initials or a pseudonym are fine.")
+        else:
+            del self.fields["name_is_pseudonym"]
         if not clinic.require_consent:
             del self.fields["consent"]
             del self.fields["notice"]

@@ -300,7 +300,7 @@ def _contact(form: ContactForm, language: str) -> online.ContactDetails:
         email=data.get("email") or "",
         phone=data.get("phone") or "",
         preferred_language=language,
-        pseudonym=False,
+        pseudonym=bool(data.get("name_is_pseudonym")),
     )
 
 

@@ -266,6 +266,45 @@ def test_the_same_form_sent_twice_keeps_the_first_link_and_one_consent(clinic_a,
         assert ConsentRecord.objects.count() == 1
 
 
+def test_a_client_may_book_under_a_pseudonym_only_where_the_clinic_allows_it(
+    clinic_a, setup, clock
+):
+    start = _local(dt.date(2031, 3, 6), 10, 0)
+    form = Client().get(
+        _url("book:details", clinic_a, service_id=setup.service.pk),
+        {"staff": "any", "start": int(start.timestamp())},
+    )
+    assert "name_is_pseudonym" not in form.content.decode()  # not offered by default
+    sent = _book(Client(), clinic_a, setup, start, clock, full_name="M.S.", name_is_pseudonym="on")
+    assert sent.status_code == 302
+    with clinic_context(clinic_a):
+        assert ClientRecord.objects.get().name_kind == "full"  # the box is ignored
+
+    clinic_a.allow_pseudonyms = True
+    clinic_a.save()
+    later = _local(dt.date(2031, 3, 6), 11, 0)
+    form = Client().get(
+        _url("book:details", clinic_a, service_id=setup.service.pk),
+        {"staff": "any", "start": int(later.timestamp())},
+    )
+    assert "This is not my full name" in form.content.decode()
+    sent = _book(
+        Client(),
+        clinic_a,
+        setup,
+        later,
+        clock,
+        full_name="Moonlight",
+        email="moon@example.test",
+        name_is_pseudonym="on",
+    )
+    assert sent.status_code == 302
+    with clinic_context(clinic_a):
+        newest = ClientRecord.objects.order_by("created_at").last()
+        assert newest is not None and newest.full_name == "Moonlight"
+        assert newest.name_kind == "pseudonym"
+
+
 def test_consent_to_an_outdated_notice_is_refused(clinic_a, setup, clock):
     with clinic_context(clinic_a):
         old = privacy_notice_publish(clinic=clinic_a, body="Version one.")
