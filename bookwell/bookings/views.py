@@ -351,8 +351,21 @@ def appointment_new(request: HttpRequest) -> HttpResponse:
         return _page(request, "bookings/panel_new.html", ctx, status=400)
     except ServiceError as exc:
         form.add_error(None, _taken_message(exc))
+        if exc.code == "slot_taken":
+            ctx["fresh_times"] = _fresh_times(clinic, data["service"], data["staff"], data["date"])
         return _page(request, "bookings/panel_new.html", ctx, status=409)
     return _after_change(request, appointment, _("Booked."))
+
+
+def _fresh_times(clinic: Clinic, service: Any, staff: Any, day: dt.date) -> list[str]:
+    """What is still free that day with that staff member (as availability offers it), for
+    the front desk to pick from after a time was taken."""
+    from bookwell.scheduling.selectors import availability
+
+    zone = ZoneInfo(clinic.time_zone)
+    slots = availability(clinic=clinic, service=service, first=day, last=day, staff_ids=[staff.pk])
+    times = [dt.datetime.fromtimestamp(s.start, zone) for s in slots]
+    return [t.strftime("%H:%M") for t in times if t.date() == day][:12]
 
 
 def _taken_message(exc: ServiceError) -> str:

@@ -149,7 +149,14 @@ def test_a_taken_time_gives_the_clear_message_and_writes_nothing(clinic_a, setup
     response = desk.post(_url("new", clinic_a), _walk_in(setup), HTTP_HX_REQUEST="true")
 
     assert response.status_code == 409
-    assert "This time was just taken" in response.content.decode()
+    html = response.content.decode()
+    assert "This time was just taken" in html
+    # And what that staff member still has free that day, to choose from at once.
+    free = re.search(r"Still free that day: ([0-9:, ]+)<", html)
+    assert free is not None
+    times = free.group(1).split(", ")
+    assert "09:00" in times and "10:00" not in times and "10:30" not in times
+    assert "10:45" in times  # after the 10:00 booking and its 10 minutes of clearing up
     assert len(_appointments(clinic_a)) == 1
     with clinic_context(clinic_a):
         assert ClientRecord.objects.count() == 0  # the quick-created client rolled back
