@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -163,15 +164,6 @@ def _seed_schedule(clinic: Clinic, practitioners: list[User]) -> None:
 
     from django.utils import timezone
 
-    from bookwell.bookings.models import Status
-    from bookwell.bookings.services import (
-        BookingRequest,
-        SlotTaken,
-        appointment_book,
-        appointment_set_status,
-    )
-    from bookwell.clients.models import Client
-    from bookwell.core.errors import Conflict
     from bookwell.scheduling.models import (
         Location,
         Room,
@@ -181,8 +173,13 @@ def _seed_schedule(clinic: Clinic, practitioners: list[User]) -> None:
         WorkingHours,
     )
 
-    if Location.objects.exists():
-        return  # seeded before
+    if Location.objects.exists():  # seeded before: only the weeks around today are topped up
+        _seed_bookings(
+            clinic,
+            list(StaffMember.objects.filter(user__isnull=False).order_by("pk")),
+            list(Service.objects.order_by("pk")),
+        )
+        return
     centre = Location.objects.create(
         clinic=clinic, name="Mitte", address="Torstraße 1, Berlin", time_zone="Europe/Berlin"
     )
@@ -246,12 +243,43 @@ def _seed_schedule(clinic: Clinic, practitioners: list[User]) -> None:
         end=dt.datetime.combine(today + dt.timedelta(days=15), dt.time(), dt.UTC),
         category="vacation",
     )
+    _seed_bookings(clinic, staff, services)
+
+
+def _seed_bookings(clinic: Clinic, staff: list[Any], services: list[Any]) -> None:
+    """A believable four weeks behind and three ahead: every weekday without bookings gets
+    about twenty (so a demo started again weeks later still shows a full week)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from bookwell.bookings.models import Appointment, Status
+    from bookwell.bookings.services import (
+        BookingRequest,
+        SlotTaken,
+        appointment_book,
+        appointment_set_status,
+    )
+    from bookwell.clients.models import Client
+    from bookwell.core.errors import Conflict
+
+    if not staff or len(services) < 7:
+        return
+    today = timezone.localdate()
+    lo = dt.datetime.combine(today - dt.timedelta(days=28), dt.time(), _BERLIN)
+    hi = dt.datetime.combine(today + dt.timedelta(days=21), dt.time(), _BERLIN)
+    booked_days = {
+        start.astimezone(_BERLIN).date()
+        for start in Appointment.objects.filter(start__gte=lo, start__lt=hi).values_list(
+            "start", flat=True
+        )
+    }
     rng = random.Random(11)  # noqa: S311 (demo data)
     clients = list(Client.objects.order_by("created_at")[:200])
     now = timezone.now()
     for day_offset in range(-28, 21):
         day = today + dt.timedelta(days=day_offset)
-        if day.weekday() >= 5:
+        if day.weekday() >= 5 or day in booked_days:
             continue
         for _ in range(22):
             service = rng.choice(services[:7])

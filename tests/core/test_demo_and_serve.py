@@ -50,6 +50,33 @@ def test_demo_creates_the_demo_clinic_and_its_team_once():
         assert User.objects.get(email=spec.email).check_password(DEMO_PASSWORD)
 
 
+@pytest.mark.django_db
+def test_a_demo_started_again_weeks_later_shows_a_full_week():
+    import datetime as dt
+
+    import time_machine
+    from django.utils import timezone
+
+    with time_machine.travel(timezone.now() - dt.timedelta(days=70), tick=False):
+        clinic = seed_demo()
+    today = timezone.localdate()
+    monday = today - dt.timedelta(days=today.weekday())
+    week = (
+        dt.datetime.combine(monday, dt.time(), dt.UTC),
+        dt.datetime.combine(monday + dt.timedelta(days=7), dt.time(), dt.UTC),
+    )
+    with clinic_context(clinic):
+        assert not Appointment.objects.filter(start__range=week).exists()  # long gone by
+    seed_demo()
+    with clinic_context(clinic):
+        this_week = Appointment.objects.filter(start__range=week).count()
+        assert this_week >= 50  # about twenty on each weekday
+        total = Appointment.objects.count()
+    seed_demo()  # and again: days that have bookings are left alone
+    with clinic_context(clinic):
+        assert Appointment.objects.count() == total
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
