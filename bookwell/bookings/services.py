@@ -10,13 +10,14 @@ interleave. The loser gets SlotTaken ("this time is no longer available"), never
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import uuid
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -165,8 +166,13 @@ def _check_staff_time(
         raise SlotTaken()
 
 
-def _validate(clinic: Clinic, req: BookingRequest) -> list[Room]:
-    """Checks the request; returns the rooms the service may use (none: it needs no room)."""
+def _validate(clinic: Clinic, req: BookingRequest) -> list[Room] | None:
+    """Checks the request; returns the rooms the service may use (none: it needs no room).
+
+    A booking that availability must offer (not the desk's) without a room asked for leaves
+    two checks to it: availability reads only staff members who offer the service, and the
+    service's free rooms; None says so. Should availability refuse, `_explain_refusal` says
+    whether this was why."""
     _check_owned(clinic, req.service, req.staff, req.room, req.client)
     if timezone.is_naive(req.start):
         raise ServiceError(_("The start time needs a time zone."), code="naive_time")
@@ -175,16 +181,22 @@ def _validate(clinic: Clinic, req: BookingRequest) -> list[Room]:
     # The clinic's own tools (the desk, its API integrations) book any service.
     if req.source == Source.ONLINE and not req.service.online_bookable:
         raise ServiceError(_("This service is booked by the clinic only."), code="not_online")
-    if not req.service.staff.filter(pk=req.staff.pk).exists():
-        raise ServiceError(_("This staff member does not offer this service."), code="wrong_staff")
-    rooms = list(req.service.rooms.filter(archived=False).order_by("pk"))
-    if req.room is not None and req.room not in rooms:
-        raise ServiceError(_("This service cannot take place in that room."), code="wrong_room")
     if req.client is not None and req.client.restricted:
         raise ServiceError(
             _("This client's record is restricted: no new bookings."), code="client_restricted"
         )
+    if req.source != Source.STAFF and req.room is None:
+        return None
+    _check_offers(req)
+    rooms = list(req.service.rooms.filter(archived=False).order_by("pk"))
+    if req.room is not None and req.room not in rooms:
+        raise ServiceError(_("This service cannot take place in that room."), code="wrong_room")
     return rooms
+
+
+def _check_offers(req: BookingRequest) -> None:
+    if not req.service.staff.filter(pk=req.staff.pk).exists():
+        raise ServiceError(_("This staff member does not offer this service."), code="wrong_staff")
 
 
 def _overlap_key(
@@ -284,6 +296,27 @@ def _choose_room(
     raise SlotTaken()
 
 
+@functools.cache
+def _lock_staff_sql(alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    table = quote(StaffMember._meta.db_table)
+    # Identifiers come from the model and are quoted; the values are bound parameters.
+    return (
+        f"SELECT {quote('id')} FROM {table} "  # noqa: S608
+        f"WHERE {quote('clinic_id')} = %s AND {quote('id')} = %s FOR UPDATE"
+    )
+
+
+def _lock_staff(clinic: Clinic, staff: StaffMember) -> None:
+    """Locks the staff member's row until the transaction ends (PostgreSQL; SQLite's write
+    transaction already excludes every other writer and has no FOR UPDATE)."""
+    connection = connections[router.db_for_write(StaffMember)]
+    if not connection.features.has_select_for_update:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_staff_sql(connection.alias), [clinic.pk, staff.pk])
+
+
 def staff_time_zone(clinic: Clinic, staff: StaffMember) -> str:
     """The wall clock of a staff member's days: their location's when they work in one time
     zone, else the clinic's."""
@@ -351,7 +384,7 @@ def appointment_book(
         with transaction.atomic(), keyring.pinned_active_key(clinic.pk):
             # Lock the staff row: concurrent bookings for one person queue here on PostgreSQL,
             # and the check below sees every committed booking (SQLite holds the write lock).
-            StaffMember.objects.select_for_update().filter(pk=request.staff.pk).first()
+            _lock_staff(clinic, request.staff)
             if idempotency_key:
                 # The same key may have been committed while this request waited for the lock.
                 earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
@@ -382,16 +415,22 @@ def appointment_book(
                 # hours, in any room the service accepts.
                 offered = _offered_rooms(clinic, request)
                 if offered is None:
-                    # Availability has weighed the other bookings, time off and closures
-                    # already; the explicit checks only say which of them it was.
+                    # Availability has weighed the staff member, the other bookings, time off
+                    # and closures already; the explicit checks only say which it was.
+                    _check_offers(request)
                     check_time()
                     raise SlotTaken()
-                if rooms:
+                if rooms is None:  # the service's free rooms here, as availability found them
+                    rooms = (
+                        list(Room.objects.filter(pk__in=offered).order_by("pk")) if offered else []
+                    )
+                elif rooms:
                     rooms = [r for r in rooms if r.pk in offered]
                     if not rooms:
                         raise SlotTaken()
             elif rooms and request.room is None:
                 rooms = _rooms_where_staff_works(clinic, request, rooms)
+            assert rooms is not None
             if request.room is not None and rooms and request.room not in rooms:
                 raise SlotTaken()  # the room asked for is not free or not offered here
             new_id = uuid.uuid4()

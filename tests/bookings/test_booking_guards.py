@@ -208,6 +208,43 @@ def test_nobody_is_booked_into_time_off_or_a_closed_day(clinic_a, clock):
         assert Appointment.objects.count() == 0
 
 
+@pytest.mark.parametrize("source", ["online", "api"])
+def test_bookings_availability_must_offer_say_why_they_are_refused(clinic_a, clock, source):
+    """Availability weighs the staff member, other bookings, time off and closures at once;
+    a refused booking still gets the reason's own code, and nothing is written."""
+    from bookwell.scheduling.models import StaffMember
+
+    setup = schedule(clinic_a, online_bookable=True)
+    with clinic_context(clinic_a):
+        _hours(setup)
+        _hours(setup, setup.other_staff)
+        stranger = StaffMember.objects.create(clinic=clinic_a, display_name="Other Service")
+        _hours(setup, stranger)
+        _book(setup, AT, source=source)  # offered: booked
+        with pytest.raises(SlotTaken):
+            _book(setup, AT, source=source)  # the same time again
+        with pytest.raises(ServiceError) as wrong:
+            _book(setup, AT + dt.timedelta(hours=1), staff=stranger, source=source)
+        assert wrong.value.code == "wrong_staff"
+        TimeOff.objects.create(
+            clinic=clinic_a,
+            staff=setup.staff,
+            start=AT + dt.timedelta(hours=2),
+            end=AT + dt.timedelta(hours=3),
+            category="vacation",
+        )
+        with pytest.raises(Conflict) as away:
+            _book(setup, AT + dt.timedelta(hours=2), source=source)
+        assert away.value.code == "staff_away"
+        ClinicClosure.objects.create(
+            clinic=clinic_a, first_day=dt.date(2031, 3, 7), last_day=dt.date(2031, 3, 7)
+        )
+        with pytest.raises(Conflict) as closed:
+            _book(setup, AT + dt.timedelta(days=2), staff=setup.other_staff, source=source)
+        assert closed.value.code == "clinic_closed"
+        assert Appointment.objects.count() == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_retries_of_one_no_preference_request_racing_get_the_same_appointment(clinic_a):
     from bookwell.bookings.services import appointment_book_any_staff
