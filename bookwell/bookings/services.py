@@ -228,6 +228,7 @@ def _offered_rooms(
         last=(start + dt.timedelta(days=1)).date(),
         staff_ids=[request.staff.pk],
         exclude_appointment=exclude,
+        at=int(start.timestamp()),
     )
     stamp = int(start.timestamp())
     for s in slots:

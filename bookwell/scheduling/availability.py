@@ -146,14 +146,26 @@ def staff_starts(
     now: int,
     first: dt.date,
     last: dt.date,
+    at: int | None = None,
 ) -> list[int]:
-    """Free starts of one staff member, sorted, each once."""
+    """Free starts of one staff member, sorted, each once; with `at`, [at] if it is one of
+    them, else [] (found without walking every start: a booking asks about one)."""
     step = service.slot_interval_min * MINUTE
     duration = service.duration_min * MINUTE
     earliest = now + service.min_notice_min * MINUTE
     latest = now + service.max_advance_days * DAY  # exclusive
     blocked = _blocked_starts(schedule.busy, service)
     intervals = sorted(_working_intervals(schedule, first, last))
+    if at is not None:
+        # A start is on the grid of its interval, within notice and advance, and outside
+        # every blocked (open) interval: exactly what the walk below would reach.
+        if not earliest <= at < latest:
+            return []
+        i = _first_blocking(blocked, at)
+        if i < len(blocked) and blocked[i][0] < at:
+            return []
+        on_grid = any(a <= at <= b - duration and (at - a) % step == 0 for a, b in intervals)
+        return [at] if on_grid else []
     starts: list[int] = []
     for a, b in intervals:
         # The grid is anchored at a; skip ahead to the first start allowed by the notice.
@@ -199,10 +211,12 @@ def available_slots(
     now: int,
     first: dt.date,
     last: dt.date,
+    at: int | None = None,
 ) -> list[Slot]:
-    """Every start at which somebody is free, with who is free then."""
+    """Every start at which somebody is free, with who is free then (with `at`: that start
+    only, if anybody is free then)."""
     by_start: dict[int, list[str]] = {}
     for schedule in staff:
-        for s in staff_starts(schedule, service, now=now, first=first, last=last):
+        for s in staff_starts(schedule, service, now=now, first=first, last=last, at=at):
             by_start.setdefault(s, []).append(schedule.id)
     return [Slot(s, tuple(sorted(ids))) for s, ids in sorted(by_start.items())]

@@ -228,8 +228,10 @@ def availability(
     staff_ids: Sequence[int] | None = None,
     now: dt.datetime | None = None,
     exclude_appointment: Appointment | None = None,
+    at: int | None = None,
 ) -> list[Slot]:
-    """Bookable starts of a service from `first` to `last` (local dates, inclusive).
+    """Bookable starts of a service from `first` to `last` (local dates, inclusive); with
+    `at` (a UNIX time), only whether that start is bookable (and with whom, in which rooms).
 
     Seven reads whatever the range or the number of staff (staff, hours, overrides,
     closures, time off, rooms, appointments), in one round trip on PostgreSQL.
@@ -368,7 +370,7 @@ def availability(
                     busy=busy.get(staff_id, []),
                 )
             )
-        found = available_slots(schedules, rules, now=_ts(now), first=first, last=last)
+        found = available_slots(schedules, rules, now=_ts(now), first=first, last=last, at=at)
         if classes:
             found = _seat_filter(found, rules, service.capacity, classes)
         for slot in found:

@@ -312,6 +312,21 @@ def test_engine_agrees_with_the_brute_force_reference(case):
     assert got == reference(staff, service, now, first, last)
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(), st.data())
+def test_asking_about_one_start_agrees_with_the_whole_list(case, data):
+    """A booking asks whether one start is free (`at`); the answer must be the full walk's,
+    for starts on and off the grid, blocked or not."""
+    staff, service, now, first, last = case
+    full = available_slots(staff, service, now=now, first=first, last=last)
+    starts = [s.start for s in full]
+    lo = int(dt.datetime.combine(first, dt.time(), Z).timestamp()) - 86400
+    candidates = starts + [lo + 300 * k for k in range(0, (last - first).days * 288 + 576, 7)]
+    for at in data.draw(st.lists(st.sampled_from(candidates), max_size=12)) + starts[:3]:
+        one = available_slots(staff, service, now=now, first=first, last=last, at=at)
+        assert one == [s for s in full if s.start == at]
+
+
 def test_a_slot_that_fits_exactly_between_two_bookings_is_free():
     day = dt.date(2026, 6, 1)
     busy = [
