@@ -363,9 +363,18 @@ def _fresh_times(clinic: Clinic, service: Any, staff: Any, day: dt.date) -> list
     from bookwell.scheduling.selectors import availability
 
     zone = ZoneInfo(clinic.time_zone)
-    slots = availability(clinic=clinic, service=service, first=day, last=day, staff_ids=[staff.pk])
-    times = [dt.datetime.fromtimestamp(s.start, zone) for s in slots]
-    return [t.strftime("%H:%M") for t in times if t.date() == day][:12]
+    # The desk is not held to the online notice: anything from now on counts.
+    now = timezone.now()
+    slots = availability(
+        clinic=clinic,
+        service=service,
+        first=day,
+        last=day,
+        staff_ids=[staff.pk],
+        now=now - dt.timedelta(minutes=service.min_notice_min),
+    )
+    times = [dt.datetime.fromtimestamp(s.start, zone) for s in slots if s.start >= now.timestamp()]
+    return [t.strftime("%H:%M") for t in times if t.date() == day][:16]
 
 
 def _taken_message(exc: ServiceError) -> str:

@@ -176,8 +176,12 @@ def _seed_schedule(clinic: Clinic, practitioners: list[User]) -> None:
     if Location.objects.exists():  # seeded before: only the weeks around today are topped up
         _seed_bookings(
             clinic,
-            list(StaffMember.objects.filter(user__isnull=False).order_by("pk")),
-            list(Service.objects.order_by("pk")),
+            list(
+                StaffMember.objects.filter(
+                    user__isnull=False, archived=False, bookable=True
+                ).order_by("pk")
+            ),
+            list(Service.objects.filter(archived=False).order_by("pk")),
         )
         return
     centre = Location.objects.create(
@@ -256,12 +260,11 @@ def _seed_bookings(clinic: Clinic, staff: list[Any], services: list[Any]) -> Non
     from bookwell.bookings.models import Appointment, Status
     from bookwell.bookings.services import (
         BookingRequest,
-        SlotTaken,
         appointment_book,
         appointment_set_status,
     )
     from bookwell.clients.models import Client
-    from bookwell.core.errors import Conflict
+    from bookwell.core.errors import ServiceError
 
     if not staff or len(services) < 7:
         return
@@ -295,7 +298,7 @@ def _seed_bookings(clinic: Clinic, staff: list[Any], services: list[Any]) -> Non
                     ),
                     notify=False,  # demo history: no mail for it
                 )
-            except (SlotTaken, Conflict):  # taken, or the staff member is away
+            except ServiceError:  # taken, away, or changed by someone trying the demo
                 continue
             # A believable history: most came, a few did not, some cancelled.
             roll = rng.random()

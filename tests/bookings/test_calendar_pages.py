@@ -162,6 +162,27 @@ def test_a_taken_time_gives_the_clear_message_and_writes_nothing(clinic_a, setup
         assert ClientRecord.objects.count() == 0  # the quick-created client rolled back
 
 
+def test_a_taken_walk_in_today_lists_times_within_the_online_notice(clinic_a, setup, desk):
+    """The desk is not held to the notice clients are: the next free times today count."""
+    today = dt.date(2031, 3, 4)  # the clock stands at 09:00 that day
+    with clinic_context(clinic_a):
+        Service.objects.filter(pk=setup.service.pk).update(min_notice_min=120)
+        appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(service=setup.service, staff=setup.staff, start=_at(today, 10)),
+        )
+    response = desk.post(
+        _url("new", clinic_a),
+        _walk_in(setup, date=today.isoformat(), time="10:00"),
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 409
+    free = re.search(r"Still free that day: ([0-9:, ]+)<", response.content.decode())
+    assert free is not None
+    times = free.group(1).split(", ")
+    assert times[0] == "09:00" and "09:15" in times and "10:00" not in times
+
+
 def test_an_existing_client_is_chosen_from_the_search(clinic_a, setup, desk):
     with clinic_context(clinic_a):
         known = client_create(clinic=clinic_a, data=ClientInput(full_name="Greta Known"))
