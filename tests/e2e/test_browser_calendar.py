@@ -30,7 +30,7 @@ from tests.e2e.conftest import DESKTOP, PHONE, new_context, watch
 from tests.e2e.helpers import cookie_names, screenshot, serious_accessibility_problems
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, Route
     from pytest_django.live_server_helper import LiveServer
 
     from tests.e2e.conftest import PageProblems
@@ -244,11 +244,21 @@ def test_main_staff_pages_have_no_serious_accessibility_problems(
         response = page.goto(f"{live_server.url}{path}")
         assert response is not None and response.status == 200, path
         found[path] = serious_accessibility_problems(page)
+    # A page the role may not open: the refusal a practitioner sees for the settings.
+    desk_context = new_context(browser, page_problems, **DESKTOP)
+    desk_page = watch(desk_context.new_page(), page_problems)
+    _sign_in(desk_page, live_server.url, "anna@demo.bookwell.test")
+    response = desk_page.goto(f"{live_server.url}/c/{DEMO_SLUG}/settings/")
+    assert response is not None and response.status == 403
+    found["403 for a practitioner"] = serious_accessibility_problems(desk_page)
+    desk_context.close()
     assert {path: problems for path, problems in found.items() if problems} == {}
     assert cookie_names(context) == sorted(
         [settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME]
     )
-    assert page_problems.all() == []
+    refused = [p for p in page_problems.all() if "403" in p and "/settings/" in p]
+    assert len(refused) == 1  # the browser's own note of that status
+    assert [p for p in page_problems.all() if p not in refused] == []
     context.close()
 
 
@@ -308,6 +318,33 @@ def test_the_demo_clinics_public_pages_have_no_serious_accessibility_problems(
     assert response is not None and response.status == 404
     expect(page.locator("main")).to_be_visible()
     found["link-gone"] = serious_accessibility_problems(page)
+    # A form sent from another website's page: the refusal (the browser's Origin header is
+    # rewritten on the way, as another site's form would send it).
+    page.goto(f"{base}/")
+    page.locator("main a[href*='/s/']").first.click()
+    page.get_by_role("link", name="No preference").click()
+    page.get_by_role("link", name="Join the waitlist").first.click()
+    page.get_by_label("Your name").fill("Cross Site")
+    page.get_by_label("Email").fill("cross.site@example.test")
+    consent = page.get_by_role("checkbox")
+    if consent.count():
+        consent.check()
+
+    def from_elsewhere(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        headers = {**route.request.headers, "origin": "https://elsewhere.example"}
+        route.fulfill(response=route.fetch(headers=headers))
+
+    page.route("**/waitlist/**", from_elsewhere)
+    time.sleep(2.2)
+    page.get_by_role("button", name="Join the waitlist").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "This form was sent from another website"
+    )
+    found["refused"] = serious_accessibility_problems(page)
+    page.unroute("**/waitlist/**")
     # Too many requests from one network: the page that says to slow down.
     with override_settings(BOOK_PAGE_LIMIT_PER_MINUTE=0):
         response = page.goto(f"{base}/")
@@ -317,6 +354,6 @@ def test_the_demo_clinics_public_pages_have_no_serious_accessibility_problems(
     assert {name: problems for name, problems in found.items() if problems} == {}
     assert cookie_names(context) == []
     expected = [p for p in page_problems.all() if "404" in p and "not-a-real-link" in p]
-    expected += [p for p in page_problems.all() if "429" in p]
-    assert len(expected) == 2  # the browser's own notes of the two statuses
+    expected += [p for p in page_problems.all() if "429" in p or "403" in p]
+    assert len(expected) == 3  # the browser's own notes of the three statuses
     assert [p for p in page_problems.all() if p not in expected] == []
