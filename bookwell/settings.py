@@ -146,12 +146,14 @@ INSTALLED_APPS = [
     "bookwell.bookings",
     "bookwell.notifications",
     "bookwell.integrations",
+    "bookwell.audit",
     "ninja",  # the API's documentation page and its assets, served from the package
     "django_tasks_db",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "bookwell.audit.middleware.request_context",
     "bookwell.core.middleware.security_headers",
     "bookwell.integrations.middleware.api_problems",  # /api/: problem+json, smaller bodies
     "bookwell.core.middleware.request_size_limit",
@@ -256,6 +258,10 @@ CACHES["calendar_pages"] = {
     "OPTIONS": {"MAX_ENTRIES": 100},
 }
 CALENDAR_CACHE_SECONDS = env_int("BOOKWELL_CALENDAR_CACHE_SECONDS", 300)
+
+# --- Audit (P5, P6) -----------------------------------------------------------------------------
+# Address-hashing keys older than this are destroyed (a new key every day).
+AUDIT_IP_KEY_DAYS = env_int("BOOKWELL_AUDIT_IP_KEY_DAYS", 7)
 
 # --- Accounts and sessions (P3) ---------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -121,9 +121,28 @@ def signin_attempt_record(
     # A savepoint inside the request's transaction: the sign-in views answer a failure with a
     # normal (non-error) response, so the request commits and the attempt is kept.
     with transaction.atomic():
-        return SignInAttempt.objects.create(
+        attempt = SignInAttempt.objects.create(
             account_key=account_key(email), user=user, network=network, outcome=outcome
         )
+        _audit_attempt(outcome, user)
+        return attempt
+
+
+def _audit_attempt(outcome: str, user: User | None) -> None:
+    """The attempt in the audit trail (P5): the user's id when known, never the address
+    typed in."""
+    from bookwell.audit.models import Action, ActorKind, Outcome
+    from bookwell.audit.services import Actor, audit_record
+
+    action, result = {
+        SignInOutcome.SUCCESS: (Action.SIGNIN_SUCCEEDED, Outcome.SUCCESS),
+        SignInOutcome.FAILURE: (Action.SIGNIN_FAILED, Outcome.FAILURE),
+        SignInOutcome.MFA_FAILURE: (Action.MFA_FAILED, Outcome.FAILURE),
+        SignInOutcome.LOCKED: (Action.SIGNIN_LOCKED, Outcome.DENIED),
+        SignInOutcome.RESET: (Action.PASSWORD_RESET, Outcome.SUCCESS),
+    }[SignInOutcome(outcome)]
+    actor = Actor.user(user) if user is not None else Actor(ActorKind.ANONYMOUS)
+    audit_record(action=action, outcome=result, actor=actor)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ from bookwell.accounts.forms import (
 )
 from bookwell.accounts.models import User
 from bookwell.accounts.session import MFA_PENDING_KEY, start_authenticated_session
+from bookwell.audit.models import Action
+from bookwell.audit.services import Actor, audit_record
 from bookwell.core.net import client_ip, network_of
 
 logger = logging.getLogger(__name__)
@@ -141,8 +143,14 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signin_verify.html", ctx)
 
 
+def _audit_signout(request: HttpRequest, action: str) -> None:
+    audit_record(action=action, actor=Actor.user(request.user), request=request)
+
+
 @require_POST
 def signout(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        _audit_signout(request, Action.SIGNOUT)
     logout(request)
     messages.success(request, _("You are signed out."))
     return redirect("accounts:signin")
@@ -152,6 +160,7 @@ def signout(request: HttpRequest) -> HttpResponse:
 @require_POST
 def signout_everywhere(request: HttpRequest) -> HttpResponse:
     services.sign_out_everywhere(user=request.user)  # type: ignore[arg-type]
+    _audit_signout(request, Action.SIGNOUT_EVERYWHERE)
     logout(request)
     messages.success(request, _("You are signed out on every device."))
     return redirect("accounts:signin")

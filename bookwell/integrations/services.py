@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bookwell.accounts.models import User
+from bookwell.audit.models import Action, ActorKind, TargetKind
+from bookwell.audit.services import Actor, audit_record
 from bookwell.core.context import platform_scope
 from bookwell.core.db.statements import Shape
 from bookwell.core.errors import ServiceError
@@ -73,15 +75,35 @@ def api_token_create(
                 )
         except IntegrityError:  # the prefix was taken: draw again
             continue
+        audit_record(
+            action=Action.API_TOKEN_CREATED,
+            actor=_actor(created_by),
+            clinic_id=clinic.pk,
+            target_kind=TargetKind.API_TOKEN,
+            target_id=token.pk,
+            extra={"scopes": chosen},
+        )
         return token, secret
     raise ServiceError(_("Could not make a token; try again."), code="token_failed")
 
 
-def api_token_revoke(*, token: ApiToken) -> ApiToken:
+def api_token_revoke(*, token: ApiToken, by: User | None = None) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        audit_record(
+            action=Action.API_TOKEN_REVOKED,
+            actor=_actor(by),
+            clinic_id=token.clinic_id,
+            target_kind=TargetKind.API_TOKEN,
+            target_id=token.pk,
+        )
     return token
+
+
+def _actor(user: User | None) -> Actor:
+    """The signed-in user, or the system (the operator's `bookwell token` command)."""
+    return Actor.user(user) if user is not None else Actor(ActorKind.SYSTEM)
 
 
 @functools.cache

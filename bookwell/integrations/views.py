@@ -78,7 +78,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     token = access_in_clinic(ApiToken, token_id)
-    api_token_revoke(token=token)
+    api_token_revoke(token=token, by=request.user)  # type: ignore[arg-type]
     messages.success(request, _("Token %(prefix)s revoked.") % {"prefix": token.prefix})
     return redirect("integrations:tokens", clinic_slug=request.clinic.slug)  # type: ignore[attr-defined]
 

@@ -1,0 +1,24 @@
+"""Makes the request at hand known to `audit_record` (where it came from, its request id),
+so the services that record events need not pass it through every call."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from contextvars import ContextVar
+
+from django.http import HttpRequest, HttpResponse
+
+current_request: ContextVar[HttpRequest | None] = ContextVar("audit_request", default=None)
+
+
+def request_context(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable:
+    def middleware(request: HttpRequest) -> HttpResponse:
+        request.request_id = secrets.token_hex(8)  # type: ignore[attr-defined]
+        token = current_request.set(request)
+        try:
+            return get_response(request)
+        finally:
+            current_request.reset(token)
+
+    return middleware

@@ -1,0 +1,125 @@
+"""Audit events: who did what, when and from where, in a form that needs no personal data
+(P5, P6, P7). Ids and enums only: no names, addresses, message bodies or free text.
+
+Each clinic's events (and the platform's, clinic empty) form a hash chain: every event
+carries an HMAC over the previous event's hash and its own canonical form, so a changed,
+removed or reordered row shows (`bookwell audit verify`). The database refuses UPDATE and
+DELETE on the table (triggers, migration 0001) unless the retention job has put a permit in
+place inside its own transaction.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Action(models.TextChoices):
+    SIGNIN_SUCCEEDED = "signin.succeeded", _("Signed in")
+    SIGNIN_FAILED = "signin.failed", _("Sign-in failed")
+    SIGNIN_LOCKED = "signin.locked", _("Sign-in refused (locked)")
+    SIGNOUT = "signout", _("Signed out")
+    SIGNOUT_EVERYWHERE = "signout.everywhere", _("Signed out everywhere")
+    MFA_FAILED = "mfa.failed", _("Second factor failed")
+    PASSWORD_RESET = "password.reset", _("Password reset")
+    API_TOKEN_CREATED = "api_token.created", _("API token created")
+    API_TOKEN_REVOKED = "api_token.revoked", _("API token revoked")
+
+
+class ActorKind(models.TextChoices):
+    USER = "user", _("User")
+    API_TOKEN = "api_token", _("API token")
+    SYSTEM = "system", _("System")
+    ANONYMOUS = "anonymous", _("Not signed in")
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success", _("Success")
+    DENIED = "denied", _("Denied")
+    FAILURE = "failure", _("Failure")
+
+
+class TargetKind(models.TextChoices):
+    NONE = "", _("None")
+    USER = "user", _("User")
+    API_TOKEN = "api_token", _("API token")
+
+
+class Device(models.TextChoices):
+    DESKTOP = "desktop", _("Desktop")
+    MOBILE = "mobile", _("Mobile")
+    TABLET = "tablet", _("Tablet")
+    BOT = "bot", _("Bot")
+    OTHER = "other", _("Other")
+
+
+class AuditEvent(models.Model):
+    """One recorded action. `clinic_id` is empty for platform events (sign-in)."""
+
+    # The chain: 0 for the platform, else the clinic id; seq counts up from 1 within it.
+    chain = models.BigIntegerField()
+    seq = models.PositiveBigIntegerField()
+    at = models.DateTimeField()
+    action = models.CharField(max_length=40, choices=Action.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
+    actor_id = models.CharField(max_length=40, blank=True)  # an internal id, never a name
+    clinic_id = models.BigIntegerField(null=True, blank=True)
+    target_kind = models.CharField(max_length=20, choices=TargetKind.choices, blank=True)
+    target_id = models.CharField(max_length=40, blank=True)
+    ip_network = models.CharField(max_length=43, blank=True)  # IPv4 /24, IPv6 /48
+    ip_hash = models.CharField(max_length=64, blank=True)  # HMAC under the day's key
+    device = models.CharField(max_length=10, choices=Device.choices, default=Device.OTHER)
+    browser = models.CharField(max_length=40, blank=True)  # a family, e.g. "Firefox"
+    os = models.CharField(max_length=40, blank=True)  # a family, e.g. "Android"
+    country = models.CharField(max_length=7, default="unknown")  # ISO 3166 alpha-2
+    request_id = models.CharField(max_length=32, blank=True)
+    extra = models.JSONField(default=dict, blank=True)  # allow-listed ids and enums only
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_seq")]
+        indexes = [
+            models.Index(fields=["clinic_id", "at"], name="audit_clinic_at"),
+            models.Index(fields=["action", "at"], name="audit_action_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"audit {self.chain}:{self.seq} {self.action}"
+
+
+class ChainHead(models.Model):
+    """The last event of each chain: locked while an event is appended, so concurrent
+    writers line up and the chain never forks."""
+
+    chain = models.BigIntegerField(primary_key=True)
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="")
+    # Where the kept part of the chain starts (the retention job moves it on).
+    first_seq = models.PositiveBigIntegerField(default=1)
+    first_prev = models.CharField(max_length=64, default="")
+
+    def __str__(self) -> str:
+        return f"audit chain {self.chain}"
+
+
+class IpHashKey(models.Model):
+    """The day's key for hashing addresses. Keys older than the window are destroyed, after
+    which the day's hashes can neither be reversed nor linked to any other day (P6)."""
+
+    day = models.DateField(unique=True)
+    key = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"ip hash key {self.day}"
+
+
+class PurgePermit(models.Model):
+    """Present only inside the retention job's transaction: the triggers let DELETE through
+    while a row exists here."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return "audit purge permit"

@@ -1,0 +1,231 @@
+"""Writing and checking the audit trail. `audit_record` is called by the services and views
+that do the action, inside the same transaction (a refusal in its own)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from bookwell.audit.models import (
+    Action,
+    ActorKind,
+    AuditEvent,
+    ChainHead,
+    IpHashKey,
+    Outcome,
+    PurgePermit,
+    TargetKind,
+)
+from bookwell.audit.signals import RequestSignals, signals_of
+from bookwell.core.context import clinic_context, platform_scope
+
+# What each action may carry besides its fixed fields: ids and enums, nothing else (P7).
+EXTRA_ALLOWED: dict[str, dict[str, type]] = {
+    Action.SIGNIN_FAILED: {"reason": str},
+    Action.API_TOKEN_CREATED: {"scopes": list},
+}
+EXTRA_VALUES = {"reason": {"password", "unknown_account", "locked", "inactive"}}
+_ID_CHARS = set("0123456789abcdef-")
+
+
+class AuditError(ValueError):
+    """A call that would put something other than ids and enums into the trail."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str
+    id: str = ""
+
+    @classmethod
+    def user(cls, user: Any) -> Actor:
+        return cls(ActorKind.USER, str(user.pk))
+
+
+def _check_id(value: str) -> str:
+    if len(value) > 40 or not set(value.lower()) <= _ID_CHARS:
+        raise AuditError("an audit id must be a number or a UUID")
+    return value
+
+
+def _check_extra(action: str, extra: dict[str, Any]) -> dict[str, Any]:
+    allowed = EXTRA_ALLOWED.get(action, {})
+    for key, value in extra.items():
+        if key not in allowed or not isinstance(value, allowed[key]):
+            raise AuditError(f"{key!r} is not recorded for {action}")
+        if key in EXTRA_VALUES and value not in EXTRA_VALUES[key]:
+            raise AuditError(f"{value!r} is not a known {key}")
+        if isinstance(value, list) and not all(
+            isinstance(v, str) and len(v) <= 40 and v.replace("_", "").replace(":", "").isalnum()
+            for v in value
+        ):
+            raise AuditError(f"{key!r} holds something other than codes")
+    return dict(extra)
+
+
+def canonical(event: AuditEvent) -> bytes:
+    """The bytes the chain signs: every recorded field, in a fixed order and form."""
+    fields = {
+        "chain": event.chain,
+        "seq": event.seq,
+        "at": event.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "action": event.action,
+        "outcome": event.outcome,
+        "actor_kind": event.actor_kind,
+        "actor_id": event.actor_id,
+        "clinic_id": event.clinic_id,
+        "target_kind": event.target_kind,
+        "target_id": event.target_id,
+        "ip_network": event.ip_network,
+        "ip_hash": event.ip_hash,
+        "device": event.device,
+        "browser": event.browser,
+        "os": event.os,
+        "country": event.country,
+        "request_id": event.request_id,
+        "extra": event.extra,
+    }
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _chain_key() -> bytes:
+    return hashlib.sha256(b"bookwell.audit.chain:" + settings.SECRET_KEY.encode()).digest()
+
+
+def link(prev_hash: str, event: AuditEvent) -> str:
+    return hmac.new(
+        _chain_key(), prev_hash.encode() + b"\n" + canonical(event), hashlib.sha256
+    ).hexdigest()
+
+
+def audit_record(
+    *,
+    action: str,
+    outcome: str = Outcome.SUCCESS,
+    actor: Actor,
+    clinic_id: int | None = None,
+    target_kind: str = TargetKind.NONE,
+    target_id: object = "",
+    request: HttpRequest | None = None,
+    signals: RequestSignals | None = None,
+    extra: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Appends one event to its clinic's chain (the platform's when clinic_id is None)."""
+    if action not in Action.values or outcome not in Outcome.values:
+        raise AuditError("unknown action or outcome")
+    if actor.kind not in ActorKind.values or target_kind not in TargetKind.values:
+        raise AuditError("unknown actor or target kind")
+    checked = _check_extra(action, extra or {})
+    if request is None:
+        from bookwell.audit.middleware import current_request
+
+        request = current_request.get()
+    where = signals or signals_of(request)
+    chain = int(clinic_id or 0)
+    scope = (
+        clinic_context(clinic_id)
+        if clinic_id
+        else platform_scope("an audit event outside any clinic")
+    )
+    with scope, transaction.atomic():
+        ChainHead.objects.get_or_create(chain=chain)
+        head = ChainHead.objects.select_for_update().get(chain=chain)
+        event = AuditEvent(
+            chain=chain,
+            seq=head.seq + 1,
+            at=timezone.now(),
+            action=action,
+            outcome=outcome,
+            actor_kind=actor.kind,
+            actor_id=_check_id(actor.id),
+            clinic_id=clinic_id,
+            target_kind=target_kind,
+            target_id=_check_id(str(target_id or "")),
+            ip_network=where.ip_network,
+            ip_hash=where.ip_hash,
+            device=where.device,
+            browser=where.browser,
+            os=where.os,
+            country=where.country,
+            request_id=where.request_id,
+            extra=checked,
+            prev_hash=head.hash,
+        )
+        event.hash = link(head.hash, event)
+        event.save()
+        head.seq, head.hash = event.seq, event.hash
+        head.save(update_fields=["seq", "hash"])
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    chain: int
+    events: int
+    intact: bool
+    broken_at: int | None = None  # the seq of the first event that does not check out
+    reason: str = ""
+
+
+def audit_verify(chain: int) -> ChainReport:
+    """Walks one chain in order and says where it first breaks: an event changed (its hash),
+    removed or reordered (a gap, or a link to the wrong predecessor), or cut off at the end
+    (fewer events than the head says)."""
+    with platform_scope("verifying an audit chain"):
+        head = ChainHead.objects.filter(chain=chain).first()
+        prev, expected = (head.first_prev, head.first_seq) if head else ("", 1)
+        count = 0
+        for event in AuditEvent.objects.filter(chain=chain).order_by("seq").iterator():
+            count += 1
+            if event.seq != expected:
+                return ChainReport(chain, count, False, expected, "missing event")
+            if event.prev_hash != prev:
+                return ChainReport(chain, count, False, event.seq, "wrong predecessor")
+            if link(prev, event) != event.hash:
+                return ChainReport(chain, count, False, event.seq, "altered")
+            prev, expected = event.hash, expected + 1
+        if head is not None and (head.seq != expected - 1 or head.hash != prev):
+            return ChainReport(chain, count, False, expected, "missing at the end")
+    return ChainReport(chain, count, True)
+
+
+def chains() -> list[int]:
+    with platform_scope("listing audit chains"):
+        return list(ChainHead.objects.order_by("chain").values_list("chain", flat=True))
+
+
+def ip_keys_purge(*, now: dt.datetime | None = None) -> int:
+    """Destroys the address-hashing keys older than the window (P6)."""
+    today = (now or timezone.now()).date()
+    cutoff = today - dt.timedelta(days=settings.AUDIT_IP_KEY_DAYS)
+    deleted, _ = IpHashKey.objects.filter(day__lt=cutoff).delete()
+    return int(deleted)
+
+
+def audit_purge_before(*, before: dt.datetime) -> int:
+    """The retention path: removes events older than `before`, the only DELETE the database
+    lets through (a permit row exists for the length of this transaction). The chains then
+    start later; `audit_verify` checks from the first event kept."""
+    with platform_scope("audit retention"), transaction.atomic():
+        permit = PurgePermit.objects.create()
+        deleted = 0
+        for head in ChainHead.objects.select_for_update().order_by("chain"):
+            old = AuditEvent.objects.filter(chain=head.chain, at__lt=before)
+            last = old.order_by("-seq").values_list("seq", "hash").first()
+            if last is None:
+                continue
+            count, _ = old.delete()
+            deleted += count
+            head.first_seq, head.first_prev = last[0] + 1, last[1]
+            head.save(update_fields=["first_seq", "first_prev"])
+        permit.delete()
+    return deleted

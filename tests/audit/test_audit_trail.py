@@ -1,0 +1,275 @@
+"""The audit trail (issue 8, P5-P7): sign-in events with where-from signals and no personal
+data, a hash chain that shows tampering, and a table the database will not let anyone edit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
+from django.test import Client
+
+from bookwell.audit.models import Action, ActorKind, AuditEvent, Device, IpHashKey, Outcome
+from bookwell.audit.services import (
+    Actor,
+    AuditError,
+    audit_purge_before,
+    audit_record,
+    audit_verify,
+    ip_keys_purge,
+)
+from bookwell.audit.signals import classify_agent, country_of
+from bookwell.core.context import platform_scope
+from bookwell.tenancy.permissions import Role
+from tests.factories import PASSWORD, make_member
+
+pytestmark = pytest.mark.django_db
+
+START = dt.datetime(2031, 3, 4, 9, 0, 7, tzinfo=dt.UTC)
+PHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
+DESKTOP = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+ADDRESS = "8.8.8.77"  # a public address the shipped country data knows
+
+
+def _events() -> list[AuditEvent]:
+    with platform_scope("test"):
+        return list(AuditEvent.objects.order_by("chain", "seq"))
+
+
+def _sign_in(email: str, password: str, agent: str = PHONE, **extra: str):
+    return Client().post(
+        "/signin/",
+        {"email": email, "password": password},
+        REMOTE_ADDR=ADDRESS,
+        HTTP_USER_AGENT=agent,
+        **extra,
+    )
+
+
+def test_a_sign_in_is_recorded_once_with_its_signals_and_no_personal_data(clinic_a, clock):
+    user = make_member(clinic_a, Role.FRONT_DESK, email="sentinel.person@example.test")
+    response = _sign_in(user.email, PASSWORD)
+    assert response.status_code == 302
+
+    [event] = [e for e in _events() if e.action == Action.SIGNIN_SUCCEEDED]
+    assert (event.outcome, event.actor_kind, event.actor_id) == ("success", "user", str(user.pk))
+    assert event.clinic_id is None and event.chain == 0 and event.seq == 1
+    assert event.ip_network == "8.8.8.0/24"
+    assert re.fullmatch(r"[0-9a-f]{64}", event.ip_hash)
+    assert (event.device, event.browser, event.os) == (Device.MOBILE, "Mobile Safari", "iOS")
+    assert event.country == "US"
+    assert re.fullmatch(r"[0-9a-f]{16}", event.request_id)
+    assert event.at == START
+    # Nothing in the row is the address, the email or the user agent (P6, P7).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM audit_auditevent")
+        raw = " ".join(str(v) for row in cursor.fetchall() for v in row)
+    for secret in (ADDRESS, user.email, "sentinel", "iPhone OS 17_0", user.full_name):
+        assert secret not in raw
+
+
+def test_failures_lockouts_and_sign_outs_are_recorded(clinic_a, clock, settings):
+    user = make_member(clinic_a, Role.FRONT_DESK, email="pat@example.test")
+    assert _sign_in("nobody@example.test", "whatever").status_code == 400
+    assert _sign_in(user.email, "wrong password").status_code == 400
+    browser = Client()
+    browser.post("/signin/", {"email": user.email, "password": PASSWORD}, REMOTE_ADDR=ADDRESS)
+    assert browser.post("/signout/", REMOTE_ADDR=ADDRESS).status_code == 302
+    clock.shift(60)
+    for _ in range(settings.SIGNIN_MAX_FAILURES):
+        _sign_in(user.email, "wrong again")
+    assert _sign_in(user.email, PASSWORD).status_code == 429
+
+    seen = [(e.action, e.outcome, e.actor_kind) for e in _events()]
+    assert seen[:4] == [
+        (Action.SIGNIN_FAILED, Outcome.FAILURE, ActorKind.ANONYMOUS),
+        (Action.SIGNIN_FAILED, Outcome.FAILURE, ActorKind.ANONYMOUS),
+        (Action.SIGNIN_SUCCEEDED, Outcome.SUCCESS, ActorKind.USER),
+        (Action.SIGNOUT, Outcome.SUCCESS, ActorKind.USER),
+    ]
+    assert seen[-1] == (Action.SIGNIN_LOCKED, Outcome.DENIED, ActorKind.ANONYMOUS)
+    assert len(seen) == 4 + settings.SIGNIN_MAX_FAILURES + 1  # each attempt exactly once
+    assert [e.seq for e in _events()] == list(range(1, len(seen) + 1))
+
+
+def test_a_forged_forwarded_for_header_does_not_change_the_recorded_network(clinic_a, clock):
+    user = make_member(clinic_a, Role.FRONT_DESK)
+    _sign_in(user.email, PASSWORD, HTTP_X_FORWARDED_FOR="1.2.3.4")
+    [event] = _events()
+    assert event.ip_network == "8.8.8.0/24"  # no trusted proxy: REMOTE_ADDR counts
+
+
+def test_only_ids_and_enums_go_into_an_event():
+    with pytest.raises(AuditError):
+        audit_record(action="made.up", actor=Actor(ActorKind.SYSTEM))
+    with pytest.raises(AuditError):  # a name where an id belongs
+        audit_record(action=Action.SIGNOUT, actor=Actor(ActorKind.USER, "Ada Lovelace"))
+    with pytest.raises(AuditError):  # free text in the extra data
+        audit_record(
+            action=Action.SIGNIN_FAILED,
+            actor=Actor(ActorKind.ANONYMOUS),
+            extra={"reason": "typed ada@example.test"},
+        )
+    assert _events() == []
+
+
+@pytest.mark.parametrize(
+    ("agent", "expected"),
+    [
+        (PHONE, (Device.MOBILE, "Mobile Safari", "iOS")),
+        (DESKTOP, (Device.DESKTOP, "Firefox", "Linux")),
+        (
+            "Mozilla/5.0 (iPad; CPU OS 16_0 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/16.0 Mobile/15E148 Safari/604.1",
+            (Device.TABLET, "Mobile Safari", "iOS"),
+        ),
+        ("Googlebot/2.1 (+http://www.google.com/bot.html)", (Device.BOT, "Googlebot", "")),
+        ("", (Device.OTHER, "", "")),
+        ("\x00\xff garbage ((( ", (Device.OTHER, "", "")),
+    ],
+)
+def test_devices_browsers_and_systems_are_classified(agent, expected):
+    assert classify_agent(agent) == expected
+
+
+def test_countries_come_from_the_offline_data_or_are_unknown():
+    assert country_of("8.8.8.8") == "US"
+    assert country_of("10.1.2.3") == "unknown"  # a private address
+    assert country_of("not an address") == "unknown"
+
+
+def _three_events() -> None:
+    for _ in range(3):
+        audit_record(action=Action.SIGNOUT, actor=Actor(ActorKind.USER, "7"))
+
+
+def test_an_intact_chain_verifies_and_the_command_says_so():
+    _three_events()
+    assert audit_verify(0).intact and audit_verify(0).events == 3
+    out = StringIO()
+    call_command("audit", "verify", stdout=out)
+    assert "platform: intact (3 events)" in out.getvalue()
+
+
+def test_the_database_refuses_to_change_or_remove_an_event():
+    _three_events()
+    for sql in (
+        "UPDATE audit_auditevent SET actor_id = '8' WHERE seq = 2",
+        "DELETE FROM audit_auditevent WHERE seq = 2",
+    ):
+        with (
+            pytest.raises(DatabaseError),
+            platform_scope("test: the rows are visible"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql)
+    assert audit_verify(0).intact
+
+
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="needs the table's guard lifted (the owner, SQLite)"
+)
+@pytest.mark.parametrize(
+    ("tamper", "broken_at", "reason"),
+    [
+        ("UPDATE audit_auditevent SET actor_id = '8' WHERE seq = 2", 2, "altered"),
+        ("DELETE FROM audit_auditevent WHERE seq = 2", 2, "missing event"),
+        ("DELETE FROM audit_auditevent WHERE seq = 3", 3, "missing at the end"),
+        (
+            "UPDATE audit_auditevent SET seq = CASE seq WHEN 2 THEN 102 WHEN 3 THEN 2 END "
+            "WHERE seq IN (2, 3); UPDATE audit_auditevent SET seq = 3 WHERE seq = 102",
+            2,
+            "wrong predecessor",
+        ),
+    ],
+)
+def test_tampering_is_found_at_the_first_broken_event(tamper, broken_at, reason):
+    _three_events()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER bookwell_audit_no_update")
+        cursor.execute("DROP TRIGGER bookwell_audit_no_delete")
+        for sql in tamper.split("; "):
+            cursor.execute(sql)
+    report = audit_verify(0)
+    assert (report.intact, report.broken_at, report.reason) == (False, broken_at, reason)
+    with pytest.raises(CommandError):
+        call_command("audit", "verify", stdout=StringIO())
+
+
+def test_the_retention_path_removes_old_events_and_the_rest_still_verifies(clock):
+    _three_events()
+    clock.shift(dt.timedelta(days=40))
+    audit_record(action=Action.SIGNOUT, actor=Actor(ActorKind.USER, "7"))
+    removed = audit_purge_before(before=START + dt.timedelta(days=1))
+    assert removed == 3
+    assert [e.seq for e in _events()] == [4]
+    report = audit_verify(0)
+    assert report.intact and report.events == 1
+
+
+def test_address_hashing_keys_older_than_the_window_are_destroyed(clinic_a, clock, settings):
+    user = make_member(clinic_a, Role.FRONT_DESK)
+    _sign_in(user.email, PASSWORD)
+    first = _events()[0].ip_hash
+    clock.shift(dt.timedelta(days=1))
+    _sign_in(user.email, PASSWORD)
+    second = _events()[-1].ip_hash
+    assert first != second  # the same address, another day: not linkable
+    clock.shift(dt.timedelta(days=settings.AUDIT_IP_KEY_DAYS + 1))
+    assert ip_keys_purge() == 2
+    assert not IpHashKey.objects.exists()
+
+
+def test_the_guard_triggers_are_in_place_after_every_migration():
+    """SQLite drops a table's triggers when a migration rebuilds it: a later migration of
+    the audit table must put them back (this fails until it does)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'audit_auditevent'"
+            )
+            expected = {"bookwell_audit_no_update", "bookwell_audit_no_delete"}
+        else:
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger "
+                "WHERE tgrelid = 'audit_auditevent'::regclass AND NOT tgisinternal"
+            )
+            expected = {"bookwell_audit_guard"}
+        assert {row[0] for row in cursor.fetchall()} == expected
+
+
+def test_api_tokens_made_and_revoked_are_recorded_in_the_clinics_chain(clinic_a, member_client):
+    from django.urls import reverse
+
+    from bookwell.core.context import clinic_context
+    from bookwell.integrations.models import ApiToken
+
+    owner, client = member_client(clinic_a, Role.OWNER)
+    url = reverse("integrations:tokens", kwargs={"clinic_slug": clinic_a.slug})
+    assert client.post(url, {"name": "Website", "scopes": ["appointments:read"]}).status_code in (
+        200,
+        302,
+    )
+    with clinic_context(clinic_a):
+        token = ApiToken.objects.get()
+    revoke = reverse(
+        "integrations:token-revoke", kwargs={"clinic_slug": clinic_a.slug, "token_id": token.pk}
+    )
+    assert client.post(revoke).status_code == 302
+    made, revoked = [e for e in _events() if e.chain == clinic_a.pk]
+    assert (made.action, made.actor_id, made.target_id) == (
+        Action.API_TOKEN_CREATED,
+        str(owner.pk),
+        str(token.pk),
+    )
+    assert made.extra == {"scopes": ["appointments:read"]} and made.clinic_id == clinic_a.pk
+    assert (revoked.action, revoked.seq) == (Action.API_TOKEN_REVOKED, 2)
+    assert audit_verify(clinic_a.pk).intact
