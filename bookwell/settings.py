@@ -262,6 +262,8 @@ CALENDAR_CACHE_SECONDS = env_int("BOOKWELL_CALENDAR_CACHE_SECONDS", 300)
 # --- Audit (P5, P6) -----------------------------------------------------------------------------
 # Address-hashing keys older than this are destroyed (a new key every day).
 AUDIT_IP_KEY_DAYS = env_int("BOOKWELL_AUDIT_IP_KEY_DAYS", 7)
+# Full addresses of sign-ins are kept this long, for security only, then purged daily (P6).
+AUDIT_RAW_IP_DAYS = env_int("BOOKWELL_AUDIT_RAW_IP_DAYS", 7)
 
 # --- Accounts and sessions (P3) ---------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

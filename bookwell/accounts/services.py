@@ -132,7 +132,7 @@ def _audit_attempt(outcome: str, user: User | None) -> None:
     """The attempt in the audit trail (P5): the user's id when known, never the address
     typed in."""
     from bookwell.audit.models import Action, ActorKind, Outcome
-    from bookwell.audit.services import Actor, audit_record
+    from bookwell.audit.services import Actor, audit_record, security_sighting
 
     action, result = {
         SignInOutcome.SUCCESS: (Action.SIGNIN_SUCCEEDED, Outcome.SUCCESS),
@@ -143,6 +143,7 @@ def _audit_attempt(outcome: str, user: User | None) -> None:
     }[SignInOutcome(outcome)]
     actor = Actor.user(user) if user is not None else Actor(ActorKind.ANONYMOUS)
     audit_record(action=action, outcome=result, actor=actor)
+    security_sighting(action=action, user=user)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,20 @@
+import datetime as dt
+
 from django.apps import AppConfig
 
 
 class AuditConfig(AppConfig):
     name = "bookwell.audit"
     label = "audit"
+
+    def ready(self) -> None:
+        from bookwell.audit.services import audit_retention
+        from bookwell.core import periodic
+
+        periodic.register(
+            periodic.Job(
+                name="audit.retention",
+                every=dt.timedelta(days=1),
+                run=lambda now: audit_retention(now=now),
+            )
+        )

@@ -17,7 +17,13 @@ def request_context(get_response: Callable[[HttpRequest], HttpResponse]) -> Call
         request.request_id = secrets.token_hex(8)  # type: ignore[attr-defined]
         token = current_request.set(request)
         try:
-            return get_response(request)
+            response = get_response(request)
+            # Outside the view's transaction, which a refusal rolls back.
+            if getattr(request, "audit_denial", None):
+                from bookwell.audit.services import record_denial
+
+                record_denial(request)
+            return response
         finally:
             current_request.reset(token)
 

@@ -22,6 +22,7 @@ class Action(models.TextChoices):
     SIGNOUT_EVERYWHERE = "signout.everywhere", _("Signed out everywhere")
     MFA_FAILED = "mfa.failed", _("Second factor failed")
     PASSWORD_RESET = "password.reset", _("Password reset")
+    PERMISSION_DENIED = "permission.denied", _("Permission denied")
     API_TOKEN_CREATED = "api_token.created", _("API token created")
     API_TOKEN_REVOKED = "api_token.revoked", _("API token revoked")
 
@@ -102,6 +103,21 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain {self.chain}"
+
+
+class SecuritySighting(models.Model):
+    """The one place a full address is kept: who signed in (or tried) from where, for a
+    short window (settings.AUDIT_RAW_IP_DAYS, 7 by default), then purged daily (P6)."""
+
+    user = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    ip = models.GenericIPAddressField()
+    at = models.DateTimeField(db_index=True)
+    action = models.CharField(max_length=40, choices=Action.choices)
+
+    def __str__(self) -> str:
+        return f"security sighting {self.pk}"
 
 
 class IpHashKey(models.Model):

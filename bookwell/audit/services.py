@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from bookwell.audit.models import (
     IpHashKey,
     Outcome,
     PurgePermit,
+    SecuritySighting,
     TargetKind,
 )
 from bookwell.audit.signals import RequestSignals, signals_of
@@ -32,9 +34,11 @@ from bookwell.core.context import clinic_context, platform_scope
 EXTRA_ALLOWED: dict[str, dict[str, type]] = {
     Action.SIGNIN_FAILED: {"reason": str},
     Action.API_TOKEN_CREATED: {"scopes": list},
+    Action.PERMISSION_DENIED: {"route": str, "permission": str},
 }
 EXTRA_VALUES = {"reason": {"password", "unknown_account", "locked", "inactive"}}
 _ID_CHARS = set("0123456789abcdef-")
+_CODE = re.compile(r"[a-z0-9_.:-]{1,60}")  # route names, permission and scope codes
 
 
 class AuditError(ValueError):
@@ -64,6 +68,8 @@ def _check_extra(action: str, extra: dict[str, Any]) -> dict[str, Any]:
             raise AuditError(f"{key!r} is not recorded for {action}")
         if key in EXTRA_VALUES and value not in EXTRA_VALUES[key]:
             raise AuditError(f"{value!r} is not a known {key}")
+        if isinstance(value, str) and not _CODE.fullmatch(value):
+            raise AuditError(f"{key!r} holds something other than a code")
         if isinstance(value, list) and not all(
             isinstance(v, str) and len(v) <= 40 and v.replace("_", "").replace(":", "").isalnum()
             for v in value
@@ -229,3 +235,63 @@ def audit_purge_before(*, before: dt.datetime) -> int:
             head.save(update_fields=["first_seq", "first_prev"])
         permit.delete()
     return deleted
+
+
+def security_sighting(*, action: str, user: Any = None, request: HttpRequest | None = None) -> None:
+    """Keeps the full address of a sign-in attempt for the security window (P6)."""
+    if request is None:
+        from bookwell.audit.middleware import current_request
+
+        request = current_request.get()
+    if request is None:
+        return
+    from bookwell.core.net import client_ip
+
+    ip = client_ip(request)
+    try:
+        import ipaddress
+
+        ipaddress.ip_address(ip)
+    except ValueError:
+        return
+    SecuritySighting.objects.create(
+        user=user if user is not None and user.pk else None,
+        ip=ip,
+        at=timezone.now(),
+        action=action,
+    )
+
+
+def audit_retention(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """The daily job: full addresses and address-hashing keys past their window go."""
+    now = now or timezone.now()
+    raw, _ = SecuritySighting.objects.filter(
+        at__lt=now - dt.timedelta(days=settings.AUDIT_RAW_IP_DAYS)
+    ).delete()
+    return {"raw_ips": int(raw), "ip_keys": ip_keys_purge(now=now)}
+
+
+def deny_later(
+    request: HttpRequest, *, actor: Actor, clinic_id: int, permission: str, route: str
+) -> None:
+    """Notes a refusal; the audit middleware records it once the request's own transaction
+    has rolled back (a denial is recorded in its own, P5)."""
+    request.audit_denial = {  # type: ignore[attr-defined]
+        "actor": actor,
+        "clinic_id": clinic_id,
+        "extra": {"permission": permission, "route": route.lower()[:60]},
+    }
+
+
+def record_denial(request: HttpRequest) -> None:
+    denial = getattr(request, "audit_denial", None)
+    if not denial:
+        return
+    audit_record(
+        action=Action.PERMISSION_DENIED,
+        outcome=Outcome.DENIED,
+        actor=denial["actor"],
+        clinic_id=denial["clinic_id"],
+        request=request,
+        extra=denial["extra"],
+    )

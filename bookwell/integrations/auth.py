@@ -23,6 +23,8 @@ from ninja.params.models import Header
 from ninja.params.models import Query as QueryParam
 from ninja.security import HttpBearer
 
+from bookwell.audit.models import ActorKind
+from bookwell.audit.services import Actor, deny_later
 from bookwell.core import ratelimit
 from bookwell.core.context import clinic_context
 from bookwell.integrations.models import ApiToken
@@ -119,6 +121,13 @@ def endpoint(
                 )
             token: ApiToken = request.auth  # type: ignore[attr-defined]
             if scope not in effective(token.scopes):
+                deny_later(
+                    request,
+                    actor=Actor(ActorKind.API_TOKEN, str(token.pk)),
+                    clinic_id=token.clinic_id,
+                    permission=scope.value,
+                    route=view.__name__,
+                )
                 raise ApiError(
                     403, "scope_missing", f"This token lacks the {scope.value} scope.", scope=scope
                 )

@@ -18,11 +18,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from bookwell.audit.services import Actor, deny_later
 from bookwell.core.context import clinic_context
 from bookwell.tenancy.permissions import MFA_ENFORCEABLE_ROLES, Perm, role_has
 from bookwell.tenancy.selectors import memberships_for_user
 
 View = Callable[..., HttpResponseBase]
+
+
+def _route_name(request: HttpRequest) -> str:
+    match = request.resolver_match
+    return (match.view_name if match else "") or "unknown"
 
 
 def clinic_view(perm: Perm) -> Callable[[View], View]:
@@ -61,6 +67,13 @@ def clinic_view(perm: Perm) -> Callable[[View], View]:
                     query = urlencode({"next": request.get_full_path()})
                     return redirect(f"{reverse('accounts:mfa')}?{query}")
                 if not role_has(membership.role, perm):
+                    deny_later(
+                        request,
+                        actor=Actor.user(request.user),
+                        clinic_id=clinic.pk,
+                        permission=perm.value,
+                        route=_route_name(request),
+                    )
                     raise PermissionDenied("Your role does not allow this.")
                 request.clinic = clinic  # type: ignore[attr-defined]
                 request.membership = membership  # type: ignore[attr-defined]

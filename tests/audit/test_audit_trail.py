@@ -273,3 +273,56 @@ def test_api_tokens_made_and_revoked_are_recorded_in_the_clinics_chain(clinic_a,
     assert made.extra == {"scopes": ["appointments:read"]} and made.clinic_id == clinic_a.pk
     assert (revoked.action, revoked.seq) == (Action.API_TOKEN_REVOKED, 2)
     assert audit_verify(clinic_a.pk).intact
+
+
+def test_a_refused_page_and_a_refused_api_call_are_recorded_once(clinic_a, member_client):
+    from django.urls import reverse
+
+    from bookwell.integrations.services import api_token_create
+
+    user, client = member_client(clinic_a, Role.PRACTITIONER)
+    settings_page = reverse("tenancy:settings", kwargs={"clinic_slug": clinic_a.slug})
+    assert client.get(settings_page, REMOTE_ADDR=ADDRESS).status_code == 403
+    from bookwell.core.context import clinic_context
+
+    with clinic_context(clinic_a):
+        token, secret = api_token_create(
+            clinic=clinic_a, name="Reader", scopes=["appointments:read"]
+        )
+    api = Client().get("/api/v1/clients", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert api.status_code == 403
+    denied = [e for e in _events() if e.action == Action.PERMISSION_DENIED]
+    assert [(e.actor_kind, e.actor_id, e.outcome, e.clinic_id) for e in denied] == [
+        (ActorKind.USER, str(user.pk), Outcome.DENIED, clinic_a.pk),
+        (ActorKind.API_TOKEN, str(token.pk), Outcome.DENIED, clinic_a.pk),
+    ]
+    assert denied[0].extra == {"permission": "clinic.settings", "route": "tenancy:settings"}
+    assert denied[0].ip_network == "8.8.8.0/24"
+    assert denied[1].extra["permission"] == "clients:read"
+    assert audit_verify(clinic_a.pk).intact
+
+
+def test_full_addresses_are_kept_only_for_the_security_window(clinic_a, clock, settings):
+    from bookwell.audit.models import SecuritySighting
+    from bookwell.audit.services import audit_retention
+
+    user = make_member(clinic_a, Role.FRONT_DESK)
+    _sign_in(user.email, PASSWORD)
+    _sign_in(user.email, "wrong")
+    assert sorted(SecuritySighting.objects.values_list("ip", flat=True)) == [ADDRESS, ADDRESS]
+    clock.shift(dt.timedelta(days=settings.AUDIT_RAW_IP_DAYS) - dt.timedelta(minutes=1))
+    assert audit_retention()["raw_ips"] == 0  # still inside the window
+    clock.shift(dt.timedelta(minutes=2))
+    assert audit_retention()["raw_ips"] == 2
+    assert not SecuritySighting.objects.exists()
+    # No audit column holds a full address.
+    with platform_scope("test"), connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM audit_auditevent")
+        assert ADDRESS not in " ".join(str(v) for row in cursor.fetchall() for v in row)
+
+
+def test_the_retention_job_runs_daily_from_the_worker():
+    from bookwell.core import periodic
+
+    [job] = [j for j in periodic.jobs() if j.name == "audit.retention"]
+    assert job.every == dt.timedelta(days=1)
