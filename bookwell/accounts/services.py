@@ -132,7 +132,12 @@ def _audit_attempt(outcome: str, user: User | None) -> None:
     """The attempt in the audit trail (P5): the user's id when known, never the address
     typed in."""
     from bookwell.audit.models import Action, ActorKind, Outcome
-    from bookwell.audit.services import Actor, audit_record, security_sighting
+    from bookwell.audit.services import (
+        Actor,
+        audit_record,
+        security_sighting,
+        signin_notice_if_new,
+    )
 
     action, result = {
         SignInOutcome.SUCCESS: (Action.SIGNIN_SUCCEEDED, Outcome.SUCCESS),
@@ -142,8 +147,10 @@ def _audit_attempt(outcome: str, user: User | None) -> None:
         SignInOutcome.RESET: (Action.PASSWORD_RESET, Outcome.SUCCESS),
     }[SignInOutcome(outcome)]
     actor = Actor.user(user) if user is not None else Actor(ActorKind.ANONYMOUS)
-    audit_record(action=action, outcome=result, actor=actor)
+    event = audit_record(action=action, outcome=result, actor=actor)
     security_sighting(action=action, user=user)
+    if action == Action.SIGNIN_SUCCEEDED and user is not None:
+        signin_notice_if_new(user=user, event=event)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ class Action(models.TextChoices):
     SIGNIN_SUCCEEDED = "signin.succeeded", _("Signed in")
     SIGNIN_FAILED = "signin.failed", _("Sign-in failed")
     SIGNIN_LOCKED = "signin.locked", _("Sign-in refused (locked)")
+    SIGNIN_NEW_CONTEXT = "signin.new_context", _("Sign-in from a new device or country")
     SIGNOUT = "signout", _("Signed out")
     SIGNOUT_EVERYWHERE = "signout.everywhere", _("Signed out everywhere")
     MFA_FAILED = "mfa.failed", _("Second factor failed")

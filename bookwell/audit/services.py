@@ -35,6 +35,7 @@ EXTRA_ALLOWED: dict[str, dict[str, type]] = {
     Action.SIGNIN_FAILED: {"reason": str},
     Action.API_TOKEN_CREATED: {"scopes": list},
     Action.PERMISSION_DENIED: {"route": str, "permission": str},
+    Action.SIGNIN_NEW_CONTEXT: {"changed": list},
 }
 EXTRA_VALUES = {"reason": {"password", "unknown_account", "locked", "inactive"}}
 _ID_CHARS = set("0123456789abcdef-")
@@ -295,3 +296,76 @@ def record_denial(request: HttpRequest) -> None:
         request=request,
         extra=denial["extra"],
     )
+
+
+NOTICE_WINDOW = dt.timedelta(days=90)
+
+
+def signin_notice_if_new(*, user: Any, event: AuditEvent) -> list[str]:
+    """After a sign-in: if its device class, browser family or country was not seen for this
+    user in 90 days, the user gets a "was this you?" email and each of their clinics an event
+    (P11). Never a block: the sign-in has happened. Returns what was new."""
+    from django.urls import reverse
+    from django.utils.translation import gettext as _
+
+    from bookwell.core.mail import send_now_or_log
+    from bookwell.tenancy.models import Membership
+
+    with platform_scope("a user's recent sign-ins"):
+        seen = list(
+            AuditEvent.objects.filter(
+                chain=0,
+                action=Action.SIGNIN_SUCCEEDED,
+                actor_kind=ActorKind.USER,
+                actor_id=str(user.pk),
+                at__gte=event.at - NOTICE_WINDOW,
+            )
+            .exclude(pk=event.pk)
+            .values_list("device", "browser", "country")
+        )
+        if not seen:  # a first sign-in: nothing to compare with
+            return []
+        changed = [
+            name
+            for name, value, known in (
+                ("device", event.device, {d for d, _b, _c in seen}),
+                ("browser", event.browser, {b for _d, b, _c in seen}),
+                ("country", event.country, {c for _d, _b, c in seen}),
+            )
+            if value not in known
+        ]
+        if not changed:
+            return []
+        clinics = list(
+            Membership.objects.filter(user=user)
+            .order_by("clinic_id")
+            .values_list("clinic_id", flat=True)
+        )
+    for clinic_id in clinics:  # for the owners' view of their team's sign-ins
+        audit_record(
+            action=Action.SIGNIN_NEW_CONTEXT,
+            actor=Actor.user(user),
+            clinic_id=clinic_id,
+            target_kind=TargetKind.USER,
+            target_id=user.pk,
+            extra={"changed": changed},
+        )
+    subject = _("New sign-in to your Bookwell account")
+    body = _(
+        "Your account was just signed in to from a device, browser or country it has not "
+        "used lately.\n\nWhen: %(at)s (UTC)\nDevice: %(device)s\nBrowser: %(browser)s\n"
+        "System: %(os)s\nCountry: %(country)s\n\nIf this was you, there is nothing to do. "
+        "If it was not, change your password and sign out everywhere: %(url)s\n"
+    ) % {
+        "at": event.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M"),
+        "device": event.device,
+        "browser": event.browser or "-",
+        "os": event.os or "-",
+        "country": event.country,
+        "url": settings.BASE_URL.rstrip("/") + reverse("accounts:account"),
+    }
+    email = user.email
+    transaction.on_commit(
+        lambda: send_now_or_log(kind="signin_notice", subject=subject, body=body, to=email)
+    )
+    return changed

@@ -326,3 +326,39 @@ def test_the_retention_job_runs_daily_from_the_worker():
 
     [job] = [j for j in periodic.jobs() if j.name == "audit.retention"]
     assert job.every == dt.timedelta(days=1)
+
+
+def test_a_sign_in_from_a_new_country_succeeds_and_sends_exactly_one_notice(
+    clinic_a, clock, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    user = make_member(clinic_a, Role.FRONT_DESK, email="traveller@example.test")
+
+    def sign_in(ip: str):
+        with django_capture_on_commit_callbacks(execute=True):
+            return Client().post(
+                "/signin/",
+                {"email": user.email, "password": PASSWORD},
+                REMOTE_ADDR=ip,
+                HTTP_USER_AGENT=DESKTOP,
+            )
+
+    assert sign_in(ADDRESS).status_code == 302  # the first sign-in: nothing to compare
+    clock.shift(dt.timedelta(days=3))
+    assert sign_in(ADDRESS).status_code == 302  # the same device and country
+    assert mail.outbox == []
+    clock.shift(dt.timedelta(days=3))
+    assert sign_in("81.169.145.1").status_code == 302  # Germany: allowed, and told
+    assert len(mail.outbox) == 1
+    [notice] = mail.outbox
+    assert notice.to == [user.email] and "Country: DE" in notice.body
+    [event] = [e for e in _events() if e.action == Action.SIGNIN_NEW_CONTEXT]
+    assert (event.clinic_id, event.target_id, event.extra) == (
+        clinic_a.pk,
+        str(user.pk),
+        {"changed": ["country"]},
+    )
+    clock.shift(dt.timedelta(days=1))
+    assert sign_in("193.99.144.80").status_code == 302  # Germany again: seen lately
+    assert len(mail.outbox) == 1
