@@ -8,7 +8,16 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from bookwell.core.context import platform_scope
 
 # Bookkeeping that legitimately changes on any request, even a refused one.
-VOLATILE_MODELS = {"sessions.Session", "accounts.SignInAttempt"}
+# Records of the request itself, not data it changed: sessions, sign-in attempts and the audit
+# trail (a refusal is recorded there on purpose; test_role_matrix checks that it is, once).
+VOLATILE_MODELS = {
+    "sessions.Session",
+    "accounts.SignInAttempt",
+    "audit.AuditEvent",
+    "audit.ChainHead",
+    "audit.IpHashKey",
+    "audit.SecuritySighting",
+}
 
 
 def url_patterns() -> list[tuple[str, URLPattern]]:

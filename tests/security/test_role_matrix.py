@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import resolve, reverse
 
+from bookwell.audit.models import Action, AuditEvent
+from bookwell.core.context import platform_scope
 from bookwell.tenancy.permissions import ROLE_PERMISSIONS, Role, role_has
 from tests.security.helpers import snapshot
 from tests.security.registry import CLINIC_ROUTES
@@ -50,3 +52,8 @@ def test_role_matrix(name, role, method, clinic_a, member_client):
     else:
         assert response.status_code == 403, (name, role, response.status_code)
         assert snapshot() == before, f"{name} as {role} was refused but changed data"
+        # ...and the refusal is in the clinic's audit trail, once (P5).
+        with platform_scope("test"):
+            [denied] = AuditEvent.objects.filter(action=Action.PERMISSION_DENIED)
+        assert (denied.clinic_id, denied.extra["permission"]) == (clinic_a.pk, perm.value)
+        assert denied.extra["route"] == name
