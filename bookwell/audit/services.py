@@ -16,6 +16,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from bookwell.audit.guard import deletes_allowed
 from bookwell.audit.models import (
     Action,
     ActorKind,
@@ -222,7 +223,7 @@ def audit_purge_before(*, before: dt.datetime) -> int:
     """The retention path: removes events older than `before`, the only DELETE the database
     lets through (a permit row exists for the length of this transaction). The chains then
     start later; `audit_verify` checks from the first event kept."""
-    with platform_scope("audit retention"), transaction.atomic():
+    with platform_scope("audit retention"), deletes_allowed(), transaction.atomic():
         permit = PurgePermit.objects.create()
         deleted = 0
         for head in ChainHead.objects.select_for_update().order_by("chain"):

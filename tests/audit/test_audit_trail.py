@@ -157,7 +157,10 @@ def test_an_intact_chain_verifies_and_the_command_says_so():
     assert "platform: intact (3 events)" in out.getvalue()
 
 
-def test_the_database_refuses_to_change_or_remove_an_event():
+def test_the_database_refuses_to_change_or_remove_an_event(monkeypatch):
+    from bookwell.audit import guard
+
+    monkeypatch.setattr(guard, "ALLOW_FLUSH", False)  # as outside the test suite
     _three_events()
     for sql in (
         "UPDATE audit_auditevent SET actor_id = '8' WHERE seq = 2",
@@ -194,7 +197,7 @@ def test_tampering_is_found_at_the_first_broken_event(tamper, broken_at, reason)
     _three_events()
     with connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER bookwell_audit_no_update")
-        cursor.execute("DROP TRIGGER bookwell_audit_no_delete")
+        cursor.execute("DROP TRIGGER bookwell_audit_no_delete")  # (the suite allows flush)
         for sql in tamper.split("; "):
             cursor.execute(sql)
     report = audit_verify(0)
@@ -362,3 +365,22 @@ def test_a_sign_in_from_a_new_country_succeeds_and_sends_exactly_one_notice(
     clock.shift(dt.timedelta(days=1))
     assert sign_in("193.99.144.80").status_code == 302  # Germany again: seen lately
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_retention_path_deletes_with_the_guard_on_and_other_deletes_are_refused(monkeypatch):
+    """Committed rows, the guard as in production: only the retention path deletes."""
+    from bookwell.audit import guard
+
+    monkeypatch.setattr(guard, "ALLOW_FLUSH", False)
+    _three_events()
+    with (
+        pytest.raises(DatabaseError),
+        platform_scope("test"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM audit_auditevent")
+    assert len(_events()) == 3
+    assert audit_purge_before(before=dt.datetime.now(dt.UTC) + dt.timedelta(days=1)) == 3
+    assert _events() == []
