@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("bookwell.bookings.public_urls")),
     path("", include("bookwell.notifications.urls")),
     path("", include("bookwell.integrations.urls")),
+    path("", include("bookwell.audit.urls")),
     # A staff member's calendar subscription: the token is the whole address (no clinic).
     path("feeds/<str:token>.ics", notification_views.feed, name="feed"),
 ]

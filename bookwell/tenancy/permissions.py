@@ -50,6 +50,7 @@ class Perm(StrEnum):
     NOTIFICATIONS_VIEW = "notifications.view"  # what was sent, failed or skipped; resend
     NOTIFICATIONS_MANAGE = "notifications.manage"  # message texts, reminder rules, SMS, quiet
     API_MANAGE = "api.manage"  # API tokens (and webhooks)
+    AUDIT_VIEW = "audit.view"  # the clinic's audit log and its export
 
 
 _EVERY_MEMBER = {Perm.CLINIC_VIEW, Perm.CLIENTS_VIEW, Perm.CALENDAR_VIEW}
@@ -65,6 +66,7 @@ _MANAGERS = _FRONT_LINE | {
     Perm.NOTIFICATIONS_VIEW,
     Perm.NOTIFICATIONS_MANAGE,
     Perm.API_MANAGE,
+    Perm.AUDIT_VIEW,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {

@@ -384,3 +384,51 @@ def test_the_retention_path_deletes_with_the_guard_on_and_other_deletes_are_refu
     assert len(_events()) == 3
     assert audit_purge_before(before=dt.datetime.now(dt.UTC) + dt.timedelta(days=1)) == 3
     assert _events() == []
+
+
+def test_owners_read_filter_and_export_the_clinics_log_with_names_resolved(
+    clinic_a, clinic_b, member_client
+):
+    import csv
+    import io
+
+    from django.urls import reverse
+
+    from bookwell.integrations.services import api_token_create
+
+    owner, client = member_client(clinic_a, Role.OWNER)
+    owner.full_name = "Olga Owner"
+    owner.save(update_fields=["full_name"])
+    from bookwell.core.context import clinic_context
+
+    with clinic_context(clinic_a):
+        api_token_create(
+            clinic=clinic_a, name="Website", scopes=["schedule:read"], created_by=owner
+        )
+    with clinic_context(clinic_b):
+        api_token_create(clinic=clinic_b, name="Elsewhere", scopes=["schedule:read"])
+    _, practitioner = member_client(clinic_a, Role.PRACTITIONER)
+    practitioner.get(reverse("tenancy:settings", kwargs={"clinic_slug": clinic_a.slug}))
+
+    url = reverse("audit:events", kwargs={"clinic_slug": clinic_a.slug})
+    html = client.get(url).content.decode()
+    assert "<td>Olga Owner</td>" in html
+    assert "<td>API token created</td>" in html and "<td>Permission denied</td>" in html
+    assert "The log is intact: 2 events" in html
+    assert "Elsewhere" not in html  # another clinic's events are not here
+    # Names are not in the events themselves (P7).
+    assert not [e for e in _events() if "Olga" in str(e.__dict__)]
+
+    only_denials = client.get(url, {"action": Action.PERMISSION_DENIED}).content.decode()
+    assert "<td>Permission denied</td>" in only_denials
+    assert "<td>API token created</td>" not in only_denials
+    bad = client.get(url, {"first": "2031-03-05", "last": "2031-03-01"})
+    assert bad.status_code == 400 and "must not be after" in bad.content.decode()
+    nonsense = client.get(url, {"action": "drop table"})
+    assert nonsense.status_code == 400
+
+    export = client.get(reverse("audit:export", kwargs={"clinic_slug": clinic_a.slug}))
+    assert export["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.content.decode())))
+    assert [r["action"] for r in rows] == [Action.PERMISSION_DENIED, Action.API_TOKEN_CREATED]
+    assert rows[1]["actor"] == "Olga Owner" and rows[1]["actor_id"] == str(owner.pk)

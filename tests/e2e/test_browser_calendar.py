@@ -201,6 +201,7 @@ STAFF_PAGES = [
     "settings/embedding/",
     "settings/api/",
     "settings/webhooks/",
+    "audit/",
     "services/",
     "services/new/",
     "staff/",

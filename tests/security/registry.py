@@ -860,6 +860,8 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     "tenancy:settings-embedding": ClinicRoute(
         post=lambda c: {"embed_origins": "https://www.example-clinic.test"}
     ),
+    "audit:events": ClinicRoute(),
+    "audit:export": ClinicRoute(),
     "integrations:tokens": ClinicRoute(
         post=lambda c: {"name": "Website", "scopes": ["appointments:read", "schedule:read"]}
     ),
