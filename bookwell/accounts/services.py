@@ -22,6 +22,7 @@ from bookwell.accounts.models import (
     User,
     new_session_salt,
 )
+from bookwell.audit.models import Action
 
 FAILURES = (SignInOutcome.FAILURE, SignInOutcome.MFA_FAILURE)
 HOME = (SignInOutcome.SUCCESS, SignInOutcome.RESET)  # outcomes that make a network "home"
@@ -267,7 +268,8 @@ def mfa_enable(*, user: User, secret: str, code: str) -> list[str] | None:
         user.totp_enabled_at = timezone.now()
         user.totp_last_step = step
         user.save(update_fields=["totp_secret", "totp_enabled_at", "totp_last_step"])
-        return recovery_codes_regenerate(user=user)
+        _audit_account(Action.MFA_ENABLED, user)
+        return recovery_codes_regenerate(user=user, audited=False)
 
 
 def mfa_disable(*, user: User) -> None:
@@ -277,9 +279,10 @@ def mfa_disable(*, user: User) -> None:
         user.totp_last_step = 0
         user.save(update_fields=["totp_secret", "totp_enabled_at", "totp_last_step"])
         RecoveryCode.objects.filter(user=user).delete()
+        _audit_account(Action.MFA_DISABLED, user)
 
 
-def recovery_codes_regenerate(*, user: User) -> list[str]:
+def recovery_codes_regenerate(*, user: User, audited: bool = True) -> list[str]:
     codes = []
     for _ in range(RECOVERY_CODE_COUNT):
         raw = secrets.token_hex(5)  # 40 bits, shown as xxxxx-xxxxx
@@ -289,7 +292,17 @@ def recovery_codes_regenerate(*, user: User) -> list[str]:
         RecoveryCode.objects.bulk_create(
             [RecoveryCode(user=user, code_hash=_recovery_hash(c)) for c in codes]
         )
+        if audited:  # (with a new enrolment, that event says it)
+            _audit_account(Action.RECOVERY_CODES_NEW, user)
     return codes
+
+
+def _audit_account(action: str, user: User) -> None:
+    """An account change in the platform's trail (the account is not a clinic's)."""
+    from bookwell.audit.models import TargetKind
+    from bookwell.audit.services import audit
+
+    audit(action, clinic_id=None, target_kind=TargetKind.USER, target_id=user.pk)
 
 
 def recovery_codes_left(*, user: User) -> int:

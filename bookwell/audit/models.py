@@ -24,6 +24,15 @@ class Action(models.TextChoices):
     MFA_FAILED = "mfa.failed", _("Second factor failed")
     PASSWORD_RESET = "password.reset", _("Password reset")
     PERMISSION_DENIED = "permission.denied", _("Permission denied")
+    MFA_ENABLED = "mfa.enabled", _("Authenticator app turned on")
+    MFA_DISABLED = "mfa.disabled", _("Authenticator app turned off")
+    RECOVERY_CODES_NEW = "mfa.recovery_codes", _("New recovery codes")
+    INVITATION_SENT = "invitation.sent", _("Invitation sent")
+    INVITATION_REVOKED = "invitation.revoked", _("Invitation withdrawn")
+    INVITATION_ACCEPTED = "invitation.accepted", _("Invitation accepted")
+    ROLE_CHANGED = "member.role_changed", _("Role changed")
+    MEMBER_REMOVED = "member.removed", _("Member removed")
+    SETTINGS_CHANGED = "clinic.settings_changed", _("Clinic settings changed")
     API_TOKEN_CREATED = "api_token.created", _("API token created")
     API_TOKEN_REVOKED = "api_token.revoked", _("API token revoked")
 
@@ -45,6 +54,8 @@ class TargetKind(models.TextChoices):
     NONE = "", _("None")
     USER = "user", _("User")
     API_TOKEN = "api_token", _("API token")
+    CLINIC = "clinic", _("Clinic")
+    INVITATION = "invitation", _("Invitation")
 
 
 class Device(models.TextChoices):

@@ -37,6 +37,10 @@ EXTRA_ALLOWED: dict[str, dict[str, type]] = {
     Action.API_TOKEN_CREATED: {"scopes": list},
     Action.PERMISSION_DENIED: {"route": str, "permission": str},
     Action.SIGNIN_NEW_CONTEXT: {"changed": list},
+    Action.INVITATION_SENT: {"role": str},
+    Action.ROLE_CHANGED: {"role": str, "previous": str},
+    Action.MEMBER_REMOVED: {"role": str},
+    Action.SETTINGS_CHANGED: {"section": str, "fields": list},
 }
 EXTRA_VALUES = {"reason": {"password", "unknown_account", "locked", "inactive"}}
 _ID_CHARS = set("0123456789abcdef-")
@@ -370,3 +374,38 @@ def signin_notice_if_new(*, user: Any, event: AuditEvent) -> list[str]:
         lambda: send_now_or_log(kind="signin_notice", subject=subject, body=body, to=email)
     )
     return changed
+
+
+def current_actor() -> Actor:
+    """Who is acting in the request at hand: its API token, its signed-in user, or (outside
+    a request: the worker, a command) the system."""
+    from bookwell.audit.middleware import current_request
+
+    request = current_request.get()
+    if request is not None:
+        token = getattr(request, "auth", None)
+        if token is not None and getattr(token, "prefix", None):
+            return Actor(ActorKind.API_TOKEN, str(token.pk))
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return Actor.user(user)
+    return Actor(ActorKind.SYSTEM)
+
+
+def audit(
+    action: str,
+    *,
+    clinic_id: int | None,
+    target_kind: str = TargetKind.NONE,
+    target_id: object = "",
+    extra: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """`audit_record` with the acting user or token of the request at hand."""
+    return audit_record(
+        action=action,
+        actor=current_actor(),
+        clinic_id=clinic_id,
+        target_kind=target_kind,
+        target_id=target_id,
+        extra=extra,
+    )

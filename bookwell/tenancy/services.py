@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bookwell.accounts.models import User
+from bookwell.audit.models import Action, TargetKind
+from bookwell.audit.services import Actor, audit, audit_record
 from bookwell.core.context import clinic_context, platform_scope
 from bookwell.core.errors import Conflict, Forbidden, Gone, ServiceError
 from bookwell.core.mail import send_now_or_log
@@ -114,11 +116,23 @@ def clinic_settings_update(*, clinic: Clinic, **fields: object) -> Clinic:
             setattr(clinic, key, value)
         clinic.full_clean()
         clinic.save(update_fields=[*fields.keys()])
+        _settings_audit(clinic, "profile", fields)
         if uniqueness_changed:
             from bookwell.clients.services import client_email_uniqueness_apply
 
             client_email_uniqueness_apply(clinic=clinic, unique=clinic.client_email_unique)
     return clinic
+
+
+def _settings_audit(clinic: Clinic, section: str, fields: dict[str, object]) -> None:
+    """Which settings changed, by name (never their values: a name or an address)."""
+    audit(
+        Action.SETTINGS_CHANGED,
+        clinic_id=clinic.pk,
+        target_kind=TargetKind.CLINIC,
+        target_id=clinic.pk,
+        extra={"section": section, "fields": sorted(fields)},
+    )
 
 
 def _require_role_power(actor: Membership, role: str) -> None:
@@ -164,6 +178,13 @@ def invitation_create(*, clinic: Clinic, actor: Membership, email: str, role: st
         )
         invitation.full_clean()
         invitation.save()
+        audit(
+            Action.INVITATION_SENT,
+            clinic_id=clinic.pk,
+            target_kind=TargetKind.INVITATION,
+            target_id=invitation.pk,
+            extra={"role": role},
+        )
         link = settings.BASE_URL + reverse("tenancy:invitation", args=[token])
         body = render_to_string(
             "emails/invitation.txt",
@@ -191,6 +212,12 @@ def invitation_revoke(*, invitation: Invitation) -> None:
     if invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
+        audit(
+            Action.INVITATION_REVOKED,
+            clinic_id=invitation.clinic_id,
+            target_kind=TargetKind.INVITATION,
+            target_id=invitation.pk,
+        )
 
 
 def invitation_by_token(token: str) -> Invitation:
@@ -232,6 +259,13 @@ def invitation_accept(*, token: str, user: User) -> Membership:
         invitation.accepted_at = timezone.now()
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
+        audit_record(
+            action=Action.INVITATION_ACCEPTED,
+            actor=Actor.user(user),
+            clinic_id=invitation.clinic_id,
+            target_kind=TargetKind.INVITATION,
+            target_id=invitation.pk,
+        )
     return membership
 
 
@@ -261,9 +295,17 @@ def membership_change_role(*, actor: Membership, membership: Membership, role: s
             and _owner_count(membership.clinic) <= 1
         ):
             raise Conflict(_("A clinic needs at least one owner."), code="last_owner")
+        previous = membership.role
         membership.role = role
         membership.full_clean()
         membership.save(update_fields=["role"])
+        audit(
+            Action.ROLE_CHANGED,
+            clinic_id=membership.clinic_id,
+            target_kind=TargetKind.USER,
+            target_id=membership.user_id,
+            extra={"role": role, "previous": previous},
+        )
     return membership
 
 
@@ -283,6 +325,13 @@ def membership_remove(*, actor: Membership, membership: Membership) -> None:
             revoked_at=timezone.now()
         )
         StaffMember.objects.filter(pk__in=list(theirs)).update(user=None)
+        audit(
+            Action.MEMBER_REMOVED,
+            clinic_id=membership.clinic_id,
+            target_kind=TargetKind.USER,
+            target_id=membership.user_id,
+            extra={"role": membership.role},
+        )
         membership.delete()
 
 
@@ -328,6 +377,7 @@ def clinic_booking_rules_update(
                 cancel_notice_min=clinic.default_cancel_notice_min,
                 reschedule_notice_min=clinic.default_cancel_notice_min,
             )
+        _settings_audit(clinic, "booking_rules", fields)
     return clinic
 
 
@@ -380,6 +430,7 @@ def clinic_branding_update(
         clinic.logo, clinic.logo_content_type = None, ""
         fields += ["logo", "logo_content_type"]
     clinic.save(update_fields=fields)
+    _settings_audit(clinic, "branding", dict.fromkeys(fields))
     return clinic
 
 
@@ -388,4 +439,5 @@ def clinic_embedding_update(*, clinic: Clinic, embed_origins: str) -> Clinic:
     clinic.embed_origins = "\n".join(dict.fromkeys(line.lower() for line in lines))
     clinic.full_clean()
     clinic.save(update_fields=["embed_origins"])
+    _settings_audit(clinic, "embedding", {"embed_origins": None})
     return clinic

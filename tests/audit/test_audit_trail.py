@@ -432,3 +432,91 @@ def test_owners_read_filter_and_export_the_clinics_log_with_names_resolved(
     rows = list(csv.DictReader(io.StringIO(export.content.decode())))
     assert [r["action"] for r in rows] == [Action.PERMISSION_DENIED, Action.API_TOKEN_CREATED]
     assert rows[1]["actor"] == "Olga Owner" and rows[1]["actor_id"] == str(owner.pk)
+
+
+def test_team_and_settings_changes_are_recorded_once_each_with_the_acting_owner(
+    clinic_a, member_client
+):
+    from django.urls import reverse
+
+    from bookwell.core.context import clinic_context
+    from bookwell.tenancy.models import Invitation, Membership
+    from tests.security.registry import CLINIC_ROUTES
+
+    owner, client = member_client(clinic_a, Role.OWNER)
+
+    def post(name: str, data: dict, **kwargs) -> None:
+        url = reverse(name, kwargs={"clinic_slug": clinic_a.slug, **kwargs})
+        assert client.post(url, data).status_code in (200, 302), name
+
+    post("tenancy:team-invite", {"email": "new.person@example.test", "role": Role.FRONT_DESK})
+    with clinic_context(clinic_a):
+        invitation = Invitation.objects.get()
+    post("tenancy:invitation-revoke", {}, invitation_id=invitation.pk)
+    colleague = make_member(clinic_a, Role.PRACTITIONER)
+    with clinic_context(clinic_a):
+        membership = Membership.objects.get(user=colleague)
+    post("tenancy:team-role", {"role": Role.READ_ONLY}, membership_id=membership.pk)
+    post("tenancy:team-remove", {}, membership_id=membership.pk)
+    for name in ("tenancy:settings", "tenancy:settings-branding", "tenancy:settings-embedding"):
+        route = CLINIC_ROUTES[name]
+        assert route.post is not None
+        post(name, route.post(clinic_a))
+
+    mine = [e for e in _events() if e.chain == clinic_a.pk]
+    assert [(e.action, e.actor_kind, e.actor_id) for e in mine] == [
+        (Action.INVITATION_SENT, ActorKind.USER, str(owner.pk)),
+        (Action.INVITATION_REVOKED, ActorKind.USER, str(owner.pk)),
+        (Action.ROLE_CHANGED, ActorKind.USER, str(owner.pk)),
+        (Action.MEMBER_REMOVED, ActorKind.USER, str(owner.pk)),
+        (Action.SETTINGS_CHANGED, ActorKind.USER, str(owner.pk)),
+        (Action.SETTINGS_CHANGED, ActorKind.USER, str(owner.pk)),
+        (Action.SETTINGS_CHANGED, ActorKind.USER, str(owner.pk)),
+    ]
+    assert mine[0].extra == {"role": "front_desk"}
+    assert mine[2].extra == {"role": "read_only", "previous": "practitioner"}
+    assert mine[2].target_id == mine[3].target_id == str(colleague.pk)
+    assert [e.extra["section"] for e in mine[4:]] == ["profile", "branding", "embedding"]
+    assert "name" in mine[4].extra["fields"]
+    # Values are not recorded: no new name, no address (P7).
+    assert not [e for e in mine if "renamed" in str(e.extra) or "@" in str(e.extra)]
+    assert audit_verify(clinic_a.pk).intact
+
+
+def test_an_accepted_invitation_is_recorded_with_the_new_member_as_actor(clinic_a):
+    from bookwell.accounts.models import User
+    from bookwell.tenancy.models import Membership
+    from bookwell.tenancy.services import invitation_accept, invitation_create
+
+    owner = make_member(clinic_a, Role.OWNER)
+    from bookwell.core.context import clinic_context
+
+    with clinic_context(clinic_a):
+        actor = Membership.objects.get(user=owner)
+        token = invitation_create(
+            clinic=clinic_a, actor=actor, email="joiner@example.test", role=Role.FRONT_DESK
+        )
+    joiner = User.objects.create_user(
+        email="joiner@example.test", password=None, full_name="Joe Joiner"
+    )
+    invitation_accept(token=token, user=joiner)
+    accepted = [e for e in _events() if e.action == Action.INVITATION_ACCEPTED]
+    assert [(e.actor_id, e.clinic_id) for e in accepted] == [(str(joiner.pk), clinic_a.pk)]
+
+
+def test_authenticator_changes_are_recorded_in_the_platform_trail(clinic_a):
+    import pyotp
+
+    from bookwell.accounts.services import mfa_disable, mfa_enable, recovery_codes_regenerate
+
+    user = make_member(clinic_a, Role.OWNER)
+    secret = pyotp.random_base32()
+    assert mfa_enable(user=user, secret=secret, code=pyotp.TOTP(secret).now())
+    recovery_codes_regenerate(user=user)
+    mfa_disable(user=user)
+    seen = [(e.action, e.target_id, e.chain) for e in _events()]
+    assert seen == [
+        (Action.MFA_ENABLED, str(user.pk), 0),
+        (Action.RECOVERY_CODES_NEW, str(user.pk), 0),
+        (Action.MFA_DISABLED, str(user.pk), 0),
+    ]
