@@ -33,6 +33,13 @@ class Action(models.TextChoices):
     ROLE_CHANGED = "member.role_changed", _("Role changed")
     MEMBER_REMOVED = "member.removed", _("Member removed")
     SETTINGS_CHANGED = "clinic.settings_changed", _("Clinic settings changed")
+    CATALOG_CHANGED = "catalog.changed", _("Services, staff, locations or rooms changed")
+    SCHEDULE_CHANGED = "schedule.changed", _("Hours, time off or closures changed")
+    CLIENT_VIEWED = "client.viewed", _("Client record opened")
+    CLIENT_CREATED = "client.created", _("Client record created")
+    CLIENT_UPDATED = "client.updated", _("Client record changed")
+    CLIENTS_EXPORTED = "clients.exported", _("Client records exported")
+    CLIENTS_IMPORTED = "clients.imported", _("Client records imported")
     API_TOKEN_CREATED = "api_token.created", _("API token created")
     API_TOKEN_REVOKED = "api_token.revoked", _("API token revoked")
 
@@ -56,6 +63,11 @@ class TargetKind(models.TextChoices):
     API_TOKEN = "api_token", _("API token")
     CLINIC = "clinic", _("Clinic")
     INVITATION = "invitation", _("Invitation")
+    SERVICE = "service", _("Service")
+    STAFF = "staff", _("Staff member")
+    LOCATION = "location", _("Location")
+    ROOM = "room", _("Room")
+    CLIENT = "client", _("Client")
 
 
 class Device(models.TextChoices):

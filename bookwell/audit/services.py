@@ -41,6 +41,10 @@ EXTRA_ALLOWED: dict[str, dict[str, type]] = {
     Action.ROLE_CHANGED: {"role": str, "previous": str},
     Action.MEMBER_REMOVED: {"role": str},
     Action.SETTINGS_CHANGED: {"section": str, "fields": list},
+    Action.CATALOG_CHANGED: {"change": str},
+    Action.SCHEDULE_CHANGED: {"what": str, "change": str},
+    Action.CLIENT_VIEWED: {"via": str},
+    Action.CLIENTS_IMPORTED: {"rows": int},
 }
 EXTRA_VALUES = {"reason": {"password", "unknown_account", "locked", "inactive"}}
 _ID_CHARS = set("0123456789abcdef-")
@@ -74,6 +78,8 @@ def _check_extra(action: str, extra: dict[str, Any]) -> dict[str, Any]:
             raise AuditError(f"{key!r} is not recorded for {action}")
         if key in EXTRA_VALUES and value not in EXTRA_VALUES[key]:
             raise AuditError(f"{value!r} is not a known {key}")
+        if isinstance(value, bool) or (isinstance(value, int) and not 0 <= value < 10**9):
+            raise AuditError(f"{key!r} is not a count")
         if isinstance(value, str) and not _CODE.fullmatch(value):
             raise AuditError(f"{key!r} holds something other than a code")
         if isinstance(value, list) and not all(

@@ -23,6 +23,7 @@ from bookwell.clients.services import (
     ClientInput,
     client_create,
     client_update,
+    client_viewed,
     consent_record,
     privacy_notice_current,
 )
@@ -52,7 +53,9 @@ def clients_list(request: HttpRequest, q: Query[ClientListQuery]) -> dict[str, A
 
 @endpoint(router.get, "/clients/{client_id}", scope=Scope.CLIENTS_READ, response=ClientOut)
 def client_get(request: HttpRequest, client_id: uuid.UUID) -> Client:
-    return access_in_clinic(Client, client_id)
+    client = access_in_clinic(Client, client_id)
+    client_viewed(client=client, via="api")
+    return client
 
 
 @endpoint(router.post, "/clients", scope=Scope.CLIENTS_WRITE, response={201: ClientOut})

@@ -267,6 +267,10 @@ def import_steps(
         )
         return report
     report.imported = len(kept)
+    from bookwell.audit.models import Action
+    from bookwell.audit.services import audit
+
+    audit(Action.CLIENTS_IMPORTED, clinic_id=clinic.pk, extra={"rows": len(kept)})
     transaction.on_commit(_refresh_planner_statistics)
     return report
 

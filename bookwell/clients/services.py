@@ -15,6 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from bookwell.accounts.models import User
+from bookwell.audit.models import Action, TargetKind
+from bookwell.audit.services import audit
 from bookwell.clients import blind
 from bookwell.clients.models import (
     Client,
@@ -240,6 +242,12 @@ def client_create(
     with transaction.atomic():
         _save_with_index(client, clinic)
         webhooks.emit(clinic, WebhookEvent.CLIENT_CREATED, webhooks.client_data(client))
+        audit(
+            Action.CLIENT_CREATED,
+            clinic_id=clinic.pk,
+            target_kind=TargetKind.CLIENT,
+            target_id=client.pk,
+        )
         if consent_notice is not None:
             consent_record(
                 clinic=clinic,
@@ -260,7 +268,25 @@ def client_update(*, clinic: Clinic, client: Client, data: ClientInput) -> Clien
     with transaction.atomic():
         _save_with_index(client, clinic)
         webhooks.emit(clinic, WebhookEvent.CLIENT_UPDATED, webhooks.client_data(client))
+        audit(
+            Action.CLIENT_UPDATED,
+            clinic_id=clinic.pk,
+            target_kind=TargetKind.CLIENT,
+            target_id=client.pk,
+        )
     return client
+
+
+def client_viewed(*, client: Client, via: str) -> None:
+    """Someone opened the client's record (a page or the API): clinics must be able to say
+    who looked at whose record."""
+    audit(
+        Action.CLIENT_VIEWED,
+        clinic_id=client.clinic_id,
+        target_kind=TargetKind.CLIENT,
+        target_id=client.pk,
+        extra={"via": via},
+    )
 
 
 # --- Privacy notices and consent (P18, P22) ---------------------------------------------------

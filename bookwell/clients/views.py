@@ -22,6 +22,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookwell.accounts.models import User
+from bookwell.audit.models import Action
+from bookwell.audit.services import audit
 from bookwell.bookings.selectors import client_appointments, client_waitlist
 from bookwell.clients import csv_io, services
 from bookwell.clients.forms import ClientForm, ImportForm, PrivacyNoticeForm
@@ -78,6 +80,7 @@ def client_new(request: HttpRequest) -> HttpResponse:
 @clinic_view(Perm.CLIENTS_VIEW)
 def client_detail(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     client = _client(request, client_id)
+    services.client_viewed(client=client, via="page")
     consents = client.consents.select_related("notice").order_by("-given_at")
     notice = services.privacy_notice_current(clinic=request.clinic)  # type: ignore[attr-defined]
     return render(
@@ -286,6 +289,7 @@ def client_import(request: HttpRequest) -> HttpResponseBase:
 @clinic_view(Perm.CLIENTS_EXPORT)
 def client_export(request: HttpRequest) -> StreamingHttpResponse:
     clinic = request.clinic  # type: ignore[attr-defined]
+    audit(Action.CLIENTS_EXPORTED, clinic_id=clinic.pk)
 
     def rows() -> Iterator[str]:
         # The body is produced after the view has returned: enter the clinic again (P1; on

@@ -56,6 +56,7 @@ from bookwell.scheduling.services import (
     catalog_save,
     closure_add,
     override_set,
+    schedule_entry_remove,
     service_save,
     time_off_add,
     weekly_hours_replace,
@@ -217,7 +218,7 @@ def override_put(request: HttpRequest, staff_id: int, date: Day, body: OverrideI
     router.delete, "/overrides/{override_id}", scope=Scope.SCHEDULE_WRITE, response={204: None}
 )
 def override_remove(request: HttpRequest, override_id: int) -> Status[None]:
-    access_in_clinic(DateOverride, override_id).delete()
+    schedule_entry_remove(entry=access_in_clinic(DateOverride, override_id))
     return Status(204, None)
 
 
@@ -242,7 +243,7 @@ def time_off_create(request: HttpRequest, body: TimeOffIn) -> Status[TimeOff]:
     router.delete, "/time-off/{time_off_id}", scope=Scope.SCHEDULE_WRITE, response={204: None}
 )
 def time_off_remove(request: HttpRequest, time_off_id: int) -> Status[None]:
-    access_in_clinic(TimeOff, time_off_id).delete()
+    schedule_entry_remove(entry=access_in_clinic(TimeOff, time_off_id))
     return Status(204, None)
 
 
@@ -263,7 +264,7 @@ def closure_create(request: HttpRequest, body: ClosureIn) -> Status[ClinicClosur
 
 @endpoint(router.delete, "/closures/{closure_id}", scope=Scope.SCHEDULE_WRITE, response={204: None})
 def closure_remove(request: HttpRequest, closure_id: int) -> Status[None]:
-    access_in_clinic(ClinicClosure, closure_id).delete()
+    schedule_entry_remove(entry=access_in_clinic(ClinicClosure, closure_id))
     return Status(204, None)
 
 

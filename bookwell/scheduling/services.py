@@ -13,6 +13,8 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from bookwell.audit.models import Action, TargetKind
+from bookwell.audit.services import audit
 from bookwell.bookings.models import BLOCKING, Appointment
 from bookwell.scheduling.models import (
     ClinicClosure,
@@ -42,6 +44,7 @@ def service_save(
         service.save()
         service.staff.set(staff, through_defaults={"clinic": clinic})
         service.rooms.set(rooms, through_defaults={"clinic": clinic})
+        _catalog_audit(service, "saved")
     return service
 
 
@@ -66,6 +69,7 @@ def catalog_save(*, clinic: Clinic, obj: models.Model, **extra: Any) -> models.M
                 from bookwell.notifications.feeds import feed_revoke
 
                 feed_revoke(staff=obj)
+            _catalog_audit(obj, "saved")
     except IntegrityError as exc:
         # A room made single while bookings share it at one time (the database refuses).
         raise ValidationError(
@@ -75,9 +79,49 @@ def catalog_save(*, clinic: Clinic, obj: models.Model, **extra: Any) -> models.M
 
 
 def catalog_archive(*, obj: models.Model, archived: bool) -> models.Model:
-    obj.archived = archived  # type: ignore[attr-defined]
-    obj.save(update_fields=["archived"])
+    with transaction.atomic():
+        obj.archived = archived  # type: ignore[attr-defined]
+        obj.save(update_fields=["archived"])
+        _catalog_audit(obj, "archived" if archived else "restored")
     return obj
+
+
+_KINDS: dict[type[models.Model], str] = {
+    Service: TargetKind.SERVICE,
+    StaffMember: TargetKind.STAFF,
+    Location: TargetKind.LOCATION,
+}
+
+
+def _catalog_audit(obj: models.Model, change: str) -> None:
+    audit(
+        Action.CATALOG_CHANGED,
+        clinic_id=obj.clinic_id,  # type: ignore[attr-defined]
+        target_kind=_KINDS.get(type(obj), TargetKind.ROOM),
+        target_id=obj.pk,
+        extra={"change": change},
+    )
+
+
+def _schedule_audit(clinic_id: int, what: str, change: str, staff: object) -> None:
+    """`staff`: the staff member (or their id) whose schedule it is; None for the clinic."""
+    staff_id = getattr(staff, "pk", staff)
+    audit(
+        Action.SCHEDULE_CHANGED,
+        clinic_id=clinic_id,
+        target_kind=TargetKind.STAFF if staff_id is not None else TargetKind.CLINIC,
+        target_id=staff_id if staff_id is not None else clinic_id,
+        extra={"what": what, "change": change},
+    )
+
+
+def schedule_entry_remove(*, entry: DateOverride | TimeOff | ClinicClosure) -> None:
+    """Removes a date override, a time off or a closure (and records it)."""
+    what = {DateOverride: "override", TimeOff: "time_off"}.get(type(entry), "closure")
+    staff_id = getattr(entry, "staff_id", None)
+    with transaction.atomic():
+        entry.delete()
+        _schedule_audit(entry.clinic_id, what, "removed", staff_id)
 
 
 def future_appointments(*, staff: StaffMember) -> int:
@@ -122,6 +166,7 @@ def weekly_hours_replace(
             row.full_clean(exclude=["staff", "location"])
         WorkingHours.objects.filter(staff=staff).delete()
         WorkingHours.objects.bulk_create(rows)
+        _schedule_audit(clinic.pk, "weekly_hours", "replaced", staff)
     return len(rows)
 
 
@@ -145,6 +190,7 @@ def override_set(
         )
         override.full_clean()
         override.save()
+        _schedule_audit(clinic.pk, "override", "set", staff)
     return override
 
 
@@ -160,12 +206,16 @@ def time_off_add(
         raise ValidationError({"end": [_("The end must be after the start.")]})
     time_off = TimeOff(clinic=clinic, staff=staff, start=start, end=end, category=category)
     time_off.full_clean()
-    time_off.save()
+    with transaction.atomic():
+        time_off.save()
+        _schedule_audit(clinic.pk, "time_off", "added", staff)
     return time_off
 
 
 def closure_add(*, clinic: Clinic, closure: ClinicClosure) -> ClinicClosure:
     closure.clinic = clinic
     closure.full_clean()
-    closure.save()
+    with transaction.atomic():
+        closure.save()
+        _schedule_audit(clinic.pk, "closure", "added", None)
     return closure

@@ -353,7 +353,7 @@ def override_delete(request: HttpRequest, override_id: int) -> HttpResponse:
     clinic = request.clinic  # type: ignore[attr-defined]
     override = access_in_clinic(DateOverride, override_id)
     staff_id = override.staff_id
-    override.delete()
+    services.schedule_entry_remove(entry=override)
     messages.success(request, _("Back to the usual hours that day."))
     return redirect("scheduling:schedule", clinic_slug=clinic.slug, staff_id=staff_id)
 
@@ -398,7 +398,7 @@ def time_off_delete(request: HttpRequest, time_off_id: int) -> HttpResponse:
     clinic = request.clinic  # type: ignore[attr-defined]
     time_off = access_in_clinic(TimeOff, time_off_id)
     staff_id = time_off.staff_id
-    time_off.delete()
+    services.schedule_entry_remove(entry=time_off)
     messages.success(request, _("Time off removed."))
     return redirect("scheduling:schedule", clinic_slug=clinic.slug, staff_id=staff_id)
 
@@ -434,6 +434,6 @@ def closures(request: HttpRequest) -> HttpResponse:
 @require_POST
 def closure_delete(request: HttpRequest, closure_id: int) -> HttpResponse:
     clinic = request.clinic  # type: ignore[attr-defined]
-    access_in_clinic(ClinicClosure, closure_id).delete()
+    services.schedule_entry_remove(entry=access_in_clinic(ClinicClosure, closure_id))
     messages.success(request, _("Closure removed."))
     return redirect("scheduling:closures", clinic_slug=clinic.slug)

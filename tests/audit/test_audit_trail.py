@@ -520,3 +520,79 @@ def test_authenticator_changes_are_recorded_in_the_platform_trail(clinic_a):
         (Action.RECOVERY_CODES_NEW, str(user.pk), 0),
         (Action.MFA_DISABLED, str(user.pk), 0),
     ]
+
+
+def _expected_actions() -> dict[tuple[str, str], str]:
+    kinds = ("services", "staff", "locations", "rooms")
+    expected = {
+        ("clients:new", "POST"): Action.CLIENT_CREATED,
+        ("clients:edit", "POST"): Action.CLIENT_UPDATED,
+        ("clients:detail", "GET"): Action.CLIENT_VIEWED,
+        ("clients:export", "GET"): Action.CLIENTS_EXPORTED,
+        ("scheduling:schedule", "POST"): Action.SCHEDULE_CHANGED,
+        ("scheduling:override-add", "POST"): Action.SCHEDULE_CHANGED,
+        ("scheduling:override-delete", "POST"): Action.SCHEDULE_CHANGED,
+        ("scheduling:time-off-add", "POST"): Action.SCHEDULE_CHANGED,
+        ("scheduling:time-off-delete", "POST"): Action.SCHEDULE_CHANGED,
+        ("scheduling:closures", "POST"): Action.SCHEDULE_CHANGED,
+        ("scheduling:closure-delete", "POST"): Action.SCHEDULE_CHANGED,
+    }
+    for kind in kinds:
+        for suffix in ("new", "edit", "archive"):
+            expected[(f"scheduling:{kind}-{suffix}", "POST")] = Action.CATALOG_CHANGED
+    return expected
+
+
+@pytest.mark.parametrize(("name", "method"), sorted(_expected_actions()))
+def test_each_recorded_staff_action_appears_exactly_once(name, method, clinic_a, member_client):
+    """Driven by the route registry: the owner does it through the page; the clinic's trail
+    gains exactly that one event, by them, and still verifies (P5)."""
+    from django.urls import reverse
+
+    from tests.security.registry import CLINIC_ROUTES
+
+    route = CLINIC_ROUTES[name]
+    if route.setup:
+        route.setup(clinic_a)
+    kwargs = route.url_kwargs(clinic_a)
+    owner, client = member_client(clinic_a, Role.OWNER)
+    url = reverse(name, kwargs={"clinic_slug": clinic_a.slug, **kwargs})
+    before = {e.pk for e in _events()}
+    if method == "GET":
+        response = client.get(url)
+        if response.streaming:  # the export: read it all, as a browser would
+            b"".join(response.streaming_content)
+    else:
+        assert route.post is not None
+        response = client.post(url, route.post(clinic_a))
+    assert response.status_code in route.success_status, response.status_code
+    new = [e for e in _events() if e.pk not in before]
+    assert [(e.action, e.actor_id, e.clinic_id) for e in new] == [
+        (_expected_actions()[(name, method)], str(owner.pk), clinic_a.pk)
+    ]
+    assert audit_verify(clinic_a.pk).intact
+
+
+def test_client_records_read_through_the_api_and_imports_are_recorded(clinic_a, member_client):
+    from bookwell.clients.csv_io import import_clients
+    from bookwell.clients.services import ClientInput, client_create
+    from bookwell.core.context import clinic_context
+    from bookwell.integrations.services import api_token_create
+
+    with clinic_context(clinic_a):
+        person = client_create(clinic=clinic_a, data=ClientInput(full_name="Api Read"))
+        token, secret = api_token_create(clinic=clinic_a, name="Sync", scopes=["clients:read"])
+        report = import_clients(
+            clinic=clinic_a, data=b"full_name,email\nImported One,one@example.test\n"
+        )
+    assert report.imported == 1
+    read = Client().get(f"/api/v1/clients/{person.pk}", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert read.status_code == 200
+    events = [e for e in _events() if e.chain == clinic_a.pk]
+    viewed = [e for e in events if e.action == Action.CLIENT_VIEWED]
+    assert [(e.actor_kind, e.actor_id, e.target_id, e.extra) for e in viewed] == [
+        (ActorKind.API_TOKEN, str(token.pk), str(person.pk), {"via": "api"})
+    ]
+    imported = [e for e in events if e.action == Action.CLIENTS_IMPORTED]
+    assert [e.extra for e in imported] == [{"rows": 1}]
+    assert "Imported" not in str([e.extra for e in events])
