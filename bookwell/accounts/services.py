@@ -297,6 +297,11 @@ def recovery_codes_regenerate(*, user: User, audited: bool = True) -> list[str]:
     return codes
 
 
+def password_changed(*, user: User) -> None:
+    """After the user changed their own password (Django's form has saved it)."""
+    _audit_account(Action.PASSWORD_CHANGED, user)
+
+
 def _audit_account(action: str, user: User) -> None:
     """An account change in the platform's trail (the account is not a clinic's)."""
     from bookwell.audit.models import TargetKind

@@ -184,6 +184,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             user = form.save()
+            services.password_changed(user=user)
             # Keeps this session; every other session ends (the hash includes the password).
             update_session_auth_hash(request, user)
             messages.success(

@@ -23,6 +23,7 @@ class Action(models.TextChoices):
     SIGNOUT_EVERYWHERE = "signout.everywhere", _("Signed out everywhere")
     MFA_FAILED = "mfa.failed", _("Second factor failed")
     PASSWORD_RESET = "password.reset", _("Password reset")
+    PASSWORD_CHANGED = "password.changed", _("Password changed")
     PERMISSION_DENIED = "permission.denied", _("Permission denied")
     MFA_ENABLED = "mfa.enabled", _("Authenticator app turned on")
     MFA_DISABLED = "mfa.disabled", _("Authenticator app turned off")

@@ -596,3 +596,18 @@ def test_client_records_read_through_the_api_and_imports_are_recorded(clinic_a, 
     imported = [e for e in events if e.action == Action.CLIENTS_IMPORTED]
     assert [e.extra for e in imported] == [{"rows": 1}]
     assert "Imported" not in str([e.extra for e in events])
+
+
+def test_a_password_change_is_recorded_for_the_account(clinic_a, member_client):
+    user, client = member_client(clinic_a, Role.FRONT_DESK)
+    response = client.post(
+        "/account/password/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a brand new long passphrase",
+            "new_password2": "a brand new long passphrase",
+        },
+    )
+    assert response.status_code == 302
+    [event] = [e for e in _events() if e.action == Action.PASSWORD_CHANGED]
+    assert (event.actor_id, event.target_id, event.chain) == (str(user.pk), str(user.pk), 0)
