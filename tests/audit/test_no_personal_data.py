@@ -47,7 +47,7 @@ def _rows_text() -> dict[str, str]:
             label = model._meta.label
             if model._meta.app_label not in SCANNED_APPS or label in EXEMPT:
                 continue
-            cursor.execute(f'SELECT * FROM "{model._meta.db_table}"')  # noqa: S608
+            cursor.execute(f'SELECT * FROM "{model._meta.db_table}"')
             out[label] = " ".join(str(v) for row in cursor.fetchall() for v in row)
     return out
 
