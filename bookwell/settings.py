@@ -232,6 +232,10 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3" and not _default_db["TE
     # applies to file locks, not to shared-cache table locks).
     _default_db["TEST"]["NAME"] = str(DATA_DIR / f"test-{os.getpid()}.sqlite3")
 DATABASES = {"default": _default_db}
+# The availability reads before every booking run as server-side prepared statements on
+# PostgreSQL (planned once per connection; core.db.postgresql.fetch_prepared). Turn off only
+# behind a connection pooler that cannot keep them (PgBouncer before 1.21 in transaction mode).
+DB_PREPARED_STATEMENTS = env_bool("BOOKWELL_DB_PREPARED_STATEMENTS", default=True)
 DB_APP_ROLE = env("BOOKWELL_DB_APP_ROLE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -215,9 +215,14 @@ def _offered(clinic: Clinic, request: BookingRequest, exclude: Appointment | Non
 
 
 def _offered_rooms(
-    clinic: Clinic, request: BookingRequest, exclude: Appointment | None = None
+    clinic: Clinic,
+    request: BookingRequest,
+    exclude: Appointment | None = None,
+    *,
+    lock_staff: bool = False,
 ) -> set[int] | None:
-    """The free rooms (at the right location) if availability offers this time; None if not."""
+    """The free rooms (at the right location) if availability offers this time; None if not.
+    With `lock_staff`, the staff member's row is locked first, in the same round trip."""
     from bookwell.scheduling.selectors import availability
 
     start = request.start.astimezone(dt.UTC)
@@ -229,6 +234,7 @@ def _offered_rooms(
         staff_ids=[request.staff.pk],
         exclude_appointment=exclude,
         at=int(start.timestamp()),
+        lock_staff=lock_staff,
     )
     stamp = int(start.timestamp())
     for s in slots:
@@ -384,8 +390,17 @@ def appointment_book(
     try:
         with transaction.atomic(), keyring.pinned_active_key(clinic.pk):
             # Lock the staff row: concurrent bookings for one person queue here on PostgreSQL,
-            # and the check below sees every committed booking (SQLite holds the write lock).
-            _lock_staff(clinic, request.staff)
+            # and the checks below see every committed booking (SQLite holds the write lock).
+            # Online and API bookings of one-to-one services take the lock in availability's
+            # round trip, right before its reads; everything else takes it here (a key is
+            # looked up again once the lock is held).
+            lock_in_reads = (
+                request.source != Source.STAFF
+                and request.service.capacity == 1
+                and not idempotency_key
+            )
+            if not lock_in_reads:
+                _lock_staff(clinic, request.staff)
             if idempotency_key:
                 # The same key may have been committed while this request waited for the lock.
                 earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
@@ -414,7 +429,7 @@ def appointment_book(
                 # Clients and integrations book only what availability offers (working hours,
                 # notice, advance window), in a room at that location; staff may book outside
                 # hours, in any room the service accepts.
-                offered = _offered_rooms(clinic, request)
+                offered = _offered_rooms(clinic, request, lock_staff=lock_in_reads)
                 if offered is None:
                     # Availability has weighed the staff member, the other bookings, time off
                     # and closures already; the explicit checks only say which it was.

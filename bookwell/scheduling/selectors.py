@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from bookwell.bookings.models import BLOCKING, Appointment
 from bookwell.core.context import NoActiveClinic, active_clinic_id, in_platform_scope
-from bookwell.core.db.statements import Columns, placeholders
+from bookwell.core.db.statements import Columns, fetch_batch, placeholders
 from bookwell.scheduling.availability import ServiceRules, Slot, StaffSchedule, available_slots
 from bookwell.scheduling.models import (
     ClinicClosure,
@@ -119,7 +119,7 @@ def _reads(alias: str) -> dict[str, _Read]:
     blocking = placeholders(len(BLOCKING))
     # The staff members asked about, as a subquery the other reads share ({only} narrows it
     # to the ids asked for): no read waits for another's answer, so on PostgreSQL all seven
-    # go in one round trip (`_fetch_all`).
+    # go in one round trip, prepared (`_fetch_all`).
     staff_ids = (
         f"SELECT {col('s', 'id')} FROM {table(StaffMember)} s "  # noqa: S608
         f"JOIN {table(ServiceStaff)} j ON {col('j', 'staff_id')} = {col('s', 'id')} "
@@ -134,6 +134,15 @@ def _reads(alias: str) -> dict[str, _Read]:
         f"AND {col('j', 'service_id')} = %s AND {col('r', 'archived')} = %s"
     )
     return {
+        # The staff members asked about, locked until the transaction ends (a booking's
+        # serialization point; bookings.services._lock_staff), read ahead of the others in
+        # the same round trip: PostgreSQL runs them in order, so they see every booking
+        # committed before the lock was granted.
+        "lock": _Read(
+            f"SELECT {col('s', 'id')} FROM {table(StaffMember)} s "  # noqa: S608
+            f"WHERE {col('s', 'clinic_id')} = %s{{only}} ORDER BY {col('s', 'id')} FOR UPDATE",
+            Columns(connection, ("s", StaffMember, "id")),
+        ),
         "staff": _Read(f"{staff_ids} ORDER BY {col('s', 'id')}", staff),
         "hours": _Read(
             f"SELECT {hours.sql} FROM {table(WorkingHours)} w "  # noqa: S608
@@ -196,26 +205,14 @@ def _scoped_clinic_id(clinic: Clinic) -> int:
 def _fetch_all(
     alias: str, batch: list[tuple[str, list[Any]]], **parts: str
 ) -> dict[str, list[list[Any]]]:
-    """Runs the named reads (with their parameters): in one round trip on PostgreSQL (several
-    statements in one request), one after another elsewhere."""
+    """Runs the named reads (with their parameters): on PostgreSQL as prepared statements in
+    one round trip, one after another elsewhere."""
     reads = _reads(alias)
     statements = [(name, reads[name].sql.format(**parts), params) for name, params in batch]
+    found = fetch_batch(alias, [(sql, params) for _, sql, params in statements])
     out: dict[str, list[list[Any]]] = {}
-    connection = connections[alias]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                ";\n".join(sql for _, sql, _ in statements),
-                [value for _, _, params in statements for value in params],
-            )
-            for n, (name, _, _) in enumerate(statements):
-                if n:
-                    cursor.nextset()
-                out[name] = reads[name].columns.rows(cursor.fetchall())
-        else:
-            for name, sql, params in statements:
-                cursor.execute(sql, params)
-                out[name] = reads[name].columns.rows(cursor.fetchall())
+    for (name, _, _), rows in zip(statements, found, strict=True):
+        out[name] = reads[name].columns.rows(rows)
     return out
 
 
@@ -229,12 +226,15 @@ def availability(
     now: dt.datetime | None = None,
     exclude_appointment: Appointment | None = None,
     at: int | None = None,
+    lock_staff: bool = False,
 ) -> list[Slot]:
     """Bookable starts of a service from `first` to `last` (local dates, inclusive); with
     `at` (a UNIX time), only whether that start is bookable (and with whom, in which rooms).
 
     Seven reads whatever the range or the number of staff (staff, hours, overrides,
-    closures, time off, rooms, appointments), in one round trip on PostgreSQL.
+    closures, time off, rooms, appointments), in one round trip on PostgreSQL. With
+    `lock_staff` (and `staff_ids`), the staff rows are locked first, in that round trip
+    (inside a transaction; SQLite's write transaction excludes other writers already).
     """
     now = now or timezone.now()
     alias = router.db_for_read(Appointment)
@@ -265,9 +265,16 @@ def availability(
         *(clinic_id, *staff_params, *window),
         *(clinic_id, *room_params, *staff_params, *window),
     ]
+    lock: list[tuple[str, list[Any]]] = []
+    if lock_staff:
+        if staff_ids is None:
+            raise ValueError("lock_staff needs the staff ids")
+        if connections[alias].features.has_select_for_update:
+            lock = [("lock", [clinic_id, *staff_params[5:]])]
     read = _fetch_all(
         alias,
         [
+            *lock,
             ("staff", staff_params),
             ("hours", [clinic_id, *staff_params]),
             ("overrides", [clinic_id, *staff_params, first_db, last_db]),

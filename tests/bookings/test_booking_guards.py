@@ -399,3 +399,73 @@ def test_a_waitlist_place_or_a_move_with_another_clinics_objects_is_refused(
         appointment_reschedule(
             clinic=clinic_a, appointment=theirs, start=AT + dt.timedelta(hours=2)
         )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("source", ["online", "api"])
+def test_online_and_api_bookings_racing_for_one_time_let_exactly_one_through(clinic_a, source):
+    """Their staff lock travels with availability's reads (one round trip on PostgreSQL):
+    racing requests for overlapping times still queue on it and exactly one is booked."""
+    clinic_a.time_zone = "Europe/Berlin"
+    clinic_a.save()
+    setup = schedule(clinic_a, min_notice_min=0, online_bookable=True)
+    with clinic_context(clinic_a):
+        _hours(setup)
+    workers = 16 if connection.vendor == "postgresql" else 6
+
+    def attempt(i: int):
+        with clinic_context(clinic_a), time_machine.travel(START, tick=False):
+            return _book(setup, AT + dt.timedelta(minutes=i % 3), source=source).pk
+
+    results, errors = together(workers, attempt)
+
+    assert len(results) == 1
+    assert len(errors) == workers - 1
+    assert all(isinstance(e, SlotTaken) for e in errors), errors
+    with clinic_context(clinic_a):
+        assert Appointment.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_online_booking_holds_its_staff_members_lock_from_availabilitys_reads(clinic_a):
+    """While the booking's transaction is open after availability has read, nobody else can
+    lock that staff member (PostgreSQL; what keeps two bookings from both seeing a free time)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite's writer holds the whole database)")
+    import psycopg
+    from django.db import connections
+
+    from bookwell.bookings.models import Source
+    from bookwell.bookings.services import _offered_rooms
+
+    clinic_a.time_zone = "Europe/Berlin"
+    clinic_a.save()
+    setup = schedule(clinic_a, min_notice_min=0, online_bookable=True)
+    with clinic_context(clinic_a):
+        _hours(setup)
+    request = BookingRequest(
+        service=setup.service, staff=setup.staff, start=AT, source=Source.ONLINE
+    )
+    owner = connections["default"].settings_dict
+    other = psycopg.connect(
+        host=owner["HOST"] or None,
+        port=owner["PORT"] or None,
+        user=owner["USER"],
+        dbname=owner["NAME"],
+        autocommit=True,
+    )
+    table = setup.staff._meta.db_table
+    probe = f"SELECT id FROM {table} WHERE id = %s FOR UPDATE NOWAIT"
+    try:
+        with time_machine.travel(START, tick=False), clinic_context(clinic_a):
+            with transaction.atomic():
+                assert _offered_rooms(clinic_a, request, lock_staff=True) is not None
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    other.execute("SELECT set_config('bookwell.all_clinics', 'on', false)")
+                    other.execute(probe, [setup.staff.pk])
+            # Without the lock (as the staff path reads), the row is free to lock.
+            with transaction.atomic():
+                assert _offered_rooms(clinic_a, request) is not None
+                other.execute(probe, [setup.staff.pk])
+    finally:
+        other.close()

@@ -138,6 +138,30 @@ def test_server_side_cursors_run_in_the_clinic_scope_too(clinic_a, clinic_b):
     assert [m.clinic_id for m in rows] == [clinic_a.pk]
 
 
+def test_prepared_statements_run_in_the_scope_of_each_call_not_of_their_first(clinic_a, clinic_b):
+    """fetch_prepared (availability's reads) keeps its statements planned on the connection:
+    the plan must not keep the clinic it was first run for. The scope goes ahead of the
+    statements in their round trip, and nothing is seen without one."""
+    TENANT_ROW_FACTORIES["tenancy.Membership"](clinic_a)
+    TENANT_ROW_FACTORIES["tenancy.Membership"](clinic_b)
+    TENANT_ROW_FACTORIES["tenancy.Membership"](clinic_b)
+    sql = "SELECT clinic_id FROM tenancy_membership ORDER BY clinic_id"
+
+    def seen() -> list[int]:
+        (rows,) = connection.fetch_prepared([(sql, [])])
+        return [row[0] for row in rows]
+
+    for _ in range(7):  # past PostgreSQL's switch to a generic plan (after five runs)
+        with clinic_context(clinic_a):
+            assert seen() == [clinic_a.pk]
+        with clinic_context(clinic_b):
+            assert seen() == [clinic_b.pk, clinic_b.pk]
+        assert seen() == []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement = %s", [sql])
+        assert cursor.fetchone()[0] == 1  # prepared once, on this connection
+
+
 def test_the_role_check_passes_for_the_runtime_role_and_fails_for_the_owner():
     import psycopg
 

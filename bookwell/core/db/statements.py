@@ -104,3 +104,21 @@ class Columns:
 def placeholders(count: int) -> str:
     """`%s, %s, ...` for an IN list of `count` bound values (at least one)."""
     return ", ".join(["%s"] * max(count, 1))
+
+
+def fetch_batch(
+    alias: str, statements: Sequence[tuple[str, Sequence[Any]]]
+) -> list[list[tuple[Any, ...]]]:
+    """Each read statement's rows: on PostgreSQL as prepared statements in one round trip
+    (core.db.postgresql's fetch_prepared), elsewhere one after another."""
+    connection = connections[alias]
+    fetch_prepared = getattr(connection, "fetch_prepared", None)
+    if fetch_prepared is not None:
+        found: list[list[tuple[Any, ...]]] = fetch_prepared(statements)
+        return found
+    out = []
+    with connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            out.append(cursor.fetchall())
+    return out

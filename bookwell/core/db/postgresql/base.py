@@ -11,8 +11,12 @@ and forgotten at every commit, rollback and reconnect, so a stale value is never
 from __future__ import annotations
 
 import select
+import time
+from collections.abc import Sequence
 from typing import Any
 
+import psycopg
+from django.conf import settings
 from django.db.backends.postgresql import base
 from psycopg.pq import TransactionStatus
 
@@ -21,6 +25,8 @@ from bookwell.core.context import db_scope_settings, is_outside_tenancy
 SET_SCOPE_SQL = (
     "SELECT set_config('bookwell.clinic_id', %s, %s), set_config('bookwell.all_clinics', %s, %s)"
 )
+
+PREPARE_ONLY_WHEN_ASKED = 2**31  # a threshold no statement reaches by repetition
 
 
 def _is_transaction_control(sql: object) -> bool:
@@ -39,22 +45,73 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self._scope_in_effect: tuple[str, str] | None = None
         self.execute_wrappers.append(self._apply_clinic_scope)
 
+    def _scope_params(self) -> tuple[tuple[str, bool, str, bool], tuple[str, str]] | None:
+        """SET_SCOPE_SQL's parameters when the session's settings must change first."""
+        wanted = db_scope_settings()
+        if wanted == self._scope_in_effect or is_outside_tenancy():
+            return None  # outside tenancy: the session and user reads, no clinic rows
+        local = self.in_atomic_block
+        return (wanted[0], local, wanted[1], local), wanted
+
     def _apply_clinic_scope(
         self, execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]
     ) -> Any:
-        wanted = db_scope_settings()
-        if (
-            wanted != self._scope_in_effect
-            and not _is_transaction_control(sql)
-            and not is_outside_tenancy()  # the session and user reads: no clinic rows
-        ):
-            local = self.in_atomic_block
+        scope = None if _is_transaction_control(sql) else self._scope_params()
+        if scope is not None:
             # A plain cursor of the raw connection: the query's own cursor may be a named
             # (server-side) one, which would only DECLARE the statement, never run it.
             with self.connection.cursor() as raw:
-                raw.execute(SET_SCOPE_SQL, (wanted[0], local, wanted[1], local))
-            self._scope_in_effect = wanted
+                raw.execute(SET_SCOPE_SQL, scope[0])
+            self._scope_in_effect = scope[1]
         return execute(sql, params, many, context)
+
+    def fetch_prepared(
+        self, statements: Sequence[tuple[str, Sequence[Any]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """Runs read statements as server-side prepared statements, all in one round trip
+        (pipeline mode), and returns each one's rows.
+
+        For the hottest reads (availability before every booking): PostgreSQL plans a
+        statement once per connection instead of at every request, which cost more than
+        executing them (bench/api_load.py). The clinic settings go first in the same round
+        trip when they must change. Values are bound server-side, so each statement is one
+        statement (no `;`). Logged like any query when queries are being captured.
+        """
+        self.ensure_connection()
+        self.validate_no_broken_transaction()
+        began = time.monotonic()
+        raw = self.connection
+        scope = self._scope_params()
+        with self.wrap_database_errors:
+            with raw.pipeline():
+                if scope is not None:
+                    psycopg.Cursor(raw).execute(SET_SCOPE_SQL, scope[0], prepare=True)
+                cursors = []
+                for sql, params in statements:
+                    cursor = psycopg.Cursor(raw)
+                    cursor.execute(sql, params, prepare=True)
+                    cursors.append(cursor)
+            # Leaving the block sent the lot and collected every answer.
+            rows = [cursor.fetchall() for cursor in cursors]
+        if scope is not None:
+            self._scope_in_effect = scope[1]
+        if self.queries_logged:
+            self.queries_log.append(
+                {
+                    "sql": ";\n".join(sql for sql, _ in statements),
+                    "time": f"{time.monotonic() - began:.3f}",
+                }
+            )
+        return rows
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        connection = super().get_new_connection(conn_params)
+        if settings.DB_PREPARED_STATEMENTS and connection.prepare_threshold is None:
+            # Django turns psycopg's prepared statements off; only the statements
+            # fetch_prepared asks for are prepared (the ORM's cursors bind values client-side
+            # and are never prepared, so no threshold is ever reached).
+            connection.prepare_threshold = PREPARE_ONLY_WHEN_ASKED
+        return connection
 
     def is_usable(self) -> bool:
         """Django's health check before a connection is reused, without a round trip when the
