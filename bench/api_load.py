@@ -63,6 +63,9 @@ def _prepare_in_django() -> None:
     clinic = clinic_create(
         owner=owner, name="API Bench Clinic", time_zone="Europe/Berlin", country="DE"
     )
+    # A paying clinic's plan: its allowances are counted (P9), and thousands of bookings fit.
+    clinic.plan = "standard"
+    clinic.save(update_fields=["plan"])
     zone = ZoneInfo(clinic.time_zone)
     with clinic_context(clinic):
         location = Location.objects.create(clinic=clinic, name="Main", time_zone=clinic.time_zone)

@@ -120,7 +120,7 @@ def measure(threads: int, per_thread: int) -> None:
     from bookwell.tenancy.models import Clinic
 
     with platform_scope("benchmark set-up"):
-        clinic = Clinic.objects.create(name="Bench", slug="bench")
+        clinic = Clinic.objects.create(name="Bench", slug="bench", plan="standard")
     with clinic_context(clinic):
         service = Service.objects.create(clinic=clinic, name="Bench", duration_min=30)
         staff = [

@@ -52,7 +52,11 @@ def _prepare_emails(count: int) -> None:
     from bookwell.tenancy.models import Clinic
 
     clinic = Clinic.objects.create(
-        name="Bench Clinic", slug="bench-mail", time_zone="Europe/Berlin", country="DE"
+        name="Bench Clinic",
+        slug="bench-mail",
+        time_zone="Europe/Berlin",
+        country="DE",
+        plan="standard",
     )
     with clinic_context(clinic):
         Location.objects.create(clinic=clinic, name="Main", time_zone="Europe/Berlin")
@@ -116,7 +120,11 @@ def _scan(appointments: int) -> None:
     from bookwell.tenancy.models import Clinic
 
     clinic = Clinic.objects.create(
-        name="Scan Clinic", slug="bench-scan", time_zone="Europe/Berlin", country="DE"
+        name="Scan Clinic",
+        slug="bench-scan",
+        time_zone="Europe/Berlin",
+        country="DE",
+        plan="standard",
     )
     now = timezone.now()
     with clinic_context(clinic):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import ipaddress
+import json
 import os
 import re
 import secrets
@@ -147,6 +148,7 @@ INSTALLED_APPS = [
     "bookwell.notifications",
     "bookwell.integrations",
     "bookwell.audit",
+    "bookwell.telemetry",
     "ninja",  # the API's documentation page and its assets, served from the package
     "django_tasks_db",
 ]
@@ -268,6 +270,48 @@ CALENDAR_CACHE_SECONDS = env_int("BOOKWELL_CALENDAR_CACHE_SECONDS", 300)
 AUDIT_IP_KEY_DAYS = env_int("BOOKWELL_AUDIT_IP_KEY_DAYS", 7)
 # Full addresses of sign-ins are kept this long, for security only, then purged daily (P6).
 AUDIT_RAW_IP_DAYS = env_int("BOOKWELL_AUDIT_RAW_IP_DAYS", 7)
+
+# --- Usage telemetry (P8) -----------------------------------------------------------------------
+# Feature counts are kept per day this long, then summed into months (whole months at a time).
+TELEMETRY_DAILY_DAYS = env_int("BOOKWELL_TELEMETRY_DAILY_DAYS", 90)
+
+# --- Plans (P9) -----------------------------------------------------------------------------------
+# What each plan allows; None is no limit. Months and days are UTC. BOOKWELL_PLANS_FILE names a
+# JSON file of the same shape that replaces these; operators assign plans to clinics
+# (/operator/clinics/), new clinics get BOOKWELL_DEFAULT_PLAN.
+PLANS: dict[str, dict[str, object]] = {
+    "trial": {
+        "name": "Trial",
+        "staff_seats": 3,
+        "bookings_per_month": 300,
+        "sms_per_month": 50,
+        "api_calls_per_day": 2_000,
+        "audit_retention_days": 90,
+    },
+    "standard": {
+        "name": "Standard",
+        "staff_seats": 25,
+        "bookings_per_month": 10_000,
+        "sms_per_month": 2_000,
+        "api_calls_per_day": 100_000,
+        "audit_retention_days": 365,
+    },
+    "unlimited": {
+        "name": "Unlimited",
+        "staff_seats": None,
+        "bookings_per_month": None,
+        "sms_per_month": None,
+        "api_calls_per_day": None,
+        "audit_retention_days": 730,
+    },
+}
+if env("BOOKWELL_PLANS_FILE"):
+    PLANS = json.loads(Path(env("BOOKWELL_PLANS_FILE")).read_text(encoding="utf-8"))
+DEFAULT_PLAN = env("BOOKWELL_DEFAULT_PLAN") or "trial"
+if DEFAULT_PLAN not in PLANS:
+    raise ImproperlyConfigured(f"BOOKWELL_DEFAULT_PLAN {DEFAULT_PLAN!r} is not one of the plans")
+# Platform events (sign-ins outside a clinic...) are kept this long.
+AUDIT_PLATFORM_RETENTION_DAYS = env_int("BOOKWELL_AUDIT_PLATFORM_RETENTION_DAYS", 365)
 
 # --- Accounts and sessions (P3) ---------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

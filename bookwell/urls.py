@@ -4,6 +4,8 @@ from bookwell.api import api
 from bookwell.core import operator_views
 from bookwell.core import views as core_views
 from bookwell.notifications import views as notification_views
+from bookwell.telemetry import views as telemetry_views
+from bookwell.tenancy import views as tenancy_views
 
 urlpatterns = [
     path("", core_views.landing, name="landing"),
@@ -15,6 +17,8 @@ urlpatterns = [
         operator_views.task_rerun,
         name="operator-task-rerun",
     ),
+    path("operator/usage/", telemetry_views.usage, name="operator-usage"),
+    path("operator/clinics/", tenancy_views.operator_clinics, name="operator-clinics"),
     path("favicon.ico", core_views.favicon),
     path("", include("bookwell.accounts.urls")),
     path("", include("bookwell.tenancy.urls")),

@@ -39,6 +39,9 @@ class ClinicFactory(factory.django.DjangoModelFactory[Clinic]):
     slug = factory.Sequence(lambda n: f"clinic-{n}")
     time_zone = "Europe/Berlin"
     country = "DE"
+    # No allowance gets in the way of tests about other things; tests/tenancy/test_plans.py
+    # gives clinics small plans.
+    plan = "unlimited"
 
 
 def make_member(clinic: Clinic, role: Role | str = Role.OWNER, **user_fields: object) -> User:

@@ -34,6 +34,7 @@ class Action(models.TextChoices):
     ROLE_CHANGED = "member.role_changed", _("Role changed")
     MEMBER_REMOVED = "member.removed", _("Member removed")
     SETTINGS_CHANGED = "clinic.settings_changed", _("Clinic settings changed")
+    PLAN_CHANGED = "clinic.plan_changed", _("Plan changed by the operator")
     CATALOG_CHANGED = "catalog.changed", _("Services, staff, locations or rooms changed")
     SCHEDULE_CHANGED = "schedule.changed", _("Hours, time off or closures changed")
     CLIENT_VIEWED = "client.viewed", _("Client record opened")
@@ -43,6 +44,8 @@ class Action(models.TextChoices):
     CLIENTS_IMPORTED = "clients.imported", _("Client records imported")
     API_TOKEN_CREATED = "api_token.created", _("API token created")
     API_TOKEN_REVOKED = "api_token.revoked", _("API token revoked")
+    API_TOKEN_REFUSED = "api_token.refused", _("API token refused")
+    TEMPLATE_CHANGED = "template.changed", _("Message text changed")
 
 
 class ActorKind(models.TextChoices):

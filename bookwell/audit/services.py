@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,12 +42,28 @@ EXTRA_ALLOWED: dict[str, dict[str, type]] = {
     Action.ROLE_CHANGED: {"role": str, "previous": str},
     Action.MEMBER_REMOVED: {"role": str},
     Action.SETTINGS_CHANGED: {"section": str, "fields": list},
+    Action.PLAN_CHANGED: {"plan": str},
     Action.CATALOG_CHANGED: {"change": str},
     Action.SCHEDULE_CHANGED: {"what": str, "change": str},
     Action.CLIENT_VIEWED: {"via": str},
     Action.CLIENTS_IMPORTED: {"rows": int},
+    Action.API_TOKEN_REFUSED: {"reason": str},
+    Action.TEMPLATE_CHANGED: {"kind": str, "channel": str, "language": str, "change": str},
 }
-EXTRA_VALUES = {"reason": {"password", "unknown_account", "locked", "inactive"}}
+EXTRA_VALUES = {
+    "reason": {
+        "password",
+        "unknown_account",
+        "locked",
+        "inactive",
+        # API tokens refused:
+        "unknown_token",
+        "wrong_secret",
+        "revoked",
+        "expired",
+    },
+    "change": {"saved", "reset", "archived", "restored", "added", "removed", "replaced", "set"},
+}
 _ID_CHARS = set("0123456789abcdef-")
 _CODE = re.compile(r"[a-z0-9_.:-]{1,60}")  # route names, permission and scope codes
 
@@ -229,15 +246,20 @@ def ip_keys_purge(*, now: dt.datetime | None = None) -> int:
     return int(deleted)
 
 
-def audit_purge_before(*, before: dt.datetime) -> int:
-    """The retention path: removes events older than `before`, the only DELETE the database
-    lets through (a permit row exists for the length of this transaction). The chains then
-    start later; `audit_verify` checks from the first event kept."""
+def audit_purge_before(*, before: dt.datetime | dict[int, dt.datetime]) -> int:
+    """The retention path: removes events older than `before` (one moment for every chain,
+    or one per chain: 0 is the platform's, otherwise a clinic's id; chains left out are kept
+    whole), the only DELETE the database lets through (a permit row exists for the length of
+    this transaction). The chains then start later; `audit_verify` checks from the first
+    event kept."""
     with platform_scope("audit retention"), deletes_allowed(), transaction.atomic():
         permit = PurgePermit.objects.create()
         deleted = 0
         for head in ChainHead.objects.select_for_update().order_by("chain"):
-            old = AuditEvent.objects.filter(chain=head.chain, at__lt=before)
+            cutoff = before.get(head.chain) if isinstance(before, dict) else before
+            if cutoff is None:
+                continue
+            old = AuditEvent.objects.filter(chain=head.chain, at__lt=cutoff)
             last = old.order_by("-seq").values_list("seq", "hash").first()
             if last is None:
                 continue
@@ -275,12 +297,36 @@ def security_sighting(*, action: str, user: Any = None, request: HttpRequest | N
 
 
 def audit_retention(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """The daily job: full addresses and address-hashing keys past their window go."""
+    """The daily job: full addresses and address-hashing keys past their window go, and so
+    do events older than each clinic's plan keeps them (P9; the platform's own events after
+    AUDIT_PLATFORM_RETENTION_DAYS)."""
+    from bookwell.tenancy.models import Clinic
+    from bookwell.tenancy.plans import plan_of
+
     now = now or timezone.now()
     raw, _ = SecuritySighting.objects.filter(
         at__lt=now - dt.timedelta(days=settings.AUDIT_RAW_IP_DAYS)
     ).delete()
-    return {"raw_ips": int(raw), "ip_keys": ip_keys_purge(now=now)}
+    cutoffs = {0: now - dt.timedelta(days=settings.AUDIT_PLATFORM_RETENTION_DAYS)}
+    for clinic in Clinic.objects.only("pk", "plan"):
+        cutoffs[clinic.pk] = now - dt.timedelta(days=plan_of(clinic).audit_retention_days)
+    return {
+        "raw_ips": int(raw),
+        "ip_keys": ip_keys_purge(now=now),
+        "events": audit_purge_before(before=cutoffs),
+    }
+
+
+def audit_settings_changed(*, clinic_id: int, section: str, fields: Iterable[str]) -> None:
+    """Which of a clinic's settings changed, by name (never their values: a name or an
+    address could be one)."""
+    audit(
+        Action.SETTINGS_CHANGED,
+        clinic_id=clinic_id,
+        target_kind=TargetKind.CLINIC,
+        target_id=clinic_id,
+        extra={"section": section, "fields": sorted(fields)},
+    )
 
 
 def deny_later(
@@ -295,15 +341,42 @@ def deny_later(
     }
 
 
+def token_refused_later(
+    request: HttpRequest, *, reason: str, clinic_id: int | None, token_id: int | None
+) -> None:
+    """Notes an API token refused (unknown, wrong secret, revoked, expired), recorded like a
+    denial once the request has rolled back: in the token's clinic when the token is known,
+    else the platform's. At most a few per token or network per ten minutes, so a flood of
+    made-up tokens cannot flood the log."""
+    from bookwell.core import ratelimit
+    from bookwell.core.net import client_ip, network_of
+
+    subject = f"token:{token_id}" if token_id else f"net:{network_of(client_ip(request))}"
+    if ratelimit.hit("audit-token-refused", subject, limit=5, window_s=600):
+        return
+    request.audit_denial = {  # type: ignore[attr-defined]
+        "action": Action.API_TOKEN_REFUSED,
+        "actor": Actor(ActorKind.API_TOKEN, str(token_id))
+        if token_id
+        else Actor(ActorKind.ANONYMOUS),
+        "clinic_id": clinic_id,
+        "target_kind": TargetKind.API_TOKEN if token_id else TargetKind.NONE,
+        "target_id": token_id or "",
+        "extra": {"reason": reason},
+    }
+
+
 def record_denial(request: HttpRequest) -> None:
     denial = getattr(request, "audit_denial", None)
     if not denial:
         return
     audit_record(
-        action=Action.PERMISSION_DENIED,
+        action=denial.get("action", Action.PERMISSION_DENIED),
         outcome=Outcome.DENIED,
         actor=denial["actor"],
         clinic_id=denial["clinic_id"],
+        target_kind=denial.get("target_kind", TargetKind.NONE),
+        target_id=denial.get("target_id", ""),
         request=request,
         extra=denial["extra"],
     )
@@ -334,8 +407,22 @@ def signin_notice_if_new(*, user: Any, event: AuditEvent) -> list[str]:
             .exclude(pk=event.pk)
             .values_list("device", "browser", "country")
         )
-        if not seen:  # a first sign-in: nothing to compare with
-            return []
+        if not seen:
+            earlier = (
+                AuditEvent.objects.filter(
+                    chain=0,
+                    action=Action.SIGNIN_SUCCEEDED,
+                    actor_kind=ActorKind.USER,
+                    actor_id=str(user.pk),
+                    at__lt=event.at,
+                )
+                .exclude(pk=event.pk)
+                .exists()
+            )
+            if not earlier:  # a first sign-in: nothing to compare with
+                return []
+        # After a quiet spell (nothing in the window), everything about it is new: a dormant
+        # account signed into again deserves the notice most.
         changed = [
             name
             for name, value, known in (

@@ -53,6 +53,28 @@ def ip_hash(ip: str, day: dt.date) -> str:
     return hmac.new(day_key(day), packed, hashlib.sha256).hexdigest()
 
 
+# The families an event may name (P7: the user agent is text its sender chose; a family the
+# parser copies from it, a bot's self-given name for one, could be anything). Others are "".
+BROWSERS = frozenset(
+    {
+        "Android", "Apache-HttpClient", "Brave", "Chrome", "Chrome Mobile",
+        "Chrome Mobile iOS", "Chrome Mobile WebView", "Chromium", "curl", "DuckDuckGo Mobile",
+        "Edge", "Edge Mobile", "Electron", "Facebook", "Firefox", "Firefox iOS",
+        "Firefox Mobile", "Go-http-client", "HeadlessChrome", "IE", "IE Mobile", "Instagram",
+        "Java", "Mobile Safari", "Mobile Safari UI/WKWebView", "okhttp", "Opera", "Opera Mini",
+        "Opera Mobile", "PostmanRuntime", "Python Requests", "Safari", "Samsung Internet",
+        "Silk", "UC Browser", "Vivaldi", "Wget", "Yandex Browser",
+    }
+)  # fmt: skip
+SYSTEMS = frozenset(
+    {
+        "Android", "BlackBerry OS", "Chrome OS", "Debian", "Fedora", "FreeBSD", "HarmonyOS",
+        "iOS", "iPadOS", "KaiOS", "Linux", "Mac OS X", "OpenBSD", "Tizen", "tvOS", "Ubuntu",
+        "watchOS", "Windows", "Windows Phone",
+    }
+)  # fmt: skip
+
+
 @functools.lru_cache(maxsize=512)
 def classify_agent(agent: str) -> tuple[str, str, str]:
     """(device class, browser family, OS family); anything unparsable is "other"."""
@@ -81,11 +103,11 @@ def classify_agent(agent: str) -> tuple[str, str, str]:
         kind = Device.DESKTOP
     else:
         kind = Device.OTHER
-    if browser == "Other":
-        browser = ""
-    if system == "Other":
-        system = ""
-    return kind, browser, system
+    return (
+        kind,
+        browser if browser in BROWSERS else "",
+        system if system in SYSTEMS else "",
+    )
 
 
 @functools.cache

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from bookwell.audit import selectors
 from bookwell.audit.models import Action, ActorKind, AuditEvent
 from bookwell.audit.services import audit_verify
+from bookwell.core.csvcells import safe_cell
 from bookwell.tenancy.access import clinic_view
 from bookwell.tenancy.models import Clinic
 from bookwell.tenancy.permissions import Perm
@@ -120,7 +121,9 @@ def export(request: HttpRequest) -> HttpResponse:
          "target_id", "network", "device", "browser", "os", "country", "request_id"]
     )  # fmt: skip
     for e in rows:
+        # Names (and token names) are people's own words: guarded like any exported cell.
         out.writerow(
+            safe_cell(v) for v in
             [e.seq, e.at.astimezone(dt.UTC).isoformat(), e.action, e.outcome, e.actor_kind,
              e.actor_id, _actor_label(e, names), e.target_kind, e.target_id, e.ip_network,
              e.device, e.browser, e.os, e.country, e.request_id]

@@ -41,7 +41,7 @@ from bookwell.bookings.services import (
 )
 from bookwell.bookings.waitlist import waitlist_join
 from bookwell.clients.models import Client
-from bookwell.core.access import access_in_clinic
+from bookwell.core.access import access_all_in_clinic, access_in_clinic
 from bookwell.integrations.auth import endpoint
 from bookwell.integrations.pagination import page
 from bookwell.integrations.problems import ApiError
@@ -117,9 +117,17 @@ def appointment_create(
     """Books a time that availability offers (working hours, notice, advance window)."""
     clinic = request.auth.clinic  # type: ignore[attr-defined]
     key = (idempotency_key or "").strip() or None
-    service = access_in_clinic(Service, body.service)
-    client = access_in_clinic(Client, body.client) if body.client else None
-    room = access_in_clinic(Room, body.room) if body.room else None
+    # Everything the request names, in one round trip.
+    wanted: list[tuple[type[Any], Any]] = [(Service, body.service)]
+    if body.staff is not None:
+        wanted.append((StaffMember, body.staff))
+    if body.client:
+        wanted.append((Client, body.client))
+    if body.room:
+        wanted.append((Room, body.room))
+    found = dict(zip((m for m, _ in wanted), access_all_in_clinic(*wanted), strict=True))
+    service = found[Service]
+    client, room, staff = found.get(Client), found.get(Room), found.get(StaffMember)
     try:
         if body.staff is None:
             if room is not None or body.note.strip():
@@ -137,11 +145,12 @@ def appointment_create(
                 idempotency_key=key,
             )
         else:
+            assert staff is not None  # named, so found (or 404 above)
             made = appointment_book(
                 clinic=clinic,
                 request=BookingRequest(
                     service=service,
-                    staff=access_in_clinic(StaffMember, body.staff),
+                    staff=staff,
                     start=body.start,
                     client=client,
                     room=room,

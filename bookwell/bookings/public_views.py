@@ -59,6 +59,16 @@ View = Callable[..., HttpResponse]
 # --- The frame around every public page -----------------------------------------------------
 
 
+def _public_message(exc: ServiceError) -> str:
+    """What a client is told when a booking is refused: the clinic's plan is its business."""
+    if exc.code == "plan_limit_reached":
+        return _(
+            "This clinic cannot take more online bookings this month. Please contact the "
+            "clinic to book."
+        )
+    return exc.message
+
+
 def _language(request: HttpRequest, clinic: Clinic) -> str:
     wanted = request.GET.get("lang") or request.POST.get("lang") or ""
     codes = {code for code, _name in settings.LANGUAGES}
@@ -409,7 +419,7 @@ def details_page(request: HttpRequest, clinic: Clinic, service_id: int) -> HttpR
         add_service_errors(form, exc)
         return render(request, "book/details.html", ctx, status=400)
     except ServiceError as exc:
-        form.add_error(None, exc.message)
+        form.add_error(None, _public_message(exc))
         return render(request, "book/details.html", ctx, status=409)
     return redirect(_manage_url(clinic, token, new="1", lang=language), permanent=False)
 
@@ -624,8 +634,9 @@ def waitlist_manage(request: HttpRequest, clinic: Clinic, token: str) -> HttpRes
             try:
                 _appointment, new_token = online.online_offer_accept(entry=entry, offer=offer)
             except ServiceError as exc:
-                ctx["error"] = exc.message
-                ctx["offers"] = [o for o in offers if o.pk != offer.pk]
+                ctx["error"] = _public_message(exc)
+                if exc.code != "plan_limit_reached":  # that offer has closed
+                    ctx["offers"] = [o for o in offers if o.pk != offer.pk]
                 status = 409
             else:
                 return redirect(

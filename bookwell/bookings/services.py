@@ -31,8 +31,11 @@ from bookwell.integrations.models import WebhookEvent
 from bookwell.notifications.models import Kind
 from bookwell.notifications.services import outbox_appointment
 from bookwell.scheduling.models import Room, Service, StaffMember
+from bookwell.telemetry.models import Feature
+from bookwell.telemetry.services import usage_count
 from bookwell.tenancy import keyring
-from bookwell.tenancy.models import Clinic
+from bookwell.tenancy.models import Allowance, Clinic
+from bookwell.tenancy.plans import plan_use
 
 
 class SlotTaken(Conflict):
@@ -482,6 +485,9 @@ def appointment_book(
             webhooks.emit(
                 clinic, WebhookEvent.APPOINTMENT_CREATED, webhooks.appointment_data(appointment)
             )
+            # Last, as their rows stay locked to the commit: the plan's allowance (P9; refused
+            # past it, and the booking with it) and the usage count (P8).
+            plan_use(clinic, Allowance.BOOKINGS_PER_MONTH, feature=Feature.BOOKING_CREATED)
     except IntegrityError as exc:
         # The database refused: the exclusion constraint (an overlap that raced past the
         # check), or the idempotency key taken a moment ago by the same request.
@@ -616,6 +622,7 @@ def appointment_reschedule(
                 WebhookEvent.APPOINTMENT_RESCHEDULED,
                 webhooks.appointment_data(appointment),
             )
+            usage_count(Feature.BOOKING_RESCHEDULED, clinic_id=clinic.pk)
             if freed_at > timezone.now():
                 # The time it leaves goes to the first client waiting for it.
                 from bookwell.bookings.waitlist import waitlist_offer_freed
@@ -724,6 +731,7 @@ def appointment_cancel(
                 staff=appointment.staff,
                 start=appointment.start,
             )
+        usage_count(Feature.BOOKING_CANCELLED, clinic_id=appointment.clinic_id)
     return appointment
 
 

@@ -28,6 +28,7 @@ from bookwell.integrations.models import WebhookEvent
 from bookwell.notifications.services import outbox_waitlist_offer
 from bookwell.scheduling.models import Service, StaffMember
 from bookwell.tenancy.models import Clinic
+from bookwell.tenancy.plans import PlanLimitReached
 
 
 def waitlist_join(
@@ -142,6 +143,8 @@ def waitlist_accept(*, clinic: Clinic, offer: WaitlistOffer) -> Appointment:
                         source=Source.STAFF,  # checked just above like an online booking
                     ),
                 )
+        except PlanLimitReached:
+            raise  # the time is still there; the clinic's plan is full: the offer stays open
         except ServiceError:  # taken, away, or no longer bookable: the offer closes
             appointment = None
         if appointment is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -20,8 +19,11 @@ from bookwell.clients.services import (
     client_clean,
     index_insert,
 )
+from bookwell.core.csvcells import safe_cell
 from bookwell.integrations import webhooks
 from bookwell.integrations.models import WebhookEvent
+from bookwell.telemetry.models import Feature
+from bookwell.telemetry.services import usage_count
 from bookwell.tenancy import keyring
 from bookwell.tenancy.models import Clinic
 
@@ -271,6 +273,7 @@ def import_steps(
     from bookwell.audit.services import audit
 
     audit(Action.CLIENTS_IMPORTED, clinic_id=clinic.pk, extra={"rows": len(kept)})
+    usage_count(Feature.CLIENT_IMPORT, clinic_id=clinic.pk)
     transaction.on_commit(_refresh_planner_statistics)
     return report
 
@@ -312,14 +315,6 @@ def _refresh_planner_statistics() -> None:
             cursor.execute(f"ANALYZE {ClientIndex._meta.db_table}")
 
 
-_FORMULA = re.compile(r"^[=@\t\r]|^[+-](?![\d .()/-]*$)")
-
-
-def _cell(value: str) -> str:
-    # A cell a spreadsheet would run as a formula gets a leading quote (phone numbers do not).
-    return "'" + value if _FORMULA.match(value) else value
-
-
 def export_rows(clients: Iterable[Client]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -335,12 +330,12 @@ def export_rows(clients: Iterable[Client]) -> Iterator[str]:
     for c in clients:
         writer.writerow(
             [
-                _cell(c.full_name),
-                _cell(c.email),
+                safe_cell(c.full_name),
+                safe_cell(c.email),
                 c.phone,
                 c.date_of_birth,
                 c.preferred_language,
-                _cell(c.note),
+                safe_cell(c.note),
                 "yes" if c.marketing_consent else "no",
                 c.name_kind,
             ]

@@ -33,6 +33,8 @@ from bookwell.core.access import access_in_clinic
 from bookwell.core.context import clinic_context
 from bookwell.core.errors import ServiceError
 from bookwell.core.forms import add_service_errors
+from bookwell.telemetry.models import Feature
+from bookwell.telemetry.services import usage_count
 from bookwell.tenancy.access import clinic_view
 from bookwell.tenancy.permissions import Perm
 
@@ -290,6 +292,7 @@ def client_import(request: HttpRequest) -> HttpResponseBase:
 def client_export(request: HttpRequest) -> StreamingHttpResponse:
     clinic = request.clinic  # type: ignore[attr-defined]
     audit(Action.CLIENTS_EXPORTED, clinic_id=clinic.pk)
+    usage_count(Feature.CLIENT_EXPORT, clinic_id=clinic.pk)
 
     def rows() -> Iterator[str]:
         # The body is produced after the view has returned: enter the clinic again (P1; on

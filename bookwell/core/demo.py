@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 
 from bookwell.accounts.models import User
@@ -327,6 +328,7 @@ def seed_demo() -> Clinic:
                 "time_zone": "Europe/Berlin",
                 "country": "DE",
                 "contact_email": "hello@demo.bookwell.test",
+                "plan": "standard" if "standard" in settings.PLANS else settings.DEFAULT_PLAN,
             },
         )
         with clinic_context(clinic):

@@ -24,14 +24,29 @@ from ninja.params.models import Query as QueryParam
 from ninja.security import HttpBearer
 
 from bookwell.audit.models import ActorKind
-from bookwell.audit.services import Actor, deny_later
+from bookwell.audit.services import Actor, deny_later, token_refused_later
 from bookwell.core import ratelimit
 from bookwell.core.context import clinic_context
 from bookwell.integrations.models import ApiToken
 from bookwell.integrations.problems import ApiError
 from bookwell.integrations.schemas import Input, Problem
 from bookwell.integrations.scopes import Scope, effective
-from bookwell.integrations.services import api_token_find
+from bookwell.integrations.services import Refusal, api_token_find
+from bookwell.telemetry.models import Feature
+from bookwell.telemetry.services import counts_only_commit
+from bookwell.tenancy.models import Allowance
+from bookwell.tenancy.plans import plan_use
+
+# The usage counter (P8) each scope's calls are counted under.
+API_USAGE = {
+    Scope.APPOINTMENTS_READ: Feature.API_APPOINTMENTS,
+    Scope.APPOINTMENTS_WRITE: Feature.API_APPOINTMENTS,
+    Scope.CLIENTS_READ: Feature.API_CLIENTS,
+    Scope.CLIENTS_WRITE: Feature.API_CLIENTS,
+    Scope.SCHEDULE_READ: Feature.API_SCHEDULE,
+    Scope.SCHEDULE_WRITE: Feature.API_SCHEDULE,
+    Scope.ADMIN: Feature.API_ADMIN,
+}
 
 # What any operation may answer besides success (each as problem+json): bad input, no or a
 # bad token, a missing scope, another clinic's or no such object, a conflict, too many.
@@ -42,8 +57,16 @@ class TokenAuth(HttpBearer):
     """`Authorization: Bearer bw_…`; a session cookie is never enough for the API."""
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
-        found = api_token_find(token.strip())
+        refusal = Refusal()
+        found = api_token_find(token.strip(), refusal)
         if found is None:
+            known = refusal.token
+            token_refused_later(
+                request,
+                reason=refusal.reason,
+                clinic_id=known.clinic_id if known else None,
+                token_id=known.pk if known else None,
+            )
             return None
         wait = ratelimit.hit(
             "api", f"token:{found.pk}", limit=settings.API_RATE_PER_MINUTE, window_s=60
@@ -133,7 +156,14 @@ def endpoint(
                 )
             clinic = token.clinic
             with clinic_context(clinic), timezone.override(ZoneInfo(clinic.time_zone)):
-                return _evaluated(view(request, *args, **kw))
+                result = _evaluated(view(request, *args, **kw))
+                # Counted once it has succeeded, at the end (the counters' rows stay locked
+                # to the commit): the plan's daily calls (P9; past them the call is refused
+                # and rolled back) and this area of the API's usage (P8).
+                if request.method in ("GET", "HEAD"):
+                    counts_only_commit()
+                plan_use(clinic, Allowance.API_CALLS_PER_DAY, feature=API_USAGE[scope])
+                return result
 
         kwargs.setdefault("operation_id", view.__name__)
         extra = dict(kwargs.pop("openapi_extra", None) or {})

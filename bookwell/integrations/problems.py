@@ -85,7 +85,7 @@ def install(api: NinjaAPI) -> None:
 
     def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
         status = 422 if exc.status == 400 else exc.status
-        return problem(status, exc.code, exc.message)
+        return problem(status, exc.code, exc.message, **getattr(exc, "problem_extra", {}))
 
     def on_django_validation(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
         errors = []

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
@@ -122,8 +123,18 @@ def _token_read(alias: str) -> tuple[str, Shape[ApiToken], Shape[Clinic]]:
     return sql, token, clinic
 
 
-def api_token_find(secret: str) -> ApiToken | None:
-    """The live token this secret belongs to (with its clinic), or None.
+@dataclass
+class Refusal:
+    """Why a secret was not a live token (for the audit log): a fixed reason, and the token
+    (so its clinic) when the secret named one."""
+
+    reason: str = "unknown_token"
+    token: ApiToken | None = None
+
+
+def api_token_find(secret: str, refusal: Refusal | None = None) -> ApiToken | None:
+    """The live token this secret belongs to (with its clinic), or None (and, given a
+    `refusal`, why).
 
     A platform read by prefix, then a constant-time comparison of the digest; the last-used
     date is written at most once a day."""
@@ -142,10 +153,15 @@ def api_token_find(secret: str) -> ApiToken | None:
             return None
         token = token_shape.instance(row)
         if not hmac.compare_digest(token.digest, _digest(secret)):
+            if refusal is not None:
+                refusal.reason, refusal.token = "wrong_secret", token
             return None
         token.clinic = clinic_shape.instance(row, token_shape.width)
         now = timezone.now()
         if token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
+            if refusal is not None:
+                refusal.token = token
+                refusal.reason = "revoked" if token.revoked_at is not None else "expired"
             return None
         today = now.date()
         if token.last_used_on != today:

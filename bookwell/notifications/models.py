@@ -55,6 +55,7 @@ class SkipReason(models.TextChoices):
     SMS_OFF = "sms_off", _("The clinic does not send SMS")
     OPTED_OUT = "opted_out", _("The client asked not to get SMS")
     PERMANENT = "permanent", _("The provider refused it for good")
+    PLAN_LIMIT = "plan_limit", _("The clinic's plan has no text messages left this month")
 
 
 class Delivery(TenantModel):

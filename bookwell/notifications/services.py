@@ -25,6 +25,8 @@ from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 
+from bookwell.audit.models import Action
+from bookwell.audit.services import audit, audit_settings_changed
 from bookwell.bookings import manage_links
 from bookwell.bookings.ics import appointment_ics
 from bookwell.bookings.models import Appointment, OfferStatus, Status, WaitlistOffer
@@ -39,7 +41,10 @@ from bookwell.notifications.models import (
     ReminderRule,
     SkipReason,
 )
-from bookwell.tenancy.models import Clinic
+from bookwell.telemetry.models import Feature
+from bookwell.telemetry.services import usage_count
+from bookwell.tenancy.models import Allowance, Clinic
+from bookwell.tenancy.plans import PlanLimitReached, plan_release, plan_use
 
 logger = logging.getLogger("bookwell.notifications")
 
@@ -479,7 +484,13 @@ def deliver(delivery_id: object, *, now: dt.datetime | None = None) -> str:
         delivery = Delivery.objects.get(pk=delivery_id)
         try:
             message = _compose(delivery, clinic, now)
-            provider_id = _send(delivery, message)
+            reserved = _sms_allowance(clinic, delivery)
+            try:
+                provider_id = _send(delivery, message)
+            except BaseException:
+                if reserved:  # not taken by the provider: the message is not counted (P9)
+                    plan_release(clinic, Allowance.SMS_PER_MONTH)
+                raise
         except _Skip as skip:
             _finish(delivery, status=DeliveryStatus.SKIPPED, skip_reason=skip.reason)
             return "skipped"
@@ -512,6 +523,19 @@ def deliver(delivery_id: object, *, now: dt.datetime | None = None) -> str:
         return "sent"
 
 
+def _sms_allowance(clinic: Clinic, delivery: Delivery) -> bool:
+    """A text message takes one of the plan's messages for the month before it is sent (P9):
+    counted under the counter's lock, so two workers cannot both send the last one. True
+    when one was counted (to give back if the provider does not take the message)."""
+    if delivery.channel != Channel.SMS:
+        return False
+    try:
+        with transaction.atomic():
+            return plan_use(clinic, Allowance.SMS_PER_MONTH) is not None
+    except PlanLimitReached:
+        raise _Skip(SkipReason.PLAN_LIMIT) from None
+
+
 def _kind(exc: BaseException) -> str:
     """What is recorded of an unexpected error: its class, never its message."""
     return type(exc).__name__[:40]
@@ -525,8 +549,18 @@ def _finish(delivery: Delivery, **fields: object) -> None:
     if fields.get("status") == DeliveryStatus.SENT:
         fields.setdefault("error_code", "")
     held = Delivery.objects.filter(pk=delivery.pk, lease_until=delivery.lease_until)
-    if not held.update(**fields, updated_at=timezone.now()):
-        logger.warning("delivery outcome dropped: lease lost", extra={"delivery": str(delivery.pk)})
+    with transaction.atomic():
+        if not held.update(**fields, updated_at=timezone.now()):
+            logger.warning(
+                "delivery outcome dropped: lease lost", extra={"delivery": str(delivery.pk)}
+            )
+            return
+        if fields.get("status") == DeliveryStatus.SENT:
+            # Usage counts (P8): the channel, and reminders on their own.
+            sent = Feature.SMS_SENT if delivery.channel == Channel.SMS else Feature.EMAIL_SENT
+            usage_count(sent, clinic_id=delivery.clinic_id)
+            if delivery.kind == Kind.REMINDER:
+                usage_count(Feature.REMINDER_SENT, clinic_id=delivery.clinic_id)
 
 
 def _send(delivery: Delivery, message: _Message) -> str:
@@ -701,19 +735,35 @@ def template_save(
     """Saves the clinic's own wording (placeholders already checked by the form)."""
     texts.check_placeholders(subject)
     texts.check_placeholders(body)
-    template, _ = MessageTemplate.objects.update_or_create(
-        clinic=clinic,
-        kind=kind,
-        channel=channel,
-        language=language,
-        defaults={"subject": subject if channel == Channel.EMAIL else "", "body": body},
-    )
+    with transaction.atomic():
+        template, _ = MessageTemplate.objects.update_or_create(
+            clinic=clinic,
+            kind=kind,
+            channel=channel,
+            language=language,
+            defaults={"subject": subject if channel == Channel.EMAIL else "", "body": body},
+        )
+        _template_audit(clinic, kind, channel, language, "saved")
     return template
 
 
 def template_reset(*, clinic: Clinic, kind: str, channel: str, language: str) -> None:
     """Back to the built-in wording."""
-    MessageTemplate.objects.filter(kind=kind, channel=channel, language=language).delete()
+    with transaction.atomic():
+        gone, _ = MessageTemplate.objects.filter(
+            kind=kind, channel=channel, language=language
+        ).delete()
+        if gone:
+            _template_audit(clinic, kind, channel, language, "reset")
+
+
+def _template_audit(clinic: Clinic, kind: str, channel: str, language: str, change: str) -> None:
+    """Which text changed (kind, channel, language), never its wording (P7)."""
+    audit(
+        Action.TEMPLATE_CHANGED,
+        clinic_id=clinic.pk,
+        extra={"kind": kind, "channel": channel, "language": language, "change": change},
+    )
 
 
 def preview(*, clinic: Clinic, language: str, subject: str, body: str) -> tuple[str, str]:
@@ -736,14 +786,23 @@ def preview(*, clinic: Clinic, language: str, subject: str, body: str) -> tuple[
 
 
 def reminder_rule_add(*, clinic: Clinic, minutes_before: int, channel: str) -> ReminderRule:
-    rule, _ = ReminderRule.objects.update_or_create(
-        clinic=clinic, minutes_before=minutes_before, channel=channel, defaults={"active": True}
-    )
+    with transaction.atomic():
+        rule, _ = ReminderRule.objects.update_or_create(
+            clinic=clinic,
+            minutes_before=minutes_before,
+            channel=channel,
+            defaults={"active": True},
+        )
+        audit_settings_changed(clinic_id=clinic.pk, section="reminders", fields=["reminder_rules"])
     return rule
 
 
 def reminder_rule_remove(*, rule: ReminderRule) -> None:
-    rule.delete()
+    with transaction.atomic():
+        rule.delete()
+        audit_settings_changed(
+            clinic_id=rule.clinic_id, section="reminders", fields=["reminder_rules"]
+        )
 
 
 def clinic_sending_update(
@@ -754,8 +813,17 @@ def clinic_sending_update(
     quiet_end: dt.time | None,
     agenda_at: dt.time | None = None,
 ) -> Clinic:
-    clinic.sms_enabled = sms_enabled
-    clinic.quiet_start, clinic.quiet_end = quiet_start, quiet_end
-    clinic.agenda_at = agenda_at
-    clinic.save(update_fields=["sms_enabled", "quiet_start", "quiet_end", "agenda_at"])
+    wanted = {
+        "sms_enabled": sms_enabled,
+        "quiet_start": quiet_start,
+        "quiet_end": quiet_end,
+        "agenda_at": agenda_at,
+    }
+    changed = [name for name, value in wanted.items() if getattr(clinic, name) != value]
+    with transaction.atomic():
+        for name, value in wanted.items():
+            setattr(clinic, name, value)
+        clinic.save(update_fields=list(wanted))
+        if changed:
+            audit_settings_changed(clinic_id=clinic.pk, section="sending", fields=changed)
     return clinic

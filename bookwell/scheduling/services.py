@@ -27,6 +27,7 @@ from bookwell.scheduling.models import (
     WorkingHours,
 )
 from bookwell.tenancy.models import Clinic
+from bookwell.tenancy.plans import plan_check_seats
 
 
 def service_save(
@@ -59,9 +60,17 @@ def catalog_save(*, clinic: Clinic, obj: models.Model, **extra: Any) -> models.M
         if isinstance(obj, StaffMember) and obj.pk
         else []
     )
+    # A staff member added, or one archived brought back, takes a seat of the plan (P9).
+    takes_seat = (
+        isinstance(obj, StaffMember)
+        and not obj.archived
+        and (obj._state.adding or StaffMember.objects.filter(pk=obj.pk, archived=True).exists())
+    )
     try:
         with transaction.atomic():
             obj.full_clean()
+            if takes_seat:
+                plan_check_seats(clinic)
             obj.save()
             if isinstance(obj, StaffMember) and linked_before not in ([], [obj.user_id]):
                 # Linked to someone else (or to nobody, or from nobody to someone): any
@@ -80,6 +89,8 @@ def catalog_save(*, clinic: Clinic, obj: models.Model, **extra: Any) -> models.M
 
 def catalog_archive(*, obj: models.Model, archived: bool) -> models.Model:
     with transaction.atomic():
+        if isinstance(obj, StaffMember) and obj.archived and not archived:
+            plan_check_seats(obj.clinic)  # back in use: a seat of the plan (P9)
         obj.archived = archived  # type: ignore[attr-defined]
         obj.save(update_fields=["archived"])
         _catalog_audit(obj, "archived" if archived else "restored")

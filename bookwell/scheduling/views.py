@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookwell.core.access import access_in_clinic
+from bookwell.core.errors import ServiceError
 from bookwell.core.forms import add_service_errors
 from bookwell.scheduling import services
 from bookwell.scheduling.forms import (
@@ -198,6 +199,8 @@ def _form_view(kind: Kind, creating: bool) -> View:
                     _save(request, kind, form)
                 except ValidationError as exc:
                     add_service_errors(form, exc)
+                except ServiceError as exc:  # the plan's seats are taken (P9)
+                    form.add_error(None, exc.message)
                 else:
                     messages.success(request, _("Saved."))
                     return redirect(f"scheduling:{kind.key}", clinic_slug=clinic.slug)
@@ -215,8 +218,12 @@ def _archive_view(kind: Kind) -> View:
         clinic = request.clinic  # type: ignore[attr-defined]
         obj = access_in_clinic(kind.model, object_id)
         archived = request.POST.get("archived") != "0"
-        services.catalog_archive(obj=obj, archived=archived)
-        messages.success(request, _("Archived.") if archived else _("Back in use."))
+        try:
+            services.catalog_archive(obj=obj, archived=archived)
+        except ServiceError as exc:  # no seat left in the plan for it (P9)
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Archived.") if archived else _("Back in use."))
         return redirect(f"scheduling:{kind.key}", clinic_slug=clinic.slug)
 
     view.__name__ = f"{kind.key}_archive"

@@ -47,9 +47,13 @@ class BookingContact(models.TextChoices):
     BOTH = "both", _("Email and phone number")
 
 
-class Plan(models.TextChoices):
-    TRIAL = "trial", _("Trial")
-    STANDARD = "standard", _("Standard")
+def default_plan() -> str:
+    return str(settings.DEFAULT_PLAN)
+
+
+def validate_plan(value: str) -> None:
+    if value not in settings.PLANS:
+        raise ValidationError(_("Choose one of the plans."), code="plan")
 
 
 class Clinic(models.Model):
@@ -72,7 +76,8 @@ class Clinic(models.Model):
     )
     locale = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
     contact_email = models.EmailField(max_length=254, blank=True)
-    plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.TRIAL)
+    # A plan of settings.PLANS (tenancy.plans): what the clinic's allowances are (P9).
+    plan = models.CharField(max_length=20, default=default_plan, validators=[validate_plan])
     require_mfa_for_admins = models.BooleanField(
         default=False,
         help_text=_("Owners and admins must use an authenticator app to open this clinic."),
@@ -218,3 +223,30 @@ class ClinicKey(TenantModel):
 
     def __str__(self) -> str:
         return f"clinic key {self.clinic_id}/{self.version}"
+
+
+class Allowance(models.TextChoices):
+    """What a plan limits (P9); audit retention is a plan term too, but not a counter."""
+
+    STAFF_SEATS = "staff_seats", _("Staff members")
+    BOOKINGS_PER_MONTH = "bookings_per_month", _("Appointments booked this month")
+    SMS_PER_MONTH = "sms_per_month", _("Text messages this month")
+    API_CALLS_PER_DAY = "api_calls_per_day", _("API calls today")
+
+
+class PlanUsage(TenantModel):
+    """How much of a counted allowance a clinic has used in one period (a month or a day,
+    UTC). The row is locked while an action counts itself in, so concurrent actions cannot
+    together go past the allowance (tenancy.plans.plan_use). Staff seats use a row with a
+    fixed period as their lock and count the staff members themselves."""
+
+    allowance = models.CharField(max_length=32, choices=Allowance.choices)
+    period = models.DateField()
+    used = models.PositiveBigIntegerField(default=0)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "allowance", "period"], name="plan_usage_once"
+            )
+        ]

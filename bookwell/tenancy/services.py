@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from bookwell.accounts.models import User
 from bookwell.audit.models import Action, TargetKind
-from bookwell.audit.services import Actor, audit, audit_record
+from bookwell.audit.services import Actor, audit, audit_record, audit_settings_changed
 from bookwell.core.context import clinic_context, platform_scope
 from bookwell.core.errors import Conflict, Forbidden, Gone, ServiceError
 from bookwell.core.mail import send_now_or_log
@@ -125,14 +125,7 @@ def clinic_settings_update(*, clinic: Clinic, **fields: object) -> Clinic:
 
 
 def _settings_audit(clinic: Clinic, section: str, fields: dict[str, object]) -> None:
-    """Which settings changed, by name (never their values: a name or an address)."""
-    audit(
-        Action.SETTINGS_CHANGED,
-        clinic_id=clinic.pk,
-        target_kind=TargetKind.CLINIC,
-        target_id=clinic.pk,
-        extra={"section": section, "fields": sorted(fields)},
-    )
+    audit_settings_changed(clinic_id=clinic.pk, section=section, fields=fields)
 
 
 def _require_role_power(actor: Membership, role: str) -> None:

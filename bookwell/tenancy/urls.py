@@ -38,4 +38,5 @@ urlpatterns = [
         views.settings_embedding,
         name="settings-embedding",
     ),
+    path("c/<slug:clinic_slug>/settings/plan/", views.settings_plan, name="settings-plan"),
 ]

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bookwell.accounts.models import User
 from bookwell.accounts.session import start_authenticated_session
@@ -21,7 +21,8 @@ from bookwell.core.access import access_in_clinic
 from bookwell.core.errors import ServiceError
 from bookwell.core.forms import add_service_errors
 from bookwell.core.net import client_ip, network_of
-from bookwell.tenancy import services
+from bookwell.core.operator_views import operator_view
+from bookwell.tenancy import plans, services
 from bookwell.tenancy.access import clinic_view
 from bookwell.tenancy.forms import (
     BookingRulesForm,
@@ -33,7 +34,7 @@ from bookwell.tenancy.forms import (
     RoleForm,
     SignupForm,
 )
-from bookwell.tenancy.models import Invitation, Membership
+from bookwell.tenancy.models import Clinic, Invitation, Membership
 from bookwell.tenancy.permissions import ROLE_CHOICES, Perm
 from bookwell.tenancy.selectors import memberships_for_user, open_invitations, team_members
 
@@ -365,4 +366,47 @@ def settings_embedding(request: HttpRequest) -> HttpResponse:
         ),
         done="Embedding saved.",
         url_name="tenancy:settings-embedding",
+    )
+
+
+@clinic_view(Perm.CLINIC_SETTINGS)
+@require_GET
+def settings_plan(request: HttpRequest) -> HttpResponse:
+    """The clinic's plan and what it has used of each allowance (P9)."""
+    clinic = request.clinic  # type: ignore[attr-defined]
+    return render(
+        request,
+        "tenancy/settings_plan.html",
+        {"terms": plans.plan_of(clinic), "lines": plans.plan_usage(clinic)},
+    )
+
+
+@operator_view
+@require_http_methods(["GET", "POST"])
+def operator_clinics(request: HttpRequest) -> HttpResponse:
+    """The operator's list of clinics and their plans; a plan is changed here (P9)."""
+    if request.method == "POST":
+        raw = str(request.POST.get("clinic", ""))
+        clinic = Clinic.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+        if clinic is None:
+            messages.error(request, _("There is no such clinic."))
+            return redirect("operator-clinics")
+        try:
+            plans.clinic_plan_change(clinic=clinic, plan=request.POST.get("plan", ""))
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                _("%(clinic)s is now on the %(plan)s plan.")
+                % {"clinic": clinic.name, "plan": plans.plan_of(clinic).name},
+            )
+        return redirect("operator-clinics")
+    return render(
+        request,
+        "tenancy/operator_clinics.html",
+        {
+            "clinics": list(Clinic.objects.order_by("name", "pk")),
+            "plans": list(plans.plans().values()),
+        },
     )

@@ -129,7 +129,13 @@ def test_only_ids_and_enums_go_into_an_event():
             "(KHTML, like Gecko) Version/16.0 Mobile/15E148 Safari/604.1",
             (Device.TABLET, "Mobile Safari", "iOS"),
         ),
-        ("Googlebot/2.1 (+http://www.google.com/bot.html)", (Device.BOT, "Googlebot", "")),
+        # A bot is a bot; the name it gives itself is its own words, not a known family.
+        ("Googlebot/2.1 (+http://www.google.com/bot.html)", (Device.BOT, "", "")),
+        (
+            "Mozilla/5.0 (compatible; ZebulonQuarringtonBot/2.1)",
+            (Device.BOT, "", ""),
+        ),
+        ("curl/8.5.0", (Device.OTHER, "curl", "")),
         ("", (Device.OTHER, "", "")),
         ("\x00\xff garbage ((( ", (Device.OTHER, "", "")),
     ],
@@ -365,6 +371,13 @@ def test_a_sign_in_from_a_new_country_succeeds_and_sends_exactly_one_notice(
     clock.shift(dt.timedelta(days=1))
     assert sign_in("193.99.144.80").status_code == 302  # Germany again: seen lately
     assert len(mail.outbox) == 1
+    # After more than 90 quiet days, even the usual device and country get a notice: a
+    # dormant account signed into again is the case the notice is for.
+    clock.shift(dt.timedelta(days=91))
+    assert sign_in("193.99.144.80").status_code == 302
+    assert len(mail.outbox) == 2
+    latest = [e for e in _events() if e.action == Action.SIGNIN_NEW_CONTEXT][-1]
+    assert latest.extra == {"changed": ["device", "browser", "country"]}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -611,3 +624,98 @@ def test_a_password_change_is_recorded_for_the_account(clinic_a, member_client):
     assert response.status_code == 302
     [event] = [e for e in _events() if e.action == Action.PASSWORD_CHANGED]
     assert (event.actor_id, event.target_id, event.chain) == (str(user.pk), str(user.pk), 0)
+
+
+def test_refused_api_tokens_are_recorded_where_they_belong_and_a_flood_is_not(clinic_a, clock):
+    """A revoked, expired or misspelt token of a clinic: an event in that clinic's chain with
+    the reason; a token nobody issued: one in the platform's. A flood is capped."""
+    from bookwell.core.context import clinic_context
+    from bookwell.integrations.models import ApiToken
+    from bookwell.integrations.services import api_token_create
+
+    with clinic_context(clinic_a):
+        revoked, revoked_secret = api_token_create(clinic=clinic_a, name="Old", scopes=["admin"])
+        expired, expired_secret = api_token_create(
+            clinic=clinic_a, name="Exp", scopes=["admin"], expires_at=START + dt.timedelta(days=1)
+        )
+        live, live_secret = api_token_create(clinic=clinic_a, name="Live", scopes=["admin"])
+        ApiToken.objects.filter(pk=revoked.pk).update(revoked_at=START)
+    clock.shift(dt.timedelta(days=2))
+    misspelt = live_secret[:-3] + ("xyz" if not live_secret.endswith("xyz") else "abc")
+    nobody = "bw_0123456789_" + "a" * 43
+    for secret in (revoked_secret, expired_secret, misspelt, nobody):
+        answer = Client(REMOTE_ADDR=ADDRESS).get(
+            "/api/v1/clinic", HTTP_AUTHORIZATION=f"Bearer {secret}"
+        )
+        assert answer.status_code == 401
+    refused = [e for e in _events() if e.action == Action.API_TOKEN_REFUSED]
+    assert [(e.chain, e.actor_kind, e.target_id, e.extra["reason"]) for e in refused] == [
+        (0, ActorKind.ANONYMOUS, "", "unknown_token"),
+        (clinic_a.pk, ActorKind.API_TOKEN, str(revoked.pk), "revoked"),
+        (clinic_a.pk, ActorKind.API_TOKEN, str(expired.pk), "expired"),
+        (clinic_a.pk, ActorKind.API_TOKEN, str(live.pk), "wrong_secret"),
+    ]
+    assert all(e.outcome == Outcome.DENIED and e.ip_network == "8.8.8.0/24" for e in refused)
+    text = " ".join(str(e.extra) + e.actor_id + e.target_id for e in refused)
+    assert "bw_" not in text  # no secret, not even its prefix
+    for _ in range(20):  # someone trying made-up tokens from one network
+        Client(REMOTE_ADDR=ADDRESS).get("/api/v1/clinic", HTTP_AUTHORIZATION=f"Bearer {nobody}")
+    platform = [e for e in _events() if e.action == Action.API_TOKEN_REFUSED and e.chain == 0]
+    assert len(platform) == 5  # the cap per network and ten minutes
+    assert audit_verify(clinic_a.pk).intact and audit_verify(0).intact
+
+
+def test_message_texts_reminder_rules_and_sending_settings_are_recorded(clinic_a, member_client):
+    from django.urls import reverse
+
+    from bookwell.core.context import clinic_context
+    from bookwell.notifications.models import ReminderRule
+
+    _owner, client = member_client(clinic_a, Role.OWNER)
+    kwargs = {"clinic_slug": clinic_a.slug}
+    text = reverse(
+        "notifications:template-edit",
+        kwargs={**kwargs, "kind": "reminder", "channel": "email", "language": "de"},
+    )
+    secret_words = "Liebe Frau Quarrington"
+    saved = client.post(text, {"subject": "Bald: {date}", "body": secret_words, "action": "save"})
+    assert saved.status_code in (200, 302)
+    assert client.post(text, {"action": "reset"}).status_code in (200, 302)
+    assert client.post(text, {"action": "reset"}).status_code in (200, 302)  # nothing to reset
+    rule = client.post(
+        reverse("notifications:rule-add", kwargs=kwargs),
+        {"rule-amount": "2", "rule-unit": "60", "rule-channel": "email"},
+    )
+    assert rule.status_code in (200, 302)
+    with clinic_context(clinic_a):
+        made = ReminderRule.objects.get()
+    removed = client.post(
+        reverse("notifications:rule-remove", kwargs={**kwargs, "rule_id": made.pk})
+    )
+    assert removed.status_code in (200, 302)
+    sending = reverse("notifications:sending", kwargs=kwargs)
+    form = {
+        "sending-sms_enabled": "on",
+        "sending-quiet_start": "21:00",
+        "sending-quiet_end": "08:00",
+    }
+    assert client.post(sending, form).status_code in (200, 302)
+    assert client.post(sending, form).status_code in (200, 302)  # the same again: no change
+    events = [e for e in _events() if e.chain == clinic_a.pk]
+    assert [(e.action, e.extra) for e in events] == [
+        (
+            Action.TEMPLATE_CHANGED,
+            {"kind": "reminder", "channel": "email", "language": "de", "change": "saved"},
+        ),
+        (
+            Action.TEMPLATE_CHANGED,
+            {"kind": "reminder", "channel": "email", "language": "de", "change": "reset"},
+        ),
+        (Action.SETTINGS_CHANGED, {"section": "reminders", "fields": ["reminder_rules"]}),
+        (Action.SETTINGS_CHANGED, {"section": "reminders", "fields": ["reminder_rules"]}),
+        (
+            Action.SETTINGS_CHANGED,
+            {"section": "sending", "fields": ["quiet_end", "quiet_start", "sms_enabled"]},
+        ),
+    ]
+    assert "Quarrington" not in " ".join(str(e.extra) for e in events)

@@ -31,7 +31,14 @@ SENTINEL_PHONE = "+49 30 98765432"
 STAFF_EMAIL = "sentinel.staff@example.test"
 ADDRESS = "8.8.4.123"
 # Tables whose rows the scan reads: everything but where personal data belongs.
-SCANNED_APPS = {"audit", "notifications", "integrations", "django_tasks_database", "core"}
+SCANNED_APPS = {
+    "audit",
+    "telemetry",
+    "notifications",
+    "integrations",
+    "django_tasks_database",
+    "core",
+}
 EXEMPT = {"audit.SecuritySighting"}  # full addresses for 7 days, on purpose (P6)
 PATTERNS = {
     "email": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
@@ -116,10 +123,49 @@ def test_a_full_scenario_leaves_no_personal_data_in_audit_delivery_task_rows_or_
         f"/api/v1/clients/{person.pk}", HTTP_AUTHORIZATION=f"Bearer {secret}"
     )
     assert api.status_code == 200
+    # A token that does not work (refused and recorded).
+    refused = Client(REMOTE_ADDR=ADDRESS).get(
+        "/api/v1/clinic", HTTP_AUTHORIZATION=f"Bearer {secret[:-4]}abcd"
+    )
+    assert refused.status_code == 401
+    # The messages go out: the confirmation and the move, by email (with the client's name).
+    from django.core import mail
+
+    from bookwell.notifications.services import dispatch_due
+
+    assert dispatch_due().get("sent", 0) >= 1
+    assert any(SENTINEL_NAME in m.body for m in mail.outbox)  # the provider gets it; we don't
+    # The owner turns on an authenticator app, then a second sign-in fails its code.
+    import pyotp
+
+    desk.get("/account/mfa/")
+    totp_secret = desk.session["bookwell_mfa_enrol_secret"]
+    enrolled = desk.post(
+        "/account/mfa/", {"code": pyotp.TOTP(totp_secret).now(), "password": PASSWORD}
+    )
+    assert enrolled.status_code == 200
+    phone = Client(REMOTE_ADDR=ADDRESS, HTTP_USER_AGENT="Mozilla/5.0 (iPhone)")
+    assert phone.post("/signin/", {"email": STAFF_EMAIL, "password": PASSWORD}).status_code == 302
+    wrong = "000000" if pyotp.TOTP(totp_secret).now() != "000000" else "111111"
+    assert phone.post("/signin/verify/", {"code": wrong}).status_code in (200, 400)
 
     rows = _rows_text()
     assert {label.split(".")[0] for label in rows} == SCANNED_APPS  # every one was read
     assert rows["audit.AuditEvent"]  # the scenario was recorded
+    assert rows["telemetry.UsageDay"]  # and counted
+    from bookwell.audit.models import Action, AuditEvent
+
+    with platform_scope("test"):
+        recorded = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {
+        Action.SIGNIN_FAILED,
+        Action.SIGNIN_SUCCEEDED,
+        Action.MFA_ENABLED,
+        Action.MFA_FAILED,
+        Action.CLIENTS_EXPORTED,
+        Action.CLIENT_VIEWED,
+        Action.API_TOKEN_REFUSED,
+    } <= recorded
     logs = "\n".join(r.getMessage() + " " + str(r.__dict__) for r in caplog.records)
     places = {**rows, "captured logs": logs}
     found = {

@@ -15,6 +15,7 @@ from django.test import override_settings
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from bookwell.accounts.models import User
 from bookwell.bookings.models import (
     Appointment,
     Status,
@@ -199,6 +200,7 @@ STAFF_PAGES = [
     "settings/booking/",
     "settings/branding/",
     "settings/embedding/",
+    "settings/plan/",
     "settings/api/",
     "settings/webhooks/",
     "audit/",
@@ -245,6 +247,17 @@ def test_main_staff_pages_have_no_serious_accessibility_problems(
         response = page.goto(f"{live_server.url}{path}")
         assert response is not None and response.status == 200, path
         found[path] = serious_accessibility_problems(page)
+    # The operator's pages (usage drawn as charts), with the owner made an operator meanwhile.
+    owner = User.objects.filter(email="owner@demo.bookwell.test")
+    owner.update(is_operator=True)
+    try:
+        for path in ("/operator/tasks/", "/operator/usage/", "/operator/clinics/"):
+            response = page.goto(f"{live_server.url}{path}")
+            assert response is not None and response.status == 200, path
+            found[path] = serious_accessibility_problems(page)
+            screenshot(page, f"operator-{path.strip('/').replace('/', '-')}")
+    finally:
+        owner.update(is_operator=False)
     # A page the role may not open: the refusal a practitioner sees for the settings.
     desk_context = new_context(browser, page_problems, **DESKTOP)
     desk_page = watch(desk_context.new_page(), page_problems)

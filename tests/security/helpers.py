@@ -17,6 +17,11 @@ VOLATILE_MODELS = {
     "audit.ChainHead",
     "audit.IpHashKey",
     "audit.SecuritySighting",
+    # Usage counts (P8): a successful read through the API is counted.
+    "telemetry.UsageDay",
+    "telemetry.UsageMonth",
+    # Plan counters (P9): a successful call or booking counts itself in.
+    "tenancy.PlanUsage",
 }
 
 

@@ -218,6 +218,8 @@ ACCOUNT_ROUTES = {
     # Operator pages: 404 for everyone but operators (tests/core/test_operator.py).
     "operator-tasks",
     "operator-task-rerun",
+    "operator-usage",
+    "operator-clinics",
 }
 
 
@@ -225,6 +227,38 @@ def _membership(clinic: Clinic) -> dict[str, Any]:
     user = make_member(clinic, Role.PRACTITIONER)
     with clinic_context(clinic):
         return {"membership_id": Membership.objects.get(user=user).pk}
+
+
+def _usage(model_name: str) -> Callable[[Clinic], Any]:
+    def make(clinic: Clinic) -> dict[str, Any]:
+        import datetime as dt
+
+        from bookwell.telemetry.models import Feature, UsageDay, UsageMonth
+
+        model = {"UsageDay": UsageDay, "UsageMonth": UsageMonth}[model_name]
+        period = "day" if model is UsageDay else "month"
+        with clinic_context(clinic):
+            row = model.objects.create(
+                clinic=clinic,
+                feature=Feature.BOOKING_CREATED,
+                count=3,
+                **{period: dt.date(2031, 3, 1)},
+            )
+        return {"usage_id": row.pk}
+
+    return make
+
+
+def _plan_usage(clinic: Clinic) -> dict[str, Any]:
+    import datetime as dt
+
+    from bookwell.tenancy.models import Allowance, PlanUsage
+
+    with clinic_context(clinic):
+        row = PlanUsage.objects.create(
+            clinic=clinic, allowance=Allowance.BOOKINGS_PER_MONTH, period=dt.date(2031, 3, 1)
+        )
+    return {"plan_usage_id": row.pk}
 
 
 def _api_token(clinic: Clinic) -> dict[str, Any]:
@@ -419,6 +453,9 @@ TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
     "tenancy.Membership": _membership,
     "tenancy.Invitation": _invitation,
     "integrations.ApiToken": _api_token,
+    "telemetry.UsageDay": _usage("UsageDay"),
+    "tenancy.PlanUsage": _plan_usage,
+    "telemetry.UsageMonth": _usage("UsageMonth"),
     "integrations.WebhookEndpoint": _webhook,
     "integrations.WebhookDelivery": _webhook_delivery,
     "tenancy.ClinicKey": _client,  # the first sealed field creates the clinic's data key
@@ -860,6 +897,7 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     "tenancy:settings-embedding": ClinicRoute(
         post=lambda c: {"embed_origins": "https://www.example-clinic.test"}
     ),
+    "tenancy:settings-plan": ClinicRoute(),
     "audit:events": ClinicRoute(),
     "audit:export": ClinicRoute(),
     "integrations:tokens": ClinicRoute(

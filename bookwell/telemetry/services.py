@@ -1,0 +1,120 @@
+"""Counting feature use (P8): one atomic upsert per action, in the action's own transaction
+(an action that rolls back is not counted; concurrent counts all land), and the daily roll-up
+of old days into months."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Any
+
+from django.conf import settings
+from django.db import connections, router, transaction
+from django.db.models import Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from bookwell.core.context import NoActiveClinic, active_clinic_id, platform_scope
+from bookwell.core.db.statements import fetch_batch
+from bookwell.telemetry.models import Feature, UsageDay, UsageMonth
+
+
+@functools.cache
+def _upsert_sql(alias: str, model: type[UsageDay] | type[UsageMonth], period: str) -> str:
+    quote = connections[alias].ops.quote_name
+    table = quote(model._meta.db_table)
+    count = quote("count")
+    # The same statement on PostgreSQL and SQLite; identifiers come from the model, values are
+    # bound parameters. The row's lock is held to the end of the caller's transaction.
+    return (
+        f"INSERT INTO {table} ({quote('clinic_id')}, {quote('feature')}, {quote(period)}, "  # noqa: S608
+        f"{count}) VALUES (%s, %s, %s, %s) "
+        f"ON CONFLICT ({quote('clinic_id')}, {quote('feature')}, {quote(period)}) "
+        f"DO UPDATE SET {count} = {table}.{count} + excluded.{count} RETURNING {count}"
+    )
+
+
+def usage_count(
+    feature: Feature,
+    *,
+    clinic_id: int | None = None,
+    n: int = 1,
+    now: dt.datetime | None = None,
+) -> None:
+    """Adds `n` uses of a feature to today's (UTC) counter of the clinic (the active one
+    unless given). Only the clinic, the feature, the day and the number are written."""
+    if n <= 0:
+        return
+    alias = router.db_for_write(UsageDay)
+    fetch_batch(alias, [usage_statement(alias, feature, clinic_id=clinic_id, n=n, now=now)])
+
+
+def usage_statement(
+    alias: str,
+    feature: Feature,
+    *,
+    clinic_id: int | None = None,
+    n: int = 1,
+    now: dt.datetime | None = None,
+) -> tuple[str, list[Any]]:
+    """usage_count's statement, for callers that send it with their own (one round trip)."""
+    clinic_id = active_clinic_id() if clinic_id is None else clinic_id
+    if clinic_id is None:
+        raise NoActiveClinic("usage is counted per clinic")
+    day = (now or timezone.now()).astimezone(dt.UTC).date()
+    ops = connections[alias].ops
+    return _upsert_sql(alias, UsageDay, "day"), [
+        clinic_id,
+        Feature(feature).value,
+        ops.adapt_datefield_value(day),
+        n,
+    ]
+
+
+def counts_only_commit(alias: str = "default") -> None:
+    """For a transaction whose only writes are counters (an API read): its commit need not
+    wait for the disk (PostgreSQL's synchronous_commit, for this transaction only). A crash
+    can then lose the last moment's counts, never anything else; without it every read would
+    wait for a disk flush while holding its counters' row locks, and concurrent reads of one
+    clinic would queue behind each other (bench/api_load.py)."""
+    connection = connections[alias]
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def daily_window_start(today: dt.date) -> dt.date:
+    """The first day still kept per day: the daily window, widened to a whole month so that
+    a month is rolled up once, complete."""
+    return (today - dt.timedelta(days=settings.TELEMETRY_DAILY_DAYS)).replace(day=1)
+
+
+def usage_rollup(*, now: dt.datetime | None = None) -> int:
+    """Sums the days before the daily window into their months and deletes those days, in one
+    transaction (a second run finds nothing to do). Returns the number of day rows folded."""
+    keep_from = daily_window_start((now or timezone.now()).astimezone(dt.UTC).date())
+    connection = connections[router.db_for_write(UsageMonth)]
+    sql = _upsert_sql(connection.alias, UsageMonth, "month")
+    with platform_scope("telemetry: roll old days up into months"), transaction.atomic():
+        old = UsageDay.objects.filter(day__lt=keep_from)
+        sums = (
+            old.annotate(month_of=TruncMonth("day"))
+            .values("clinic_id", "feature", "month_of")
+            .annotate(total=Sum("count"))
+            .order_by("clinic_id", "feature", "month_of")
+        )
+        with connection.cursor() as cursor:
+            for row in sums:
+                month = row["month_of"]
+                month = month.date() if isinstance(month, dt.datetime) else month
+                cursor.execute(
+                    sql,
+                    [
+                        row["clinic_id"],
+                        row["feature"],
+                        connection.ops.adapt_datefield_value(month),
+                        row["total"],
+                    ],
+                )
+        folded, _ = old.delete()
+    return folded
