@@ -125,14 +125,19 @@ def signin_attempt_record(
         attempt = SignInAttempt.objects.create(
             account_key=account_key(email), user=user, network=network, outcome=outcome
         )
-        _audit_attempt(outcome, user)
+        # A failure or a lock names the account it was for, when there is one (an owner
+        # sees attempts on their team's accounts); never the address typed in.
+        target = user
+        if target is None and outcome in (SignInOutcome.FAILURE, SignInOutcome.LOCKED):
+            target = User.objects.filter(email__iexact=email.strip()).only("pk").first()
+        _audit_attempt(outcome, user, target=target)
         return attempt
 
 
-def _audit_attempt(outcome: str, user: User | None) -> None:
+def _audit_attempt(outcome: str, user: User | None, *, target: User | None = None) -> None:
     """The attempt in the audit trail (P5): the user's id when known, never the address
     typed in."""
-    from bookwell.audit.models import Action, ActorKind, Outcome
+    from bookwell.audit.models import Action, ActorKind, Outcome, TargetKind
     from bookwell.audit.services import (
         Actor,
         audit_record,
@@ -148,7 +153,17 @@ def _audit_attempt(outcome: str, user: User | None) -> None:
         SignInOutcome.RESET: (Action.PASSWORD_RESET, Outcome.SUCCESS),
     }[SignInOutcome(outcome)]
     actor = Actor.user(user) if user is not None else Actor(ActorKind.ANONYMOUS)
-    event = audit_record(action=action, outcome=result, actor=actor)
+    extra = {}
+    if action == Action.SIGNIN_FAILED:
+        extra["reason"] = "password" if target is not None else "unknown_account"
+    event = audit_record(
+        action=action,
+        outcome=result,
+        actor=actor,
+        target_kind=TargetKind.USER if target is not None else TargetKind.NONE,
+        target_id=target.pk if target is not None else "",
+        extra=extra,
+    )
     security_sighting(action=action, user=user)
     if action == Action.SIGNIN_SUCCEEDED and user is not None:
         signin_notice_if_new(user=user, event=event)

@@ -4,12 +4,24 @@ so the services that record events need not pass it through every call."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
 
 current_request: ContextVar[HttpRequest | None] = ContextVar("audit_request", default=None)
+
+
+@contextmanager
+def same_request(request: HttpRequest) -> Iterator[None]:
+    """For work a response does after its view has returned (a streamed page): its events
+    still name who asked and from where."""
+    token = current_request.set(request)
+    try:
+        yield
+    finally:
+        current_request.reset(token)
 
 
 def request_context(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable:

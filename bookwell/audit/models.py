@@ -46,6 +46,7 @@ class Action(models.TextChoices):
     API_TOKEN_REVOKED = "api_token.revoked", _("API token revoked")
     API_TOKEN_REFUSED = "api_token.refused", _("API token refused")
     TEMPLATE_CHANGED = "template.changed", _("Message text changed")
+    INTEGRATION_CHANGED = "integration.changed", _("Webhook or calendar link changed")
 
 
 class ActorKind(models.TextChoices):

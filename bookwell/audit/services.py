@@ -49,6 +49,7 @@ EXTRA_ALLOWED: dict[str, dict[str, type]] = {
     Action.CLIENTS_IMPORTED: {"rows": int},
     Action.API_TOKEN_REFUSED: {"reason": str},
     Action.TEMPLATE_CHANGED: {"kind": str, "channel": str, "language": str, "change": str},
+    Action.INTEGRATION_CHANGED: {"what": str, "change": str},
 }
 EXTRA_VALUES = {
     "reason": {
@@ -62,7 +63,18 @@ EXTRA_VALUES = {
         "revoked",
         "expired",
     },
-    "change": {"saved", "reset", "archived", "restored", "added", "removed", "replaced", "set"},
+    "change": {
+        "saved",
+        "reset",
+        "archived",
+        "restored",
+        "added",
+        "removed",
+        "replaced",
+        "set",
+        "switched_on",
+        "switched_off",
+    },
 }
 _ID_CHARS = set("0123456789abcdef-")
 _CODE = re.compile(r"[a-z0-9_.:-]{1,60}")  # route names, permission and scope codes
@@ -165,6 +177,10 @@ def audit_record(
 
         request = current_request.get()
     where = signals or signals_of(request)
+    if request is not None:
+        # This request's transaction holds an event: its commit must be durable (an API
+        # read relaxes that only when its counters are all it wrote).
+        request.audit_written = True  # type: ignore[attr-defined]
     chain = int(clinic_id or 0)
     scope = (
         clinic_context(clinic_id)

@@ -269,11 +269,6 @@ def import_steps(
         )
         return report
     report.imported = len(kept)
-    from bookwell.audit.models import Action
-    from bookwell.audit.services import audit
-
-    audit(Action.CLIENTS_IMPORTED, clinic_id=clinic.pk, extra={"rows": len(kept)})
-    usage_count(Feature.CLIENT_IMPORT, clinic_id=clinic.pk)
     transaction.on_commit(_refresh_planner_statistics)
     return report
 
@@ -290,6 +285,12 @@ def _insert(clinic: Clinic, kept: list[_Prepared]) -> Generator[Progress, None, 
             webhooks.emit_many(
                 clinic, WebhookEvent.CLIENT_CREATED, [webhooks.client_data(c) for c in batch]
             )
+        # Recorded and counted in the import's own transaction (P5, P8).
+        from bookwell.audit.models import Action
+        from bookwell.audit.services import audit
+
+        audit(Action.CLIENTS_IMPORTED, clinic_id=clinic.pk, extra={"rows": len(kept)})
+        usage_count(Feature.CLIENT_IMPORT, clinic_id=clinic.pk)
     yield Progress("importing", len(kept), len(kept))
 
 

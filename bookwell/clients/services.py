@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 
 from bookwell.accounts.models import User
 from bookwell.audit.models import Action, TargetKind
-from bookwell.audit.services import audit
+from bookwell.audit.services import audit, audit_settings_changed
 from bookwell.clients import blind
 from bookwell.clients.models import (
     Client,
@@ -331,6 +331,7 @@ def privacy_notice_publish(
         )
         notice.full_clean()
         notice.save()
+        audit_settings_changed(clinic_id=clinic.pk, section="privacy_notice", fields=["version"])
     return notice
 
 

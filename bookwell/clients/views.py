@@ -22,6 +22,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookwell.accounts.models import User
+from bookwell.audit.middleware import same_request
 from bookwell.audit.models import Action
 from bookwell.audit.services import audit
 from bookwell.bookings.selectors import client_appointments, client_waitlist
@@ -176,6 +177,8 @@ def client_edit(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
         "marketing_consent": client.marketing_consent,
     }
     form = ClientForm(request.POST or None, clinic=clinic, initial=initial)
+    if request.method == "GET":
+        services.client_viewed(client=client, via="edit")  # the form shows the whole record
     if request.method == "POST":
         if form.is_valid():
             try:
@@ -217,7 +220,8 @@ def _streamed_import(
 
     def body() -> Iterator[str]:
         yield head
-        with clinic_context(clinic):  # the body runs after the view has returned
+        # The body runs after the view has returned: the clinic and the request again.
+        with clinic_context(clinic), same_request(request):
             steps = csv_io.import_steps(
                 clinic=clinic, data=data, skip_duplicates=skip_duplicates, commit=commit
             )

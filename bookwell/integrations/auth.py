@@ -160,7 +160,9 @@ def endpoint(
                 # Counted once it has succeeded, at the end (the counters' rows stay locked
                 # to the commit): the plan's daily calls (P9; past them the call is refused
                 # and rolled back) and this area of the API's usage (P8).
-                if request.method in ("GET", "HEAD"):
+                if request.method in ("GET", "HEAD") and not getattr(
+                    request, "audit_written", False
+                ):
                     counts_only_commit()
                 plan_use(clinic, Allowance.API_CALLS_PER_DAY, feature=API_USAGE[scope])
                 return result

@@ -151,7 +151,7 @@ def webhook_toggle(request: HttpRequest, endpoint_id: str) -> HttpResponse:
 @clinic_view(Perm.API_MANAGE)
 @require_POST
 def webhook_delete(request: HttpRequest, endpoint_id: str) -> HttpResponse:
-    access_in_clinic(WebhookEndpoint, endpoint_id).delete()
+    webhooks.endpoint_delete(endpoint=access_in_clinic(WebhookEndpoint, endpoint_id))
     messages.success(request, _("Webhook removed."))
     return redirect("integrations:webhooks", clinic_slug=request.clinic.slug)  # type: ignore[attr-defined]
 

@@ -303,7 +303,9 @@ def endpoint_create(
         key_version=keyring.active_version(clinic.pk),
     )
     endpoint.full_clean()
-    endpoint.save()
+    with transaction.atomic():
+        endpoint.save()
+        _endpoint_audit(endpoint, "added")
     return endpoint, secret
 
 
@@ -311,8 +313,30 @@ def endpoint_set_active(*, endpoint: WebhookEndpoint, active: bool) -> WebhookEn
     endpoint.active = active
     endpoint.disabled_reason = ""
     endpoint.consecutive_failures = 0
-    endpoint.save(update_fields=["active", "disabled_reason", "consecutive_failures", "updated_at"])
+    with transaction.atomic():
+        endpoint.save(
+            update_fields=["active", "disabled_reason", "consecutive_failures", "updated_at"]
+        )
+        _endpoint_audit(endpoint, "switched_on" if active else "switched_off")
     return endpoint
+
+
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    with transaction.atomic():
+        _endpoint_audit(endpoint, "removed")
+        endpoint.delete()
+
+
+def _endpoint_audit(endpoint: WebhookEndpoint, change: str) -> None:
+    """A receiver of the clinic's events added, switched or removed (P5): no address."""
+    from bookwell.audit.models import Action
+    from bookwell.audit.services import audit
+
+    audit(
+        Action.INTEGRATION_CHANGED,
+        clinic_id=endpoint.clinic_id,
+        extra={"what": "webhook", "change": change},
+    )
 
 
 def redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:

@@ -33,12 +33,29 @@ def feed_issue(*, clinic: Clinic, staff: StaffMember) -> str:
     with transaction.atomic():
         feed_revoke(staff=staff)
         CalendarFeed.objects.create(clinic=clinic, staff=staff, token_hash=digest)
+        _feed_audit(staff, "added")
     return token
 
 
 def feed_revoke(*, staff: StaffMember) -> None:
-    CalendarFeed.objects.filter(staff=staff, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
+    with transaction.atomic():
+        if CalendarFeed.objects.filter(staff=staff, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        ):
+            _feed_audit(staff, "removed")
+
+
+def _feed_audit(staff: StaffMember, change: str) -> None:
+    """A staff member's calendar link issued or stopped (P5): the link is a key to their day."""
+    from bookwell.audit.models import Action, TargetKind
+    from bookwell.audit.services import audit
+
+    audit(
+        Action.INTEGRATION_CHANGED,
+        clinic_id=staff.clinic_id,
+        target_kind=TargetKind.STAFF,
+        target_id=staff.pk,
+        extra={"what": "calendar_feed", "change": change},
     )
 
 

@@ -72,11 +72,12 @@ def usage_statement(
 
 
 def counts_only_commit(alias: str = "default") -> None:
-    """For a transaction whose only writes are counters (an API read): its commit need not
-    wait for the disk (PostgreSQL's synchronous_commit, for this transaction only). A crash
-    can then lose the last moment's counts, never anything else; without it every read would
-    wait for a disk flush while holding its counters' row locks, and concurrent reads of one
-    clinic would queue behind each other (bench/api_load.py)."""
+    """For a transaction whose only writes are counters (an API read that recorded no audit
+    event, such as a list; opening a client record is recorded, so it stays durable): its
+    commit need not wait for the disk (PostgreSQL's synchronous_commit, for this transaction
+    only). A crash can then lose the last moment's counts, never anything else; without it
+    every read would wait for a disk flush while holding its counters' row locks, and
+    concurrent reads of one clinic would queue behind each other (bench/api_load.py)."""
     connection = connections[alias]
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cursor:

@@ -130,6 +130,19 @@ def _settings_audit(clinic: Clinic, section: str, fields: dict[str, object]) -> 
 
 def _require_role_power(actor: Membership, role: str) -> None:
     if role == Role.OWNER and not role_has(actor.role, Perm.TEAM_MANAGE_OWNERS):
+        # Refused inside the service (the page was allowed): recorded like any denial (P5).
+        from bookwell.audit.middleware import current_request
+        from bookwell.audit.services import deny_later
+
+        request = current_request.get()
+        if request is not None:
+            deny_later(
+                request,
+                actor=Actor.user(actor.user),
+                clinic_id=actor.clinic_id,
+                permission=Perm.TEAM_MANAGE_OWNERS.value,
+                route="team",
+            )
         raise Forbidden(_("Only an owner can grant or change the owner role."), code="owner_only")
 
 

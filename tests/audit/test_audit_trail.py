@@ -95,6 +95,13 @@ def test_failures_lockouts_and_sign_outs_are_recorded(clinic_a, clock, settings)
     ]
     assert seen[-1] == (Action.SIGNIN_LOCKED, Outcome.DENIED, ActorKind.ANONYMOUS)
     assert len(seen) == 4 + settings.SIGNIN_MAX_FAILURES + 1  # each attempt exactly once
+    # Which account an attempt was on (its id, never the address typed), and why it failed.
+    events = _events()
+    assert [(e.target_kind, e.target_id, e.extra) for e in events[:2]] == [
+        ("", "", {"reason": "unknown_account"}),
+        ("user", str(user.pk), {"reason": "password"}),
+    ]
+    assert (events[-1].target_kind, events[-1].target_id) == ("user", str(user.pk))
     assert [e.seq for e in _events()] == list(range(1, len(seen) + 1))
 
 
@@ -540,6 +547,7 @@ def _expected_actions() -> dict[tuple[str, str], str]:
     expected = {
         ("clients:new", "POST"): Action.CLIENT_CREATED,
         ("clients:edit", "POST"): Action.CLIENT_UPDATED,
+        ("clients:edit", "GET"): Action.CLIENT_VIEWED,
         ("clients:detail", "GET"): Action.CLIENT_VIEWED,
         ("clients:export", "GET"): Action.CLIENTS_EXPORTED,
         ("scheduling:schedule", "POST"): Action.SCHEDULE_CHANGED,
@@ -549,6 +557,20 @@ def _expected_actions() -> dict[tuple[str, str], str]:
         ("scheduling:time-off-delete", "POST"): Action.SCHEDULE_CHANGED,
         ("scheduling:closures", "POST"): Action.SCHEDULE_CHANGED,
         ("scheduling:closure-delete", "POST"): Action.SCHEDULE_CHANGED,
+        # Settings, texts and integrations
+        ("tenancy:settings", "POST"): Action.SETTINGS_CHANGED,
+        ("tenancy:settings-booking", "POST"): Action.SETTINGS_CHANGED,
+        ("tenancy:settings-branding", "POST"): Action.SETTINGS_CHANGED,
+        ("tenancy:settings-embedding", "POST"): Action.SETTINGS_CHANGED,
+        ("clients:privacy-notices", "POST"): Action.SETTINGS_CHANGED,
+        ("notifications:sending", "POST"): Action.SETTINGS_CHANGED,
+        ("notifications:rule-add", "POST"): Action.SETTINGS_CHANGED,
+        ("notifications:rule-remove", "POST"): Action.SETTINGS_CHANGED,
+        ("notifications:template-edit", "POST"): Action.TEMPLATE_CHANGED,
+        ("notifications:feed-issue", "POST"): Action.INTEGRATION_CHANGED,
+        ("integrations:webhooks", "POST"): Action.INTEGRATION_CHANGED,
+        ("integrations:webhook-toggle", "POST"): Action.INTEGRATION_CHANGED,
+        ("integrations:webhook-delete", "POST"): Action.INTEGRATION_CHANGED,
     }
     for kind in kinds:
         for suffix in ("new", "edit", "archive"):
@@ -583,6 +605,10 @@ def test_each_recorded_staff_action_appears_exactly_once(name, method, clinic_a,
     assert [(e.action, e.actor_id, e.clinic_id) for e in new] == [
         (_expected_actions()[(name, method)], str(owner.pk), clinic_a.pk)
     ]
+    # Where from, filled for every action (the test client comes from 127.0.0.1).
+    [event] = new
+    assert event.ip_network == "127.0.0.0/24" and len(event.ip_hash) == 64
+    assert event.device and event.country and len(event.request_id) == 16
     assert audit_verify(clinic_a.pk).intact
 
 
@@ -719,3 +745,61 @@ def test_message_texts_reminder_rules_and_sending_settings_are_recorded(clinic_a
         ),
     ]
     assert "Quarrington" not in " ".join(str(e.extra) for e in events)
+
+
+def test_password_resets_sign_outs_everywhere_and_mfa_failures_are_recorded_once_each(
+    clinic_a, clock
+):
+    import pyotp
+    from django.core import mail
+
+    from bookwell.accounts import services as accounts
+
+    user = make_member(clinic_a, Role.FRONT_DESK, email="reset.me@example.test")
+    browser = Client(REMOTE_ADDR=ADDRESS)
+    browser.post("/password/reset/", {"email": user.email})
+    [message] = mail.outbox
+    link = re.search(r"https?://[^/\s]+(/password/reset/\S+/)", message.body)
+    assert link
+    opened = browser.get(link.group(1))
+    new_password = "a fresh long passphrase 42"
+    done = browser.post(
+        opened["Location"], {"new_password1": new_password, "new_password2": new_password}
+    )
+    assert done.status_code == 302
+    assert browser.post("/signout/everywhere/").status_code == 302
+    secret = accounts.totp_new_secret()
+    accounts.mfa_enable(user=user, secret=secret, code=pyotp.TOTP(secret).now())
+    clock.shift(60)
+    phone = Client(REMOTE_ADDR=ADDRESS, HTTP_USER_AGENT=PHONE)
+    assert (
+        phone.post("/signin/", {"email": user.email, "password": new_password}).status_code == 302
+    )
+    wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
+    phone.post("/signin/verify/", {"code": wrong})
+    counts: dict[str, int] = {}
+    for e in _events():
+        if e.actor_id == str(user.pk) or e.target_id == str(user.pk):
+            counts[e.action] = counts.get(e.action, 0) + 1
+    assert counts[Action.PASSWORD_RESET] == 1
+    assert counts[Action.SIGNOUT_EVERYWHERE] == 1
+    assert counts[Action.MFA_ENABLED] == 1
+    assert counts[Action.MFA_FAILED] == 1
+
+
+def test_a_refusal_inside_a_service_is_recorded_as_a_denial(clinic_a, member_client):
+    """An admin may open the team page but not make someone an owner: refused by the service,
+    and recorded once like any refused page (P5)."""
+    from django.urls import reverse
+
+    from tests.security.registry import CLINIC_ROUTES
+
+    target = CLINIC_ROUTES["tenancy:team-role"].url_kwargs(clinic_a)
+    admin, client = member_client(clinic_a, Role.ADMIN)
+    url = reverse("tenancy:team-role", kwargs={"clinic_slug": clinic_a.slug, **target})
+    response = client.post(url, {"role": Role.OWNER})
+    assert response.status_code in (302, 400, 403)
+    denied = [e for e in _events() if e.action == Action.PERMISSION_DENIED]
+    assert [(e.actor_id, e.clinic_id, e.extra) for e in denied] == [
+        (str(admin.pk), clinic_a.pk, {"permission": "team.manage_owners", "route": "team"})
+    ]

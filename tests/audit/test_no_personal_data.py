@@ -171,7 +171,15 @@ def test_a_full_scenario_leaves_no_personal_data_in_audit_delivery_task_rows_or_
     found = {
         (place, secret)
         for place, text in places.items()
-        for secret in (SENTINEL_NAME, "Quarrington", SENTINEL_EMAIL, STAFF_EMAIL, ADDRESS)
+        for secret in (
+            SENTINEL_NAME,
+            "Quarrington",
+            SENTINEL_EMAIL,
+            STAFF_EMAIL,
+            ADDRESS,
+            SENTINEL_PHONE,
+            "98765432",  # the number's digits, however formatted
+        )
         if secret in text
     }
     assert found == set()

@@ -195,7 +195,7 @@ def _streamed(response) -> str:
 
 
 def test_a_large_import_shows_its_progress_while_it_runs(clinic_a, member_client):
-    _, owner = member_client(clinic_a, Role.OWNER)
+    user, owner = member_client(clinic_a, Role.OWNER)
     rows = "\n".join(f"Big Import{i},big{i}@example.test" for i in range(1500))
     upload = SimpleUploadedFile("big.csv", f"full_name,email\n{rows}\n".encode())
 
@@ -207,6 +207,18 @@ def test_a_large_import_shows_its_progress_while_it_runs(clinic_a, member_client
     assert 'value="1500"' in page and "Importing: 1500 of 1500" in page
     assert "Imported 1500 clients" in page and page.rstrip().endswith("</html>")
     assert count(clinic_a) == 1500
+    # Recorded as the owner's import though the page ran on after its view (P5), once.
+    from bookwell.audit.models import Action, ActorKind, AuditEvent
+    from bookwell.core.context import platform_scope
+
+    with platform_scope("test"):
+        [event] = AuditEvent.objects.filter(action=Action.CLIENTS_IMPORTED)
+    assert (event.actor_kind, event.actor_id, event.extra) == (
+        ActorKind.USER,
+        str(user.pk),
+        {"rows": 1500},
+    )
+    assert event.request_id and event.device
 
 
 def test_a_large_import_with_a_bad_row_streams_the_report_and_writes_nothing(

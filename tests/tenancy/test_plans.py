@@ -271,6 +271,13 @@ def test_api_calls_stop_for_the_day_at_the_allowance_and_start_again_the_next(
     assert body["code"] == "plan_limit_reached" and body["allowance"] == "api_calls_per_day"
     assert 0 < int(refused["Retry-After"]) <= 24 * 3600
     assert _used(clinic_a, Allowance.API_CALLS_PER_DAY) == N  # the refused call rolled back
+    # A write past the day's calls is refused whole: nothing of it is kept.
+    refused_write = api.post("/locations", {"name": "Annex", "time_zone": "Europe/Berlin"})
+    assert _problem(refused_write, 429)["code"] == "plan_limit_reached"
+    from bookwell.scheduling.models import Location
+
+    with clinic_context(clinic_a):
+        assert not Location.objects.filter(name="Annex").exists()
     clock.shift(dt.timedelta(days=1))
     assert api.get("/services").status_code == 200
 
