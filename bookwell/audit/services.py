@@ -154,6 +154,16 @@ def link(prev_hash: str, event: AuditEvent) -> str:
     ).hexdigest()
 
 
+def audit_platform_first() -> None:
+    """For a transaction that appends to a clinic's chain and then to the platform's (an
+    invitation accepted by a new account that is then signed in): takes the platform chain's
+    lock first. A sign-in takes the platform's and then its clinics' (the new-sign-in notice);
+    two transactions taking the same two locks in opposite orders could deadlock."""
+    with platform_scope("audit: the platform chain's lock, first"):
+        ChainHead.objects.get_or_create(chain=0)
+        list(ChainHead.objects.select_for_update().filter(chain=0).values_list("chain"))
+
+
 def audit_record(
     *,
     action: str,

@@ -17,7 +17,13 @@ from django.utils.translation import gettext as _
 
 from bookwell.accounts.models import User
 from bookwell.audit.models import Action, TargetKind
-from bookwell.audit.services import Actor, audit, audit_record, audit_settings_changed
+from bookwell.audit.services import (
+    Actor,
+    audit,
+    audit_platform_first,
+    audit_record,
+    audit_settings_changed,
+)
 from bookwell.core.context import clinic_context, platform_scope
 from bookwell.core.errors import Conflict, Forbidden, Gone, ServiceError
 from bookwell.core.mail import send_now_or_log
@@ -278,6 +284,7 @@ def invitation_accept(*, token: str, user: User) -> Membership:
 def invitation_signup(*, token: str, full_name: str, password: str) -> tuple[User, Membership]:
     """Creates the invited person's account and accepts the invitation, all or nothing."""
     with transaction.atomic():
+        audit_platform_first()  # the caller signs the new account in, in this transaction
         invitation = invitation_by_token(token)
         if User.objects.filter(email__iexact=invitation.email).exists():
             raise Conflict(

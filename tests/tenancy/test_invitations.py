@@ -150,6 +150,24 @@ def test_accepting_as_a_new_person_creates_the_account_and_membership(clinic_a, 
     assert invitation.accepted_by_id == user.pk
 
 
+def test_a_newcomer_accepting_takes_the_platform_audit_lock_before_the_clinics(
+    clinic_a, invited
+):
+    """The acceptance is recorded in the clinic's chain and the sign-in after it in the
+    platform's; a sign-in elsewhere takes them the other way round. Taking the platform's
+    first keeps the two from waiting on each other for ever (a deadlock on PostgreSQL)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    link, _ = invited(NEWCOMER, Role.FRONT_DESK)
+    with CaptureQueriesContext(connection) as seen:
+        assert _accept_as_newcomer(Client(), link).status_code == 302
+    heads = [q["sql"] for q in seen.captured_queries if "audit_chainhead" in q["sql"]]
+    assert heads, "the chain heads were read"
+    assert '"chain" = 0' in heads[0]  # the platform's first
+    assert any(f'"chain" = {clinic_a.pk}' in sql for sql in heads[1:])
+
+
 def test_a_weak_password_on_the_invitation_form_creates_nothing(clinic_a, invited):
     # Given an invitation for someone without an account
     link, _ = invited()
