@@ -150,9 +150,7 @@ def test_accepting_as_a_new_person_creates_the_account_and_membership(clinic_a, 
     assert invitation.accepted_by_id == user.pk
 
 
-def test_a_newcomer_accepting_takes_the_platform_audit_lock_before_the_clinics(
-    clinic_a, invited
-):
+def test_a_newcomer_accepting_takes_the_platform_audit_lock_before_the_clinics(clinic_a, invited):
     """The acceptance is recorded in the clinic's chain and the sign-in after it in the
     platform's; a sign-in elsewhere takes them the other way round. Taking the platform's
     first keeps the two from waiting on each other for ever (a deadlock on PostgreSQL)."""
