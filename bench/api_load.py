@@ -5,7 +5,7 @@
 
 Migrates the database DATABASE_URL names (a throwaway SQLite one when unset), seeds a clinic
 with 20 staff members free around the clock, starts `bookwell serve` with the baselines of
-bench/api_bench_site.py, and measures:
+bench/_api_site.py, and measures:
 
 - appointment creation (POST /api/v1/appointments, each request a distinct free time, with
   its availability check, idempotency and webhook outbox) against a bare view doing one
@@ -197,7 +197,7 @@ def main() -> None:
         env = dict(os.environ)
         env.update(
             BOOKWELL_DATA_DIR=data,
-            DJANGO_SETTINGS_MODULE="api_bench_site",
+            DJANGO_SETTINGS_MODULE="_api_site",
             BOOKWELL_API_RATE_PER_MINUTE="100000000",
             PYTHONPATH=f"{ROOT}{os.pathsep}{HERE}",
         )

@@ -4,4 +4,4 @@ table as JSON), served by the same `bookwell serve` in the same run. Never deplo
 
 from bookwell.settings import *  # noqa: F403
 
-ROOT_URLCONF = "api_bench_urls"
+ROOT_URLCONF = "_api_urls"

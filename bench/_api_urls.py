@@ -1,4 +1,4 @@
-"""URLs for bench/api_load.py: Bookwell's, plus the two baselines (see api_bench_site)."""
+"""URLs for bench/api_load.py: Bookwell's, plus the two baselines (see _api_site)."""
 
 from typing import Any
 
