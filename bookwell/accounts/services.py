@@ -117,7 +117,12 @@ def signin_lockout(*, email: str, network: str, now: datetime | None = None) -> 
 
 
 def signin_attempt_record(
-    *, email: str, network: str, outcome: SignInOutcome, user: User | None = None
+    *,
+    email: str,
+    network: str,
+    outcome: SignInOutcome,
+    user: User | None = None,
+    previous_login: datetime | None = None,
 ) -> SignInAttempt:
     # A savepoint inside the request's transaction: the sign-in views answer a failure with a
     # normal (non-error) response, so the request commits and the attempt is kept.
@@ -130,11 +135,17 @@ def signin_attempt_record(
         target = user
         if target is None and outcome in (SignInOutcome.FAILURE, SignInOutcome.LOCKED):
             target = User.objects.filter(email__iexact=email.strip()).only("pk").first()
-        _audit_attempt(outcome, user, target=target)
+        _audit_attempt(outcome, user, target=target, previous_login=previous_login)
         return attempt
 
 
-def _audit_attempt(outcome: str, user: User | None, *, target: User | None = None) -> None:
+def _audit_attempt(
+    outcome: str,
+    user: User | None,
+    *,
+    target: User | None = None,
+    previous_login: datetime | None = None,
+) -> None:
     """The attempt in the audit trail (P5): the user's id when known, never the address
     typed in."""
     from bookwell.audit.models import Action, ActorKind, Outcome, TargetKind
@@ -166,7 +177,7 @@ def _audit_attempt(outcome: str, user: User | None, *, target: User | None = Non
     )
     security_sighting(action=action, user=user)
     if action == Action.SIGNIN_SUCCEEDED and user is not None:
-        signin_notice_if_new(user=user, event=event)
+        signin_notice_if_new(user=user, event=event, previous_login=previous_login)
 
 
 @dataclass(frozen=True)
@@ -210,9 +221,13 @@ def signin_check_second_factor(
     return SignInResult(None, signin_lockout(email=user.email, network=network))
 
 
-def signin_succeeded(*, user: User, network: str) -> None:
+def signin_succeeded(*, user: User, network: str, previous_login: datetime | None = None) -> None:
     signin_attempt_record(
-        email=user.email, network=network, outcome=SignInOutcome.SUCCESS, user=user
+        email=user.email,
+        network=network,
+        outcome=SignInOutcome.SUCCESS,
+        user=user,
+        previous_login=previous_login,
     )
 
 

@@ -16,7 +16,9 @@ MFA_PENDING_KEY = "bookwell_mfa_pending"
 
 
 def start_authenticated_session(request: HttpRequest, user: User, *, network: str) -> None:
-    # login() rotates the session key (no fixation) and stores the session auth hash.
+    # login() rotates the session key (no fixation) and stores the session auth hash; it also
+    # moves last_login on, so the one before is taken first (the new-sign-in notice, P11).
+    previous = user.last_login
     login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
     request.session[AUTH_AT_KEY] = int(time.time())
-    signin_succeeded(user=user, network=network)
+    signin_succeeded(user=user, network=network, previous_login=previous)

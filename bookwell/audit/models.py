@@ -42,6 +42,7 @@ class Action(models.TextChoices):
     CLIENT_UPDATED = "client.updated", _("Client record changed")
     CLIENTS_EXPORTED = "clients.exported", _("Client records exported")
     CLIENTS_IMPORTED = "clients.imported", _("Client records imported")
+    CLIENTS_LISTED = "clients.listed", _("Client records read in a list")
     API_TOKEN_CREATED = "api_token.created", _("API token created")
     API_TOKEN_REVOKED = "api_token.revoked", _("API token revoked")
     API_TOKEN_REFUSED = "api_token.refused", _("API token refused")

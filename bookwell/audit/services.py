@@ -47,6 +47,7 @@ EXTRA_ALLOWED: dict[str, dict[str, type]] = {
     Action.SCHEDULE_CHANGED: {"what": str, "change": str},
     Action.CLIENT_VIEWED: {"via": str},
     Action.CLIENTS_IMPORTED: {"rows": int},
+    Action.CLIENTS_LISTED: {"via": str, "rows": int},
     Action.API_TOKEN_REFUSED: {"reason": str},
     Action.TEMPLATE_CHANGED: {"kind": str, "channel": str, "language": str, "change": str},
     Action.INTEGRATION_CHANGED: {"what": str, "change": str},
@@ -411,7 +412,9 @@ def record_denial(request: HttpRequest) -> None:
 NOTICE_WINDOW = dt.timedelta(days=90)
 
 
-def signin_notice_if_new(*, user: Any, event: AuditEvent) -> list[str]:
+def signin_notice_if_new(
+    *, user: Any, event: AuditEvent, previous_login: dt.datetime | None = None
+) -> list[str]:
     """After a sign-in: if its device class, browser family or country was not seen for this
     user in 90 days, the user gets a "was this you?" email and each of their clinics an event
     (P11). Never a block: the sign-in has happened. Returns what was new."""
@@ -434,7 +437,9 @@ def signin_notice_if_new(*, user: Any, event: AuditEvent) -> list[str]:
             .values_list("device", "browser", "country")
         )
         if not seen:
-            earlier = (
+            # Signed in before? The account says so (`previous_login`, taken before this
+            # sign-in moved it), even when the events of that time are past retention.
+            earlier = (previous_login is not None and previous_login < event.at) or (
                 AuditEvent.objects.filter(
                     chain=0,
                     action=Action.SIGNIN_SUCCEEDED,

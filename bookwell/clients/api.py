@@ -24,6 +24,7 @@ from bookwell.clients.services import (
     client_create,
     client_update,
     client_viewed,
+    clients_listed,
     consent_record,
     privacy_notice_current,
 )
@@ -43,12 +44,16 @@ def clients_list(request: HttpRequest, q: Query[ClientListQuery]) -> dict[str, A
     if q.q is not None:
         if q.cursor or q.updated_since:
             raise ApiError(422, "bad_filter", "Search with q alone (no cursor or updated_since).")
-        found = client_search(clinic=request.auth.clinic, query=q.q)  # type: ignore[attr-defined]
-        return {"items": found[: q.limit], "next_cursor": None}
+        found = list(client_search(clinic=request.auth.clinic, query=q.q)[: q.limit])  # type: ignore[attr-defined]
+        clients_listed(clinic_id=request.auth.clinic.pk, via="api_search", rows=len(found))  # type: ignore[attr-defined]
+        return {"items": found, "next_cursor": None}
     items, cursor = page(
         Client.objects.all(), cursor=q.cursor, limit=q.limit, updated_since=q.updated_since
     )
-    return {"items": items, "next_cursor": cursor}
+    rows = list(items)
+    # Whole records, many at once: who read them is recorded like an export (P5).
+    clients_listed(clinic_id=request.auth.clinic.pk, via="api_list", rows=len(rows))  # type: ignore[attr-defined]
+    return {"items": rows, "next_cursor": cursor}
 
 
 @endpoint(router.get, "/clients/{client_id}", scope=Scope.CLIENTS_READ, response=ClientOut)

@@ -289,6 +289,11 @@ def client_viewed(*, client: Client, via: str) -> None:
     )
 
 
+def clients_listed(*, clinic_id: int, via: str, rows: int) -> None:
+    """Client records read many at once (the API's list and search): how many, not whose."""
+    audit(Action.CLIENTS_LISTED, clinic_id=clinic_id, extra={"via": via, "rows": rows})
+
+
 # --- Privacy notices and consent (P18, P22) ---------------------------------------------------
 
 

@@ -31,18 +31,22 @@ def feed_issue(*, clinic: Clinic, staff: StaffMember) -> str:
     """A new feed link for the staff member (any earlier one stops working); the token."""
     token, digest = new_token()
     with transaction.atomic():
-        feed_revoke(staff=staff)
+        replaced = _stop(staff)
         CalendarFeed.objects.create(clinic=clinic, staff=staff, token_hash=digest)
-        _feed_audit(staff, "added")
+        _feed_audit(staff, "replaced" if replaced else "added")  # one action, one event
     return token
 
 
 def feed_revoke(*, staff: StaffMember) -> None:
     with transaction.atomic():
-        if CalendarFeed.objects.filter(staff=staff, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        ):
+        if _stop(staff):
             _feed_audit(staff, "removed")
+
+
+def _stop(staff: StaffMember) -> int:
+    return CalendarFeed.objects.filter(staff=staff, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
 
 
 def _feed_audit(staff: StaffMember, change: str) -> None:

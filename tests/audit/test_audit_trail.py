@@ -803,3 +803,95 @@ def test_a_refusal_inside_a_service_is_recorded_as_a_denial(clinic_a, member_cli
     assert [(e.actor_id, e.clinic_id, e.extra) for e in denied] == [
         (str(admin.pk), clinic_a.pk, {"permission": "team.manage_owners", "route": "team"})
     ]
+
+
+def test_client_records_read_in_a_list_through_the_api_are_recorded_by_count(clinic_a):
+    """A token paging through every record, or searching, leaves a trace like an export:
+    how many records, never whose (P5, P7)."""
+    from bookwell.clients.services import ClientInput, client_create
+    from bookwell.core.context import clinic_context
+    from bookwell.integrations.services import api_token_create
+
+    with clinic_context(clinic_a):
+        for n in range(3):
+            client_create(
+                clinic=clinic_a,
+                data=ClientInput(full_name=f"Quillon {n}", email=f"quillon{n}@example.test"),
+            )
+        token, secret = api_token_create(clinic=clinic_a, name="Sync", scopes=["clients:read"])
+    api = Client()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    assert api.get("/api/v1/clients", {"limit": 2}, **headers).status_code == 200
+    assert api.get("/api/v1/clients", {"q": "quillon1@example.test"}, **headers).status_code == 200
+    listed = [e for e in _events() if e.action == Action.CLIENTS_LISTED]
+    assert [(e.actor_kind, e.actor_id, e.extra) for e in listed] == [
+        (ActorKind.API_TOKEN, str(token.pk), {"via": "api_list", "rows": 2}),
+        (ActorKind.API_TOKEN, str(token.pk), {"via": "api_search", "rows": 1}),
+    ]
+    assert "quillon" not in str([e.__dict__ for e in listed]).lower()
+
+
+def test_the_audit_export_cannot_run_a_formula_in_a_spreadsheet(clinic_a, member_client):
+    import csv
+    import io
+
+    from django.urls import reverse
+
+    from bookwell.core.context import clinic_context
+    from bookwell.integrations.services import api_token_create
+
+    owner, client = member_client(clinic_a, Role.OWNER)
+    owner.full_name = '=HYPERLINK("https://evil.example","x")'
+    owner.save(update_fields=["full_name"])
+    with clinic_context(clinic_a):
+        api_token_create(clinic=clinic_a, name="@SUM(1+1)", scopes=["admin"], created_by=owner)
+    export = client.get(reverse("audit:export", kwargs={"clinic_slug": clinic_a.slug}))
+    assert export.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(export.content.decode())))
+    assert rows and all(not row["actor"].startswith(("=", "@", "+", "-")) for row in rows)
+    assert any(row["actor"] == "'" + owner.full_name for row in rows)
+
+
+def test_reissuing_a_calendar_link_is_one_event(clinic_a, member_client):
+    from bookwell.core.context import clinic_context
+    from bookwell.notifications.feeds import feed_issue, feed_revoke
+    from bookwell.scheduling.models import StaffMember
+
+    with clinic_context(clinic_a):
+        staff = StaffMember.objects.create(clinic=clinic_a, display_name="Dr. Feed")
+        feed_issue(clinic=clinic_a, staff=staff)
+        feed_issue(clinic=clinic_a, staff=staff)
+        feed_revoke(staff=staff)
+        feed_revoke(staff=staff)  # nothing left to stop: nothing recorded
+    changes = [e.extra["change"] for e in _events() if e.action == Action.INTEGRATION_CHANGED]
+    assert changes == ["added", "replaced", "removed"]
+
+
+def test_a_sign_in_after_the_old_events_are_purged_still_gets_the_notice(
+    clinic_a, clock, settings, django_capture_on_commit_callbacks
+):
+    """The account remembers its last sign-in when the platform's events of that time are
+    past retention: a dormant account signed into again is told (P11)."""
+    from django.core import mail
+
+    from bookwell.audit.services import audit_retention
+
+    settings.AUDIT_PLATFORM_RETENTION_DAYS = 30
+    user = make_member(clinic_a, Role.FRONT_DESK, email="sleeper@example.test")
+
+    def sign_in():
+        with django_capture_on_commit_callbacks(execute=True):
+            return Client().post(
+                "/signin/",
+                {"email": user.email, "password": PASSWORD},
+                REMOTE_ADDR=ADDRESS,
+                HTTP_USER_AGENT=DESKTOP,
+            )
+
+    assert sign_in().status_code == 302
+    assert mail.outbox == []
+    clock.shift(dt.timedelta(days=400))
+    audit_retention()
+    assert not [e for e in _events() if e.action == Action.SIGNIN_SUCCEEDED]
+    assert sign_in().status_code == 302
+    assert len(mail.outbox) == 1

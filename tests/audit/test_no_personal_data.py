@@ -30,6 +30,7 @@ SENTINEL_EMAIL = "zebulon.quarrington@example.test"
 SENTINEL_PHONE = "+49 30 98765432"
 STAFF_EMAIL = "sentinel.staff@example.test"
 ADDRESS = "8.8.4.123"
+ADDRESS_V6 = "2a00:1450:4001:82b::200e"  # kept as its /48 only
 # Tables whose rows the scan reads: everything but where personal data belongs.
 SCANNED_APPS = {
     "audit",
@@ -144,7 +145,7 @@ def test_a_full_scenario_leaves_no_personal_data_in_audit_delivery_task_rows_or_
         "/account/mfa/", {"code": pyotp.TOTP(totp_secret).now(), "password": PASSWORD}
     )
     assert enrolled.status_code == 200
-    phone = Client(REMOTE_ADDR=ADDRESS, HTTP_USER_AGENT="Mozilla/5.0 (iPhone)")
+    phone = Client(REMOTE_ADDR=ADDRESS_V6, HTTP_USER_AGENT="Mozilla/5.0 (iPhone)")
     assert phone.post("/signin/", {"email": STAFF_EMAIL, "password": PASSWORD}).status_code == 302
     wrong = "000000" if pyotp.TOTP(totp_secret).now() != "000000" else "111111"
     assert phone.post("/signin/verify/", {"code": wrong}).status_code in (200, 400)
@@ -157,6 +158,8 @@ def test_a_full_scenario_leaves_no_personal_data_in_audit_delivery_task_rows_or_
 
     with platform_scope("test"):
         recorded = set(AuditEvent.objects.values_list("action", flat=True))
+        networks = set(AuditEvent.objects.values_list("ip_network", flat=True))
+    assert "2a00:1450:4001::/48" in networks  # the IPv6 sign-in, masked
     assert {
         Action.SIGNIN_FAILED,
         Action.SIGNIN_SUCCEEDED,
@@ -177,6 +180,8 @@ def test_a_full_scenario_leaves_no_personal_data_in_audit_delivery_task_rows_or_
             SENTINEL_EMAIL,
             STAFF_EMAIL,
             ADDRESS,
+            ADDRESS_V6,
+            "82b::200e",  # any tail of it
             SENTINEL_PHONE,
             "98765432",  # the number's digits, however formatted
         )

@@ -582,3 +582,56 @@ def test_the_booking_flow_speaks_german(clinic_a, setup, clock):
     clinic_a.save()
     refused = _book(Client(), clinic_a, setup, _local(dt.date(2031, 3, 6), 10), clock, email="")
     assert "Dieses Feld ist zwingend erforderlich" in refused.content.decode()
+
+
+def test_an_offer_accepted_when_the_clinics_plan_is_full_stays_open(
+    clinic_a, setup, clock, settings
+):
+    """The time is still free; the clinic's plan has no booking left this month (P9): the
+    client is told to contact the clinic, and the offer is not used up."""
+    settings.PLANS = {
+        **settings.PLANS,
+        "one": {"name": "One", "bookings_per_month": 1, "audit_retention_days": 30},
+    }
+    clinic_a.plan = "one"
+    clinic_a.save()
+    start = _local(dt.date(2031, 3, 6), 10, 0)
+    with clinic_context(clinic_a):
+        other = client_create(clinic=clinic_a, data=ClientInput(full_name="First Booker"))
+        taken = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service, staff=setup.staff, start=start, client=other
+            ),
+        )
+    browser = Client()
+    url = _url("book:waitlist", clinic_a, service_id=setup.service.pk)
+    ticket = _ticket(browser.get(url, {"staff": setup.staff.pk}).content.decode())
+    clock.shift(5)
+    joined = browser.post(
+        url,
+        {
+            "full_name": "Wait Ing",
+            "email": "wait@example.test",
+            "staff": setup.staff.pk,
+            "first_day": "2031-03-05",
+            "last_day": "2031-03-08",
+            "ticket": ticket,
+        },
+    )
+    waitlist_url = joined["Location"].split("?")[0]
+    with clinic_context(clinic_a):
+        appointment_cancel(appointment=taken, by_client=False)  # a booking used is not refunded
+        offer = WaitlistOffer.objects.get()
+
+    refused = browser.post(waitlist_url, {"action": "accept", "offer": offer.pk})
+
+    assert refused.status_code == 409
+    page = refused.content.decode()
+    assert "cannot take more online bookings this month" in page
+    assert "A time for you" in page  # the offer is still there to take later
+    with clinic_context(clinic_a):
+        offer.refresh_from_db()
+        assert offer.status == OfferStatus.OPEN
+        assert WaitlistEntry.objects.get().status == "offered"
+        assert Appointment.objects.filter(status=Status.CONFIRMED).count() == 0

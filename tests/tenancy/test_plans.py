@@ -413,3 +413,25 @@ def test_the_audit_log_is_kept_as_long_as_each_clinics_plan_says(clinic_a, clini
     clock.shift(dt.timedelta(days=60))
     assert audit_retention()["events"] == 2  # B's first (90 days), A's second (31+ days)
     assert (kept(clinic_a), kept(clinic_b)) == (0, 1)
+
+
+def test_clinics_from_before_the_allowances_keep_working_on_the_unlimited_plan(
+    clinic_a, clinic_b, settings
+):
+    """Migration tenancy 0010: clinics that existed before allowances were enforced move to
+    the unlimited plan; an installation whose own plans have none leaves them be."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "bookwell.tenancy.migrations.0010_existing_clinics_unlimited"
+    )
+    Clinic.objects.filter(pk=clinic_a.pk).update(plan="trial")
+    Clinic.objects.filter(pk=clinic_b.pk).update(plan="standard")
+    settings.PLANS = {"trial": {"name": "Trial", "audit_retention_days": 90}}
+    migration.existing_clinics_unlimited(apps, None)
+    assert set(Clinic.objects.values_list("plan", flat=True)) == {"trial", "standard"}
+    settings.PLANS = small_plan()
+    migration.existing_clinics_unlimited(apps, None)
+    assert set(Clinic.objects.values_list("plan", flat=True)) == {"unlimited"}

@@ -16,11 +16,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="clinic",
             name="plan",
-            field=models.CharField(
-                default=bookwell.tenancy.models.default_plan,
-                max_length=20,
-                validators=[bookwell.tenancy.models.validate_plan],
-            ),
+            field=models.CharField(default=bookwell.tenancy.models.default_plan, max_length=20),
         ),
         migrations.CreateModel(
             name="PlanUsage",
