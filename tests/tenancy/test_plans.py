@@ -435,3 +435,20 @@ def test_clinics_from_before_the_allowances_keep_working_on_the_unlimited_plan(
     settings.PLANS = small_plan()
     migration.existing_clinics_unlimited(apps, None)
     assert set(Clinic.objects.values_list("plan", flat=True)) == {"unlimited"}
+
+
+def test_a_plan_taken_out_of_the_settings_counts_as_the_default_and_blocks_nothing(clinic_a, plans):
+    from bookwell.tenancy.plans import plan_of
+    from tests.security.registry import _settings_form
+
+    Clinic.objects.filter(pk=clinic_a.pk).update(plan="retired-plan")
+    clinic_a.refresh_from_db()
+    assert plan_of(clinic_a).code == plans.DEFAULT_PLAN
+    owner = signed_in_client(make_member(clinic_a, Role.OWNER))
+    saved = owner.post(
+        reverse("tenancy:settings", kwargs={"clinic_slug": clinic_a.slug}),
+        _settings_form(clinic_a),
+    )
+    assert saved.status_code == 302  # the clinic's own settings still save
+    clinic_a.refresh_from_db()
+    assert clinic_a.name.endswith("renamed") and clinic_a.plan == "retired-plan"
