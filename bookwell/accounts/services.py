@@ -292,6 +292,7 @@ def mfa_enable(*, user: User, secret: str, code: str) -> list[str] | None:
     """Confirms enrolment with a code from the new secret; returns fresh recovery codes."""
     step = _totp_matching_step(secret, code, 0)
     if not step:
+        _audit_account(Action.MFA_FAILED, user, failed=True)  # a wrong code at enrolment
         return None
     with transaction.atomic():
         user.totp_secret = secret
@@ -332,12 +333,18 @@ def password_changed(*, user: User) -> None:
     _audit_account(Action.PASSWORD_CHANGED, user)
 
 
-def _audit_account(action: str, user: User) -> None:
+def _audit_account(action: str, user: User, *, failed: bool = False) -> None:
     """An account change in the platform's trail (the account is not a clinic's)."""
-    from bookwell.audit.models import TargetKind
+    from bookwell.audit.models import Outcome, TargetKind
     from bookwell.audit.services import audit
 
-    audit(action, clinic_id=None, target_kind=TargetKind.USER, target_id=user.pk)
+    audit(
+        action,
+        clinic_id=None,
+        target_kind=TargetKind.USER,
+        target_id=user.pk,
+        outcome=Outcome.FAILURE if failed else Outcome.SUCCESS,
+    )
 
 
 def recovery_codes_left(*, user: User) -> int:

@@ -523,10 +523,12 @@ def audit(
     target_kind: str = TargetKind.NONE,
     target_id: object = "",
     extra: dict[str, Any] | None = None,
+    outcome: str = Outcome.SUCCESS,
 ) -> AuditEvent:
     """`audit_record` with the acting user or token of the request at hand."""
     return audit_record(
         action=action,
+        outcome=outcome,
         actor=current_actor(),
         clinic_id=clinic_id,
         target_kind=target_kind,

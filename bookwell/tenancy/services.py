@@ -259,6 +259,18 @@ def invitation_accept(*, token: str, user: User) -> Membership:
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
         invitation_usable(invitation)
         if invitation.email.lower() != user.email.lower():
+            from bookwell.audit.middleware import current_request
+            from bookwell.audit.services import deny_later
+
+            request = current_request.get()
+            if request is not None:  # someone else's invitation: refused, and recorded (P5)
+                deny_later(
+                    request,
+                    actor=Actor.user(user),
+                    clinic_id=invitation.clinic_id,
+                    permission="invitation_other_email",
+                    route="invitation",
+                )
             raise Forbidden(
                 _("This invitation was sent to another email address."),
                 code="invitation_other_email",

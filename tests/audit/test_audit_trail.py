@@ -895,3 +895,20 @@ def test_a_sign_in_after_the_old_events_are_purged_still_gets_the_notice(
     assert not [e for e in _events() if e.action == Action.SIGNIN_SUCCEEDED]
     assert sign_in().status_code == 302
     assert len(mail.outbox) == 1
+
+
+def test_a_wrong_code_when_turning_on_the_authenticator_is_recorded_as_a_failure(clinic_a, clock):
+    import pyotp
+
+    from tests.conftest import signed_in_client
+
+    user = make_member(clinic_a, Role.OWNER)
+    client = signed_in_client(user)
+    client.get("/account/mfa/")
+    secret = client.session["bookwell_mfa_enrol_secret"]
+    wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
+    assert client.post("/account/mfa/", {"code": wrong, "password": PASSWORD}).status_code == 400
+    failed = [e for e in _events() if e.action == Action.MFA_FAILED]
+    assert [(e.outcome, e.target_id, e.actor_id) for e in failed] == [
+        (Outcome.FAILURE, str(user.pk), str(user.pk))
+    ]

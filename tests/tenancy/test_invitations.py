@@ -297,6 +297,16 @@ def test_a_user_signed_in_with_another_email_cannot_accept(clinic_a, invited):
     assert _invitations(clinic_a) == invitations_before
     assert someone_else.email not in _members(clinic_a)
     assert not User.objects.filter(email=NEWCOMER).exists()
+    # And the refusal is in the clinic's audit log, once, by them (P5)
+    from bookwell.audit.models import Action, AuditEvent
+
+    with clinic_context(clinic_a):
+        denied = list(
+            AuditEvent.objects.filter(clinic_id=clinic_a.pk, action=Action.PERMISSION_DENIED)
+        )
+    assert [(e.actor_id, e.extra["permission"]) for e in denied] == [
+        (str(someone_else.pk), "invitation_other_email")
+    ]
 
 
 def test_a_revoked_invitation_no_longer_works(clinic_a, invited):
