@@ -71,20 +71,13 @@ def access_all_in_clinic(*wanted: tuple[type[models.Model], Any]) -> list[Any]:
     booking through the API names its service and staff member at least."""
     clinic_id = require_clinic_id()
     alias = router.db_for_read(wanted[0][0])
-    connection = connections[alias]
     statements = []
     for model, pk in wanted:
         try:
             ident = _ident(model, pk)
         except _BAD_ID as exc:
             raise Http404(f"No {model._meta.verbose_name} with that id") from exc
-        sql, _shape, tenant = _read(model, alias)
-        model_pk = model._meta.pk
-        assert model_pk is not None
-        params = [model_pk.get_db_prep_value(ident, connection)]
-        if tenant:
-            params.append(clinic_id)
-        statements.append((sql, params))
+        statements.append(_statement(model, alias, ident, clinic_id))
     found = []
     for (model, _pk), rows in zip(wanted, fetch_batch(alias, statements), strict=True):
         if not rows:
@@ -93,15 +86,24 @@ def access_all_in_clinic(*wanted: tuple[type[models.Model], Any]) -> list[Any]:
     return found
 
 
+def _statement(
+    model: type[models.Model], alias: str, ident: Any, clinic_id: int
+) -> tuple[str, list[Any]]:
+    """The read of one row by id (and clinic, for a tenant model), with its values."""
+    sql, _shape, tenant = _read(model, alias)
+    pk = model._meta.pk
+    assert pk is not None
+    params = [pk.get_db_prep_value(ident, connections[alias])]
+    if tenant:
+        params.append(clinic_id)
+    return sql, params
+
+
 def _fetch[M: models.Model](model: type[M], ident: Any, clinic_id: int) -> M:
     alias = router.db_for_read(model)
     connection = connections[alias]
-    sql, shape, tenant = _read(model, alias)
-    pk = model._meta.pk
-    assert pk is not None
-    params = [pk.get_db_prep_value(ident, connection)]
-    if tenant:
-        params.append(clinic_id)
+    sql, params = _statement(model, alias, ident, clinic_id)
+    shape = _read(model, alias)[1]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

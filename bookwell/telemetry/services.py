@@ -5,7 +5,6 @@ of old days into months."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from typing import Any
 
 from django.conf import settings
@@ -15,23 +14,12 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from bookwell.core.context import NoActiveClinic, active_clinic_id, platform_scope
-from bookwell.core.db.statements import fetch_batch
+from bookwell.core.db.statements import counter_upsert, fetch_batch
 from bookwell.telemetry.models import Feature, UsageDay, UsageMonth
 
 
-@functools.cache
 def _upsert_sql(alias: str, model: type[UsageDay] | type[UsageMonth], period: str) -> str:
-    quote = connections[alias].ops.quote_name
-    table = quote(model._meta.db_table)
-    count = quote("count")
-    # The same statement on PostgreSQL and SQLite; identifiers come from the model, values are
-    # bound parameters. The row's lock is held to the end of the caller's transaction.
-    return (
-        f"INSERT INTO {table} ({quote('clinic_id')}, {quote('feature')}, {quote(period)}, "  # noqa: S608
-        f"{count}) VALUES (%s, %s, %s, %s) "
-        f"ON CONFLICT ({quote('clinic_id')}, {quote('feature')}, {quote(period)}) "
-        f"DO UPDATE SET {count} = {table}.{count} + excluded.{count} RETURNING {count}"
-    )
+    return counter_upsert(alias, model, ("clinic", "feature", period), "count")
 
 
 def usage_count(

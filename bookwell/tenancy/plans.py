@@ -12,7 +12,6 @@ Periods are UTC months and days. Plans come from settings.PLANS; operators assig
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from bookwell.core.context import clinic_context
-from bookwell.core.db.statements import fetch_batch
+from bookwell.core.db.statements import counter_upsert, fetch_batch
 from bookwell.core.errors import ServiceError
 from bookwell.telemetry.models import Feature
 from bookwell.telemetry.services import usage_statement
@@ -128,19 +127,8 @@ def limit_message(allowance: Allowance, limit: int) -> str:
     }
 
 
-@functools.cache
 def _use_sql(alias: str) -> str:
-    quote = connections[alias].ops.quote_name
-    table = quote(PlanUsage._meta.db_table)
-    used = quote("used")
-    # The same statement on PostgreSQL and SQLite (RETURNING since SQLite 3.35); identifiers
-    # from the model, values bound.
-    return (
-        f"INSERT INTO {table} ({quote('clinic_id')}, {quote('allowance')}, {quote('period')}, "  # noqa: S608
-        f"{used}) VALUES (%s, %s, %s, %s) "
-        f"ON CONFLICT ({quote('clinic_id')}, {quote('allowance')}, {quote('period')}) "
-        f"DO UPDATE SET {used} = {table}.{used} + excluded.{used} RETURNING {used}"
-    )
+    return counter_upsert(alias, PlanUsage, ("clinic", "allowance", "period"), "used")
 
 
 def _count_in(

@@ -446,19 +446,9 @@ def test_a_new_link_revokes_the_old_one(clinic_a, setup, clock):
     assert Client().get(_url("book:manage", clinic_a, token=new)).status_code == 200
 
 
-def test_the_waitlist_offers_a_freed_time_that_the_client_accepts(clinic_a, setup, clock):
-    day = dt.date(2031, 3, 6)
-    start = _local(day, 10, 0)
-    with clinic_context(clinic_a):
-        other = client_create(clinic=clinic_a, data=ClientInput(full_name="First Booker"))
-        taken = appointment_book(
-            clinic=clinic_a,
-            request=BookingRequest(
-                service=setup.service, staff=setup.staff, start=start, client=other
-            ),
-        )
-    browser = Client()
-    url = _url("book:waitlist", clinic_a, service_id=setup.service.pk)
+def _join_waitlist(browser: Client, clinic, setup: Setup, clock) -> str:
+    """Joins the waitlist for the setup's staff member, 5-8 March; the waitlist's own page."""
+    url = _url("book:waitlist", clinic, service_id=setup.service.pk)
     ticket = _ticket(browser.get(url, {"staff": setup.staff.pk}).content.decode())
     clock.shift(5)
     joined = browser.post(
@@ -473,7 +463,22 @@ def test_the_waitlist_offers_a_freed_time_that_the_client_accepts(clinic_a, setu
         },
     )
     assert joined.status_code == 302
-    waitlist_url = joined["Location"].split("?")[0]
+    return str(joined["Location"].split("?")[0])
+
+
+def test_the_waitlist_offers_a_freed_time_that_the_client_accepts(clinic_a, setup, clock):
+    day = dt.date(2031, 3, 6)
+    start = _local(day, 10, 0)
+    with clinic_context(clinic_a):
+        other = client_create(clinic=clinic_a, data=ClientInput(full_name="First Booker"))
+        taken = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service, staff=setup.staff, start=start, client=other
+            ),
+        )
+    browser = Client()
+    waitlist_url = _join_waitlist(browser, clinic_a, setup, clock)
     assert "Leave the waitlist" in browser.get(waitlist_url).content.decode()
 
     with clinic_context(clinic_a):
@@ -605,21 +610,7 @@ def test_an_offer_accepted_when_the_clinics_plan_is_full_stays_open(
             ),
         )
     browser = Client()
-    url = _url("book:waitlist", clinic_a, service_id=setup.service.pk)
-    ticket = _ticket(browser.get(url, {"staff": setup.staff.pk}).content.decode())
-    clock.shift(5)
-    joined = browser.post(
-        url,
-        {
-            "full_name": "Wait Ing",
-            "email": "wait@example.test",
-            "staff": setup.staff.pk,
-            "first_day": "2031-03-05",
-            "last_day": "2031-03-08",
-            "ticket": ticket,
-        },
-    )
-    waitlist_url = joined["Location"].split("?")[0]
+    waitlist_url = _join_waitlist(browser, clinic_a, setup, clock)
     with clinic_context(clinic_a):
         appointment_cancel(appointment=taken, by_client=False)  # a booking used is not refunded
         offer = WaitlistOffer.objects.get()

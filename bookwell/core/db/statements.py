@@ -10,6 +10,7 @@ times as text).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -122,3 +123,27 @@ def fetch_batch(
             cursor.execute(sql, params)
             out.append(cursor.fetchall())
     return out
+
+
+@functools.cache
+def counter_upsert(alias: str, model: type[Model], keys: tuple[str, ...], counter: str) -> str:
+    """`INSERT .. ON CONFLICT (keys) DO UPDATE SET counter = counter + n RETURNING counter`
+    for a counter row (usage counts, plan allowances): one atomic statement, the same on
+    PostgreSQL and SQLite (3.35+), whose row stays locked to the caller's commit. Values are
+    bound in the order of `keys`, then the amount to add."""
+    quote = connections[alias].ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(_column(model, k)) for k in keys)
+    value = quote(counter)
+    return (
+        f"INSERT INTO {table} ({columns}, {value}) "  # noqa: S608 (names from the model)
+        f"VALUES ({placeholders(len(keys) + 1)}) "
+        f"ON CONFLICT ({columns}) "
+        f"DO UPDATE SET {value} = {table}.{value} + excluded.{value} RETURNING {value}"
+    )
+
+
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field) and field.column, name
+    return str(field.column)
