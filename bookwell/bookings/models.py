@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -10,7 +11,13 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from bookwell.core.models import TenantModel, Tracked
-from bookwell.scheduling.models import Room, Service, StaffMember
+from bookwell.scheduling.models import (
+    MAX_BUFFER_MIN,
+    MAX_DURATION_MIN,
+    Room,
+    Service,
+    StaffMember,
+)
 from bookwell.tenancy.fields import EncryptedTextField
 
 
@@ -23,6 +30,10 @@ class Status(models.TextChoices):
     CANCELLED_BY_CLIENT = "cancelled_client", _("Cancelled by client")
     CANCELLED_BY_CLINIC = "cancelled_clinic", _("Cancelled by clinic")
 
+
+# The longest block a booking can hold (its service's bounds): a booking overlapping a window
+# starts less than this before the window does.
+LONGEST_BLOCK = dt.timedelta(minutes=MAX_DURATION_MIN + 2 * MAX_BUFFER_MIN)
 
 # Statuses that hold the time (everything but a cancellation).
 BLOCKING = [
@@ -143,6 +154,12 @@ class Appointment(TenantModel):
         indexes = [
             models.Index(fields=["clinic", "staff", "block_start"], name="appointment_staff_time"),
             models.Index(fields=["clinic", "start"], name="appointment_time"),
+            # The bookings in a room during a window (availability of services with rooms).
+            models.Index(
+                fields=["clinic", "room", "block_start"],
+                condition=Q(room__isnull=False),
+                name="appointment_room_time",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(start__lt=F("end")), name="appointment_order"),

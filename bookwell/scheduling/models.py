@@ -16,6 +16,10 @@ from bookwell.tenancy.models import validate_time_zone
 
 MAX_NOTICE_MIN = 366 * 24 * 60  # a year
 MAX_ADVANCE_DAYS = 5 * 366  # five years
+# A service lasts at most a day, with at most four hours' buffer either side: every booking's
+# block is bounded, which lets availability read one window of bookings from an index.
+MAX_DURATION_MIN = 24 * 60
+MAX_BUFFER_MIN = 240
 
 
 class Location(Tracked, TenantModel):
@@ -70,13 +74,13 @@ class AssignmentPolicy(models.TextChoices):
 class Service(Tracked, TenantModel):
     name = models.CharField(max_length=120, validators=[validate_single_line])
     duration_min = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(5), MaxValueValidator(24 * 60)]
+        validators=[MinValueValidator(5), MaxValueValidator(MAX_DURATION_MIN)]
     )
     buffer_before_min = models.PositiveSmallIntegerField(
-        default=0, validators=[MaxValueValidator(240)]
+        default=0, validators=[MaxValueValidator(MAX_BUFFER_MIN)]
     )
     buffer_after_min = models.PositiveSmallIntegerField(
-        default=0, validators=[MaxValueValidator(240)]
+        default=0, validators=[MaxValueValidator(MAX_BUFFER_MIN)]
     )
     price_cents = models.PositiveIntegerField(default=0)
     currency = models.CharField(max_length=3, default="EUR")
@@ -117,6 +121,12 @@ class Service(Tracked, TenantModel):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(duration_min__gte=5), name="service_duration"),
+            models.CheckConstraint(
+                condition=Q(duration_min__lte=MAX_DURATION_MIN)
+                & Q(buffer_before_min__lte=MAX_BUFFER_MIN)
+                & Q(buffer_after_min__lte=MAX_BUFFER_MIN),
+                name="service_block_bounded",
+            ),
             models.CheckConstraint(condition=Q(slot_interval_min__gte=5), name="service_interval"),
             models.CheckConstraint(condition=Q(capacity__gte=1), name="service_capacity"),
         ]

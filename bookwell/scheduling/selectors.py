@@ -13,7 +13,7 @@ from typing import Any
 from django.db import connections, router
 from django.utils import timezone
 
-from bookwell.bookings.models import BLOCKING, Appointment
+from bookwell.bookings.models import BLOCKING, LONGEST_BLOCK, Appointment
 from bookwell.core.context import NoActiveClinic, active_clinic_id, in_platform_scope
 from bookwell.core.db.statements import Columns, fetch_batch, placeholders
 from bookwell.scheduling.availability import ServiceRules, Slot, StaffSchedule, available_slots
@@ -116,7 +116,17 @@ def _reads(alias: str) -> dict[str, _Read]:
             )
         ),
     )
-    blocking = placeholders(len(BLOCKING))
+    # The statuses that hold time are constants of the code, written into the statement.
+    assert all(str(status.value).isidentifier() for status in BLOCKING)
+    blocking = ", ".join(f"'{status.value}'" for status in BLOCKING)
+    # The bookings that overlap a window start inside it or less than LONGEST_BLOCK before it:
+    # both bounds on the start, so an index on (clinic, staff or room, block_start) reads that
+    # stretch only, not every earlier booking (PostgreSQL cannot use a range overlap on an
+    # index under row-level security: the operator is not leakproof).
+    window = (
+        f"{col('a', 'status')} IN ({blocking}) AND {col('a', 'block_start')} < %s "
+        f"AND {col('a', 'block_end')} > %s AND {col('a', 'block_start')} > %s"
+    )
     # The staff members asked about, as a subquery the other reads share ({only} narrows it
     # to the ids asked for): no read waits for another's answer, so on PostgreSQL all seven
     # go in one round trip, prepared (`_fetch_all`).
@@ -126,12 +136,6 @@ def _reads(alias: str) -> dict[str, _Read]:
         f"WHERE {col('s', 'clinic_id')} = %s AND {col('j', 'clinic_id')} = %s "
         f"AND {col('j', 'service_id')} = %s AND {col('s', 'bookable')} = %s "
         f"AND {col('s', 'archived')} = %s{{only}}"
-    )
-    room_ids = (
-        f"SELECT {col('r', 'id')} FROM {table(Room)} r "  # noqa: S608
-        f"JOIN {table(ServiceRoom)} j ON {col('j', 'room_id')} = {col('r', 'id')} "
-        f"WHERE {col('r', 'clinic_id')} = %s AND {col('j', 'clinic_id')} = %s "
-        f"AND {col('j', 'service_id')} = %s AND {col('r', 'archived')} = %s"
     )
     return {
         # The staff members asked about, locked until the transaction ends (a booking's
@@ -177,18 +181,20 @@ def _reads(alias: str) -> dict[str, _Read]:
             rooms,
         ),
         # The staff members' bookings, then the other bookings in the service's rooms: two
-        # index-friendly halves (an OR of the two subqueries would scan the whole clinic).
+        # index-friendly halves (an OR of the two would scan the whole clinic), the second
+        # led by the service's rooms (usually none).
         "appointments": _Read(
             f"SELECT {appointments.sql} FROM {table(Appointment)} a "  # noqa: S608
             f"WHERE {col('a', 'clinic_id')} = %s AND {col('a', 'staff_id')} IN ({staff_ids}) "
-            f"AND {col('a', 'status')} IN ({blocking}) "
-            f"AND {col('a', 'block_start')} < %s AND {col('a', 'block_end')} > %s{{not_one}} "
+            f"AND {window}{{not_one}} "
             f"UNION ALL "
-            f"SELECT {appointments.sql} FROM {table(Appointment)} a "
-            f"WHERE {col('a', 'clinic_id')} = %s AND {col('a', 'room_id')} IN ({room_ids}) "
-            f"AND {col('a', 'staff_id')} NOT IN ({staff_ids}) "
-            f"AND {col('a', 'status')} IN ({blocking}) "
-            f"AND {col('a', 'block_start')} < %s AND {col('a', 'block_end')} > %s{{not_one}}",
+            f"SELECT {appointments.sql} FROM {table(ServiceRoom)} j "
+            f"JOIN {table(Room)} r ON {col('r', 'id')} = {col('j', 'room_id')} "
+            f"JOIN {table(Appointment)} a ON {col('a', 'room_id')} = {col('r', 'id')} "
+            f"WHERE {col('r', 'clinic_id')} = %s AND {col('j', 'clinic_id')} = %s "
+            f"AND {col('j', 'service_id')} = %s AND {col('r', 'archived')} = %s "
+            f"AND {col('a', 'clinic_id')} = %s AND {col('a', 'staff_id')} NOT IN ({staff_ids}) "
+            f"AND {window}{{not_one}}",
             appointments,
         ),
     }
@@ -250,12 +256,24 @@ def availability(
         staff_params += wanted
     lo = dt.datetime.combine(first, dt.time(), dt.UTC) - MARGIN
     hi = dt.datetime.combine(last, dt.time(), dt.UTC) + MARGIN
-    lo_db, hi_db = ops.adapt_datetimefield_value(lo), ops.adapt_datetimefield_value(hi)
+    busy_lo, busy_hi = lo, hi
+    if at is not None:
+        # One start: only what overlaps its block can rule it out (bookings and time off
+        # block starts whose block [at - before, at + after) meets theirs).
+        busy_lo = dt.datetime.fromtimestamp(at - service.buffer_before_min * 60, dt.UTC)
+        busy_hi = dt.datetime.fromtimestamp(
+            at + (service.duration_min + service.buffer_after_min) * 60, dt.UTC
+        )
+    busy_lo_db = ops.adapt_datetimefield_value(busy_lo)
+    busy_hi_db = ops.adapt_datetimefield_value(busy_hi)
     first_db, last_db = ops.adapt_datefield_value(first), ops.adapt_datefield_value(last)
     room_params: list[Any] = [clinic_id, clinic_id, service.pk, False]
     not_one = ""
-    blocking = [status.value for status in BLOCKING]
-    window: list[Any] = [*blocking, hi_db, lo_db]
+    window: list[Any] = [
+        busy_hi_db,
+        busy_lo_db,
+        ops.adapt_datetimefield_value(busy_lo - LONGEST_BLOCK),
+    ]
     if exclude_appointment is not None:  # its own time is free when moving it
         not_one = f" AND a.{ops.quote_name('id')} <> %s"
         window.append(
@@ -263,7 +281,7 @@ def availability(
         )
     appointment_params = [
         *(clinic_id, *staff_params, *window),
-        *(clinic_id, *room_params, *staff_params, *window),
+        *(*room_params, clinic_id, *staff_params, *window),
     ]
     lock: list[tuple[str, list[Any]]] = []
     if lock_staff:
@@ -279,7 +297,7 @@ def availability(
             ("hours", [clinic_id, *staff_params]),
             ("overrides", [clinic_id, *staff_params, first_db, last_db]),
             ("closures", [clinic_id, last_db, first_db]),
-            ("time_off", [clinic_id, *staff_params, hi_db, lo_db]),
+            ("time_off", [clinic_id, *staff_params, busy_hi_db, busy_lo_db]),
             ("rooms", room_params),
             ("appointments", appointment_params),
         ],

@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from bookwell.bookings.models import Source
+from bookwell.bookings.models import LONGEST_BLOCK, Source
 from bookwell.bookings.services import BookingRequest, SlotTaken, appointment_book
 from bookwell.core.context import clinic_context
 from bookwell.scheduling.models import (
+    MAX_BUFFER_MIN,
+    MAX_DURATION_MIN,
     ClinicClosure,
     DateOverride,
+    Service,
     StaffMember,
     TimeOff,
     WorkingHours,
@@ -388,3 +391,114 @@ def test_another_clinics_rows_never_count_and_its_context_is_refused(clinic_a, c
         assert starts(setup) == before
     with clinic_context(clinic_b), pytest.raises(NoActiveClinic):
         starts(setup)  # clinic A's availability asked inside clinic B's context
+
+
+def test_the_longest_booking_still_blocks_the_starts_it_overlaps(clinic_a, clock):
+    """Availability reads a window of bookings by their start (an index range): a booking of
+    the longest service allowed, started more than a day before, must still count."""
+    setup = schedule(
+        clinic_a, duration_min=30, buffer_after_min=0, slot_interval_min=30, min_notice_min=0
+    )
+    clock.move_to(NOW)
+    with clinic_context(clinic_a):
+        for weekday in range(7):
+            hours(setup, setup.staff, weekday=weekday, start="00:00", end="23:59")
+        longest = Service.objects.create(
+            clinic=clinic_a,
+            name="Retreat",
+            duration_min=MAX_DURATION_MIN,
+            buffer_before_min=MAX_BUFFER_MIN,
+            buffer_after_min=MAX_BUFFER_MIN,
+        )
+        longest.staff.set([setup.staff], through_defaults={"clinic": clinic_a})
+        # Monday 00:00 in Berlin: the block runs from Sunday 20:00 to Tuesday 04:00.
+        monday = dt.datetime(2031, 6, 1, 22, 0, tzinfo=dt.UTC)
+        booked = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(service=longest, staff=setup.staff, start=monday),
+        )
+        assert booked.block_end - booked.block_start == LONGEST_BLOCK
+        tuesday = MONDAY + dt.timedelta(days=1)
+        mine = [t for t, who in starts(setup, first=tuesday, last=tuesday) if setup.staff.pk in who]
+        assert mine[0] == "04:00"
+
+        def offered(at: dt.datetime) -> bool:  # the one-start read a booking makes
+            found = availability(
+                clinic=clinic_a,
+                service=setup.service,
+                first=MONDAY,
+                last=tuesday + dt.timedelta(days=1),
+                staff_ids=[setup.staff.pk],
+                now=NOW,
+                at=int(at.timestamp()),
+            )
+            return bool(found)
+
+        assert not offered(dt.datetime(2031, 6, 3, 1, 30, tzinfo=dt.UTC))
+        assert offered(dt.datetime(2031, 6, 3, 2, 0, tzinfo=dt.UTC))
+
+        def online(at: dt.datetime) -> object:
+            return appointment_book(
+                clinic=clinic_a,
+                request=BookingRequest(
+                    service=setup.service, staff=setup.staff, start=at, source=Source.ONLINE
+                ),
+            )
+
+        with pytest.raises(SlotTaken):  # Tuesday 03:30, the last half hour of the block
+            online(dt.datetime(2031, 6, 3, 1, 30, tzinfo=dt.UTC))
+        assert online(dt.datetime(2031, 6, 3, 2, 0, tzinfo=dt.UTC))  # Tuesday 04:00
+
+
+def test_the_database_refuses_a_service_longer_than_the_bound(clinic_a):
+    with clinic_context(clinic_a), pytest.raises(IntegrityError), transaction.atomic():
+        Service.objects.create(clinic=clinic_a, name="Too long", duration_min=MAX_DURATION_MIN + 1)
+    with clinic_context(clinic_a), pytest.raises(IntegrityError), transaction.atomic():
+        Service.objects.create(
+            clinic=clinic_a, name="Too padded", duration_min=60, buffer_after_min=MAX_BUFFER_MIN + 1
+        )
+
+
+def test_the_one_start_check_counts_the_buffers_either_side(clinic_a):
+    """A booking's own check reads only the bookings near its start: near enough must
+    include what its buffers reach, before and after."""
+    setup = schedule(
+        clinic_a,
+        duration_min=30,
+        buffer_before_min=30,
+        buffer_after_min=30,
+        slot_interval_min=15,
+        min_notice_min=0,
+    )
+    plain = schedule(clinic_a, duration_min=60, buffer_after_min=0)
+    with clinic_context(clinic_a):
+        plain.service.staff.set([setup.staff], through_defaults={"clinic": clinic_a})
+        hours(setup, setup.staff, start="08:00", end="18:00")
+        # Booked 09:00-10:00 and 12:00-13:00 Berlin (07:00 and 10:00 UTC), no buffers.
+        for hour in (7, 10):
+            appointment_book(
+                clinic=clinic_a,
+                request=BookingRequest(
+                    service=plain.service,
+                    staff=setup.staff,
+                    start=dt.datetime(2031, 6, 2, hour, 0, tzinfo=dt.UTC),
+                ),
+            )
+
+        def offered(hour: int, minute: int) -> bool:
+            return bool(
+                availability(
+                    clinic=clinic_a,
+                    service=setup.service,
+                    first=MONDAY,
+                    last=MONDAY,
+                    staff_ids=[setup.staff.pk],
+                    now=NOW,
+                    at=int(dt.datetime(2031, 6, 2, hour, minute, tzinfo=dt.UTC).timestamp()),
+                )
+            )
+
+        assert not offered(8, 15)  # 10:15: its buffer before reaches back into the 09:00 booking
+        assert offered(8, 30)  # 10:30: from 10:00
+        assert offered(9, 0)  # 11:00: until 12:00
+        assert not offered(9, 15)  # 11:15: its buffer after reaches into the 12:00 booking
