@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from bookwell.accounts.models import User
 from bookwell.bookings.models import BLOCKING, Appointment, OverrideReason, Source, Status
 from bookwell.clients.models import Client
+from bookwell.core.db.statements import insert_statement
 from bookwell.core.errors import Conflict, ServiceError
 from bookwell.integrations import webhooks
 from bookwell.integrations.models import WebhookEvent
@@ -35,7 +36,7 @@ from bookwell.telemetry.models import Feature
 from bookwell.telemetry.services import usage_count
 from bookwell.tenancy import keyring
 from bookwell.tenancy.models import Allowance, Clinic
-from bookwell.tenancy.plans import plan_use
+from bookwell.tenancy.plans import plan_use_with
 
 
 class SlotTaken(Conflict):
@@ -479,15 +480,24 @@ def appointment_book(
             )
             # No full_clean on this hot path: the objects are the validated ones above, and the
             # database checks the rest (order and block constraints, exclusion, idempotency).
-            appointment.save()
+            # One round trip: the row, the read of the clinic's webhook endpoints, then the
+            # plan's allowance (P9; refused past it, and the booking with it) and the usage
+            # count (P8), whose rows stay locked to the commit.
+            appointment.check_clinic_writable()
+            _used, (_inserted, endpoints) = plan_use_with(
+                clinic,
+                Allowance.BOOKINGS_PER_MONTH,
+                [insert_statement(appointment), webhooks.endpoints_statement(clinic.pk)],
+                feature=Feature.BOOKING_CREATED,
+            )
             if notify and appointment.start > timezone.now():
                 outbox_appointment(appointment=appointment, kind=Kind.CONFIRMATION)
-            webhooks.emit(
-                clinic, WebhookEvent.APPOINTMENT_CREATED, webhooks.appointment_data(appointment)
+            webhooks.emit_found(
+                clinic.pk,
+                WebhookEvent.APPOINTMENT_CREATED,
+                [webhooks.appointment_data(appointment)],
+                endpoints,
             )
-            # Last, as their rows stay locked to the commit: the plan's allowance (P9; refused
-            # past it, and the booking with it) and the usage count (P8).
-            plan_use(clinic, Allowance.BOOKINGS_PER_MONTH, feature=Feature.BOOKING_CREATED)
     except IntegrityError as exc:
         # The database refused: the exclusion constraint (an overlap that raced past the
         # check), or the idempotency key taken a moment ago by the same request.

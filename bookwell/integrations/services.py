@@ -17,7 +17,7 @@ from bookwell.accounts.models import User
 from bookwell.audit.models import Action, ActorKind, TargetKind
 from bookwell.audit.services import Actor, audit_record
 from bookwell.core.context import platform_scope
-from bookwell.core.db.statements import Shape
+from bookwell.core.db.statements import Shape, fetch_batch
 from bookwell.core.errors import ServiceError
 from bookwell.integrations.models import ApiToken
 from bookwell.integrations.scopes import Scope
@@ -146,11 +146,11 @@ def api_token_find(secret: str, refusal: Refusal | None = None) -> ApiToken | No
     alias = router.db_for_read(ApiToken)
     sql, token_shape, clinic_shape = _token_read(alias)
     with platform_scope("an API token is looked up before its clinic is known"):
-        with connections[alias].cursor() as cursor:
-            cursor.execute(sql, [prefix])
-            row = cursor.fetchone()
-        if row is None:
+        # Prepared on PostgreSQL: every API request asks it (bench/api_load.py).
+        (found,) = fetch_batch(alias, [(sql, [prefix])])
+        if not found:
             return None
+        row = found[0]
         token = token_shape.instance(row)
         if not hmac.compare_digest(token.digest, _digest(secret)):
             if refusal is not None:

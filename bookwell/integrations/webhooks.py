@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bookwell.core.context import clinic_context, platform_scope
-from bookwell.core.db.statements import Columns
+from bookwell.core.db.statements import Columns, fetch_batch
 from bookwell.integrations.models import (
     WebhookDelivery,
     WebhookEndpoint,
@@ -240,21 +240,34 @@ def _endpoints_read(alias: str) -> tuple[str, Columns]:
     return sql, columns
 
 
-def _active_endpoints(clinic_id: int) -> list[list[Any]]:
-    """(id, events) of the clinic's active endpoints: one plain statement, as every booking
-    and every client change asks (bench/api_load.py)."""
-    alias = router.db_for_read(WebhookEndpoint)
-    sql, columns = _endpoints_read(alias)
-    with connections[alias].cursor() as cursor:
-        cursor.execute(sql, [clinic_id, True])
-        return columns.rows(cursor.fetchall())
+def endpoints_statement(clinic_id: int) -> tuple[str, list[Any]]:
+    """The read of the clinic's active endpoints, for a caller that sends it with its own
+    statements (a booking's writes); its rows go to emit_found."""
+    sql, _columns = _endpoints_read(router.db_for_read(WebhookEndpoint))
+    return sql, [clinic_id, True]
+
+
+def _active_endpoints(clinic_id: int) -> list[tuple[Any, ...]]:
+    """(id, events) of the clinic's active endpoints: one prepared statement, as every
+    booking and every client change asks (bench/api_load.py)."""
+    (found,) = fetch_batch(router.db_for_read(WebhookEndpoint), [endpoints_statement(clinic_id)])
+    return found
 
 
 def emit_many(clinic: Clinic | int, event: str, items: list[dict[str, Any]]) -> int:
     """One event per item (e.g. every client of an import), with one look at the endpoints."""
     clinic_id = clinic if isinstance(clinic, int) else clinic.pk
     with clinic_context(clinic_id):
-        endpoints = [pk for pk, events in _active_endpoints(clinic_id) if event in events]
+        return emit_found(clinic_id, event, items, _active_endpoints(clinic_id))
+
+
+def emit_found(
+    clinic_id: int, event: str, items: list[dict[str, Any]], endpoint_rows: list[tuple[Any, ...]]
+) -> int:
+    """emit_many with the endpoints already read (endpoints_statement's rows)."""
+    _sql, columns = _endpoints_read(router.db_for_read(WebhookEndpoint))
+    with clinic_context(clinic_id):
+        endpoints = [pk for pk, events in columns.rows(endpoint_rows) if event in events]
         if not endpoints or not items:
             return 0
         now = timezone.now()

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from bookwell.core import crypto
 from bookwell.core.context import clinic_context, platform_scope
+from bookwell.core.db.statements import fetch_batch
 from bookwell.tenancy.models import ClinicKey
 
 
@@ -125,6 +126,12 @@ def live_keys(clinic_id: int) -> list[DataKey]:
     return [_key_from_row(r) for r in rows] or [active_key(clinic_id)]
 
 
+_ACTIVE_FOR_SHARE = (
+    f"SELECT uid, version, master_key_id, wrapped_key FROM {ClinicKey._meta.db_table} "  # noqa: S608
+    "WHERE clinic_id = %s AND retired_at IS NULL ORDER BY version DESC LIMIT 1 FOR SHARE"
+)
+
+
 def active_key(clinic_id: int) -> DataKey:
     pinned = _pinned.get()
     if pinned is not None and pinned.clinic_id == clinic_id:
@@ -134,14 +141,12 @@ def active_key(clinic_id: int) -> DataKey:
             # A writer holds the active key FOR SHARE until it commits: a rotation cannot
             # retire (UPDATE) it meanwhile, so nothing is sealed under a retired key that the
             # rotation's re-encryption could miss.
-            rows = list(
-                ClinicKey.objects.raw(
-                    f"SELECT * FROM {ClinicKey._meta.db_table} WHERE clinic_id = %s "  # noqa: S608
-                    "AND retired_at IS NULL ORDER BY version DESC LIMIT 1 FOR SHARE",
-                    [clinic_id],
-                )
-            )
-            row = rows[0] if rows else None
+            # Prepared (every booking and client write seals something).
+            (found,) = fetch_batch(connection.alias, [(_ACTIVE_FOR_SHARE, [clinic_id])])
+            if found:
+                uid, version, master_key_id, wrapped = found[0]
+                return _opened(clinic_id, uid, version, master_key_id, bytes(wrapped))
+            row = None
         else:
             row = ClinicKey.objects.filter(retired_at__isnull=True).order_by("-version").first()
     if row is None:

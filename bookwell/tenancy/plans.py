@@ -12,6 +12,7 @@ Periods are UTC months and days. Plans come from settings.PLANS; operators assig
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,9 +138,11 @@ def _count_in(
     n: int,
     now: dt.datetime | None,
     also: list[tuple[str, list[Any]]] | None = None,
-) -> int:
-    """Adds `n` to the period's counter and returns its total; `also` (statements of the
-    caller's, such as a usage count) go in the same round trip."""
+    before: Sequence[tuple[str, list[Any]]] = (),
+) -> tuple[int, list[list[tuple[Any, ...]]]]:
+    """Adds `n` to the period's counter and returns its total, and the rows of `before`;
+    `before` and `also` (statements of the caller's, such as its own write and a usage
+    count) go in the same round trip, before and after the counter."""
     connection = connections[router.db_for_write(PlanUsage)]
     if not connection.in_atomic_block:
         raise RuntimeError("an allowance is counted inside the action's own transaction")
@@ -149,8 +152,8 @@ def _count_in(
         [clinic.pk, allowance.value, connection.ops.adapt_datefield_value(period), n],
     )
     with clinic_context(clinic):
-        rows = fetch_batch(connection.alias, [statement, *(also or [])])
-    return int(rows[0][0][0])
+        rows = fetch_batch(connection.alias, [*before, statement, *(also or [])])
+    return int(rows[len(before)][0][0]), rows[: len(before)]
 
 
 def plan_use(
@@ -165,20 +168,37 @@ def plan_use(
     or raises PlanLimitReached (the caller's transaction then rolls back, count included).
     With `feature`, the usage count (P8) goes in the same round trip. Returns the new total;
     None (and no plan statement) when the plan sets no limit."""
+    used, _ = plan_use_with(clinic, allowance, (), n=n, now=now, feature=feature)
+    return used
+
+
+def plan_use_with(
+    clinic: Clinic,
+    allowance: Allowance,
+    statements: Sequence[tuple[str, list[Any]]],
+    *,
+    n: int = 1,
+    now: dt.datetime | None = None,
+    feature: Feature | None = None,
+) -> tuple[int | None, list[list[tuple[Any, ...]]]]:
+    """plan_use, with the caller's own statements first in the same round trip (a booking's
+    INSERT and the reads it needs next: one round trip for all of them). Returns the total
+    (None when the plan sets no limit) and the rows of those statements."""
     if allowance == Allowance.STAFF_SEATS:
         raise ValueError("staff seats are checked with plan_check_seats")
     limit = plan_of(clinic).limit(allowance)
     alias = router.db_for_write(PlanUsage)
     also = [usage_statement(alias, feature, clinic_id=clinic.pk, n=n, now=now)] if feature else []
     if limit is None:
-        if also:
+        if also or statements:
             with clinic_context(clinic):
-                fetch_batch(alias, also)
-        return None
-    used = _count_in(clinic, allowance, n, now, also)
+                rows = fetch_batch(alias, [*statements, *also])
+            return None, rows[: len(statements)]
+        return None, []
+    used, rows = _count_in(clinic, allowance, n, now, also, statements)
     if used > limit:
         raise PlanLimitReached(allowance, limit, period_of(allowance, now))
-    return used
+    return used, rows
 
 
 def plan_release(

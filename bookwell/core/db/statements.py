@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connections
+from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
@@ -110,8 +110,9 @@ def placeholders(count: int) -> str:
 def fetch_batch(
     alias: str, statements: Sequence[tuple[str, Sequence[Any]]]
 ) -> list[list[tuple[Any, ...]]]:
-    """Each read statement's rows: on PostgreSQL as prepared statements in one round trip
-    (core.db.postgresql's fetch_prepared), elsewhere one after another."""
+    """Each statement's rows (none for a write without RETURNING): on PostgreSQL as prepared
+    statements in one round trip (core.db.postgresql's fetch_prepared), elsewhere one after
+    another."""
     connection = connections[alias]
     fetch_prepared = getattr(connection, "fetch_prepared", None)
     if fetch_prepared is not None:
@@ -121,8 +122,40 @@ def fetch_batch(
     with connection.cursor() as cursor:
         for sql, params in statements:
             cursor.execute(sql, params)
-            out.append(cursor.fetchall())
+            out.append(cursor.fetchall() if cursor.description is not None else [])
     return out
+
+
+@functools.cache
+def _insert_sql(alias: str, model: type[Model]) -> tuple[str, tuple[Field[Any, Any], ...]]:
+    quote = connections[alias].ops.quote_name
+    fields = tuple(
+        f
+        for f in model._meta.concrete_fields
+        if not getattr(f, "generated", False) and not getattr(f, "db_returning", False)
+    )
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 (model's names)
+        f"VALUES ({placeholders(len(fields))})"
+    )
+    return sql, fields
+
+
+def insert_statement(obj: Model, alias: str | None = None) -> tuple[str, list[Any]]:
+    """The INSERT of a new instance as one statement, for a caller that sends it with others
+    in one round trip (fetch_batch): every concrete field but a database-generated key, the
+    values prepared as the ORM prepares them (pre_save: auto_now stamps, sealing). The
+    instance then counts as saved. No signals are sent; a model that needs them is saved with
+    save()."""
+    model = type(obj)
+    alias = alias or router.db_for_write(model)
+    sql, fields = _insert_sql(alias, model)
+    connection = connections[alias]
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    obj._state.adding = False
+    obj._state.db = alias
+    return sql, params
 
 
 @functools.cache

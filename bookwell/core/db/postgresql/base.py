@@ -68,10 +68,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def fetch_prepared(
         self, statements: Sequence[tuple[str, Sequence[Any]]]
     ) -> list[list[tuple[Any, ...]]]:
-        """Runs read statements as server-side prepared statements, all in one round trip
-        (pipeline mode), and returns each one's rows.
+        """Runs statements as server-side prepared statements, all in one round trip
+        (pipeline mode), and returns each one's rows (none for a write without RETURNING).
 
-        For the hottest reads (availability before every booking): PostgreSQL plans a
+        For the hottest paths (availability before every booking, the booking's own writes;
+        a failing statement raises, and the ones after it do not run): PostgreSQL plans a
         statement once per connection instead of at every request, which cost more than
         executing them (bench/api_load.py). The clinic settings go first in the same round
         trip when they must change. Values are bound server-side, so each statement is one
@@ -92,7 +93,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
                     cursor.execute(sql, params, prepare=True)
                     cursors.append(cursor)
             # Leaving the block sent the lot and collected every answer.
-            rows = [cursor.fetchall() for cursor in cursors]
+            rows = [c.fetchall() if c.description is not None else [] for c in cursors]
         if scope is not None:
             self._scope_in_effect = scope[1]
         if self.queries_logged:
