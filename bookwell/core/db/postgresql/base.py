@@ -43,6 +43,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._scope_in_effect: tuple[str, str] | None = None
+        # Savepoint statements not sent yet: (the savepoint a SAVEPOINT creates, or None for
+        # a RELEASE; the statement), in order.
+        self._unsent: list[tuple[str | None, str]] = []
+        self._sent: set[str] = set()  # savepoints created on the server, not yet released
         self.execute_wrappers.append(self._apply_clinic_scope)
 
     def _scope_params(self) -> tuple[tuple[str, bool, str, bool], tuple[str, str]] | None:
@@ -56,6 +60,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _apply_clinic_scope(
         self, execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]
     ) -> Any:
+        if self._unsent:
+            self._send_unsent()
         scope = None if _is_transaction_control(sql) else self._scope_params()
         if scope is not None:
             # A plain cursor of the raw connection: the query's own cursor may be a named
@@ -83,8 +89,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         began = time.monotonic()
         raw = self.connection
         scope = self._scope_params()
+        unsent = self._take_unsent()
         with self.wrap_database_errors:
             with raw.pipeline():
+                for sql in unsent:  # the savepoints waiting for a statement to go with
+                    psycopg.Cursor(raw).execute(sql)
                 if scope is not None:
                     psycopg.Cursor(raw).execute(SET_SCOPE_SQL, scope[0], prepare=True)
                 cursors = []
@@ -99,7 +108,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self.queries_logged:
             self.queries_log.append(
                 {
-                    "sql": ";\n".join(sql for sql, _ in statements),
+                    "sql": ";\n".join([*unsent, *(sql for sql, _ in statements)]),
                     "time": f"{time.monotonic() - began:.3f}",
                 }
             )
@@ -142,36 +151,89 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _forget_scope(self) -> None:
         self._scope_in_effect = None
 
-    def connect(self) -> None:
+    def _end_transaction_state(self) -> None:
+        self._unsent.clear()  # COMMIT and ROLLBACK end every savepoint
+        self._sent.clear()
         self._forget_scope()
+
+    def connect(self) -> None:
+        self._end_transaction_state()
         super().connect()
 
     def _commit(self) -> None:
         try:
             super()._commit()  # type: ignore[misc]
         finally:
-            self._forget_scope()
+            self._end_transaction_state()
 
     def _rollback(self) -> None:
         try:
             super()._rollback()  # type: ignore[misc]
         finally:
-            self._forget_scope()
+            self._end_transaction_state()
+
+    # --- Savepoints without round trips of their own -------------------------------------
+    # Django sends SAVEPOINT when an inner atomic block opens and RELEASE SAVEPOINT when it
+    # closes, each in a round trip of its own: two of a booking's ten, made inside the
+    # request's transaction (bench/api_load.py). Here they wait and go with the next
+    # statement; a savepoint nothing ran under is never sent, and COMMIT or ROLLBACK ends
+    # whatever is still waiting. Only rolling back to a savepoint that was sent needs the
+    # server at once.
+
+    def _savepoint(self, sid: str) -> None:
+        self._unsent.append((sid, self.ops.savepoint_create_sql(sid)))
+
+    def _savepoint_commit(self, sid: str) -> None:
+        if self._forget_unsent_from(sid):
+            return  # never sent: nothing to release
+        if sid in self._sent:
+            self._sent.discard(sid)
+            self._unsent.append((None, self.ops.savepoint_commit_sql(sid)))
+        # Otherwise it was rolled back before it was ever sent (Django releases after a
+        # rollback): it does not exist on the server.
 
     def _savepoint_rollback(self, sid: str) -> None:
         try:
-            super()._savepoint_rollback(sid)  # type: ignore[misc]
+            if self._forget_unsent_from(sid) or sid not in self._sent:
+                return  # never sent: nothing ran under it
+            # Whatever still waits came after it (inner savepoints), and the rollback ends it.
+            self._unsent.clear()
+            with self.wrap_database_errors:
+                self.connection.execute(self.ops.savepoint_rollback_sql(sid))
         finally:
             self._forget_scope()
+
+    def _forget_unsent_from(self, sid: str) -> bool:
+        """Drops an unsent savepoint and what waits after it; False if it is not waiting."""
+        for i, (created, _sql) in enumerate(self._unsent):
+            if created == sid:
+                del self._unsent[i:]
+                return True
+        return False
+
+    def _take_unsent(self) -> list[str]:
+        # Taken before sending: once on their way they count as sent, even when a later
+        # statement of the same round trip fails.
+        self._sent.update(sid for sid, _sql in self._unsent if sid is not None)
+        unsent = [sql for _sid, sql in self._unsent]
+        self._unsent.clear()
+        return unsent
+
+    def _send_unsent(self) -> None:
+        unsent = self._take_unsent()
+        with self.wrap_database_errors:
+            # No parameters: one simple query. Not logged as queries of their own: they ride
+            # along with the statement that follows.
+            self.connection.execute("; ".join(unsent))
 
     def _set_autocommit(self, autocommit: bool) -> None:
         try:
             super()._set_autocommit(autocommit)  # type: ignore[misc]
         finally:
-            self._forget_scope()
+            self._end_transaction_state()
 
     def _close(self) -> None:
         try:
             super()._close()  # type: ignore[misc]
         finally:
-            self._forget_scope()
+            self._end_transaction_state()
