@@ -154,6 +154,8 @@ class Appointment(TenantModel):
         indexes = [
             models.Index(fields=["clinic", "staff", "block_start"], name="appointment_staff_time"),
             models.Index(fields=["clinic", "start"], name="appointment_time"),
+            # The API's pages and incremental sync (updated_since): by change, then id.
+            models.Index(fields=["clinic", "updated_at", "id"], name="appointment_by_change"),
             # The bookings in a room during a window (availability of services with rooms).
             models.Index(
                 fields=["clinic", "room", "block_start"],

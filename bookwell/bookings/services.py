@@ -14,6 +14,8 @@ import functools
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -25,7 +27,7 @@ from django.utils.translation import gettext as _
 from bookwell.accounts.models import User
 from bookwell.bookings.models import BLOCKING, Appointment, OverrideReason, Source, Status
 from bookwell.clients.models import Client
-from bookwell.core.db.statements import insert_statement
+from bookwell.core.db.statements import Rider, insert_statement
 from bookwell.core.errors import Conflict, ServiceError
 from bookwell.integrations import webhooks
 from bookwell.integrations.models import WebhookEvent
@@ -224,9 +226,11 @@ def _offered_rooms(
     exclude: Appointment | None = None,
     *,
     lock_staff: bool = False,
+    riders: Sequence[Rider] = (),
 ) -> set[int] | None:
     """The free rooms (at the right location) if availability offers this time; None if not.
-    With `lock_staff`, the staff member's row is locked first, in the same round trip."""
+    With `lock_staff`, the staff member's row is locked first, in the same round trip (and
+    `riders`, reads of the caller's, go in it too)."""
     from bookwell.scheduling.selectors import availability
 
     start = request.start.astimezone(dt.UTC)
@@ -239,6 +243,7 @@ def _offered_rooms(
         exclude_appointment=exclude,
         at=int(start.timestamp()),
         lock_staff=lock_staff,
+        riders=riders,
     )
     stamp = int(start.timestamp())
     for s in slots:
@@ -392,17 +397,21 @@ def appointment_book(
     rooms = _validate(clinic, request)
     end, lo, hi = _block(request.service, request.start)
     try:
-        with transaction.atomic(), keyring.pinned_active_key(clinic.pk):
+        with transaction.atomic(), ExitStack() as pinned:
             # Lock the staff row: concurrent bookings for one person queue here on PostgreSQL,
             # and the checks below see every committed booking (SQLite holds the write lock).
             # Online and API bookings of one-to-one services take the lock in availability's
-            # round trip, right before its reads; everything else takes it here (a key is
-            # looked up again once the lock is held).
+            # round trip, right before its reads, with the clinic's data key read (and held
+            # against rotation) in that round trip too; everything else takes both here (a
+            # key is looked up again once the lock is held).
             lock_in_reads = (
                 request.source != Source.STAFF
                 and request.service.capacity == 1
                 and not idempotency_key
             )
+            key_read = keyring.active_key_rider(clinic.pk) if lock_in_reads else None
+            if key_read is None:
+                pinned.enter_context(keyring.pinned_active_key(clinic.pk))
             if not lock_in_reads:
                 _lock_staff(clinic, request.staff)
             if idempotency_key:
@@ -433,7 +442,12 @@ def appointment_book(
                 # Clients and integrations book only what availability offers (working hours,
                 # notice, advance window), in a room at that location; staff may book outside
                 # hours, in any room the service accepts.
-                offered = _offered_rooms(clinic, request, lock_staff=lock_in_reads)
+                offered = _offered_rooms(
+                    clinic,
+                    request,
+                    lock_staff=lock_in_reads,
+                    riders=[key_read] if key_read is not None else [],
+                )
                 if offered is None:
                     # Availability has weighed the staff member, the other bookings, time off
                     # and closures already; the explicit checks only say which it was.
@@ -453,6 +467,8 @@ def appointment_book(
             assert rooms is not None
             if request.room is not None and rooms and request.room not in rooms:
                 raise SlotTaken()  # the room asked for is not free or not offered here
+            if key_read is not None:
+                pinned.enter_context(keyring.pinned_key_read(clinic.pk, key_read))
             new_id = uuid.uuid4()
             share_key = _overlap_key(request.service, new_id, request.start, request.staff.pk)
             room = _choose_room(request, rooms, lo, hi, share_key)

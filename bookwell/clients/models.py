@@ -52,6 +52,8 @@ class Client(TenantModel):
         indexes = [
             models.Index(fields=["clinic", "created_at"], name="client_by_created"),
             models.Index(fields=["clinic", "key_version"], name="client_by_key_version"),
+            # The API's pages and incremental sync (updated_since): by change, then id.
+            models.Index(fields=["clinic", "updated_at", "id"], name="client_by_change"),
         ]
 
     def __str__(self) -> str:

@@ -42,7 +42,11 @@ def page[M: Model](
             key: list[Any] = signing.loads(cursor, salt=SALT)
             if by_time:
                 at, last = dt.datetime.fromisoformat(key[0]), key[1]
-                qs = qs.filter(Q(updated_at__gt=at) | Q(updated_at=at, pk__gt=last))
+                # The first condition is implied by the second; it lets an index on
+                # (clinic, updated_at, id) start the page where the last one ended.
+                qs = qs.filter(updated_at__gte=at).filter(
+                    Q(updated_at__gt=at) | Q(updated_at=at, pk__gt=last)
+                )
             else:
                 qs = qs.filter(pk__gt=key[0])
         except (signing.BadSignature, ValueError, TypeError, IndexError, KeyError) as exc:

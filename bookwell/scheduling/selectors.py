@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from bookwell.bookings.models import BLOCKING, LONGEST_BLOCK, Appointment
 from bookwell.core.context import NoActiveClinic, active_clinic_id, in_platform_scope
-from bookwell.core.db.statements import Columns, fetch_batch, placeholders
+from bookwell.core.db.statements import Columns, Rider, fetch_batch, placeholders
 from bookwell.scheduling.availability import ServiceRules, Slot, StaffSchedule, available_slots
 from bookwell.scheduling.models import (
     ClinicClosure,
@@ -209,13 +209,22 @@ def _scoped_clinic_id(clinic: Clinic) -> int:
 
 
 def _fetch_all(
-    alias: str, batch: list[tuple[str, list[Any]]], **parts: str
+    alias: str,
+    batch: list[tuple[str, list[Any]]],
+    riders: Sequence[Rider] = (),
+    **parts: str,
 ) -> dict[str, list[list[Any]]]:
-    """Runs the named reads (with their parameters): on PostgreSQL as prepared statements in
-    one round trip, one after another elsewhere."""
+    """Runs the named reads (with their parameters), after the riders: on PostgreSQL as
+    prepared statements in one round trip, one after another elsewhere."""
     reads = _reads(alias)
     statements = [(name, reads[name].sql.format(**parts), params) for name, params in batch]
-    found = fetch_batch(alias, [(sql, params) for _, sql, params in statements])
+    found = fetch_batch(
+        alias,
+        [*((r.sql, r.params) for r in riders), *((sql, params) for _, sql, params in statements)],
+    )
+    for rider, rows in zip(riders, found, strict=False):
+        rider.rows, rider.done = rows, True
+    found = found[len(riders) :]
     out: dict[str, list[list[Any]]] = {}
     for (name, _, _), rows in zip(statements, found, strict=True):
         out[name] = reads[name].columns.rows(rows)
@@ -233,6 +242,7 @@ def availability(
     exclude_appointment: Appointment | None = None,
     at: int | None = None,
     lock_staff: bool = False,
+    riders: Sequence[Rider] = (),
 ) -> list[Slot]:
     """Bookable starts of a service from `first` to `last` (local dates, inclusive); with
     `at` (a UNIX time), only whether that start is bookable (and with whom, in which rooms).
@@ -241,6 +251,7 @@ def availability(
     closures, time off, rooms, appointments), in one round trip on PostgreSQL. With
     `lock_staff` (and `staff_ids`), the staff rows are locked first, in that round trip
     (inside a transaction; SQLite's write transaction excludes other writers already).
+    `riders` (reads of the caller's) go first in the same round trip.
     """
     now = now or timezone.now()
     alias = router.db_for_read(Appointment)
@@ -301,6 +312,7 @@ def availability(
             ("rooms", room_params),
             ("appointments", appointment_params),
         ],
+        riders,
         only=only,
         not_one=not_one,
     )

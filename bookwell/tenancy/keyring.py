@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from bookwell.core import crypto
 from bookwell.core.context import clinic_context, platform_scope
-from bookwell.core.db.statements import fetch_batch
+from bookwell.core.db.statements import Rider, fetch_batch
 from bookwell.tenancy.models import ClinicKey
 
 
@@ -98,6 +98,38 @@ def pinned_active_key(clinic_id: int) -> Iterator[DataKey]:
         _pinned.reset(token)
 
 
+_ACTIVE_FOR_SHARE = (
+    f"SELECT uid, version, master_key_id, wrapped_key FROM {ClinicKey._meta.db_table} "  # noqa: S608
+    "WHERE clinic_id = %s AND retired_at IS NULL ORDER BY version DESC LIMIT 1 FOR SHARE"
+)
+
+
+def active_key_rider(clinic_id: int) -> Rider | None:
+    """The read of the active key (FOR SHARE) for a writer to send with reads it makes
+    anyway (a booking's availability check), then pin with pinned_key_read; None where
+    active_key reads it on its own (SQLite, outside a transaction, a key pinned already)."""
+    pinned = _pinned.get()
+    if pinned is not None or connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return None
+    return Rider(_ACTIVE_FOR_SHARE, [clinic_id])
+
+
+@contextmanager
+def pinned_key_read(clinic_id: int, rider: Rider | None) -> Iterator[DataKey]:
+    """pinned_active_key with the key `rider` read; reads it now if the rider never went
+    (or found no key: the clinic's first one is made)."""
+    if rider is None or not rider.done or not rider.rows:
+        with pinned_active_key(clinic_id) as key:
+            yield key
+        return
+    uid, version, master_key_id, wrapped = rider.rows[0]
+    token = _pinned.set(_opened(clinic_id, uid, version, master_key_id, bytes(wrapped)))
+    try:
+        yield _pinned.get()  # type: ignore[misc]
+    finally:
+        _pinned.reset(token)
+
+
 # Keys by uid, for opening. Safe to keep: a uid is never reused, and sealing always asks the
 # database for the active key, so a key whose row rolled back or was destroyed is never used
 # to seal again. Destruction clears this cache (other processes on restart).
@@ -124,12 +156,6 @@ def live_keys(clinic_id: int) -> list[DataKey]:
     with clinic_context(clinic_id):
         rows = list(ClinicKey.objects.order_by("-version"))
     return [_key_from_row(r) for r in rows] or [active_key(clinic_id)]
-
-
-_ACTIVE_FOR_SHARE = (
-    f"SELECT uid, version, master_key_id, wrapped_key FROM {ClinicKey._meta.db_table} "  # noqa: S608
-    "WHERE clinic_id = %s AND retired_at IS NULL ORDER BY version DESC LIMIT 1 FOR SHARE"
-)
 
 
 def active_key(clinic_id: int) -> DataKey:

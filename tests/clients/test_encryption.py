@@ -309,3 +309,72 @@ def test_a_rotation_during_an_unfinished_write_loses_nothing(clinic_a):
         versions = list(ClinicKey.objects.values_list("version", flat=True))
     assert emails == ["before@example.test", "slow@example.test"]
     assert len(versions) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rotation_during_an_unfinished_online_booking_loses_nothing(clinic_a):
+    """An online booking reads the clinic's key in its availability round trip (and holds it
+    there): a rotation that starts before it commits waits, then re-seals its note too."""
+    import datetime as dt
+    import threading
+
+    from django.db import connections, transaction
+
+    from bookwell.bookings.models import Appointment, Source
+    from bookwell.bookings.services import BookingRequest, appointment_book
+    from bookwell.scheduling.models import WorkingHours
+    from tests.bookings.factories import schedule
+
+    setup = schedule(clinic_a, min_notice_min=0)
+    with clinic_context(clinic_a):
+        for weekday in range(7):
+            WorkingHours.objects.create(
+                clinic=clinic_a,
+                staff=setup.staff,
+                location=setup.location,
+                weekday=weekday,
+                start_min=0,
+                end_min=1440,
+            )
+        _make(clinic_a, email="before@example.test")  # the clinic's first key exists
+    start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    sealed = threading.Event()
+    release = threading.Event()
+    errors: list[BaseException] = []
+
+    def slow_booking() -> None:
+        try:
+            with clinic_context(clinic_a), transaction.atomic():
+                appointment_book(
+                    clinic=clinic_a,
+                    request=BookingRequest(
+                        service=setup.service,
+                        staff=setup.staff,
+                        start=start,
+                        source=Source.API,
+                        note="Sealed before the rotation",
+                    ),
+                )
+                sealed.set()
+                release.wait(timeout=5)  # still uncommitted when the rotation starts
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    booking = threading.Thread(target=slow_booking)
+    booking.start()
+    assert sealed.wait(timeout=10)
+    threading.Timer(1.0, release.set).start()
+    rotate_clinic_key(clinic=clinic_a, batch_size=1)
+    booking.join(timeout=20)
+
+    assert errors == []
+    keyring.forget_cached_keys()
+    with clinic_context(clinic_a):
+        notes = [str(a.note) for a in Appointment.objects.all()]
+        versions = list(ClinicKey.objects.values_list("version", flat=True))
+    assert notes == ["Sealed before the rotation"]
+    assert len(versions) == 1

@@ -10,8 +10,10 @@ times as text).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, router
@@ -100,6 +102,17 @@ class Columns:
                 values[i] = value
             out.append(values)
         return out
+
+
+@dataclass
+class Rider:
+    """A read of the caller's that goes in another read's round trip (the availability reads
+    a booking makes anyway); its rows are in `rows` once that round trip is done."""
+
+    sql: str
+    params: list[Any]
+    rows: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
+    done: bool = False
 
 
 def placeholders(count: int) -> str:
