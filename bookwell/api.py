@@ -50,12 +50,14 @@ problems.install(api)
 def _routers() -> None:
     from bookwell.bookings.api import router as bookings
     from bookwell.clients.api import router as clients
+    from bookwell.privacy.api import router as privacy
     from bookwell.scheduling.api import router as scheduling
     from bookwell.tenancy.api import router as tenancy
 
     api.add_router("", tenancy)
     api.add_router("", scheduling)
     api.add_router("", clients)
+    api.add_router("", privacy)
     api.add_router("", bookings)
 
 

@@ -149,6 +149,7 @@ INSTALLED_APPS = [
     "bookwell.integrations",
     "bookwell.audit",
     "bookwell.telemetry",
+    "bookwell.privacy",
     "ninja",  # the API's documentation page and its assets, served from the package
     "django_tasks_db",
 ]
@@ -270,6 +271,13 @@ CALENDAR_CACHE_SECONDS = env_int("BOOKWELL_CALENDAR_CACHE_SECONDS", 300)
 AUDIT_IP_KEY_DAYS = env_int("BOOKWELL_AUDIT_IP_KEY_DAYS", 7)
 # Full addresses of sign-ins are kept this long, for security only, then purged daily (P6).
 AUDIT_RAW_IP_DAYS = env_int("BOOKWELL_AUDIT_RAW_IP_DAYS", 7)
+
+# --- Retention (P20) ----------------------------------------------------------------------------
+# How long each kind of record is kept once it is finished; a daily job deletes what is older
+# (privacy.retention). Full addresses and audit events: AUDIT_RAW_IP_DAYS above, and the plan.
+RETENTION_DELIVERY_DAYS = env_int("BOOKWELL_RETENTION_DELIVERY_DAYS", 365)  # messages, webhooks
+RETENTION_OFFER_DAYS = env_int("BOOKWELL_RETENTION_OFFER_DAYS", 30)  # expired waitlist offers
+RETENTION_REQUEST_DAYS = env_int("BOOKWELL_RETENTION_REQUEST_DAYS", 3 * 365)  # answered P17
 
 # --- Usage telemetry (P8) -----------------------------------------------------------------------
 # Feature counts are kept per day this long, then summed into months (whole months at a time).

@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("bookwell.accounts.urls")),
     path("", include("bookwell.tenancy.urls")),
     path("", include("bookwell.clients.urls")),
+    path("", include("bookwell.privacy.urls")),
     path("", include("bookwell.scheduling.urls")),
     path("", include("bookwell.bookings.urls")),
     path("", include("bookwell.bookings.public_urls")),

@@ -34,6 +34,11 @@ urlpatterns = [
         name="manage-reschedule",
     ),
     path(
+        "book/<slug:clinic_slug>/manage/<str:token>/privacy/",
+        views.manage_privacy,
+        name="manage-privacy",
+    ),
+    path(
         "book/<slug:clinic_slug>/manage/<str:token>/appointment.ics",
         views.manage_ics,
         name="ics",

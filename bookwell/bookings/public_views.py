@@ -549,6 +549,25 @@ def manage_cancel(request: HttpRequest, clinic: Clinic, token: str) -> HttpRespo
     return redirect(_manage_url(clinic, token, cancelled="1", lang=request.book_language))  # type: ignore[attr-defined]
 
 
+@require_POST
+@public_page
+def manage_privacy(request: HttpRequest, clinic: Clinic, token: str) -> HttpResponse:
+    """The client asks for a copy of their data, or its erasure (P17): a request the clinic
+    answers within a month. The link is the proof of who asks."""
+    from bookwell.privacy.services import subject_request_from_link
+
+    appointment = manage_links.appointment_by_token(token)
+    if appointment is None:
+        return _link_gone(request, clinic)
+    kind = request.POST.get("kind", "")
+    if appointment.client is None or kind not in ("access", "erasure"):
+        ctx = _manage_context(request, clinic, appointment, token)
+        ctx["error"] = _("This request cannot be sent from here. Please contact the clinic.")
+        return render(request, "book/manage.html", ctx, status=400)
+    subject_request_from_link(clinic=clinic, client=appointment.client, kind=kind)
+    return redirect(_manage_url(clinic, token, asked=kind, lang=request.book_language))  # type: ignore[attr-defined]
+
+
 @require_http_methods(["GET", "POST"])
 @public_page
 def manage_reschedule(request: HttpRequest, clinic: Clinic, token: str) -> HttpResponse:

@@ -43,6 +43,7 @@ class Perm(StrEnum):
     CLIENTS_EDIT = "clients.edit"  # create and edit client records
     CLIENTS_IMPORT = "clients.import"  # bulk import from CSV
     CLIENTS_EXPORT = "clients.export"  # download every client as CSV
+    CLIENTS_PRIVACY = "clients.privacy"  # carry out clients' rights: copy, erase, restrict
     CALENDAR_VIEW = "calendar.view"  # the calendar, appointments and the overview charts
     APPOINTMENTS_MANAGE = "appointments.manage"  # book, move, change status, cancel, waitlist
     SCHEDULES_MANAGE = "schedules.manage"  # working hours, date overrides, time off, closures
@@ -63,6 +64,7 @@ _MANAGERS = _FRONT_LINE | {
     Perm.TEAM_MANAGE,
     Perm.CLIENTS_IMPORT,
     Perm.CLIENTS_EXPORT,
+    Perm.CLIENTS_PRIVACY,
     Perm.NOTIFICATIONS_VIEW,
     Perm.NOTIFICATIONS_MANAGE,
     Perm.API_MANAGE,

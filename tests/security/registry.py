@@ -199,6 +199,9 @@ PUBLIC_CLINIC_ROUTES: dict[str, PublicRoute] = {
     "book:manage-cancel": PublicRoute(objects=_manage_kwargs, get=False, post=lambda c, k: {}),
     "book:manage-reschedule": PublicRoute(objects=_manage_kwargs, post=_reschedule_post),
     "book:ics": PublicRoute(objects=_manage_kwargs),
+    "book:manage-privacy": PublicRoute(
+        objects=_manage_kwargs, get=False, post=lambda c, k: {"kind": "access"}
+    ),
     "book:waitlist-manage": PublicRoute(
         objects=_waitlist_kwargs, post=lambda c, k: {"action": "leave"}
     ),
@@ -365,6 +368,27 @@ def _client(clinic: Clinic) -> dict[str, Any]:
     return {"client_id": client.pk}
 
 
+def _restricted_client(clinic: Clinic) -> dict[str, Any]:
+    from bookwell.clients.models import Client
+
+    made = _client(clinic)
+    with clinic_context(clinic):
+        Client.objects.filter(pk=made["client_id"]).update(restricted=True)
+    return made
+
+
+def _subject_request(clinic: Clinic) -> dict[str, Any]:
+    from bookwell.clients.models import Client
+    from bookwell.privacy.services import subject_request_record
+
+    made = _client(clinic)
+    with clinic_context(clinic):
+        request = subject_request_record(
+            clinic=clinic, client=Client.objects.get(pk=made["client_id"]), kind="access"
+        )
+    return {"request_id": request.pk}
+
+
 def _consent(clinic: Clinic) -> dict[str, Any]:
     with clinic_context(clinic):
         notice = privacy_notice_publish(clinic=clinic, body="We keep your data safe.")
@@ -463,6 +487,7 @@ TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
     "clients.ClientIndex": _client,
     "clients.PrivacyNotice": _consent,
     "clients.ConsentRecord": _consent,
+    "privacy.SubjectRequest": _subject_request,
     **{
         f"scheduling.{m}": _schedule
         for m in [
@@ -812,6 +837,21 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     "clients:export": ClinicRoute(),
     "clients:consent": ClinicRoute(objects=_client_with_notice, get=False, post=_current_notice),
     "clients:privacy-notices": ClinicRoute(post=lambda c: {"body": "Our new privacy notice."}),
+    "privacy:client": ClinicRoute(
+        objects=_client,
+        post=lambda c: {"kind": "access", "received_on": timezone.localdate().isoformat()},
+    ),
+    "privacy:copy-json": ClinicRoute(objects=_client),
+    "privacy:copy-zip": ClinicRoute(objects=_client),
+    "privacy:restrict": ClinicRoute(objects=_client, get=False, post=lambda c: {}),
+    "privacy:lift": ClinicRoute(
+        objects=_restricted_client, get=False, post=lambda c: {"client_told": "on"}
+    ),
+    "privacy:erase": ClinicRoute(objects=_client, get=False, post=lambda c: {"understood": "on"}),
+    "privacy:close": ClinicRoute(
+        objects=_subject_request, get=False, post=lambda c: {"status": "done"}
+    ),
+    "privacy:requests": ClinicRoute(),
     # --- Catalogue and schedules (scheduling:) ---
     **_catalog_routes(),
     "scheduling:schedule": ClinicRoute(objects=_staff_with_place, post=_hours_post),

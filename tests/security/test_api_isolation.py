@@ -27,6 +27,8 @@ from bookwell.clients.services import (
 )
 from bookwell.core.context import clinic_context, platform_scope
 from bookwell.integrations.scopes import IMPLIED, Scope
+from bookwell.privacy.models import SubjectRequest
+from bookwell.privacy.services import subject_request_record
 from bookwell.scheduling.models import (
     ClinicClosure,
     DateOverride,
@@ -92,6 +94,11 @@ BODIES: dict[str, Any] = {
     "staff_archive": lambda ids: {"archived": True},
     "service_archive": lambda ids: {"archived": True},
     "closure_create": lambda ids: {"first_day": "2031-12-24", "last_day": "2031-12-26"},
+    "request_add": lambda ids: {"kind": "access"},
+    "request_close": lambda ids: {"status": "done"},
+    "client_restrict": lambda ids: {},
+    "client_lift": lambda ids: {"client_told": True},
+    "client_erase": lambda ids: {"confirm": True},
 }  # fmt: skip
 
 
@@ -128,12 +135,13 @@ def _objects(clinic: Clinic) -> dict[str, Any]:
         appointment = appointment_book(
             clinic=clinic, request=BookingRequest(service=s.service, staff=s.staff, start=AT)
         )
+        request = subject_request_record(clinic=clinic, client=client, kind="access")
     return {
         "service": s.service.pk, "staff": s.staff.pk, "room": s.room.pk,
         "client": str(client.pk), "appointment": str(appointment.pk),
         "location": s.location.pk, "override": override.pk, "time_off": time_off.pk,
         "closure": closure.pk, "date": "2031-03-10", "entry": entry.pk, "notice": notice.pk,
-        "series": series.pk,
+        "series": series.pk, "request": str(request.pk),
     }  # fmt: skip
 
 
@@ -219,6 +227,7 @@ LISTED = {
     "/api/v1/waitlist": WaitlistEntry,
     "/api/v1/privacy-notices": PrivacyNotice,
     "/api/v1/consents": ConsentRecord,
+    "/api/v1/privacy-requests": SubjectRequest,
 }
 
 

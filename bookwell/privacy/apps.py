@@ -1,0 +1,20 @@
+import datetime as dt
+
+from django.apps import AppConfig
+
+
+class PrivacyConfig(AppConfig):
+    name = "bookwell.privacy"
+    label = "privacy"
+
+    def ready(self) -> None:
+        from bookwell.core import periodic
+        from bookwell.privacy.retention import retention_run
+
+        periodic.register(
+            periodic.Job(
+                name="privacy.retention",
+                every=dt.timedelta(days=1),
+                run=lambda now: retention_run(now=now),
+            )
+        )

@@ -1,0 +1,173 @@
+"""Where a client's data lives, and what the client's copy and an erasure do with each place
+(P17).
+
+Every model that refers to a client, holds a sealed field, or hangs off a booking or a place on
+the waitlist is listed in HOLDERS or, with the reason, in NOT_ABOUT_CLIENTS;
+tests/privacy/test_holders.py fails on a model that is in neither. The order of HOLDERS is the
+order of an erasure: what depends on a row goes before it, the client record last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from django.db.models import Model, Q, QuerySet
+
+from bookwell.bookings.models import Appointment, RecurringSeries, WaitlistEntry, WaitlistOffer
+from bookwell.clients.models import Client, ClientIndex, ConsentRecord
+from bookwell.integrations.models import WebhookDelivery, WebhookEndpoint
+from bookwell.notifications.models import Delivery
+from bookwell.privacy.models import SubjectRequest
+
+
+class Erase(StrEnum):
+    DELETE = "delete"  # the rows go
+    ANONYMISE = "anonymise"  # the rows stay (the clinic's statistics), without the client
+
+
+@dataclass(frozen=True)
+class Holder:
+    model: type[Model]
+    name: str  # the entity's name in the client's copy
+    paths: tuple[str, ...]  # lookups from a row to the client's id
+    export: tuple[str, ...]  # what the copy holds of each row ("a__b" follows a relation)
+    erase: Erase
+    clear: tuple[str, ...] = ()  # Erase.ANONYMISE: what is emptied, the client link with it
+    derived: str = ""  # why the copy leaves the rows out (export is empty)
+
+    def rows(self, client_id: uuid.UUID) -> QuerySet[Any]:
+        where = Q()
+        for path in self.paths:
+            where |= Q(**{path: client_id})
+        return self.model._default_manager.filter(where).order_by("pk")
+
+    def row(self, obj: Model) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.export:
+            value: Any = obj
+            for part in name.split("__"):
+                value = None if value is None else getattr(value, part)
+            out[name] = _plain(value)
+        return out
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON holds it."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bool | int | str | float) or value is None:
+        return value
+    if isinstance(value, list | dict):
+        return value
+    return str(value)
+
+
+HOLDERS: list[Holder] = [
+    Holder(
+        Delivery,
+        "messages",
+        ("appointment__client", "waitlist_offer__entry__client"),
+        ("kind", "channel", "status", "due_at", "sent_at", "skip_reason"),
+        Erase.DELETE,
+    ),
+    Holder(
+        WaitlistOffer,
+        "waitlist_offers",
+        ("entry__client",),
+        ("entry_id", "start", "expires_at", "status"),
+        Erase.DELETE,
+    ),
+    Holder(
+        WaitlistEntry,
+        "waitlist",
+        ("client",),
+        ("id", "service__name", "staff__display_name", "first_day", "last_day", "status"),
+        Erase.DELETE,
+    ),
+    Holder(
+        ClientIndex,
+        "search_index",
+        ("client",),
+        (),
+        Erase.DELETE,
+        derived="keyed hashes of the name, email and phone the copy holds in the clear",
+    ),
+    Holder(
+        ConsentRecord,
+        "consents",
+        ("client",),
+        ("notice__version", "given_at", "method"),
+        Erase.ANONYMISE,
+        clear=("client",),
+    ),
+    Holder(
+        RecurringSeries,
+        "series",
+        ("client",),
+        ("first_start", "time_zone", "every_weeks", "count", "until"),
+        Erase.ANONYMISE,
+        clear=("client",),
+    ),
+    Holder(
+        Appointment,
+        "appointments",
+        ("client",),
+        (
+            "id",
+            "service__name",
+            "staff__display_name",
+            "start",
+            "end",
+            "status",
+            "source",
+            "note",
+            "created_at",
+        ),
+        Erase.ANONYMISE,
+        # Kept for the clinic's statistics: the service, staff member, times and status.
+        clear=("client", "note", "manage_salt", "manage_token_hash", "request_fingerprint"),
+    ),
+    Holder(
+        SubjectRequest,
+        "privacy_requests",
+        ("client",),
+        ("kind", "status", "source", "received_on", "due_on", "completed_at"),
+        Erase.ANONYMISE,
+        clear=("client",),
+    ),
+    Holder(
+        Client,
+        "client",
+        ("pk",),
+        (
+            "id",
+            "full_name",
+            "name_kind",
+            "email",
+            "phone",
+            "date_of_birth",
+            "preferred_language",
+            "note",
+            "marketing_consent",
+            "sms_opt_out",
+            "restricted",
+            "created_at",
+            "updated_at",
+        ),
+        Erase.DELETE,
+    ),
+]
+
+# Models the test would otherwise ask about, and why they hold nothing of a client's.
+NOT_ABOUT_CLIENTS: dict[type[Model], str] = {
+    WebhookEndpoint: "its sealed field is the clinic's signing secret",
+    WebhookDelivery: (
+        "ids, times and statuses only; contact details are read at sending time, never stored"
+    ),
+}

@@ -1,0 +1,189 @@
+"""Clients' rights on the staff side (P17): a client's requests and what answers them, and the
+clinic's list of requests by due date."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from bookwell.accounts.models import User
+from bookwell.clients.models import Client
+from bookwell.core.access import access_in_clinic
+from bookwell.core.errors import ServiceError
+from bookwell.privacy import services
+from bookwell.privacy.forms import EraseForm, LiftForm, RequestForm
+from bookwell.privacy.models import RequestKind, RequestStatus, SubjectRequest
+from bookwell.tenancy.access import clinic_view
+from bookwell.tenancy.permissions import Perm
+
+
+def _actor(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
+def _page(
+    request: HttpRequest,
+    client: Client,
+    *,
+    form: RequestForm | None = None,
+    erase: EraseForm | None = None,
+    lift: LiftForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "privacy/client.html",
+        {
+            "client": client,
+            "requests": SubjectRequest.objects.filter(client=client).order_by("-received_on"),
+            "form": form or RequestForm(initial={"received_on": timezone.localdate()}),
+            "erase_form": erase or EraseForm(),
+            "lift_form": lift or LiftForm(),
+            "today": timezone.localdate(),
+        },
+        status=status,
+    )
+
+
+@clinic_view(Perm.CLIENTS_EDIT)
+@require_http_methods(["GET", "POST"])
+def client_privacy(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    """The client's requests; front-line staff record one as it comes in."""
+    clinic = request.clinic  # type: ignore[attr-defined]
+    client = access_in_clinic(Client, client_id)
+    if request.method == "GET":
+        return _page(request, client)
+    form = RequestForm(request.POST)
+    if form.is_valid():
+        try:
+            services.subject_request_record(
+                clinic=clinic,
+                client=client,
+                kind=form.cleaned_data["kind"],
+                received_on=form.cleaned_data["received_on"],
+                actor=_actor(request),
+            )
+        except ServiceError as exc:
+            form.add_error("received_on", exc.message)
+        else:
+            messages.success(request, _("Request recorded."))
+            return redirect("privacy:client", clinic_slug=clinic.slug, client_id=client.pk)
+    return _page(request, client, form=form, status=400)
+
+
+@clinic_view(Perm.CLIENTS_PRIVACY)
+@require_GET
+def client_copy(request: HttpRequest, client_id: uuid.UUID, fmt: str) -> HttpResponse:
+    """Everything held about the client, as JSON or a zip of CSV files (access, portability)."""
+    clinic = request.clinic  # type: ignore[attr-defined]
+    client = access_in_clinic(Client, client_id)
+    body, media = services.client_copy_download(clinic=clinic, client=client, fmt=fmt)
+    response = HttpResponse(body, content_type=media)
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="client-{client.pk}-{stamp}.{fmt}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@clinic_view(Perm.CLIENTS_PRIVACY)
+@require_POST
+def client_restrict(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    client = access_in_clinic(Client, client_id)
+    try:
+        services.client_restrict(
+            clinic=clinic,
+            client=client,
+            actor=_actor(request),
+            request=services.open_request(client, RequestKind.RESTRICTION),
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Processing restricted: the record is read-only now."))
+    return redirect("privacy:client", clinic_slug=clinic.slug, client_id=client.pk)
+
+
+@clinic_view(Perm.CLIENTS_PRIVACY)
+@require_POST
+def client_unrestrict(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    client = access_in_clinic(Client, client_id)
+    form = LiftForm(request.POST)
+    if not form.is_valid():
+        return _page(request, client, lift=form, status=400)
+    try:
+        services.client_unrestrict(
+            clinic=clinic,
+            client=client,
+            client_told=form.cleaned_data["client_told"],
+            actor=_actor(request),
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The restriction is lifted."))
+    return redirect("privacy:client", clinic_slug=clinic.slug, client_id=client.pk)
+
+
+@clinic_view(Perm.CLIENTS_PRIVACY)
+@require_POST
+def client_erase(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    client = access_in_clinic(Client, client_id)
+    form = EraseForm(request.POST)
+    if not form.is_valid():
+        return _page(request, client, erase=form, status=400)
+    services.client_erase(
+        clinic=clinic,
+        client=client,
+        actor=_actor(request),
+        request=services.open_request(client, RequestKind.ERASURE),
+    )
+    messages.success(request, _("The client's data is erased."))
+    return redirect("privacy:requests", clinic_slug=clinic.slug)
+
+
+@clinic_view(Perm.CLIENTS_PRIVACY)
+@require_POST
+def request_close(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    """Marks a request answered (access, portability, rectification) or withdrawn."""
+    clinic = request.clinic  # type: ignore[attr-defined]
+    subject = access_in_clinic(SubjectRequest, request_id)
+    status = request.POST.get("status", RequestStatus.DONE)
+    try:
+        services.subject_request_close(
+            clinic=clinic, request=subject, status=status, actor=_actor(request)
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Request closed."))
+    if subject.client_id is not None and request.POST.get("back") == "client":
+        return redirect("privacy:client", clinic_slug=clinic.slug, client_id=subject.client_id)
+    return redirect("privacy:requests", clinic_slug=clinic.slug)
+
+
+@clinic_view(Perm.CLIENTS_PRIVACY)
+@require_GET
+def requests(request: HttpRequest) -> HttpResponse:
+    """Open requests by due date (overdue first), then the ones closed lately."""
+    open_ = SubjectRequest.objects.filter(status=RequestStatus.OPEN).order_by("due_on")
+    closed = SubjectRequest.objects.exclude(status=RequestStatus.OPEN).order_by("-completed_at")[
+        :50
+    ]
+    return render(
+        request,
+        "privacy/requests.html",
+        {
+            "open": list(open_.select_related("client")),
+            "closed": list(closed.select_related("client")),
+            "today": timezone.localdate(),
+        },
+    )
