@@ -87,10 +87,11 @@ def waitlist_offer_freed(
     day = start.astimezone(ZoneInfo(_local_zone(clinic, staff, start))).date()
     already = WaitlistOffer.objects.filter(start=start, staff=staff).values("entry_id")
     line = (
-        WaitlistEntry.objects.select_for_update(skip_locked=True)
+        WaitlistEntry.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(
             service=service,
             status=WaitlistStatus.WAITING,
+            client__restricted=False,  # P17: a restricted client is offered nothing
             first_day__lte=day,
             last_day__gte=day,
         )

@@ -266,6 +266,15 @@ def client_update(*, clinic: Clinic, client: Client, data: ClientInput) -> Clien
     _check(clinic, clean, exclude=client)
     _apply(client, clean)
     with transaction.atomic():
+        # The row as it is now, locked: a restriction or an erasure (P17) that committed since
+        # the record was read must not be undone by this save.
+        now = Client.objects.select_for_update().filter(pk=client.pk).values("restricted").first()
+        if now is None:
+            raise Conflict(_("This client's record was erased."), code="erased")
+        if now["restricted"]:
+            raise Conflict(
+                _("This client's record is restricted and read-only."), code="restricted"
+            )
         _save_with_index(client, clinic)
         webhooks.emit(clinic, WebhookEvent.CLIENT_UPDATED, webhooks.client_data(client))
         audit(

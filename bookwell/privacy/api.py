@@ -1,5 +1,6 @@
 """API: clients' rights (P17) — requests with their due dates, the client's copy, restriction
-and erasure."""
+and erasure. Carrying a right out takes the admin scope, as on the staff pages only owners and
+admins may; recording and reading requests take the clients scopes."""
 
 import uuid
 from typing import Any
@@ -83,7 +84,7 @@ def request_close(request: HttpRequest, request_id: uuid.UUID, body: RequestClos
     )
 
 
-@endpoint(router.get, "/clients/{client_id}/copy", scope=Scope.CLIENTS_READ, response=CopyOut)
+@endpoint(router.get, "/clients/{client_id}/copy", scope=Scope.ADMIN, response=CopyOut)
 def client_copy(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     """Everything the clinic holds about the client, as JSON (access and portability)."""
     client = access_in_clinic(Client, client_id)
@@ -98,9 +99,7 @@ def client_copy(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     return response
 
 
-@endpoint(
-    router.post, "/clients/{client_id}/restrict", scope=Scope.CLIENTS_WRITE, response=RestrictionOut
-)
+@endpoint(router.post, "/clients/{client_id}/restrict", scope=Scope.ADMIN, response=RestrictionOut)
 def client_restrict(request: HttpRequest, client_id: uuid.UUID) -> dict[str, Any]:
     """Restricts processing: read-only, no bookings, no messages; answers an open request."""
     client = access_in_clinic(Client, client_id)
@@ -112,9 +111,7 @@ def client_restrict(request: HttpRequest, client_id: uuid.UUID) -> dict[str, Any
     return {"client_id": str(client.pk), "restricted": True}
 
 
-@endpoint(
-    router.post, "/clients/{client_id}/lift", scope=Scope.CLIENTS_WRITE, response=RestrictionOut
-)
+@endpoint(router.post, "/clients/{client_id}/lift", scope=Scope.ADMIN, response=RestrictionOut)
 def client_lift(request: HttpRequest, client_id: uuid.UUID, body: LiftIn) -> dict[str, Any]:
     """Lifts a restriction, once the client was told (client_told must be true)."""
     client = access_in_clinic(Client, client_id)
@@ -126,7 +123,7 @@ def client_lift(request: HttpRequest, client_id: uuid.UUID, body: LiftIn) -> dic
     return {"client_id": str(client.pk), "restricted": False}
 
 
-@endpoint(router.post, "/clients/{client_id}/erase", scope=Scope.CLIENTS_WRITE, response=ErasedOut)
+@endpoint(router.post, "/clients/{client_id}/erase", scope=Scope.ADMIN, response=ErasedOut)
 def client_erase(request: HttpRequest, client_id: uuid.UUID, body: EraseIn) -> dict[str, Any]:
     """Erases the client's data; appointments stay without them. Answers an open request."""
     if not body.confirm:

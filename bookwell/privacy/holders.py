@@ -11,22 +11,27 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import JSONField, Model, Q, QuerySet
+from django_tasks_db.models import DBTaskResult
 
+from bookwell.audit.models import AuditEvent
 from bookwell.bookings.models import Appointment, RecurringSeries, WaitlistEntry, WaitlistOffer
 from bookwell.clients.models import Client, ClientIndex, ConsentRecord
-from bookwell.integrations.models import WebhookDelivery, WebhookEndpoint
+from bookwell.integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
 from bookwell.notifications.models import Delivery
 from bookwell.privacy.models import SubjectRequest
+from bookwell.scheduling.models import DateOverride
 
 
 class Erase(StrEnum):
     DELETE = "delete"  # the rows go
     ANONYMISE = "anonymise"  # the rows stay (the clinic's statistics), without the client
+    SCRUB = "scrub"  # the rows stay; `scrub` takes the client's id out of their JSON
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,16 @@ class Holder:
     erase: Erase
     clear: tuple[str, ...] = ()  # Erase.ANONYMISE: what is emptied, the client link with it
     derived: str = ""  # why the copy leaves the rows out (export is empty)
+    scrub: Callable[[QuerySet[Any]], int] | None = None  # Erase.SCRUB
 
     def rows(self, client_id: uuid.UUID) -> QuerySet[Any]:
         where = Q()
         for path in self.paths:
-            where |= Q(**{path: client_id})
+            head = path.split("__")[0]
+            first = self.model._meta.pk if head == "pk" else self.model._meta.get_field(head)
+            # In JSON the id is text; elsewhere a key.
+            value = str(client_id) if isinstance(first, JSONField) else client_id
+            where |= Q(**{path: value})
         return self.model._default_manager.filter(where).order_by("pk")
 
     def row(self, obj: Model) -> dict[str, Any]:
@@ -53,6 +63,19 @@ class Holder:
                 value = None if value is None else getattr(value, part)
             out[name] = _plain(value)
         return out
+
+
+def _scrub_event_payloads(rows: QuerySet[Any]) -> int:
+    """Webhook events about the client keep their ids, times and statuses, but no longer
+    name the client (an appointment's event would otherwise tie it back to them)."""
+    count = 0
+    for delivery in rows:
+        payload = dict(delivery.payload or {})
+        payload["data"] = {**(payload.get("data") or {}), "client_id": None}
+        delivery.payload = payload
+        delivery.save(update_fields=["payload", "updated_at"])
+        count += 1
+    return count
 
 
 def _plain(value: Any) -> Any:
@@ -75,6 +98,14 @@ HOLDERS: list[Holder] = [
         ("appointment__client", "waitlist_offer__entry__client"),
         ("kind", "channel", "status", "due_at", "sent_at", "skip_reason"),
         Erase.DELETE,
+    ),
+    Holder(
+        WebhookDelivery,
+        "webhook_events",
+        ("payload__data__client_id",),
+        ("event", "created_at", "status"),
+        Erase.SCRUB,
+        scrub=_scrub_event_payloads,
     ),
     Holder(
         WaitlistOffer,
@@ -166,8 +197,12 @@ HOLDERS: list[Holder] = [
 
 # Models the test would otherwise ask about, and why they hold nothing of a client's.
 NOT_ABOUT_CLIENTS: dict[type[Model], str] = {
-    WebhookEndpoint: "its sealed field is the clinic's signing secret",
-    WebhookDelivery: (
-        "ids, times and statuses only; contact details are read at sending time, never stored"
+    WebhookEndpoint: "its sealed field is the clinic's signing secret; its JSON, event names",
+    DateOverride: "its JSON holds a staff member's working intervals",
+    ApiToken: "its JSON holds the token's scopes",
+    AuditEvent: (
+        "ids and codes only (P7), append-only; a client's id there names no one once the "
+        "record is erased"
     ),
+    DBTaskResult: "background tasks take ids only (an outbox row's id), never personal data",
 }

@@ -40,10 +40,8 @@ def retention_run(*, now: dt.datetime | None = None) -> dict[str, int]:
             status__in=[WebhookStatus.DELIVERED, WebhookStatus.FAILED],
             updated_at__lt=delivered,
         ).delete()
-        # An offer past its time is over whether or not the expiry job marked it yet.
-        offers = WaitlistOffer.objects.filter(expires_at__lt=expired).filter(
-            Q(status=OfferStatus.EXPIRED) | Q(status=OfferStatus.OPEN)
-        )
+        # Marked expired by the offer job (which also moves the waitlist place on).
+        offers = WaitlistOffer.objects.filter(expires_at__lt=expired, status=OfferStatus.EXPIRED)
         done["waitlist_offers"], _ = offers.delete()
         done["privacy_requests"], _ = SubjectRequest.objects.filter(
             ~Q(status=RequestStatus.OPEN), completed_at__lt=answered

@@ -13,6 +13,7 @@ import io
 import json
 import zipfile
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -22,6 +23,7 @@ from django.utils.translation import gettext as _
 from bookwell.accounts.models import User
 from bookwell.audit.models import Action, TargetKind
 from bookwell.audit.services import audit
+from bookwell.bookings.models import BLOCKING, Appointment, Status
 from bookwell.clients.models import Client
 from bookwell.core.csvcells import safe_cell
 from bookwell.core.errors import Conflict, ServiceError
@@ -56,7 +58,7 @@ def subject_request_record(
     """Records that the client asked for one of their rights; due a month after it came in."""
     if kind not in RequestKind.values:
         raise ServiceError(_("Choose what the client asked for."), code="bad_kind")
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=ZoneInfo(clinic.time_zone))
     received_on = received_on or today
     if received_on > today:
         raise ServiceError(_("A request cannot come in after today."), code="future_request")
@@ -89,8 +91,10 @@ def subject_request_from_link(*, clinic: Clinic, client: Client, kind: str) -> b
     if kind not in (RequestKind.ACCESS, RequestKind.ERASURE):
         raise ServiceError(_("Choose what you are asking for."), code="bad_kind")
     with transaction.atomic():
-        # The client's row, locked: two clicks at once record one request.
-        Client.objects.select_for_update().filter(pk=client.pk).first()
+        # The client's row, locked: two clicks at once record one request (and an erasure
+        # that got there first leaves nothing to ask about).
+        if not Client.objects.select_for_update().filter(pk=client.pk).exists():
+            return False
         if open_request(client, kind) is not None:
             return False
         subject_request_record(clinic=clinic, client=client, kind=kind, source=RequestSource.CLIENT)
@@ -206,11 +210,24 @@ def client_erase(
     entity."""
     touched: dict[str, int] = {}
     with transaction.atomic():
+        # Locked first: an edit or a booking for this client waits, then finds it gone.
+        if not Client.objects.select_for_update().filter(pk=client.pk).exists():
+            raise Conflict(_("This client's data is erased already."), code="erased")
+        # Their upcoming appointments are cancelled (the time is free again); past ones stay
+        # for the clinic's statistics.
+        now = timezone.now()
+        touched["cancelled"] = Appointment.objects.filter(
+            client=client, start__gt=now, status__in=BLOCKING
+        ).update(status=Status.CANCELLED_BY_CLIENT, updated_at=now)
         for holder in HOLDERS:
             rows = holder.rows(client.pk)
             if holder.erase == Erase.DELETE:
                 deleted, _by_model = rows.delete()
                 touched[holder.name] = deleted
+                continue
+            if holder.erase == Erase.SCRUB:
+                assert holder.scrub is not None
+                touched[holder.name] = holder.scrub(rows)
                 continue
             touched[holder.name] = _anonymise(rows, holder.clear)
         audit(
@@ -220,10 +237,19 @@ def client_erase(
             target_id=client.pk,
             extra={"rows": sum(touched.values())},
         )
-        if request is not None and request.status == RequestStatus.OPEN:
-            request.refresh_from_db()
-            subject_request_close(clinic=clinic, request=request, actor=actor)
+        if request is not None:
+            _close_if_open(clinic, request, actor)
     return touched
+
+
+def _close_if_open(clinic: Clinic, request: SubjectRequest, actor: User | None) -> None:
+    """Answers the request that asked for what was just done, unless someone closed it
+    meanwhile (two people at once: the action counts, the request closes once)."""
+    still_open = SubjectRequest.objects.select_for_update().filter(
+        pk=request.pk, status=RequestStatus.OPEN
+    )
+    if still_open.exists():
+        subject_request_close(clinic=clinic, request=request, actor=actor)
 
 
 def _anonymise(rows: QuerySet[Any], fields: tuple[str, ...]) -> int:
@@ -236,15 +262,17 @@ def _anonymise(rows: QuerySet[Any], fields: tuple[str, ...]) -> int:
         field = model._meta.get_field(name)
         sealed = sealed or isinstance(field, EncryptedTextField)
         empty[field.attname] = None if field.is_relation or field.null else ""
+    if any(f.name == "updated_at" for f in model._meta.concrete_fields):
+        empty["updated_at"] = timezone.now()  # what a save() stamps: sync sees the change
     if not sealed:
-        if any(f.name == "updated_at" for f in model._meta.concrete_fields):
-            empty["updated_at"] = timezone.now()  # what a save() would stamp (Tracked)
         return rows.update(**empty)
+    stamped = [*fields, *(["updated_at"] if "updated_at" in empty else [])]
     count = 0
     for obj in rows:
         for attname, value in empty.items():
-            setattr(obj, attname, value)
-        obj.save(update_fields=list(fields))
+            if attname != "updated_at":
+                setattr(obj, attname, value)
+        obj.save(update_fields=stamped)  # auto_now stamps updated_at (incremental sync)
         count += 1
     return count
 
@@ -275,8 +303,8 @@ def client_restrict(
             target_kind=TargetKind.CLIENT,
             target_id=client.pk,
         )
-        if request is not None and request.status == RequestStatus.OPEN:
-            subject_request_close(clinic=clinic, request=request, actor=actor)
+        if request is not None:
+            _close_if_open(clinic, request, actor)
     return client
 
 

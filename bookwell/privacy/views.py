@@ -140,12 +140,16 @@ def client_erase(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     form = EraseForm(request.POST)
     if not form.is_valid():
         return _page(request, client, erase=form, status=400)
-    services.client_erase(
-        clinic=clinic,
-        client=client,
-        actor=_actor(request),
-        request=services.open_request(client, RequestKind.ERASURE),
-    )
+    try:
+        services.client_erase(
+            clinic=clinic,
+            client=client,
+            actor=_actor(request),
+            request=services.open_request(client, RequestKind.ERASURE),
+        )
+    except ServiceError as exc:  # erased a moment ago (a second click)
+        messages.error(request, exc.message)
+        return redirect("privacy:requests", clinic_slug=clinic.slug)
     messages.success(request, _("The client's data is erased."))
     return redirect("privacy:requests", clinic_slug=clinic.slug)
 

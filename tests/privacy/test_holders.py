@@ -18,10 +18,13 @@ ABOUT_A_CLIENT = (Client, Appointment, WaitlistEntry, WaitlistOffer)
 
 
 def _about_clients(model: type[models.Model]) -> bool:
+    """A model that may hold something of a client's: it refers to one (or to their
+    bookings and waitlist places), holds a sealed field, or holds JSON (where a client's id
+    could sit)."""
     if model is Client:
         return True
     for field in model._meta.concrete_fields:
-        if isinstance(field, EncryptedTextField):
+        if isinstance(field, EncryptedTextField | models.JSONField):
             return True
         if field.is_relation and field.related_model in ABOUT_A_CLIENT:
             return True
@@ -48,7 +51,8 @@ def test_each_place_says_what_the_copy_and_the_erasure_do(holder):
     assert holder.export or holder.derived
     assert sealed <= set(holder.export) or holder.derived
     # The erasure: rows deleted, or kept without the client link and without sealed text.
-    assert holder.erase in (Erase.DELETE, Erase.ANONYMISE)
+    assert holder.erase in (Erase.DELETE, Erase.ANONYMISE, Erase.SCRUB)
+    assert (holder.erase == Erase.SCRUB) == (holder.scrub is not None)
     if holder.erase == Erase.ANONYMISE:
         assert client_links | sealed <= set(holder.clear)
         assert client_links, "a row kept by an erasure must lose its link to the client"
