@@ -290,22 +290,31 @@ def client_restrict(
     """Restricts processing: the record turns read-only, takes no new bookings and gets no
     messages until the restriction is lifted."""
     with transaction.atomic():
-        changed = Client.objects.filter(pk=client.pk, restricted=False).update(
-            restricted=True, updated_at=timezone.now()
-        )
-        if not changed:
-            raise Conflict(_("This record is restricted already."), code="restricted")
-        client.restricted = True
-        webhooks.emit(clinic, WebhookEvent.CLIENT_UPDATED, webhooks.client_data(client))
-        audit(
+        _set_restricted(
+            clinic,
+            client,
+            True,
             Action.CLIENT_RESTRICTED,
-            clinic_id=clinic.pk,
-            target_kind=TargetKind.CLIENT,
-            target_id=client.pk,
+            Conflict(_("This record is restricted already."), code="restricted"),
         )
         if request is not None:
             _close_if_open(clinic, request, actor)
     return client
+
+
+def _set_restricted(
+    clinic: Clinic, client: Client, value: bool, action: str, unchanged: ServiceError
+) -> None:
+    """Flips the flag if it is not set that way already (one conditional UPDATE: two people at
+    once, one wins), tells the webhooks and records it."""
+    changed = Client.objects.filter(pk=client.pk, restricted=not value).update(
+        restricted=value, updated_at=timezone.now()
+    )
+    if not changed:
+        raise unchanged
+    client.restricted = value
+    webhooks.emit(clinic, WebhookEvent.CLIENT_UPDATED, webhooks.client_data(client))
+    audit(action, clinic_id=clinic.pk, target_kind=TargetKind.CLIENT, target_id=client.pk)
 
 
 def client_unrestrict(
@@ -318,17 +327,11 @@ def client_unrestrict(
             code="client_not_told",
         )
     with transaction.atomic():
-        changed = Client.objects.filter(pk=client.pk, restricted=True).update(
-            restricted=False, updated_at=timezone.now()
-        )
-        if not changed:
-            raise Conflict(_("This record is not restricted."), code="not_restricted")
-        client.restricted = False
-        webhooks.emit(clinic, WebhookEvent.CLIENT_UPDATED, webhooks.client_data(client))
-        audit(
+        _set_restricted(
+            clinic,
+            client,
+            False,
             Action.CLIENT_RESTRICTION_LIFTED,
-            clinic_id=clinic.pk,
-            target_kind=TargetKind.CLIENT,
-            target_id=client.pk,
+            Conflict(_("This record is not restricted."), code="not_restricted"),
         )
     return client

@@ -9,35 +9,12 @@ import pytest
 from django.utils import timezone
 
 from bookwell.bookings.models import Appointment
-from bookwell.bookings.services import BookingRequest, appointment_book
 from bookwell.clients.models import Client
-from bookwell.clients.services import ClientInput, client_create
 from bookwell.core.context import clinic_context
 from bookwell.privacy.models import RequestStatus, SubjectRequest
-from tests.bookings.factories import schedule
 from tests.integrations.helpers import ApiClient, token_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def booked(clinic_a):
-    setup = schedule(clinic_a)
-    with clinic_context(clinic_a):
-        client = client_create(
-            clinic=clinic_a,
-            data=ClientInput(full_name="Api Subject", email="api.subject@example.test"),
-        )
-        appointment_book(
-            clinic=clinic_a,
-            request=BookingRequest(
-                service=setup.service,
-                staff=setup.staff,
-                start=timezone.now() + dt.timedelta(days=4),
-                client=client,
-            ),
-        )
-    return client
 
 
 @pytest.fixture
@@ -59,7 +36,7 @@ def test_access_and_portability_a_request_then_the_copy(clinic_a, booked, api):
     assert copy.status_code == 200 and copy["Cache-Control"] == "no-store"
     body = json.loads(copy.content)
     assert body["schema_version"] == 1
-    assert body["data"]["client"][0]["email"] == "api.subject@example.test"
+    assert body["data"]["client"][0]["email"] == "subject@example.test"
     assert len(body["data"]["appointments"]) == 1
     closed = api.post(f"/privacy-requests/{made['id']}/close", {"status": "done"})
     assert closed.status_code == 200 and json.loads(closed.content)["status"] == "done"

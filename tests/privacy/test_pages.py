@@ -12,35 +12,12 @@ from django.utils import timezone
 
 from bookwell.audit.models import Action, AuditEvent
 from bookwell.bookings.models import Appointment
-from bookwell.bookings.services import BookingRequest, appointment_book
 from bookwell.clients.models import Client
-from bookwell.clients.services import ClientInput, client_create
 from bookwell.core.context import clinic_context
 from bookwell.privacy.models import RequestStatus, SubjectRequest
 from bookwell.tenancy.permissions import Role
-from tests.bookings.factories import schedule
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def booked(clinic_a):
-    setup = schedule(clinic_a)
-    with clinic_context(clinic_a):
-        client = client_create(
-            clinic=clinic_a,
-            data=ClientInput(full_name="Page Subject", email="subject@example.test"),
-        )
-        appointment_book(
-            clinic=clinic_a,
-            request=BookingRequest(
-                service=setup.service,
-                staff=setup.staff,
-                start=timezone.now() + dt.timedelta(days=4),
-                client=client,
-            ),
-        )
-    return client
 
 
 def _url(clinic, client, tail=""):
