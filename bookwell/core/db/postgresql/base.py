@@ -91,27 +91,23 @@ class DatabaseWrapper(base.DatabaseWrapper):
         scope = self._scope_params()
         unsent = self._take_unsent()
         with self.wrap_database_errors:
+            cursors = []
             if len(statements) == 1 and scope is None and not unsent:
                 # One statement alone: no pipeline to set up (a third of its client time).
                 cursor = psycopg.Cursor(raw)
                 cursor.execute(statements[0][0], statements[0][1], prepare=True)
-                rows = [cursor.fetchall() if cursor.description is not None else []]
-                if self.queries_logged:
-                    self.queries_log.append(
-                        {"sql": statements[0][0], "time": f"{time.monotonic() - began:.3f}"}
-                    )
-                return rows
-            with raw.pipeline():
-                for sql in unsent:  # the savepoints waiting for a statement to go with
-                    psycopg.Cursor(raw).execute(sql)
-                if scope is not None:
-                    psycopg.Cursor(raw).execute(SET_SCOPE_SQL, scope[0], prepare=True)
-                cursors = []
-                for sql, params in statements:
-                    cursor = psycopg.Cursor(raw)
-                    cursor.execute(sql, params, prepare=True)
-                    cursors.append(cursor)
-            # Leaving the block sent the lot and collected every answer.
+                cursors.append(cursor)
+            else:
+                with raw.pipeline():
+                    for sql in unsent:  # the savepoints waiting for a statement to go with
+                        psycopg.Cursor(raw).execute(sql)
+                    if scope is not None:
+                        psycopg.Cursor(raw).execute(SET_SCOPE_SQL, scope[0], prepare=True)
+                    for sql, params in statements:
+                        cursor = psycopg.Cursor(raw)
+                        cursor.execute(sql, params, prepare=True)
+                        cursors.append(cursor)
+                # Leaving the block sent the lot and collected every answer.
             rows = [c.fetchall() if c.description is not None else [] for c in cursors]
         if scope is not None:
             self._scope_in_effect = scope[1]
