@@ -279,6 +279,15 @@ RETENTION_DELIVERY_DAYS = env_int("BOOKWELL_RETENTION_DELIVERY_DAYS", 365)  # me
 RETENTION_OFFER_DAYS = env_int("BOOKWELL_RETENTION_OFFER_DAYS", 30)  # expired waitlist offers
 RETENTION_REQUEST_DAYS = env_int("BOOKWELL_RETENTION_REQUEST_DAYS", 3 * 365)  # answered P17
 
+# --- A clinic's own data (P15, P16) -------------------------------------------------------------
+# Export archives are written here, sealed under the clinic's data key; with more than one
+# worker host this must be shared storage. A download link lasts EXPORT_LINK_HOURS, then the
+# file is deleted.
+EXPORT_DIR = Path(env("BOOKWELL_EXPORT_DIR", str(DATA_DIR / "exports"))).resolve()
+EXPORT_LINK_HOURS = env_int("BOOKWELL_EXPORT_LINK_HOURS", 24)
+# A clinic asked to be deleted is purged this many days later, unless the owner cancels.
+DELETION_GRACE_DAYS = env_int("BOOKWELL_DELETION_GRACE_DAYS", 14)
+
 # --- Usage telemetry (P8) -----------------------------------------------------------------------
 # Feature counts are kept per day this long, then summed into months (whole months at a time).
 TELEMETRY_DAILY_DAYS = env_int("BOOKWELL_TELEMETRY_DAILY_DAYS", 90)

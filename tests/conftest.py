@@ -95,3 +95,12 @@ def _fresh_cache() -> Iterator[None]:
     for cache in caches.all(initialized_only=False):
         cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _export_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Clinic export archives go to a temporary directory, not the checkout's var/."""
+    from django.test import override_settings
+
+    with override_settings(EXPORT_DIR=tmp_path_factory.mktemp("exports")):
+        yield

@@ -9,6 +9,7 @@ class PrivacyConfig(AppConfig):
 
     def ready(self) -> None:
         from bookwell.core import periodic
+        from bookwell.privacy.clinic_data import clinic_exports_expire
         from bookwell.privacy.retention import retention_run
 
         periodic.register(
@@ -16,5 +17,12 @@ class PrivacyConfig(AppConfig):
                 name="privacy.retention",
                 every=dt.timedelta(days=1),
                 run=lambda now: retention_run(now=now),
+            )
+        )
+        periodic.register(
+            periodic.Job(
+                name="privacy.exports",
+                every=dt.timedelta(hours=1),
+                run=lambda now: clinic_exports_expire(now=now),
             )
         )

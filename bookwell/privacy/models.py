@@ -72,3 +72,61 @@ class SubjectRequest(Tracked, TenantModel):
 
     def __str__(self) -> str:
         return f"subject request {self.pk}"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", _("Waiting to start")
+    RUNNING = "running", _("Being built")
+    READY = "ready", _("Ready to download")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+
+
+class ClinicExport(TenantModel):
+    """One archive of everything the clinic holds (P15), built by the worker. The file is
+    sealed under the clinic's data key (key_uid), so it is unreadable once the key goes (P16),
+    and deleted when the link expires."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(
+        max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # The worker's last word while building: one that stops answering has died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    rows_total = models.PositiveBigIntegerField(default=0)
+    rows_done = models.PositiveBigIntegerField(default=0)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    key_uid = models.CharField(max_length=32, blank=True)
+    downloads = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=40, blank=True)
+
+    class Meta(TenantModel.Meta):
+        indexes = [models.Index(fields=["clinic", "-created_at"], name="clinic_export_recent")]
+        constraints = [
+            # One archive in the making per clinic at a time.
+            models.UniqueConstraint(
+                fields=["clinic"],
+                condition=Q(status__in=["queued", "running"]),
+                name="clinic_export_one_at_a_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running"]) | Q(finished_at__isnull=False),
+                name="clinic_export_finished_when",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"clinic export {self.pk}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == ExportStatus.READY:
+            return 100
+        return min(99, self.rows_done * 100 // self.rows_total) if self.rows_total else 0

@@ -19,4 +19,11 @@ urlpatterns = [
         name="close",
     ),
     path("c/<slug:clinic_slug>/privacy/requests/", views.requests, name="requests"),
+    path("c/<slug:clinic_slug>/privacy/", views.center, name="center"),
+    path("c/<slug:clinic_slug>/privacy/exports/", views.export_create, name="export-create"),
+    path(
+        "c/<slug:clinic_slug>/privacy/exports/<uuid:export_id>/download/",
+        views.export_download,
+        name="export-download",
+    ),
 ]

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,7 +18,7 @@ from bookwell.accounts.models import User
 from bookwell.clients.models import Client
 from bookwell.core.access import access_in_clinic
 from bookwell.core.errors import ServiceError
-from bookwell.privacy import services
+from bookwell.privacy import clinic_data, services
 from bookwell.privacy.forms import EraseForm, LiftForm, RequestForm
 from bookwell.privacy.models import RequestKind, RequestStatus, SubjectRequest
 from bookwell.tenancy.access import clinic_view
@@ -191,3 +193,61 @@ def requests(request: HttpRequest) -> HttpResponse:
             "today": timezone.localdate(),
         },
     )
+
+
+# --- The owners' privacy center (the clinic's own data: P15, P16) -----------------------------
+
+
+def _center(request: HttpRequest, *, status: int = 200) -> HttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    exports = clinic_data.exports_recent(clinic)
+    context = {
+        "exports": exports,
+        "in_making": clinic_data.export_in_making(exports),
+        "link_hours": settings.EXPORT_LINK_HOURS,
+        "now": timezone.now(),
+        "open_requests": SubjectRequest.objects.filter(status=RequestStatus.OPEN).count(),
+        "overdue_requests": SubjectRequest.objects.filter(
+            status=RequestStatus.OPEN, due_on__lt=timezone.localdate()
+        ).count(),
+    }
+    template = "privacy/center.html"
+    if request.htmx and request.GET.get("part") == "exports":  # type: ignore[attr-defined]
+        template += "#exports"
+    return render(request, template, context, status=status)
+
+
+@clinic_view(Perm.CLINIC_DATA)
+@require_GET
+def center(request: HttpRequest) -> HttpResponse:
+    """What the platform holds for the clinic, its export and its deletion."""
+    return _center(request)
+
+
+@clinic_view(Perm.CLINIC_DATA)
+@require_POST
+def export_create(request: HttpRequest) -> HttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    try:
+        clinic_data.clinic_export_request(clinic=clinic, actor=_actor(request))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The export is being made. This page shows when it is ready."))
+    return redirect("privacy:center", clinic_slug=clinic.slug)
+
+
+@clinic_view(Perm.CLINIC_DATA)
+@require_GET
+def export_download(request: HttpRequest, export_id: uuid.UUID) -> HttpResponseBase:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    try:
+        export, body = clinic_data.clinic_export_open(clinic=clinic, export_id=export_id)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return _center(request, status=exc.status)
+    response = StreamingHttpResponse(body, content_type="application/zip")
+    stamp = timezone.localtime(export.finished_at).strftime("%Y-%m-%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="{clinic.slug}-export-{stamp}.zip"'
+    response["Cache-Control"] = "no-store"
+    return response

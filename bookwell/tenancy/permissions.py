@@ -52,6 +52,7 @@ class Perm(StrEnum):
     NOTIFICATIONS_MANAGE = "notifications.manage"  # message texts, reminder rules, SMS, quiet
     API_MANAGE = "api.manage"  # API tokens (and webhooks)
     AUDIT_VIEW = "audit.view"  # the clinic's audit log and its export
+    CLINIC_DATA = "clinic.data"  # the privacy center: export the clinic's data, delete it
 
 
 _EVERY_MEMBER = {Perm.CLINIC_VIEW, Perm.CLIENTS_VIEW, Perm.CALENDAR_VIEW}
@@ -72,7 +73,7 @@ _MANAGERS = _FRONT_LINE | {
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
-    Role.OWNER: frozenset(_MANAGERS | {Perm.TEAM_MANAGE_OWNERS}),
+    Role.OWNER: frozenset(_MANAGERS | {Perm.TEAM_MANAGE_OWNERS, Perm.CLINIC_DATA}),
     Role.ADMIN: frozenset(_MANAGERS),
     Role.PRACTITIONER: frozenset(_FRONT_LINE),
     Role.FRONT_DESK: frozenset(

@@ -389,6 +389,16 @@ def _subject_request(clinic: Clinic) -> dict[str, Any]:
     return {"request_id": request.pk}
 
 
+def _clinic_export(clinic: Clinic) -> dict[str, Any]:
+    """A ready export of the clinic's data."""
+    from bookwell.privacy.clinic_data import clinic_export_build, clinic_export_request
+
+    with clinic_context(clinic):
+        export = clinic_export_request(clinic=clinic, actor=None)
+    clinic_export_build(str(export.pk))
+    return {"export_id": export.pk}
+
+
 def _consent(clinic: Clinic) -> dict[str, Any]:
     with clinic_context(clinic):
         notice = privacy_notice_publish(clinic=clinic, body="We keep your data safe.")
@@ -488,6 +498,7 @@ TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
     "clients.PrivacyNotice": _consent,
     "clients.ConsentRecord": _consent,
     "privacy.SubjectRequest": _subject_request,
+    "privacy.ClinicExport": _clinic_export,
     **{
         f"scheduling.{m}": _schedule
         for m in [
@@ -852,6 +863,9 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
         objects=_subject_request, get=False, post=lambda c: {"status": "done"}
     ),
     "privacy:requests": ClinicRoute(),
+    "privacy:center": ClinicRoute(),
+    "privacy:export-create": ClinicRoute(get=False, post=lambda c: {}),
+    "privacy:export-download": ClinicRoute(objects=_clinic_export),
     # --- Catalogue and schedules (scheduling:) ---
     **_catalog_routes(),
     "scheduling:schedule": ClinicRoute(objects=_staff_with_place, post=_hours_post),
