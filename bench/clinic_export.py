@@ -67,8 +67,8 @@ def main() -> None:
     def make_clinic(slug: str, clients: int, appointments: int) -> Clinic:
         clinic = Clinic.objects.create(name=slug, slug=slug, country="DE")
         with clinic_context(clinic):
-            for start in range(0, clients, 10_000):
-                rows = range(start, min(start + 10_000, clients))
+            for first_row in range(0, clients, 10_000):
+                rows = range(first_row, min(first_row + 10_000, clients))
                 text = "full_name,email,phone,note\n" + "\n".join(
                     f"Person {i},p{i}@example.com,+4930{10_000_000 + i},prefers mornings"
                     for i in rows

@@ -285,6 +285,10 @@ RETENTION_REQUEST_DAYS = env_int("BOOKWELL_RETENTION_REQUEST_DAYS", 3 * 365)  # 
 # file is deleted.
 EXPORT_DIR = Path(env("BOOKWELL_EXPORT_DIR", str(DATA_DIR / "exports"))).resolve()
 EXPORT_LINK_HOURS = env_int("BOOKWELL_EXPORT_LINK_HOURS", 24)
+# Secrets that, with the master key, unwrap each clinic's data keys (tenancy.keystore): kept
+# outside the database so that deleting a clinic makes its data unreadable in database
+# backups too. Shared by every web and worker process; back it up apart from the database.
+KEYSTORE_DIR = Path(env("BOOKWELL_KEYSTORE_DIR", str(DATA_DIR / "keystore"))).resolve()
 # A clinic asked to be deleted is purged this many days later, unless the owner cancels.
 DELETION_GRACE_DAYS = env_int("BOOKWELL_DELETION_GRACE_DAYS", 14)
 

@@ -104,3 +104,12 @@ def _export_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
     with override_settings(EXPORT_DIR=tmp_path_factory.mktemp("exports")):
         yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _keystore_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The keystore's secrets go to a temporary directory, not the checkout's var/."""
+    from django.test import override_settings
+
+    with override_settings(KEYSTORE_DIR=tmp_path_factory.mktemp("keystore")):
+        yield

@@ -50,6 +50,7 @@ EXTRA_ALLOWED: dict[str, dict[str, type]] = {
     Action.CLIENTS_LISTED: {"via": str, "rows": int},
     Action.CLIENT_COPY_DOWNLOADED: {"format": str, "via": str},
     Action.CLIENT_ERASED: {"rows": int},
+    Action.CLINIC_PURGED: {"rows": int},
     Action.PRIVACY_REQUEST_RECORDED: {"kind": str, "source": str},
     Action.PRIVACY_REQUEST_CLOSED: {"kind": str, "status": str},
     Action.API_TOKEN_REFUSED: {"reason": str},
@@ -300,6 +301,19 @@ def audit_purge_before(*, before: dt.datetime | dict[int, dt.datetime]) -> int:
             head.save(update_fields=["first_seq", "first_prev"])
         permit.delete()
     return deleted
+
+
+def audit_chain_delete(*, chain: int) -> int:
+    """A deleted clinic's whole audit log goes with it (P16), through the same permit as
+    retention; the platform's chain (0) is never deleted. Returns the events deleted."""
+    if not chain:
+        raise AuditError("the platform's audit chain is never deleted")
+    with platform_scope("audit: a deleted clinic's log"), deletes_allowed(), transaction.atomic():
+        permit = PurgePermit.objects.create()
+        deleted, _ = AuditEvent.objects.filter(chain=chain).delete()
+        ChainHead.objects.filter(chain=chain).delete()
+        permit.delete()
+    return int(deleted)
 
 
 def security_sighting(*, action: str, user: Any = None, request: HttpRequest | None = None) -> None:

@@ -43,9 +43,9 @@ def open_sealed(key: bytes, blob: bytes, aad: bytes) -> bytes:
         raise DecryptionError("ciphertext does not match its key or context") from exc
 
 
-def derive_key(key: bytes, purpose: str) -> bytes:
+def derive_key(key: bytes, purpose: str, salt: bytes | None = None) -> bytes:
     return HKDF(
-        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose.encode()
+        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=salt, info=purpose.encode()
     ).derive(key)
 
 

@@ -9,7 +9,7 @@ class PrivacyConfig(AppConfig):
 
     def ready(self) -> None:
         from bookwell.core import periodic
-        from bookwell.privacy.clinic_data import clinic_exports_expire
+        from bookwell.privacy.clinic_data import clinic_deletions_run, clinic_exports_expire
         from bookwell.privacy.retention import retention_run
 
         periodic.register(
@@ -24,5 +24,12 @@ class PrivacyConfig(AppConfig):
                 name="privacy.exports",
                 every=dt.timedelta(hours=1),
                 run=lambda now: clinic_exports_expire(now=now),
+            )
+        )
+        periodic.register(
+            periodic.Job(
+                name="privacy.deletions",
+                every=dt.timedelta(hours=1),
+                run=lambda now: clinic_deletions_run(now=now),
             )
         )

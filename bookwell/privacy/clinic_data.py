@@ -10,33 +10,48 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
+from zoneinfo import ZoneInfo
 
+from django.apps import apps
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.utils import timezone
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Model
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from bookwell.accounts.models import User
-from bookwell.audit.models import Action, TargetKind
-from bookwell.audit.services import audit
+from bookwell.audit.models import Action, ActorKind, TargetKind
+from bookwell.audit.services import Actor, audit, audit_chain_delete, audit_record
 from bookwell.core import crypto
 from bookwell.core.access import access_in_clinic
 from bookwell.core.context import clinic_context, platform_scope
-from bookwell.core.errors import Conflict, Gone
+from bookwell.core.errors import Conflict, Gone, ServiceError
+from bookwell.core.mail import send_now_or_log
 from bookwell.privacy import archive
 from bookwell.privacy.models import ClinicExport, ExportStatus
-from bookwell.tenancy import keyring
-from bookwell.tenancy.models import Clinic
+from bookwell.tenancy import keyring, keystore
+from bookwell.tenancy.models import Clinic, Membership
+from bookwell.tenancy.permissions import Role
 
 logger = logging.getLogger("bookwell.privacy")
 
 # A build whose worker has not reported for this long died; the export is marked failed.
 EXPORT_LOST_AFTER = dt.timedelta(minutes=10)
 _IN_MAKING = (ExportStatus.QUEUED, ExportStatus.RUNNING)
+
+
+class FieldError(ServiceError):
+    """A refusal that belongs to one field of the form."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, code=f"bad_{field}")
+        self.field = field
 
 
 def export_path(export: ClinicExport) -> Path:
@@ -203,3 +218,232 @@ def exports_recent(clinic: Clinic) -> list[ClinicExport]:
 
 def export_in_making(exports: list[ClinicExport]) -> bool:
     return any(e.status in _IN_MAKING for e in exports)
+
+
+# --- Deletion (P16) ----------------------------------------------------------------------------
+
+REMINDERS_BEFORE = (dt.timedelta(days=7), dt.timedelta(days=1))
+
+
+def _owner_emails(clinic: Clinic) -> list[str]:
+    with clinic_context(clinic):
+        return sorted(
+            Membership.objects.filter(role=Role.OWNER).values_list("user__email", flat=True)
+        )
+
+
+def _tell_owners(clinic: Clinic, kind: str, compose: Callable[[], tuple[str, str]]) -> None:
+    """Emails every owner (in the clinic's language) what `compose` writes."""
+    with translation.override(clinic.locale):
+        subject, body = compose()
+    for email in _owner_emails(clinic):
+        send_now_or_log(kind=kind, subject=subject, body=body, to=email)
+
+
+def clinic_deletion_request(
+    *,
+    clinic: Clinic,
+    actor: User,
+    password: str,
+    typed_name: str,
+    code: str = "",
+    now: dt.datetime | None = None,
+) -> Clinic:
+    """The owner asks for the clinic to be deleted: signed in again (password, and the
+    authenticator code where they use one) and the clinic's name typed. It is purged after the
+    grace period unless cancelled. Raises FieldError naming the field that is wrong."""
+    from bookwell.accounts.services import mfa_verify
+
+    if not actor.check_password(password):
+        raise FieldError("password", _("Your password was not correct."))
+    if actor.mfa_enabled and not mfa_verify(user=actor, code=code):
+        raise FieldError("code", _("That code does not match your authenticator app."))
+    if typed_name.strip() != clinic.name:
+        raise FieldError("name", _("Type the clinic's name exactly as it is shown."))
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Clinic.objects.select_for_update().get(pk=clinic.pk)
+        if locked.deletion_due_at is not None:
+            raise Conflict(
+                _("Deletion is already scheduled for %(date)s.")
+                % {"date": date_format(timezone.localtime(locked.deletion_due_at), "DATE_FORMAT")},
+                code="deletion_pending",
+            )
+        locked.deletion_due_at = now + dt.timedelta(days=settings.DELETION_GRACE_DAYS)
+        locked.deletion_requested_by = actor
+        locked.deletion_reminders = 0
+        locked.save(
+            update_fields=["deletion_due_at", "deletion_requested_by", "deletion_reminders"]
+        )
+        audit(
+            Action.CLINIC_DELETION_REQUESTED,
+            clinic_id=clinic.pk,
+            target_kind=TargetKind.CLINIC,
+            target_id=clinic.pk,
+        )
+        transaction.on_commit(
+            lambda: _tell_owners(
+                locked,
+                "clinic_deletion_requested",
+                lambda: (
+                    _("%(clinic)s will be deleted on %(date)s")
+                    % {"clinic": locked.name, "date": _due(locked)},
+                    _deletion_notice(locked),
+                ),
+            )
+        )
+    return locked
+
+
+def _due(clinic: Clinic) -> str:
+    assert clinic.deletion_due_at is not None
+    local = timezone.localtime(clinic.deletion_due_at, ZoneInfo(clinic.time_zone))
+    return date_format(local, "DATETIME_FORMAT")
+
+
+def _deletion_notice(clinic: Clinic) -> str:
+    return _(
+        "An owner asked for %(clinic)s to be deleted from Bookwell. On %(date)s every record "
+        "of the clinic will be deleted: team, services, schedules, clients, appointments, "
+        "messages and audit log, and the clinic's encryption keys will be destroyed, so no "
+        "backup can be read either. This cannot be undone.\n\n"
+        "To keep the clinic, cancel the deletion before then on the clinic's Privacy page:\n"
+        "%(url)s\n\n"
+        "To keep a copy of your data, make an export on the same page first."
+    ) % {"clinic": clinic.name, "date": _due(clinic), "url": _center_url(clinic)}
+
+
+def _center_url(clinic: Clinic) -> str:
+    return settings.BASE_URL + reverse("privacy:center", kwargs={"clinic_slug": clinic.slug})
+
+
+def clinic_deletion_cancel(*, clinic: Clinic, actor: User | None) -> Clinic:
+    with transaction.atomic():
+        locked = Clinic.objects.select_for_update().get(pk=clinic.pk)
+        if locked.deletion_due_at is None:
+            raise Conflict(_("No deletion is scheduled."), code="no_deletion_pending")
+        locked.deletion_due_at = None
+        locked.deletion_requested_by = None
+        locked.deletion_reminders = 0
+        locked.save(
+            update_fields=["deletion_due_at", "deletion_requested_by", "deletion_reminders"]
+        )
+        audit(
+            Action.CLINIC_DELETION_CANCELLED,
+            clinic_id=clinic.pk,
+            target_kind=TargetKind.CLINIC,
+            target_id=clinic.pk,
+        )
+        transaction.on_commit(
+            lambda: _tell_owners(
+                locked,
+                "clinic_deletion_cancelled",
+                lambda: (
+                    _("%(clinic)s will not be deleted") % {"clinic": locked.name},
+                    _("The deletion of %(clinic)s was cancelled. Everything stays as it was.")
+                    % {"clinic": locked.name},
+                ),
+            )
+        )
+    return locked
+
+
+def clinic_deletions_run(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """The periodic job: reminds owners a week and a day before, and purges the clinics
+    whose grace period is over."""
+    now = now or timezone.now()
+    done = {"reminded": 0, "purged": 0}
+    with platform_scope("clinic deletions: which are due or need a reminder"):
+        pending = list(Clinic.objects.filter(deletion_due_at__isnull=False).order_by("pk"))
+    for clinic in pending:
+        assert clinic.deletion_due_at is not None
+        if clinic.deletion_due_at <= now:
+            if clinic_purge(clinic_id=clinic.pk, now=now):
+                done["purged"] += 1
+            continue
+        step = clinic.deletion_reminders
+        if step < len(REMINDERS_BEFORE) and clinic.deletion_due_at - now <= REMINDERS_BEFORE[step]:
+            # Counted first: a reminder may be lost to a mail outage, never sent twice.
+            with platform_scope("clinic deletions: a reminder sent"):
+                counted = Clinic.objects.filter(
+                    pk=clinic.pk, deletion_reminders=step, deletion_due_at=clinic.deletion_due_at
+                ).update(deletion_reminders=step + 1)
+            if counted:
+                _tell_owners(
+                    clinic,
+                    "clinic_deletion_reminder",
+                    lambda c=clinic: (  # type: ignore[misc]
+                        _("Reminder: %(clinic)s will be deleted on %(date)s")
+                        % {"clinic": c.name, "date": _due(c)},
+                        _deletion_notice(c),
+                    ),
+                )
+                done["reminded"] += 1
+    # Secrets of clinics that are gone (a purge that committed but died before destroying
+    # them) go now.
+    with platform_scope("clinic deletions: keystore secrets of clinics that are gone"):
+        live = set(Clinic.objects.values_list("pk", flat=True))
+    for clinic_id in keystore.clinic_ids() - live:
+        keyring.destroy_clinic_keys(clinic_id)
+    return done
+
+
+def clinic_models() -> list[type[Model]]:
+    """Every model with rows of a clinic (a `clinic` key to it), but the clinic itself."""
+    return [
+        model
+        for model in apps.get_models()
+        if any(
+            f.name == "clinic" and f.is_relation and f.related_model is Clinic
+            for f in model._meta.concrete_fields
+        )
+    ]
+
+
+def clinic_purge(*, clinic_id: int, now: dt.datetime | None = None) -> int:
+    """Deletes every row of the clinic, its audit log and, once that has committed, the
+    secrets of its data keys and its export files. Leaves one platform audit event with ids
+    only. Returns the rows deleted (0 if the clinic is gone or no longer due)."""
+    now = now or timezone.now()
+    with platform_scope("clinic purge: find the clinic"):
+        clinic = Clinic.objects.filter(pk=clinic_id, deletion_due_at__lte=now).first()
+    if clinic is None:
+        return 0
+    deleted = 0
+    with transaction.atomic():
+        with clinic_context(clinic):
+            # Locked, and still due: a cancel that got in first wins.
+            if (
+                not Clinic.objects.select_for_update()
+                .filter(pk=clinic_id, deletion_due_at__lte=now)
+                .exists()
+            ):
+                return 0
+            tables = []
+            for model in clinic_models():
+                # One DELETE per table (no rows loaded): foreign keys are checked at commit.
+                rows = model._base_manager.filter(clinic_id=clinic_id)
+                deleted += rows._raw_delete(rows.db)
+                tables.append(model._meta.db_table)
+        deleted += audit_chain_delete(chain=clinic_id)
+        with platform_scope("clinic purge: the clinic's own row"):
+            rows = Clinic.objects.filter(pk=clinic_id)
+            deleted += rows._raw_delete(rows.db)
+        # Every reference to what went must have gone with it: checked now, not at commit.
+        connection.check_constraints(table_names=[*tables, Clinic._meta.db_table])
+        audit_record(
+            action=Action.CLINIC_PURGED,
+            actor=Actor(ActorKind.SYSTEM),
+            clinic_id=None,
+            target_kind=TargetKind.CLINIC,
+            target_id=clinic_id,
+            extra={"rows": min(deleted, 10**9 - 1)},
+        )
+        transaction.on_commit(lambda: _after_purge(clinic_id))
+    logger.info("clinic purged", extra={"clinic": clinic_id, "rows": deleted})
+    return deleted
+
+
+def _after_purge(clinic_id: int) -> None:
+    keyring.destroy_clinic_keys(clinic_id)
+    shutil.rmtree(Path(settings.EXPORT_DIR) / str(int(clinic_id)), ignore_errors=True)

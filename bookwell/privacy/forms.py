@@ -28,3 +28,19 @@ class LiftForm(forms.Form):
     client_told = forms.BooleanField(
         label=_("The client was told that the restriction will be lifted.")
     )
+
+
+class ClinicDeleteForm(forms.Form):
+    name = forms.CharField(label=_("Type the clinic's name"), max_length=200, strip=False)
+    password = forms.CharField(
+        label=_("Your password"),
+        max_length=1024,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    code = forms.CharField(
+        label=_("Code from your authenticator app"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )

@@ -21,6 +21,12 @@ urlpatterns = [
     path("c/<slug:clinic_slug>/privacy/requests/", views.requests, name="requests"),
     path("c/<slug:clinic_slug>/privacy/", views.center, name="center"),
     path("c/<slug:clinic_slug>/privacy/exports/", views.export_create, name="export-create"),
+    path("c/<slug:clinic_slug>/privacy/delete/", views.clinic_delete, name="delete"),
+    path(
+        "c/<slug:clinic_slug>/privacy/delete/cancel/",
+        views.clinic_delete_cancel,
+        name="delete-cancel",
+    ),
     path(
         "c/<slug:clinic_slug>/privacy/exports/<uuid:export_id>/download/",
         views.export_download,

@@ -12,6 +12,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bookwell.accounts.models import User
@@ -19,7 +20,7 @@ from bookwell.clients.models import Client
 from bookwell.core.access import access_in_clinic
 from bookwell.core.errors import ServiceError
 from bookwell.privacy import clinic_data, services
-from bookwell.privacy.forms import EraseForm, LiftForm, RequestForm
+from bookwell.privacy.forms import ClinicDeleteForm, EraseForm, LiftForm, RequestForm
 from bookwell.privacy.models import RequestKind, RequestStatus, SubjectRequest
 from bookwell.tenancy.access import clinic_view
 from bookwell.tenancy.permissions import Perm
@@ -198,10 +199,16 @@ def requests(request: HttpRequest) -> HttpResponse:
 # --- The owners' privacy center (the clinic's own data: P15, P16) -----------------------------
 
 
-def _center(request: HttpRequest, *, status: int = 200) -> HttpResponse:
+def _center(
+    request: HttpRequest, *, status: int = 200, delete_form: ClinicDeleteForm | None = None
+) -> HttpResponse:
     clinic = request.clinic  # type: ignore[attr-defined]
     exports = clinic_data.exports_recent(clinic)
+    user = request.user
     context = {
+        "delete_form": delete_form or ClinicDeleteForm(),
+        "needs_code": isinstance(user, User) and user.mfa_enabled,
+        "grace_days": settings.DELETION_GRACE_DAYS,
         "exports": exports,
         "in_making": clinic_data.export_in_making(exports),
         "link_hours": settings.EXPORT_LINK_HOURS,
@@ -251,3 +258,43 @@ def export_download(request: HttpRequest, export_id: uuid.UUID) -> HttpResponseB
     response["Content-Disposition"] = f'attachment; filename="{clinic.slug}-export-{stamp}.zip"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+@sensitive_post_parameters("password", "code")
+@clinic_view(Perm.CLINIC_DATA)
+@require_POST
+def clinic_delete(request: HttpRequest) -> HttpResponse:
+    """The owner asks for the clinic to be deleted after the grace period."""
+    clinic = request.clinic  # type: ignore[attr-defined]
+    form = ClinicDeleteForm(request.POST)
+    if form.is_valid():
+        try:
+            clinic_data.clinic_deletion_request(
+                clinic=clinic,
+                actor=request.user,  # type: ignore[arg-type]
+                password=form.cleaned_data["password"],
+                typed_name=form.cleaned_data["name"],
+                code=form.cleaned_data["code"],
+            )
+        except clinic_data.FieldError as exc:
+            form.add_error(exc.field, exc.message)
+        except ServiceError as exc:  # one is pending already
+            messages.error(request, exc.message)
+            return redirect("privacy:center", clinic_slug=clinic.slug)
+        else:
+            messages.success(request, _("The clinic is scheduled for deletion."))
+            return redirect("privacy:center", clinic_slug=clinic.slug)
+    return _center(request, status=400, delete_form=form)
+
+
+@clinic_view(Perm.CLINIC_DATA)
+@require_POST
+def clinic_delete_cancel(request: HttpRequest) -> HttpResponse:
+    clinic = request.clinic  # type: ignore[attr-defined]
+    try:
+        clinic_data.clinic_deletion_cancel(clinic=clinic, actor=_actor(request))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The deletion is cancelled. The clinic stays."))
+    return redirect("privacy:center", clinic_slug=clinic.slug)

@@ -6,6 +6,10 @@
   process by (clinic, uid) without risk: a key created in a transaction that rolled back can
   never be confused with a later one. Ciphertexts name the uid of the key that sealed them.
 * From a data key two keys are derived: one seals fields, one computes blind indexes.
+* Wrapping (version 2) uses a key derived from the master key and a per-key secret kept
+  outside the database (tenancy.keystore): a database copy alone cannot unwrap anything, and
+  destroying the secrets of a deleted clinic makes its data unreadable in every copy (P16).
+  Version 1 (the master key alone) is still opened; `keys rotate-master` moves it to 2.
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ from django.utils import timezone
 from bookwell.core import crypto
 from bookwell.core.context import clinic_context, platform_scope
 from bookwell.core.db.statements import Rider, fetch_batch
+from bookwell.tenancy import keystore
 from bookwell.tenancy.models import ClinicKey
+
+WRAP_VERSION = 2
 
 
 class KeyringError(Exception):
@@ -48,18 +55,38 @@ def _aad(clinic_id: int, uid: str) -> bytes:
     return f"bookwell:clinic-data-key:{clinic_id}:{uid}".encode()
 
 
-def _wrap(data_key: bytes, clinic_id: int, uid: str) -> tuple[str, bytes]:
+def _kek(master: bytes, secret: bytes, clinic_id: int, uid: str) -> bytes:
+    return crypto.derive_key(master, f"bookwell clinic kek v2:{clinic_id}:{uid}", salt=secret)
+
+
+def _wrap(data_key: bytes, clinic_id: int, uid: str, secret: bytes) -> tuple[str, bytes]:
+    """Wraps (version 2) under the current master key and the key's keystore secret."""
     key_id = current_master_key_id()
-    return key_id, crypto.seal(dict(settings.MASTER_KEYS)[key_id], data_key, _aad(clinic_id, uid))
+    kek = _kek(dict(settings.MASTER_KEYS)[key_id], secret, clinic_id, uid)
+    return key_id, crypto.seal(kek, data_key, _aad(clinic_id, uid))
 
 
-def _unwrap(clinic_id: int, uid: str, master_key_id: str, wrapped: bytes) -> bytes:
+def _secret(clinic_id: int, uid: str) -> bytes:
+    try:
+        return keystore.secret_read(clinic_id, uid)
+    except keystore.SecretMissing as exc:
+        raise KeyringError(
+            f"{exc} (destroyed with its clinic or key version, or BOOKWELL_KEYSTORE_DIR "
+            "does not point at the keystore)"
+        ) from None
+
+
+def _unwrap(
+    clinic_id: int, uid: str, master_key_id: str, wrapped: bytes, wrap_version: int
+) -> bytes:
     master = dict(settings.MASTER_KEYS).get(master_key_id)
     if master is None:
         raise KeyringError(
             f"clinic data keys are wrapped under master key id {master_key_id!r}, "
             "which BOOKWELL_MASTER_KEYS does not contain"
         )
+    if wrap_version >= 2:
+        master = _kek(master, _secret(clinic_id, uid), clinic_id, uid)
     try:
         return crypto.open_sealed(master, wrapped, _aad(clinic_id, uid))
     except crypto.DecryptionError as exc:
@@ -70,8 +97,10 @@ def _unwrap(clinic_id: int, uid: str, master_key_id: str, wrapped: bytes) -> byt
 
 
 @cache
-def _opened(clinic_id: int, uid: str, version: int, master_key_id: str, wrapped: bytes) -> DataKey:
-    data_key = _unwrap(clinic_id, uid, master_key_id, wrapped)
+def _opened(
+    clinic_id: int, uid: str, version: int, master_key_id: str, wrapped: bytes, wrap_version: int
+) -> DataKey:
+    data_key = _unwrap(clinic_id, uid, master_key_id, wrapped, wrap_version)
     return DataKey(
         clinic_id=clinic_id,
         version=version,
@@ -82,7 +111,14 @@ def _opened(clinic_id: int, uid: str, version: int, master_key_id: str, wrapped:
 
 
 def _key_from_row(row: ClinicKey) -> DataKey:
-    return _opened(row.clinic_id, row.uid, row.version, row.master_key_id, bytes(row.wrapped_key))
+    return _opened(
+        row.clinic_id,
+        row.uid,
+        row.version,
+        row.master_key_id,
+        bytes(row.wrapped_key),
+        row.wrap_version,
+    )
 
 
 _pinned: ContextVar[DataKey | None] = ContextVar("bookwell_pinned_key", default=None)
@@ -99,7 +135,8 @@ def pinned_active_key(clinic_id: int) -> Iterator[DataKey]:
 
 
 _ACTIVE_FOR_SHARE = (
-    f"SELECT uid, version, master_key_id, wrapped_key FROM {ClinicKey._meta.db_table} "  # noqa: S608
+    "SELECT uid, version, master_key_id, wrapped_key, wrap_version "  # noqa: S608
+    f"FROM {ClinicKey._meta.db_table} "
     "WHERE clinic_id = %s AND retired_at IS NULL ORDER BY version DESC LIMIT 1 FOR SHARE"
 )
 
@@ -122,8 +159,10 @@ def pinned_key_read(clinic_id: int, rider: Rider | None) -> Iterator[DataKey]:
         with pinned_active_key(clinic_id) as key:
             yield key
         return
-    uid, version, master_key_id, wrapped = rider.rows[0]
-    token = _pinned.set(_opened(clinic_id, uid, version, master_key_id, bytes(wrapped)))
+    uid, version, master_key_id, wrapped, wrap_version = rider.rows[0]
+    token = _pinned.set(
+        _opened(clinic_id, uid, version, master_key_id, bytes(wrapped), wrap_version)
+    )
     try:
         yield _pinned.get()  # type: ignore[misc]
     finally:
@@ -170,8 +209,8 @@ def active_key(clinic_id: int) -> DataKey:
             # Prepared (every booking and client write seals something).
             (found,) = fetch_batch(connection.alias, [(_ACTIVE_FOR_SHARE, [clinic_id])])
             if found:
-                uid, version, master_key_id, wrapped = found[0]
-                return _opened(clinic_id, uid, version, master_key_id, bytes(wrapped))
+                uid, version, master_key_id, wrapped, wrap_version = found[0]
+                return _opened(clinic_id, uid, version, master_key_id, bytes(wrapped), wrap_version)
             row = None
         else:
             row = ClinicKey.objects.filter(retired_at__isnull=True).order_by("-version").first()
@@ -217,9 +256,17 @@ def create_version(clinic_id: int) -> DataKey:
 
 def _insert_version(clinic_id: int, version: int) -> DataKey:
     uid = secrets.token_hex(16)
-    master_id, wrapped = _wrap(crypto.new_key(), clinic_id, uid)
+    # The secret first: a row that rolls back leaves an unused secret, never a row without one.
+    master_id, wrapped = _wrap(
+        crypto.new_key(), clinic_id, uid, keystore.secret_create(clinic_id, uid)
+    )
     row = ClinicKey.objects.create(
-        clinic_id=clinic_id, version=version, uid=uid, wrapped_key=wrapped, master_key_id=master_id
+        clinic_id=clinic_id,
+        version=version,
+        uid=uid,
+        wrapped_key=wrapped,
+        master_key_id=master_id,
+        wrap_version=WRAP_VERSION,
     )
     return _key_from_row(row)
 
@@ -234,21 +281,44 @@ def retire_versions_below(clinic_id: int, version: int) -> None:
 def destroy_versions_below(clinic_id: int, version: int) -> int:
     """Deletes old data keys: whatever they sealed can never be opened again."""
     with clinic_context(clinic_id):
-        deleted, _ = ClinicKey.objects.filter(version__lt=version).delete()
+        old = ClinicKey.objects.filter(version__lt=version)
+        uids = list(old.values_list("uid", flat=True))
+        deleted, _ = old.delete()
+    for uid in uids:  # copies of the rows (backups) cannot be unwrapped either
+        keystore.secret_destroy(clinic_id, uid)
     forget_cached_keys()
     return deleted
 
 
+def destroy_clinic_keys(clinic_id: int) -> None:
+    """After a clinic's purge has committed: the secrets of all its keys go, so no copy of its
+    data (a backup, a dump) can be opened with anything the system still holds."""
+    keystore.clinic_destroy(clinic_id)
+    forget_cached_keys()
+
+
 def rewrap_all() -> int:
-    """Re-wraps every clinic's data keys under the current master key; data is untouched."""
+    """Re-wraps every clinic's data keys under the current master key (and moves keys of
+    wrap version 1 to 2, with a keystore secret); data is untouched."""
     count = 0
     current = current_master_key_id()
     with platform_scope("re-wrap every clinic data key under the current master key"):
-        for row in ClinicKey.objects.exclude(master_key_id=current).order_by("pk"):
-            key = _unwrap(row.clinic_id, row.uid, row.master_key_id, bytes(row.wrapped_key))
-            row.master_key_id, row.wrapped_key = _wrap(key, row.clinic_id, row.uid)
-            row.save(update_fields=["master_key_id", "wrapped_key"])
+        stale = ClinicKey.objects.exclude(master_key_id=current, wrap_version=WRAP_VERSION)
+        # Only these columns: the migration that first ran this knew no later ones.
+        columns = ("clinic_id", "uid", "master_key_id", "wrapped_key", "wrap_version")
+        for row in stale.only(*columns).order_by("pk"):
+            key = _unwrap(
+                row.clinic_id, row.uid, row.master_key_id, bytes(row.wrapped_key), row.wrap_version
+            )
+            if row.wrap_version >= 2:
+                secret = _secret(row.clinic_id, row.uid)
+            else:
+                secret = keystore.secret_create(row.clinic_id, row.uid)
+            row.master_key_id, row.wrapped_key = _wrap(key, row.clinic_id, row.uid, secret)
+            row.wrap_version = WRAP_VERSION
+            row.save(update_fields=["master_key_id", "wrapped_key", "wrap_version"])
             count += 1
+    forget_cached_keys()
     return count
 
 
@@ -259,7 +329,9 @@ def verify_master_keys() -> None:
         for row in ClinicKey.objects.order_by("master_key_id", "pk"):
             if row.master_key_id in seen:
                 continue
-            _unwrap(row.clinic_id, row.uid, row.master_key_id, bytes(row.wrapped_key))
+            _unwrap(
+                row.clinic_id, row.uid, row.master_key_id, bytes(row.wrapped_key), row.wrap_version
+            )
             seen.add(row.master_key_id)
 
 

@@ -144,6 +144,19 @@ class Clinic(models.Model):
         default=24 * 60, validators=[MaxValueValidator(366 * 24 * 60)]
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The owner asked for the clinic to be deleted (P16): it is purged at this time unless the
+    # request is cancelled before. Empty: no deletion pending.
+    deletion_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deletion_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    # Reminders sent to the owners while the deletion is pending (a week before, a day before).
+    deletion_reminders = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -211,6 +224,9 @@ class ClinicKey(TenantModel):
     uid = models.CharField(max_length=32, unique=True)
     wrapped_key = models.BinaryField()
     master_key_id = models.CharField(max_length=32)
+    # 1: wrapped under the master key alone; 2: under a key derived from the master key and
+    # this key's secret in the keystore, outside the database (tenancy.keystore, P16).
+    wrap_version = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     retired_at = models.DateTimeField(null=True, blank=True)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
@@ -13,6 +15,7 @@ from django.test import override_settings
 from bookwell.clients.models import Client
 from bookwell.clients.rotation import rotate_clinic_key
 from bookwell.clients.services import ClientInput, client_create
+from bookwell.core import crypto
 from bookwell.core.context import clinic_context, platform_scope
 from bookwell.tenancy import keyring
 from bookwell.tenancy.fields import FieldDecryptionError, Sealed, open_stored
@@ -220,6 +223,69 @@ def test_a_missing_or_wrong_master_key_is_named_by_id_only(clinic_a):
     keyring.forget_cached_keys()
 
 
+def test_data_keys_need_their_keystore_secret_besides_the_master_key(clinic_a):
+    """A copy of the database and the master key are not enough (P16): the wrapped key opens
+    only with its secret from the keystore, which lives outside the database."""
+    from bookwell.tenancy import keystore
+
+    client = _make(clinic_a)
+    with platform_scope("test"):
+        row = ClinicKey.objects.get(clinic=clinic_a)
+    assert row.wrap_version == keyring.WRAP_VERSION == 2
+    secret = keystore.secret_read(clinic_a.pk, row.uid)
+    # Under the master key alone (the version-1 way) the stored key does not open.
+    with pytest.raises(crypto.DecryptionError):
+        crypto.open_sealed(
+            dict(settings.MASTER_KEYS)[row.master_key_id],
+            bytes(row.wrapped_key),
+            keyring._aad(clinic_a.pk, row.uid),
+        )
+    keystore.secret_destroy(clinic_a.pk, row.uid)
+    keyring.forget_cached_keys()
+    try:
+        with clinic_context(clinic_a), pytest.raises(FieldDecryptionError):
+            _ = Client.objects.get(pk=client.pk).email
+        with pytest.raises(keyring.KeyringError, match="BOOKWELL_KEYSTORE_DIR"):
+            keyring.verify_master_keys()
+    finally:  # put it back: the rest of the test database still uses it
+        path = Path(settings.KEYSTORE_DIR) / str(clinic_a.pk) / f"{row.uid}.key"
+        path.write_bytes(secret)
+        keyring.forget_cached_keys()
+    with clinic_context(clinic_a):
+        assert Client.objects.get(pk=client.pk).email == SENTINEL_EMAIL
+
+
+def test_keys_wrapped_the_old_way_move_to_the_keystore_on_rotate_master(clinic_a):
+    """Keys made before the keystore (wrap version 1) still open, and `keys rotate-master`
+    (also run by the migration that brought the keystore) re-wraps them with a secret."""
+    from bookwell.tenancy import keystore
+
+    client = _make(clinic_a)
+    with platform_scope("test"):
+        row = ClinicKey.objects.get(clinic=clinic_a)
+    data_key = keyring._unwrap(
+        clinic_a.pk, row.uid, row.master_key_id, bytes(row.wrapped_key), row.wrap_version
+    )
+    master = dict(settings.MASTER_KEYS)[row.master_key_id]
+    old_way = crypto.seal(master, data_key, keyring._aad(clinic_a.pk, row.uid))
+    with platform_scope("test"):
+        ClinicKey.objects.filter(pk=row.pk).update(wrapped_key=old_way, wrap_version=1)
+    keystore.secret_destroy(clinic_a.pk, row.uid)
+    keyring.forget_cached_keys()
+    with clinic_context(clinic_a):
+        assert Client.objects.get(pk=client.pk).email == SENTINEL_EMAIL  # version 1 opens
+
+    assert keyring.rewrap_all() == 1
+    with platform_scope("test"):
+        row = ClinicKey.objects.get(pk=row.pk)
+    assert row.wrap_version == 2 and bytes(row.wrapped_key) != old_way
+    assert keystore.secret_read(clinic_a.pk, row.uid)
+    keyring.forget_cached_keys()
+    with clinic_context(clinic_a):
+        assert Client.objects.get(pk=client.pk).email == SENTINEL_EMAIL
+    assert keyring.rewrap_all() == 0  # nothing left to move
+
+
 def test_interrupted_clinic_rotation_resumes_and_old_key_is_destroyed(clinic_a):
     clients = [
         _make(clinic_a, email=f"c{i}@example.test", full_name=f"Rotating Person{i}")
@@ -240,6 +306,8 @@ def test_interrupted_clinic_rotation_resumes_and_old_key_is_destroyed(clinic_a):
         )
 
     rest = rotate_clinic_key(clinic=clinic_a, batch_size=3)
+    # The old key's keystore secret went with it: backups holding the old row cannot unwrap it.
+    assert not (Path(settings.KEYSTORE_DIR) / str(clinic_a.pk) / f"{old_uid}.key").exists()
     with clinic_context(clinic_a):
         assert rest == 4
         new_version = keyring.active_version(clinic_a.pk)
@@ -250,7 +318,7 @@ def test_interrupted_clinic_rotation_resumes_and_old_key_is_destroyed(clinic_a):
             assert fresh.key_version == new_version
             assert fresh.__dict__["email"].key_uid == keyring.active_key(clinic_a.pk).uid != old_uid
             assert fresh.email == c.email
-            # The old ciphertext no longer opens: its key is destroyed.
+            # The old ciphertext no longer opens: its key is destroyed, with its secret.
             fresh.__dict__["email"] = Sealed(old_tokens[c.pk])
             with pytest.raises(FieldDecryptionError):
                 _ = fresh.email

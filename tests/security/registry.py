@@ -389,6 +389,16 @@ def _subject_request(clinic: Clinic) -> dict[str, Any]:
     return {"request_id": request.pk}
 
 
+def _pending_deletion(clinic: Clinic) -> None:
+    Clinic.objects.filter(pk=clinic.pk).update(deletion_due_at=timezone.now() + timedelta(days=14))
+
+
+def _test_password() -> str:
+    from tests.factories import PASSWORD
+
+    return PASSWORD
+
+
 def _clinic_export(clinic: Clinic) -> dict[str, Any]:
     """A ready export of the clinic's data."""
     from bookwell.privacy.clinic_data import clinic_export_build, clinic_export_request
@@ -866,6 +876,10 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     "privacy:center": ClinicRoute(),
     "privacy:export-create": ClinicRoute(get=False, post=lambda c: {}),
     "privacy:export-download": ClinicRoute(objects=_clinic_export),
+    "privacy:delete": ClinicRoute(
+        get=False, post=lambda c: {"name": c.name, "password": _test_password()}
+    ),
+    "privacy:delete-cancel": ClinicRoute(get=False, post=lambda c: {}, setup=_pending_deletion),
     # --- Catalogue and schedules (scheduling:) ---
     **_catalog_routes(),
     "scheduling:schedule": ClinicRoute(objects=_staff_with_place, post=_hours_post),
