@@ -279,6 +279,12 @@ RETENTION_DELIVERY_DAYS = env_int("BOOKWELL_RETENTION_DELIVERY_DAYS", 365)  # me
 RETENTION_OFFER_DAYS = env_int("BOOKWELL_RETENTION_OFFER_DAYS", 30)  # expired waitlist offers
 RETENTION_REQUEST_DAYS = env_int("BOOKWELL_RETENTION_REQUEST_DAYS", 3 * 365)  # answered P17
 
+# --- The platform's privacy notice (P19, P22) ----------------------------------------------------
+# Who runs this installation: named on /privacy/ as the processor for clinics and the
+# controller for staff accounts.
+OPERATOR_NAME = env("BOOKWELL_OPERATOR_NAME", "The operator of this Bookwell service")
+OPERATOR_CONTACT = env("BOOKWELL_OPERATOR_CONTACT", "")
+
 # --- A clinic's own data (P15, P16) -------------------------------------------------------------
 # Export archives are written here, sealed under the clinic's data key; with more than one
 # worker host this must be shared storage. A download link lasts EXPORT_LINK_HOURS, then the
@@ -477,6 +483,7 @@ def anymail_mailer(provider: str, environ: Mapping[str, str]) -> dict[str, objec
 DEFAULT_FROM_EMAIL = env("BOOKWELL_FROM_EMAIL", "Bookwell <no-reply@bookwell.invalid>")
 # Production sends through SMTP; development writes each message to a file under the data dir.
 _mail_backend = env("BOOKWELL_EMAIL_BACKEND", "smtp" if PRODUCTION else "file")
+EMAIL_DELIVERY = _mail_backend  # named in the privacy notice's list of sub-processors
 if _mail_backend == "smtp":
     _mailer: dict[str, object] = {
         "BACKEND": "django.core.mail.backends.smtp.EmailBackend",

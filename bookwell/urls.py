@@ -4,12 +4,14 @@ from bookwell.api import api
 from bookwell.core import operator_views
 from bookwell.core import views as core_views
 from bookwell.notifications import views as notification_views
+from bookwell.privacy import views as privacy_views
 from bookwell.telemetry import views as telemetry_views
 from bookwell.tenancy import views as tenancy_views
 
 urlpatterns = [
     path("", core_views.landing, name="landing"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("privacy/", privacy_views.platform_notice, name="privacy-notice"),
     path("api/v1/", api.urls),
     path("operator/tasks/", operator_views.tasks, name="operator-tasks"),
     path(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -98,18 +99,21 @@ def _fresh_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _export_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Clinic export archives go to a temporary directory, not the checkout's var/."""
+def _data_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Export archives and the keystore's secrets go to temporary directories, not the
+    checkout's var/; the environment names them too, for the processes tests start (a
+    worker, a server), which must open the same keys."""
     from django.test import override_settings
 
-    with override_settings(EXPORT_DIR=tmp_path_factory.mktemp("exports")):
-        yield
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _keystore_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The keystore's secrets go to a temporary directory, not the checkout's var/."""
-    from django.test import override_settings
-
-    with override_settings(KEYSTORE_DIR=tmp_path_factory.mktemp("keystore")):
-        yield
+    exports, keys = tmp_path_factory.mktemp("exports"), tmp_path_factory.mktemp("keystore")
+    saved = {k: os.environ.get(k) for k in ("BOOKWELL_EXPORT_DIR", "BOOKWELL_KEYSTORE_DIR")}
+    os.environ.update(BOOKWELL_EXPORT_DIR=str(exports), BOOKWELL_KEYSTORE_DIR=str(keys))
+    try:
+        with override_settings(EXPORT_DIR=exports, KEYSTORE_DIR=keys):
+            yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

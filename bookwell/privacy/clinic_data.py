@@ -447,3 +447,16 @@ def clinic_purge(*, clinic_id: int, now: dt.datetime | None = None) -> int:
 def _after_purge(clinic_id: int) -> None:
     keyring.destroy_clinic_keys(clinic_id)
     shutil.rmtree(Path(settings.EXPORT_DIR) / str(int(clinic_id)), ignore_errors=True)
+
+
+# --- What the privacy center shows ---------------------------------------------------------------
+
+
+def holdings(clinic: Clinic) -> list[tuple[str, int]]:
+    """Each kind of record the platform holds for the clinic, with how many (the export's
+    entities, so the two cannot disagree)."""
+    return [
+        (str(entity.model._meta.verbose_name_plural), entity.queryset(clinic).count())
+        for entity in archive.ENTITIES
+        if entity.model is not Clinic
+    ]

@@ -23,6 +23,11 @@ urlpatterns = [
     path("c/<slug:clinic_slug>/privacy/exports/", views.export_create, name="export-create"),
     path("c/<slug:clinic_slug>/privacy/delete/", views.clinic_delete, name="delete"),
     path(
+        "c/<slug:clinic_slug>/privacy/record-of-processing.md",
+        views.processing_record,
+        name="record",
+    ),
+    path(
         "c/<slug:clinic_slug>/privacy/delete/cancel/",
         views.clinic_delete_cancel,
         name="delete-cancel",

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
@@ -19,11 +20,12 @@ from bookwell.accounts.models import User
 from bookwell.clients.models import Client
 from bookwell.core.access import access_in_clinic
 from bookwell.core.errors import ServiceError
-from bookwell.privacy import clinic_data, services
+from bookwell.privacy import clinic_data, platform, services
 from bookwell.privacy.forms import ClinicDeleteForm, EraseForm, LiftForm, RequestForm
 from bookwell.privacy.models import RequestKind, RequestStatus, SubjectRequest
 from bookwell.tenancy.access import clinic_view
 from bookwell.tenancy.permissions import Perm
+from bookwell.tenancy.plans import plan_of
 
 
 def _actor(request: HttpRequest) -> User | None:
@@ -205,23 +207,30 @@ def _center(
     clinic = request.clinic  # type: ignore[attr-defined]
     exports = clinic_data.exports_recent(clinic)
     user = request.user
-    context = {
-        "delete_form": delete_form or ClinicDeleteForm(),
-        "needs_code": isinstance(user, User) and user.mfa_enabled,
-        "grace_days": settings.DELETION_GRACE_DAYS,
+    context: dict[str, object] = {
         "exports": exports,
         "in_making": clinic_data.export_in_making(exports),
         "link_hours": settings.EXPORT_LINK_HOURS,
         "now": timezone.now(),
-        "open_requests": SubjectRequest.objects.filter(status=RequestStatus.OPEN).count(),
-        "overdue_requests": SubjectRequest.objects.filter(
-            status=RequestStatus.OPEN, due_on__lt=timezone.localdate()
-        ).count(),
     }
-    template = "privacy/center.html"
     if request.htmx and request.GET.get("part") == "exports":  # type: ignore[attr-defined]
-        template += "#exports"
-    return render(request, template, context, status=status)
+        return render(request, "privacy/center.html#exports", context, status=status)
+    context |= {
+        "delete_form": delete_form or ClinicDeleteForm(),
+        "needs_code": isinstance(user, User) and user.mfa_enabled,
+        "grace_days": settings.DELETION_GRACE_DAYS,
+        "open_requests": list(
+            SubjectRequest.objects.filter(status=RequestStatus.OPEN)
+            .select_related("client")
+            .order_by("due_on")
+        ),
+        "today": timezone.localdate(),
+        "holdings": clinic_data.holdings(clinic),
+        "subprocessors": platform.subprocessors(),
+        "retention": platform.retention(),
+        "audit_days": plan_of(clinic).audit_retention_days,
+    }
+    return render(request, "privacy/center.html", context, status=status)
 
 
 @clinic_view(Perm.CLINIC_DATA)
@@ -298,3 +307,50 @@ def clinic_delete_cancel(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, _("The deletion is cancelled. The clinic stays."))
     return redirect("privacy:center", clinic_slug=clinic.slug)
+
+
+@require_GET
+def platform_notice(request: HttpRequest) -> HttpResponse:
+    """The platform's own privacy notice (public; sets no cookie)."""
+    return render(
+        request,
+        "privacy/platform_notice.html",
+        {
+            "notice": platform.current_notice(),
+            "versions": list(reversed(platform.notice_versions())),
+            "cookies": platform.cookies(),
+            "subprocessors": platform.subprocessors(),
+            "retention": platform.retention(),
+            "operator": settings.OPERATOR_NAME,
+            "operator_contact": settings.OPERATOR_CONTACT,
+        },
+    )
+
+
+@clinic_view(Perm.CLINIC_DATA)
+@require_GET
+def processing_record(request: HttpRequest) -> HttpResponse:
+    """The clinic's record of processing activities (GDPR Art. 30), generated from what the
+    clinic has set up, to download and complete."""
+    clinic = request.clinic  # type: ignore[attr-defined]
+    body = render_to_string(
+        "privacy/processing_record.md",
+        {
+            "clinic": clinic,
+            "operator": settings.OPERATOR_NAME,
+            "operator_contact": settings.OPERATOR_CONTACT,
+            "subprocessors": [s for s in platform.subprocessors() if s.used],
+            "retention": platform.retention(),
+            "audit_days": plan_of(clinic).audit_retention_days,
+            "today": timezone.localdate(),
+            "notice": platform.current_notice(),
+        },
+        request=request,
+    )
+    response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = (
+        f'attachment; filename="{clinic.slug}-record-of-processing-{stamp}.md"'
+    )
+    response["Cache-Control"] = "no-store"
+    return response

@@ -26,6 +26,7 @@ from bookwell.bookings.models import (
 from bookwell.clients.models import Client as ClientRecord
 from bookwell.core.context import clinic_context
 from bookwell.core.demo import DEMO_PASSWORD, DEMO_SLUG, seed_demo
+from bookwell.privacy import platform
 from bookwell.scheduling.models import StaffMember
 from tests.e2e.conftest import DESKTOP, PHONE, new_context, watch
 from tests.e2e.helpers import cookie_names, screenshot, serious_accessibility_problems
@@ -132,10 +133,11 @@ def test_front_desk_books_a_walk_in_moves_it_and_completes_it(
         walk_in.refresh_from_db()
     assert walk_in.status == Status.COMPLETED
 
-    # Only the session and CSRF cookies (P19).
+    # Only the session and CSRF cookies, as the privacy notice's cookie statement says (P19).
     assert cookie_names(context) == sorted(
         [settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME]
     )
+    assert cookie_names(context) == sorted(c.name for c in platform.cookies())
     assert page_problems.all() == []
     context.close()
 

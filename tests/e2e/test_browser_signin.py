@@ -12,6 +12,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from bookwell.core.demo import DEMO_PASSWORD, DEMO_SLUG, DEMO_USERS, DemoUser, seed_demo
+from bookwell.privacy import platform
 from bookwell.tenancy.permissions import Role
 
 if TYPE_CHECKING:
@@ -76,8 +77,10 @@ def test_practitioner_signs_in_and_out_with_only_the_necessary_cookies(
     if shots := os.environ.get("BOOKWELL_E2E_SCREENSHOTS"):
         page.screenshot(path=Path(shots) / "home.png", full_page=True)
 
-    # Exactly the session and CSRF cookies, neither readable by scripts, both SameSite=Lax.
+    # Exactly the cookies the privacy notice lists (the session and CSRF cookies), neither
+    # readable by scripts, both SameSite=Lax.
     cookies = _cookies(context)
+    assert set(cookies) == {c.name for c in platform.cookies()}
     assert set(cookies) == {settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME}
     for name, cookie in cookies.items():
         assert cookie["httpOnly"] is True, f"{name} is not HttpOnly"

@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -289,3 +290,33 @@ def test_a_sealed_stream_refuses_cuts_swaps_and_other_contexts():
         opened(blob + b"\x00")
     with pytest.raises(crypto.DecryptionError):
         b"".join(crypto.open_stream(crypto.new_key(), io.BytesIO(blob), b"ctx"))
+
+
+def test_the_privacy_center_shows_holdings_requests_providers_retention_and_the_record(
+    clinic_a, booked, member_client
+):
+    from bookwell.privacy.services import subject_request_record
+
+    with clinic_context(clinic_a):
+        subject_request_record(
+            clinic=clinic_a,
+            client=booked,
+            kind="erasure",
+            received_on=timezone.localdate() - dt.timedelta(days=40),
+        )
+    _, owner = member_client(clinic_a, Role.OWNER)
+    html = owner.get(_url(clinic_a)).content.decode()
+    holdings = dict(re.findall(r"<tr><td>([^<]+)</td><td class=\"num\">(\d+)</td></tr>", html))
+    assert holdings["Clients"] == "1" and holdings["Appointments"] == "1"
+    assert "Page Subject" in html and "overdue" in html  # the open request, 10 days late
+    assert "Email delivery" in html and "Text messages (SMS)" in html
+    assert "Records of sent messages and webhook deliveries" in html
+    record = owner.get(_url(clinic_a, "record-of-processing.md"))
+    assert record.status_code == 200
+    assert record["Content-Type"].startswith("text/markdown")
+    text = record.content.decode()
+    assert "# Record of processing activities" in text and clinic_a.name in text
+    assert "date of birth" not in text  # the clinic does not collect it
+    clinic_a.collect_date_of_birth = True
+    clinic_a.save(update_fields=["collect_date_of_birth"])
+    assert "date of birth" in owner.get(_url(clinic_a, "record-of-processing.md")).content.decode()

@@ -38,6 +38,7 @@ API_NAMESPACE = "api-v1:"
 PUBLIC_ROUTES = {
     "landing",
     "healthz",
+    "privacy-notice",
     "accounts:signin",
     "accounts:signin-verify",
     "accounts:signout",
@@ -874,6 +875,7 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     ),
     "privacy:requests": ClinicRoute(),
     "privacy:center": ClinicRoute(),
+    "privacy:record": ClinicRoute(),
     "privacy:export-create": ClinicRoute(get=False, post=lambda c: {}),
     "privacy:export-download": ClinicRoute(objects=_clinic_export),
     "privacy:delete": ClinicRoute(
