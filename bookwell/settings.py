@@ -484,6 +484,8 @@ DEFAULT_FROM_EMAIL = env("BOOKWELL_FROM_EMAIL", "Bookwell <no-reply@bookwell.inv
 # Production sends through SMTP; development writes each message to a file under the data dir.
 _mail_backend = env("BOOKWELL_EMAIL_BACKEND", "smtp" if PRODUCTION else "file")
 EMAIL_DELIVERY = _mail_backend  # named in the privacy notice's list of sub-processors
+# Who delivers the mail, as the privacy notice names it (the SMTP host stays private).
+EMAIL_PROVIDER_NAME = env("BOOKWELL_EMAIL_PROVIDER_NAME", "")
 if _mail_backend == "smtp":
     _mailer: dict[str, object] = {
         "BACKEND": "django.core.mail.backends.smtp.EmailBackend",

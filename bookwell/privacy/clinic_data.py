@@ -13,7 +13,6 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from django.apps import apps
@@ -26,13 +25,14 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from bookwell.accounts.models import User
-from bookwell.audit.models import Action, ActorKind, TargetKind
+from bookwell.audit.models import Action, ActorKind, AuditEvent, TargetKind
 from bookwell.audit.services import Actor, audit, audit_chain_delete, audit_record
 from bookwell.core import crypto
 from bookwell.core.access import access_in_clinic
 from bookwell.core.context import clinic_context, platform_scope
 from bookwell.core.errors import Conflict, Gone, ServiceError
 from bookwell.core.mail import send_now_or_log
+from bookwell.core.ratelimit import hit
 from bookwell.privacy import archive
 from bookwell.privacy.models import ClinicExport, ExportStatus
 from bookwell.tenancy import keyring, keystore
@@ -43,6 +43,11 @@ logger = logging.getLogger("bookwell.privacy")
 
 # A build whose worker has not reported for this long died; the export is marked failed.
 EXPORT_LOST_AFTER = dt.timedelta(minutes=10)
+# An export no worker picked up in this long (its task was lost, the workers are down) is
+# given up, so that it does not block the next one.
+EXPORT_QUEUED_GIVE_UP = dt.timedelta(hours=1)
+# Owners get this many tries at the password (and code) to delete the clinic per quarter hour.
+DELETION_TRIES = 5
 _IN_MAKING = (ExportStatus.QUEUED, ExportStatus.RUNNING)
 
 
@@ -73,9 +78,7 @@ def clinic_export_request(*, clinic: Clinic, actor: User | None) -> ClinicExport
 
     now = timezone.now()
     with transaction.atomic():
-        ClinicExport.objects.filter(
-            status=ExportStatus.RUNNING, heartbeat_at__lt=now - EXPORT_LOST_AFTER
-        ).update(status=ExportStatus.FAILED, finished_at=now, error_code="WorkerLost")
+        _give_up_stuck(now)
         try:
             with transaction.atomic():
                 export = ClinicExport.objects.create(clinic=clinic, requested_by=actor)
@@ -93,6 +96,17 @@ def clinic_export_request(*, clinic: Clinic, actor: User | None) -> ClinicExport
         export_id = str(export.pk)
         transaction.on_commit(lambda: build_clinic_export.enqueue(export_id))
     return export
+
+
+def _give_up_stuck(now: dt.datetime) -> int:
+    """Marks failed the exports whose worker died, or that no worker picked up."""
+    lost = ClinicExport.objects.filter(
+        status=ExportStatus.RUNNING, heartbeat_at__lt=now - EXPORT_LOST_AFTER
+    ).update(status=ExportStatus.FAILED, finished_at=now, error_code="WorkerLost")
+    never = ClinicExport.objects.filter(
+        status=ExportStatus.QUEUED, created_at__lt=now - EXPORT_QUEUED_GIVE_UP
+    ).update(status=ExportStatus.FAILED, finished_at=now, error_code="NeverStarted")
+    return lost + never
 
 
 def clinic_export_build(export_id: str, *, now: dt.datetime | None = None) -> str:
@@ -146,7 +160,8 @@ def clinic_export_build(export_id: str, *, now: dt.datetime | None = None) -> st
             )
             return "failed"
         finished = timezone.now()
-        rows.update(
+        # Only if it is still this worker's: one given up meanwhile stays failed.
+        done = rows.filter(status=ExportStatus.RUNNING).update(
             status=ExportStatus.READY,
             rows_done=total,
             finished_at=finished,
@@ -155,6 +170,9 @@ def clinic_export_build(export_id: str, *, now: dt.datetime | None = None) -> st
             size_bytes=path.stat().st_size,
             key_uid=key.uid,
         )
+        if not done:
+            path.unlink(missing_ok=True)
+            return "failed"
     return "ready"
 
 
@@ -179,7 +197,6 @@ def clinic_export_open(
         raise Gone(
             _("This download link has expired. Make a new export."), code="export_expired"
         ) from None
-    source = path.open("rb")
     with transaction.atomic():
         ClinicExport.objects.filter(pk=export.pk).update(downloads=F("downloads") + 1)
         audit(
@@ -188,19 +205,20 @@ def clinic_export_open(
             target_kind=TargetKind.CLINIC,
             target_id=clinic.pk,
         )
-    return export, _plaintext(_stream_key(key), source, _context(export))
+    return export, _plaintext(_stream_key(key), path, _context(export))
 
 
-def _plaintext(key: bytes, source: BinaryIO, context: bytes) -> Iterator[bytes]:
-    with source:
+def _plaintext(key: bytes, path: Path, context: bytes) -> Iterator[bytes]:
+    with path.open("rb") as source:
         yield from crypto.open_stream(key, source, context)
 
 
 def clinic_exports_expire(*, now: dt.datetime | None = None) -> int:
-    """Deletes the files of exports whose link has expired (and of failed builds); returns
-    how many exports expired."""
+    """Deletes the files of exports whose link has expired (and of failed builds), and gives
+    up stuck ones; returns how many exports expired."""
     now = now or timezone.now()
     with platform_scope("exports: delete the archives whose link expired, every clinic"):
+        _give_up_stuck(now)
         expired = list(ClinicExport.objects.filter(status=ExportStatus.READY, expires_at__lte=now))
         for export in expired:
             export_path(export).unlink(missing_ok=True)
@@ -210,6 +228,22 @@ def clinic_exports_expire(*, now: dt.datetime | None = None) -> int:
         for export in ClinicExport.objects.filter(status=ExportStatus.FAILED):
             export_path(export).with_suffix(".part").unlink(missing_ok=True)
     return len(expired)
+
+
+def exports_withdraw(clinic: Clinic) -> None:
+    """Expires the clinic's ready exports now (inside the caller's transaction; the files go
+    when it commits): a client's erasure must not live on in an archive made before."""
+    ready = list(ClinicExport.objects.filter(clinic=clinic, status=ExportStatus.READY))
+    if not ready:
+        return
+    ClinicExport.objects.filter(pk__in=[e.pk for e in ready]).update(status=ExportStatus.EXPIRED)
+    paths = [export_path(e) for e in ready]
+
+    def delete_files() -> None:
+        for path in paths:
+            path.unlink(missing_ok=True)
+
+    transaction.on_commit(delete_files)
 
 
 def exports_recent(clinic: Clinic) -> list[ClinicExport]:
@@ -254,6 +288,8 @@ def clinic_deletion_request(
     grace period unless cancelled. Raises FieldError naming the field that is wrong."""
     from bookwell.accounts.services import mfa_verify
 
+    if hit("clinic-deletion", str(actor.pk), limit=DELETION_TRIES, window_s=15 * 60):
+        raise FieldError("password", _("Too many tries. Wait a quarter of an hour and try again."))
     if not actor.check_password(password):
         raise FieldError("password", _("Your password was not correct."))
     if actor.mfa_enabled and not mfa_verify(user=actor, code=code):
@@ -304,9 +340,10 @@ def _due(clinic: Clinic) -> str:
 def _deletion_notice(clinic: Clinic) -> str:
     return _(
         "An owner asked for %(clinic)s to be deleted from Bookwell. On %(date)s every record "
-        "of the clinic will be deleted: team, services, schedules, clients, appointments, "
-        "messages and audit log, and the clinic's encryption keys will be destroyed, so no "
-        "backup can be read either. This cannot be undone.\n\n"
+        "of the clinic will be deleted: team memberships, services, schedules, clients, "
+        "appointments, messages and audit log, and the clinic's encryption keys will be "
+        "destroyed, so no backup can be read either. Staff sign-in accounts stay, for other "
+        "clinics; each person can delete their own. This cannot be undone.\n\n"
         "To keep the clinic, cancel the deletion before then on the clinic's Privacy page:\n"
         "%(url)s\n\n"
         "To keep a copy of your data, make an export on the same page first."
@@ -379,11 +416,19 @@ def clinic_deletions_run(*, now: dt.datetime | None = None) -> dict[str, int]:
                     ),
                 )
                 done["reminded"] += 1
-    # Secrets of clinics that are gone (a purge that committed but died before destroying
-    # them) go now.
-    with platform_scope("clinic deletions: keystore secrets of clinics that are gone"):
-        live = set(Clinic.objects.values_list("pk", flat=True))
-    for clinic_id in keystore.clinic_ids() - live:
+    # Secrets of purged clinics that are still there (a purge committed, then its process
+    # died before destroying them) go now. Only of clinics the audit log says were purged: a
+    # clinic being created has its secret before its row commits.
+    with platform_scope("clinic deletions: keystore secrets of purged clinics"):
+        purged = {
+            int(target)
+            for target in AuditEvent.objects.filter(
+                chain=0, action=Action.CLINIC_PURGED
+            ).values_list("target_id", flat=True)
+            if target.isdigit()
+        }
+        live = set(Clinic.objects.filter(pk__in=purged).values_list("pk", flat=True))
+    for clinic_id in (keystore.clinic_ids() & purged) - live:
         keyring.destroy_clinic_keys(clinic_id)
     return done
 

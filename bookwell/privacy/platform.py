@@ -65,7 +65,7 @@ def cookies() -> list[CookieUse]:
         CookieUse(
             settings.CSRF_COOKIE_NAME,
             _("Protects forms against cross-site request forgery."),
-            _("One year, or until sign-out."),
+            _("One year; it holds no personal data and stays after sign-out."),
             _("When a staff member opens a page with a form that needs it (sign-in too)."),
         ),
     ]
@@ -84,9 +84,7 @@ def _email_provider() -> tuple[str, bool]:
     if delivery.startswith("anymail:"):
         return delivery.removeprefix("anymail:").replace("_", " ").title(), True
     if delivery == "smtp":
-        options = settings.MAILERS["default"].get("OPTIONS") or {}
-        host = str(options.get("host", "")) if isinstance(options, dict) else ""
-        return _("The mail server at %(host)s") % {"host": host}, True
+        return settings.EMAIL_PROVIDER_NAME or _("The operator's mail provider"), True
     return _("None: messages stay on this server (development setup)"), False
 
 

@@ -29,6 +29,7 @@ from bookwell.core.csvcells import safe_cell
 from bookwell.core.errors import Conflict, ServiceError
 from bookwell.integrations import webhooks
 from bookwell.integrations.models import WebhookEvent
+from bookwell.privacy.clinic_data import exports_withdraw
 from bookwell.privacy.holders import HOLDERS, Erase
 from bookwell.privacy.models import (
     DUE_DAYS,
@@ -239,6 +240,8 @@ def client_erase(
         )
         if request is not None:
             _close_if_open(clinic, request, actor)
+        # Clinic exports made before hold the client: they go too.
+        exports_withdraw(clinic)
     return touched
 
 

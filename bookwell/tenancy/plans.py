@@ -58,7 +58,8 @@ def plans() -> dict[str, PlanTerms]:
             bookings_per_month=_limit(terms.get("bookings_per_month")),
             sms_per_month=_limit(terms.get("sms_per_month")),
             api_calls_per_day=_limit(terms.get("api_calls_per_day")),
-            audit_retention_days=int(str(terms.get("audit_retention_days") or 365)),
+            # Two years unless the plan says otherwise.
+            audit_retention_days=int(str(terms.get("audit_retention_days") or 730)),
         )
     return out
 

@@ -29,9 +29,10 @@ def _request(api, client, kind, **extra):
 
 
 def test_access_and_portability_a_request_then_the_copy(clinic_a, booked, api):
-    made = _request(api, booked, "access", received_on="2026-11-01")
+    received = timezone.localdate() - dt.timedelta(days=29)
+    made = _request(api, booked, "access", received_on=received.isoformat())
     assert (made["kind"], made["status"], made["source"]) == ("access", "open", "api")
-    assert made["due_on"] == "2026-12-01"
+    assert made["due_on"] == (received + dt.timedelta(days=30)).isoformat()
     copy = api.get(f"/clients/{booked.pk}/copy")
     assert copy.status_code == 200 and copy["Cache-Control"] == "no-store"
     body = json.loads(copy.content)
@@ -49,6 +50,12 @@ def test_access_and_portability_a_request_then_the_copy(clinic_a, booked, api):
         json.loads(api.get("/privacy-requests", {"status": "open"}).content)["items"][0]["id"]
         == (portability["id"])
     )
+    # Portability: the same machine-readable copy, taken to another service.
+    moved = json.loads(api.get(f"/clients/{booked.pk}/copy").content)
+    assert moved["data"]["client"][0]["id"] == str(booked.pk)
+    assert moved["data"]["appointments"][0]["id"] == body["data"]["appointments"][0]["id"]
+    done = api.post(f"/privacy-requests/{portability['id']}/close", {"status": "done"})
+    assert json.loads(done.content)["status"] == "done"
 
 
 def test_rectification_the_record_is_corrected(clinic_a, booked, api):

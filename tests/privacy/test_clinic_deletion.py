@@ -271,3 +271,34 @@ def test_the_purge_deletes_every_row_and_a_copy_taken_before_cannot_be_read(
     with clinic_context(clinic_b):
         assert Client.objects.get(pk=kept.pk).full_name == "Keep Me Please"
     assert "Keep Me Please" in _open_from_copy(copy, clinic_b.pk)
+
+
+@pytest.mark.django_db
+def test_the_password_cannot_be_guessed_here(clinic_a, member_client):
+    _, owner = member_client(clinic_a, Role.OWNER)
+    for _ in range(5):
+        assert _ask(owner, clinic_a, password="guess").status_code == 400
+    blocked = _ask(owner, clinic_a)  # the right password, too late
+    assert blocked.status_code == 400 and "Too many tries" in blocked.content.decode()
+    assert _fresh(clinic_a).deletion_due_at is None
+
+
+@pytest.mark.django_db
+def test_the_sweep_destroys_only_secrets_of_clinics_the_log_says_were_purged(clinic_a):
+    from bookwell.audit.models import ActorKind, TargetKind
+    from bookwell.audit.services import Actor, audit_record
+
+    keystore.secret_create(990_001, "aa11")  # a clinic being created: its row not committed
+    keystore.secret_create(990_002, "bb22")  # a clinic purged; its process died after commit
+    audit_record(
+        action=Action.CLINIC_PURGED,
+        actor=Actor(ActorKind.SYSTEM),
+        clinic_id=None,
+        target_kind=TargetKind.CLINIC,
+        target_id=990_002,
+        extra={"rows": 1},
+    )
+    clinic_deletions_run()
+    assert 990_001 in keystore.clinic_ids()
+    assert 990_002 not in keystore.clinic_ids()
+    keystore.clinic_destroy(990_001)

@@ -320,3 +320,56 @@ def test_the_privacy_center_shows_holdings_requests_providers_retention_and_the_
     clinic_a.collect_date_of_birth = True
     clinic_a.save(update_fields=["collect_date_of_birth"])
     assert "date of birth" in owner.get(_url(clinic_a, "record-of-processing.md")).content.decode()
+
+
+def test_an_export_no_worker_picked_up_is_given_up_and_a_late_build_stays_failed(
+    clinic_a, member_client, clock, monkeypatch
+):
+    user, _ = member_client(clinic_a, Role.OWNER)
+    with clinic_context(clinic_a):
+        stuck = clinic_export_request(clinic=clinic_a, actor=user)
+    clock.move_to(timezone.now() + dt.timedelta(minutes=61))
+    clinic_exports_expire()  # the hourly job
+    with clinic_context(clinic_a):
+        stuck.refresh_from_db()
+        assert stuck.status == ExportStatus.FAILED and stuck.error_code == "NeverStarted"
+        fresh = clinic_export_request(clinic=clinic_a, actor=user)  # no longer blocked
+    # A build given up while it ran does not come back as ready.
+    started: dict[str, bool] = {}
+
+    def give_up_midway(done: int) -> None:
+        if not started:
+            started["once"] = True
+            with clinic_context(clinic_a):
+                ClinicExport.objects.filter(pk=fresh.pk).update(
+                    status=ExportStatus.FAILED, finished_at=timezone.now(), error_code="WorkerLost"
+                )
+
+    original = archive.write_archive
+
+    def slow(clinic, sink, *, progress, now):
+        progress(0)
+        give_up_midway(0)
+        return original(clinic, sink, progress=progress, now=now)
+
+    monkeypatch.setattr(archive, "write_archive", slow)
+    assert clinic_export_build(str(fresh.pk)) == "failed"
+    with clinic_context(clinic_a):
+        fresh.refresh_from_db()
+    assert fresh.status == ExportStatus.FAILED and not export_path(fresh).exists()
+
+
+def test_erasing_a_client_withdraws_the_exports_that_hold_them(clinic_a, booked, member_client):
+    from bookwell.privacy.services import client_erase
+
+    _, owner = member_client(clinic_a, Role.OWNER)
+    export = _build_via_page(owner, clinic_a)
+    assert export_path(export).exists()
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=True), clinic_context(clinic_a):
+        client_erase(clinic=clinic_a, client=booked)
+    with clinic_context(clinic_a):
+        export.refresh_from_db()
+    assert export.status == ExportStatus.EXPIRED and not export_path(export).exists()
+    assert owner.get(_url(clinic_a, f"exports/{export.pk}/download/")).status_code == 410

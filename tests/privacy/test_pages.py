@@ -173,3 +173,20 @@ def test_a_client_asks_from_their_manage_link_and_the_clinic_sees_it(
     _, owner = member_client(clinic_a, Role.OWNER)
     listing = owner.get(f"/c/{clinic_a.slug}/privacy/requests/").content.decode()
     assert "Page Subject" in listing and "Erasure: delete their data" in listing
+
+
+def test_a_request_left_open_after_an_erasure_can_be_closed_from_the_list(
+    clinic_a, booked, member_client
+):
+    _, owner = member_client(clinic_a, Role.OWNER)
+    _record(owner, clinic_a, booked, "access")
+    _record(owner, clinic_a, booked, "erasure")
+    assert owner.post(_url(clinic_a, booked, "erase/"), {"understood": "on"}).status_code == 302
+    with clinic_context(clinic_a):
+        access = SubjectRequest.objects.get(kind="access")
+    assert access.status == RequestStatus.OPEN and access.client_id is None
+    listing = owner.get(f"/c/{clinic_a.slug}/privacy/requests/").content.decode()
+    assert f"/privacy/requests/{access.pk}/close/" in listing
+    owner.post(f"/c/{clinic_a.slug}/privacy/requests/{access.pk}/close/", {"status": "done"})
+    with clinic_context(clinic_a):
+        assert SubjectRequest.objects.get(pk=access.pk).status == RequestStatus.DONE
