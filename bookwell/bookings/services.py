@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from bookwell.accounts.models import User
 from bookwell.bookings.models import BLOCKING, Appointment, OverrideReason, Source, Status
 from bookwell.clients.models import Client
-from bookwell.core.db.statements import Rider, insert_statement
+from bookwell.core.db.statements import Rider, fetch_batch, insert_statement
 from bookwell.core.errors import Conflict, ServiceError
 from bookwell.integrations import webhooks
 from bookwell.integrations.models import WebhookEvent
@@ -198,6 +198,39 @@ def _validate(clinic: Clinic, req: BookingRequest) -> list[Room] | None:
     if req.room is not None and req.room not in rooms:
         raise ServiceError(_("This service cannot take place in that room."), code="wrong_room")
     return rooms
+
+
+def _client_read(clinic: Clinic, client: Client | None) -> Rider | None:
+    """The client's row, read again inside the booking's transaction and held (FOR SHARE on
+    PostgreSQL; SQLite's transaction holds the write lock) to its commit: a restriction or an
+    erasure that got in first is seen, one that comes later waits for the booking, and then
+    finds it (an erasure anonymises it with the rest)."""
+    if client is None:
+        return None
+    connection = connections[router.db_for_write(Client)]
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    quote = connection.ops.quote_name
+    return Rider(
+        f"SELECT {quote('restricted')} FROM {quote(Client._meta.db_table)} "  # noqa: S608
+        f"WHERE {quote('clinic_id')} = %s AND {quote('id')} = %s{lock}",
+        [clinic.pk, Client._meta.pk.get_db_prep_value(client.pk, connection)],
+    )
+
+
+def _check_client_read(read: Rider | None) -> None:
+    if read is None:
+        return
+    if not read.done:  # availability stopped before its round trip
+        read.rows, read.done = (
+            fetch_batch(router.db_for_write(Client), [(read.sql, read.params)])[0],
+            True,
+        )
+    if not read.rows:
+        raise Conflict(_("This client's record was erased."), code="client_erased")
+    if read.rows[0][0]:
+        raise ServiceError(
+            _("This client's record is restricted: no new bookings."), code="client_restricted"
+        )
 
 
 def _check_offers(req: BookingRequest) -> None:
@@ -412,8 +445,10 @@ def appointment_book(
             key_read = keyring.active_key_rider(clinic.pk) if lock_in_reads else None
             if key_read is None:
                 pinned.enter_context(keyring.pinned_active_key(clinic.pk))
+            client_read = _client_read(clinic, request.client)
             if not lock_in_reads:
                 _lock_staff(clinic, request.staff)
+                _check_client_read(client_read)
             if idempotency_key:
                 # The same key may have been committed while this request waited for the lock.
                 earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
@@ -446,8 +481,10 @@ def appointment_book(
                     clinic,
                     request,
                     lock_staff=lock_in_reads,
-                    riders=[key_read] if key_read is not None else [],
+                    riders=[r for r in (key_read, client_read if lock_in_reads else None) if r],
                 )
+                if lock_in_reads:
+                    _check_client_read(client_read)
                 if offered is None:
                     # Availability has weighed the staff member, the other bookings, time off
                     # and closures already; the explicit checks only say which it was.

@@ -272,3 +272,32 @@ def test_keys_are_untouched_by_an_erasure(clinic_a):
         keyring.forget_cached_keys()
         assert Client.objects.get(pk=other.pk).full_name == "Still Readable"
         assert Appointment.objects.filter(status=Status.CONFIRMED).exists()
+
+
+@pytest.mark.parametrize("source", ["staff", "online"])
+def test_a_booking_rereads_the_client_inside_its_transaction(clinic_a, source):
+    """A restriction or an erasure that lands after the caller read the client (a page open
+    for a while, a concurrent request) still stops the booking: the service reads the row
+    again, and holds it, in its own transaction."""
+    setup, client = _client_with_history(clinic_a)
+    with clinic_context(clinic_a):
+        stale = Client.objects.get(pk=client.pk)  # read before the restriction
+        client_restrict(clinic=clinic_a, client=client)
+        assert not stale.restricted
+        booking = BookingRequest(
+            service=setup.service,
+            staff=setup.staff,
+            start=dt.datetime.now(dt.UTC) + dt.timedelta(days=9),
+            client=stale,
+            source=source,
+        )
+        before = Appointment.objects.count()
+        with pytest.raises(ServiceError) as refused:
+            appointment_book(clinic=clinic_a, request=booking)
+        assert refused.value.code == "client_restricted"
+        client_unrestrict(clinic=clinic_a, client=client, client_told=True)
+        client_erase(clinic=clinic_a, client=client)
+        with pytest.raises(Conflict) as erased:
+            appointment_book(clinic=clinic_a, request=booking)
+        assert erased.value.code == "client_erased"
+        assert Appointment.objects.count() == before
