@@ -774,18 +774,25 @@ def appointment_set_status(
 
 
 def appointment_cancel(
-    *, appointment: Appointment, by_client: bool, override_reason: str | None = None
+    *,
+    appointment: Appointment,
+    by_client: bool,
+    override_reason: str | None = None,
+    for_erasure: bool = False,
 ) -> Appointment:
-    """Cancels; the freed time goes to the first client waiting for it (waitlist)."""
+    """Cancels; the freed time goes to the first client waiting for it (waitlist). For an
+    erasure (the client's own request, carried out by the clinic): no notice window, and no
+    message to the client, whose contact details are about to go."""
     from bookwell.bookings.waitlist import waitlist_offer_freed
 
-    status = Status.CANCELLED_BY_CLIENT if by_client else Status.CANCELLED_BY_CLINIC
+    status = Status.CANCELLED_BY_CLIENT if by_client or for_erasure else Status.CANCELLED_BY_CLINIC
     with transaction.atomic():
         appointment_set_status(
             appointment=appointment,
             status=status,
             by_client=by_client,
             override_reason=override_reason,
+            notify=not for_erasure,
         )
         if appointment.start > timezone.now():
             waitlist_offer_freed(

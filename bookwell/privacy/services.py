@@ -23,7 +23,8 @@ from django.utils.translation import gettext as _
 from bookwell.accounts.models import User
 from bookwell.audit.models import Action, TargetKind
 from bookwell.audit.services import audit
-from bookwell.bookings.models import BLOCKING, Appointment, Status
+from bookwell.bookings.models import BLOCKING, Appointment
+from bookwell.bookings.services import appointment_cancel
 from bookwell.clients.models import Client
 from bookwell.core.csvcells import safe_cell
 from bookwell.core.errors import Conflict, ServiceError
@@ -216,10 +217,15 @@ def client_erase(
             raise Conflict(_("This client's data is erased already."), code="erased")
         # Their upcoming appointments are cancelled (the time is free again); past ones stay
         # for the clinic's statistics.
-        now = timezone.now()
-        touched["cancelled"] = Appointment.objects.filter(
-            client=client, start__gt=now, status__in=BLOCKING
-        ).update(status=Status.CANCELLED_BY_CLIENT, updated_at=now)
+        # Through the booking service: the webhook event, and the freed time offered to the
+        # waitlist (the events' client id is scrubbed below with the others).
+        upcoming = Appointment.objects.filter(
+            client=client, start__gt=timezone.now(), status__in=BLOCKING
+        ).select_related("clinic", "service", "staff")
+        touched["cancelled"] = 0
+        for appointment in upcoming.order_by("start"):
+            appointment_cancel(appointment=appointment, by_client=False, for_erasure=True)
+            touched["cancelled"] += 1
         for holder in HOLDERS:
             rows = holder.rows(client.pk)
             if holder.erase == Erase.DELETE:

@@ -57,7 +57,7 @@ def _client_with_history(clinic):
         WebhookEndpoint.objects.create(
             clinic=clinic,
             url="https://hooks.example.test/in",
-            events=["client.created", "appointment.created"],
+            events=["client.created", "appointment.created", "appointment.cancelled"],
             secret="whsec_rights",
         )
         client = client_create(
@@ -206,6 +206,13 @@ def test_after_erasure_no_table_holds_the_client_and_the_statistics_still_count(
             Status.CANCELLED_BY_CLIENT,
             Status.CONFIRMED,
         ]
+        # Its cancellation went out to the clinic's integrations (without the client), and
+        # no message to the client.
+        cancelled = Appointment.objects.get(status=Status.CANCELLED_BY_CLIENT)
+        event = WebhookDelivery.objects.get(event="appointment.cancelled")
+        assert event.payload["data"]["id"] == str(cancelled.pk)
+        assert event.payload["data"]["client_id"] is None
+        assert not Delivery.objects.filter(kind="cancellation").exists()
         assert overview(clinic=clinic_a).total == counted >= 1  # the clinic's statistics
         assert not Appointment.objects.filter(client__isnull=False).exists()
         assert not Appointment.objects.exclude(manage_token_hash=None).exists()
