@@ -63,6 +63,6 @@ clean:
 
 # After marking new text: extract it, fill in German from scripts/translations/de.json, compile.
 messages: install
-	cd bookwell && ../$(BIN)/bookwell makemessages -l de --no-obsolete
+	cd bookwell && ../$(BIN)/bookwell makemessages -l de --no-obsolete -e html,txt,py,md
 	$(BIN)/python scripts/po_fill.py bookwell/locale/de/LC_MESSAGES/django.po scripts/translations/de.json
 	cd bookwell && ../$(BIN)/bookwell compilemessages -l de

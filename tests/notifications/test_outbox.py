@@ -108,11 +108,11 @@ def test_german_clients_get_german_text_and_dates(clinic_a, setup):
 
 def test_who_gets_nothing_and_why(clinic_a, setup):
     restricted = _client(clinic_a, full_name="Restricted Person", email="r@example.test")
-    with clinic_context(clinic_a):
-        Client.objects.filter(pk=restricted.pk).update(restricted=True)
     no_email = _client(clinic_a, full_name="No Email", email="", phone="+49 30 1234567")
     day = dt.date(2031, 3, 25)
-    _book(setup, restricted, _at(day, 10))
+    _book(setup, restricted, _at(day, 10))  # booked, then restricted before it is sent
+    with clinic_context(clinic_a):
+        Client.objects.filter(pk=restricted.pk).update(restricted=True)
     _book(setup, no_email, _at(day, 11))
     _book(setup, None, _at(day, 12))  # no client: nothing is even recorded
 

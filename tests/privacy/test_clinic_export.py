@@ -306,6 +306,8 @@ def test_the_privacy_center_shows_holdings_requests_providers_retention_and_the_
         )
     _, owner = member_client(clinic_a, Role.OWNER)
     html = owner.get(_url(clinic_a)).content.decode()
+    assert "<title>Privacy center · Bookwell</title>" in html
+    assert html.count('id="delete"') == 1
     holdings = dict(re.findall(r"<tr><td>([^<]+)</td><td class=\"num\">(\d+)</td></tr>", html))
     assert holdings["Clients"] == "1" and holdings["Appointments"] == "1"
     assert "Page Subject" in html and "overdue" in html  # the open request, 10 days late
