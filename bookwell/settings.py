@@ -150,6 +150,7 @@ INSTALLED_APPS = [
     "bookwell.audit",
     "bookwell.telemetry",
     "bookwell.privacy",
+    "bookwell.payments",
     "ninja",  # the API's documentation page and its assets, served from the package
     "django_tasks_db",
 ]
@@ -278,6 +279,11 @@ AUDIT_RAW_IP_DAYS = env_int("BOOKWELL_AUDIT_RAW_IP_DAYS", 7)
 RETENTION_DELIVERY_DAYS = env_int("BOOKWELL_RETENTION_DELIVERY_DAYS", 365)  # messages, webhooks
 RETENTION_OFFER_DAYS = env_int("BOOKWELL_RETENTION_OFFER_DAYS", 30)  # expired waitlist offers
 RETENTION_REQUEST_DAYS = env_int("BOOKWELL_RETENTION_REQUEST_DAYS", 3 * 365)  # answered P17
+
+# --- Payments (issue 10) -------------------------------------------------------------------------
+# Stripe's API (tests point it at a local fake server). Each clinic brings its own keys.
+STRIPE_API_BASE = env("BOOKWELL_STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_TIMEOUT_SECONDS = env_int("BOOKWELL_STRIPE_TIMEOUT_SECONDS", 10)
 
 # --- The platform's privacy notice (P19, P22) ----------------------------------------------------
 # Who runs this installation: named on /privacy/ as the processor for clinics and the

@@ -38,6 +38,7 @@ from bookwell.clients.models import Client, ClientIndex, ConsentRecord, PrivacyN
 from bookwell.core.csvcells import safe_cell
 from bookwell.integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
 from bookwell.notifications.models import CalendarFeed, Delivery, MessageTemplate, ReminderRule
+from bookwell.payments.models import PaymentSettings
 from bookwell.privacy.models import ClinicExport, SubjectRequest
 from bookwell.scheduling.models import (
     ClinicClosure,
@@ -71,6 +72,8 @@ OMITTED: dict[str, str] = {
     "block_end": "the appointment's end plus the service's buffer (derived)",
     "digest": "a hash of the API token; the token itself is never stored",
     "secret": "the webhook signing secret",
+    "secret_key": "the clinic's Stripe key",
+    "webhook_secret": "the signing secret of the clinic's Stripe webhook",
     "key_version": "which data key sealed the row's encrypted fields",
     "sequence": "an internal change counter for calendar sync",
     "lease_until": "a worker's hold on a message while sending it",
@@ -156,6 +159,11 @@ ENTITIES: list[Entity] = [
     Entity(ApiToken, "api_tokens", omit=(*_TENANT, "digest")),
     Entity(WebhookEndpoint, "webhook_endpoints", omit=(*_TENANT, "secret", "key_version")),
     Entity(WebhookDelivery, "webhook_deliveries", omit=(*_TENANT, "lease_until")),
+    Entity(
+        PaymentSettings,
+        "payment_settings",
+        omit=(*_TENANT, "secret_key", "webhook_secret", "key_version"),
+    ),
     Entity(
         AuditEvent,
         "audit_log",

@@ -24,6 +24,7 @@ from bookwell.bookings.models import Appointment, RecurringSeries, WaitlistEntry
 from bookwell.clients.models import Client, ClientIndex, ConsentRecord
 from bookwell.integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
 from bookwell.notifications.models import Delivery
+from bookwell.payments.models import PaymentSettings
 from bookwell.privacy.models import SubjectRequest
 from bookwell.scheduling.models import DateOverride
 
@@ -200,6 +201,7 @@ HOLDERS: list[Holder] = [
 
 # Models the test would otherwise ask about, and why they hold nothing of a client's.
 NOT_ABOUT_CLIENTS: dict[type[Model], str] = {
+    PaymentSettings: "its sealed fields are the clinic's Stripe keys",
     WebhookEndpoint: "its sealed field is the clinic's signing secret; its JSON, event names",
     DateOverride: "its JSON holds a staff member's working intervals",
     ApiToken: "its JSON holds the token's scopes",

@@ -390,6 +390,13 @@ def _subject_request(clinic: Clinic) -> dict[str, Any]:
     return {"request_id": request.pk}
 
 
+def _payment_settings(clinic: Clinic) -> None:
+    from bookwell.payments.models import PaymentSettings
+
+    with clinic_context(clinic):
+        PaymentSettings.objects.create(clinic=clinic, secret_key="sk_test_registry")
+
+
 def _pending_deletion(clinic: Clinic) -> None:
     Clinic.objects.filter(pk=clinic.pk).update(deletion_due_at=timezone.now() + timedelta(days=14))
 
@@ -510,6 +517,7 @@ TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
     "clients.ConsentRecord": _consent,
     "privacy.SubjectRequest": _subject_request,
     "privacy.ClinicExport": _clinic_export,
+    "payments.PaymentSettings": _payment_settings,
     **{
         f"scheduling.{m}": _schedule
         for m in [

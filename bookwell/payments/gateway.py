@@ -1,0 +1,104 @@
+"""The only module that talks to Stripe (issue 10, P13).
+
+What leaves Bookwell: the amount, the currency, an opaque reference (the payment's id), the
+clinic's name as the line item, and where to send the client back. Never the client's name,
+email or phone: Stripe's own page asks for what it needs, and that stays with Stripe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+MIN_EXPIRY = dt.timedelta(minutes=31)
+
+
+class GatewayError(Exception):
+    """Stripe could not be reached or refused the request. Holds a code, never a message from
+    Stripe (it could quote what the clinic configured)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class BadSignature(Exception):
+    """A webhook whose signature does not verify (or is too old): answered 400, ignored."""
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str
+
+
+def _client(secret_key: str) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        secret_key,
+        base_addresses={"api": settings.STRIPE_API_BASE},
+        # One attempt: the client is waiting on the booking page, and the hold expires anyway.
+        max_network_retries=0,
+        http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
+    )
+
+
+def checkout_session_create(
+    *,
+    secret_key: str,
+    amount_cents: int,
+    currency: str,
+    reference: str,
+    label: str,
+    success_url: str,
+    cancel_url: str,
+    expires_at: dt.datetime,
+    idempotency_key: str,
+) -> CheckoutSession:
+    """A hosted Checkout page for one payment. `idempotency_key` makes a retried request
+    return the same session instead of a second one."""
+    params: dict[str, Any] = {
+        "mode": "payment",
+        "client_reference_id": reference,
+        "metadata": {"bookwell_payment": reference},
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": currency.lower(),
+                    "unit_amount": amount_cents,
+                    "product_data": {"name": label},
+                },
+            }
+        ],
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        # Stripe's minimum is 30 minutes; Bookwell releases the time at its own hold's end
+        # (a payment that completes later is checked against the time being still free).
+        "expires_at": int(max(expires_at, dt.datetime.now(dt.UTC) + MIN_EXPIRY).timestamp()),
+    }
+    try:
+        session = _client(secret_key).v1.checkout.sessions.create(
+            params,  # type: ignore[arg-type]
+            {"idempotency_key": idempotency_key},
+        )
+    except stripe.APIConnectionError:
+        raise GatewayError("unreachable") from None
+    except stripe.AuthenticationError:
+        raise GatewayError("bad_key") from None
+    except stripe.StripeError as exc:
+        raise GatewayError(str(getattr(exc, "code", None) or "refused")[:40]) from None
+    return CheckoutSession(id=str(session.id), url=str(session.url))
+
+
+def event_verify(payload: bytes, signature: str, secret: str) -> dict[str, Any]:
+    """The event of a webhook request, if its signature (Stripe's scheme: HMAC-SHA256 over
+    the timestamp and the body, within five minutes) verifies under the clinic's secret."""
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, secret)
+    except (stripe.SignatureVerificationError, ValueError):
+        raise BadSignature() from None
+    return dict(event.to_dict())
