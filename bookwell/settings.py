@@ -284,6 +284,8 @@ RETENTION_REQUEST_DAYS = env_int("BOOKWELL_RETENTION_REQUEST_DAYS", 3 * 365)  # 
 # Stripe's API (tests point it at a local fake server). Each clinic brings its own keys.
 STRIPE_API_BASE = env("BOOKWELL_STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_TIMEOUT_SECONDS = env_int("BOOKWELL_STRIPE_TIMEOUT_SECONDS", 10)
+# Where clients pay: the public booking pages' forms may lead there (CSP form-action).
+STRIPE_CHECKOUT_ORIGIN = env("BOOKWELL_STRIPE_CHECKOUT_ORIGIN", "https://checkout.stripe.com")
 
 # --- The platform's privacy notice (P19, P22) ----------------------------------------------------
 # Who runs this installation: named on /privacy/ as the processor for clinics and the

@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("bookwell.tenancy.urls")),
     path("", include("bookwell.clients.urls")),
     path("", include("bookwell.privacy.urls")),
+    path("", include("bookwell.payments.urls")),
     path("", include("bookwell.scheduling.urls")),
     path("", include("bookwell.bookings.urls")),
     path("", include("bookwell.bookings.public_urls")),

@@ -29,6 +29,8 @@ class Status(models.TextChoices):
     NO_SHOW = "no_show", _("No-show")
     CANCELLED_BY_CLIENT = "cancelled_client", _("Cancelled by client")
     CANCELLED_BY_CLINIC = "cancelled_clinic", _("Cancelled by clinic")
+    # A time held for a client paying online that was not paid in time (issue 10).
+    EXPIRED = "expired", _("Not paid in time")
 
 
 # The longest block a booking can hold (its service's bounds): a booking overlapping a window
@@ -43,6 +45,12 @@ BLOCKING = [
     Status.COMPLETED,
     Status.NO_SHOW,
 ]
+
+
+def holds_time(now: dt.datetime) -> Q:
+    """Bookings that hold their time at `now`: a blocking status, and not a hold for an online
+    payment that has run out (issue 10)."""
+    return Q(status__in=BLOCKING) & (Q(hold_until__isnull=True) | Q(hold_until__gt=now))
 
 
 class OverrideReason(models.TextChoices):
@@ -122,6 +130,9 @@ class Appointment(TenantModel):
     # The time the booking holds, buffers included: what may not overlap.
     block_start = models.DateTimeField()
     block_end = models.DateTimeField()
+    # A pending appointment held while the client pays online: free again after this moment
+    # (availability treats it as free at once; the hold job marks it expired).
+    hold_until = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONFIRMED)
     override_reason = models.CharField(max_length=20, choices=OverrideReason.choices, blank=True)
     cancel_reason = models.CharField(max_length=20, choices=CancelReason.choices, blank=True)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bookwell.bookings import manage_links
@@ -19,6 +21,7 @@ from bookwell.bookings.models import (
     Appointment,
     OfferStatus,
     Source,
+    Status,
     WaitlistEntry,
     WaitlistOffer,
     WaitlistStatus,
@@ -43,6 +46,9 @@ from bookwell.clients.services import (
 from bookwell.core.errors import Conflict, ServiceError
 from bookwell.scheduling.models import Service, StaffMember
 from bookwell.tenancy.models import BookingContact, Clinic
+
+if TYPE_CHECKING:
+    from bookwell.payments.models import Payment
 
 
 class OnlineBookingClosed(ServiceError):
@@ -143,10 +149,17 @@ def online_book(
     consent: bool,
     notice_id: int | None,
     idempotency_key: str | None = None,
-) -> tuple[Appointment, str]:
-    """Books from the public page; returns the appointment and its manage-link token."""
+) -> tuple[Appointment, str, Payment | None]:
+    """Books from the public page; returns the appointment, its manage-link token and, where
+    the service is paid online, its pending payment (the time is then held until the client
+    has paid, and nothing is sent before)."""
+    from bookwell.payments.models import Payment, PaymentStatus
+    from bookwell.payments.services import amount_due, payment_hold
+
     _require_open(clinic, service)
     _check_contact(clinic, contact)
+    due = amount_due(clinic, service)
+    hold_until = timezone.now() + dt.timedelta(minutes=due.hold_minutes) if due else None
     with transaction.atomic():
         notice = _check_consent(clinic, notice_id, consent)
         client = _client_for(clinic, contact)
@@ -158,6 +171,7 @@ def online_book(
                 client=client,
                 source=Source.ONLINE,
                 idempotency_key=idempotency_key,
+                hold_until=hold_until,
             )
         else:
             appointment = appointment_book(
@@ -166,7 +180,14 @@ def online_book(
                     service=service, staff=staff, start=start, client=client, source=Source.ONLINE
                 ),
                 idempotency_key=idempotency_key,
+                hold_until=hold_until,
             )
+        payment = None
+        if due is not None and appointment.status == Status.PENDING:
+            # (The same form sent again finds the payment made the first time.)
+            payment = Payment.objects.filter(
+                appointment=appointment, status=PaymentStatus.PENDING
+            ).first() or payment_hold(clinic=clinic, appointment=appointment, due=due)
         # The same form sent twice (a double tap, back and send again) gets the booking made
         # the first time: its link stays the one already shown and sent, and consent was
         # recorded then.
@@ -177,7 +198,7 @@ def online_book(
                     clinic=clinic, client=client, notice=notice, method=ConsentMethod.ONLINE
                 )
             token = manage_links.issue(appointment)
-    return appointment, token
+    return appointment, token, payment
 
 
 def online_waitlist_join(

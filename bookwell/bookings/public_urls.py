@@ -22,6 +22,16 @@ urlpatterns = [
         views.waitlist_page,
         name="waitlist",
     ),
+    path(
+        "book/<slug:clinic_slug>/payment/<uuid:payment_id>/",
+        views.payment_page,
+        name="payment",
+    ),
+    path(
+        "book/<slug:clinic_slug>/payment/<uuid:payment_id>/start/",
+        views.payment_start,
+        name="payment-start",
+    ),
     path("book/<slug:clinic_slug>/manage/<str:token>/", views.manage_page, name="manage"),
     path(
         "book/<slug:clinic_slug>/manage/<str:token>/cancel/",

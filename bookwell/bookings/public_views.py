@@ -16,7 +16,9 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import hashlib
+import logging
 import re
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from functools import wraps
@@ -39,7 +41,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bookwell.bookings import ics, manage_links, online
-from bookwell.bookings.models import Appointment, OfferStatus, WaitlistOffer
+from bookwell.bookings.models import Appointment, OfferStatus, Status, WaitlistOffer
 from bookwell.bookings.public_forms import ContactForm, WaitlistForm, new_ticket
 from bookwell.bookings.services import SlotTaken
 from bookwell.clients.services import privacy_notice_current
@@ -49,11 +51,15 @@ from bookwell.core.dates import parse_day
 from bookwell.core.errors import ServiceError
 from bookwell.core.forms import add_service_errors
 from bookwell.core.net import client_ip, network_of
+from bookwell.payments import gateway as payment_gateway
+from bookwell.payments import services as payment_services
+from bookwell.payments.models import Payment, PaymentStatus
 from bookwell.scheduling.models import Service, StaffMember
 from bookwell.scheduling.selectors import availability
 from bookwell.tenancy.models import Clinic
 
 View = Callable[..., HttpResponse]
+logger = logging.getLogger("bookwell.book")
 
 
 # --- The frame around every public page -----------------------------------------------------
@@ -140,15 +146,16 @@ def public_page(view: View) -> View:
 
 
 def _frame(response: HttpResponse, clinic: Clinic) -> HttpResponse:
+    # A booking form may lead on to Stripe's Checkout page (a redirect after the POST, which
+    # the form-action rule covers too).
+    config = {**settings.SECURE_CSP, "form-action": [CSP.SELF, settings.STRIPE_CHECKOUT_ORIGIN]}
     origins = [o.strip() for o in clinic.embed_origins.splitlines() if o.strip()]
     if origins:
         # Framing only by the sites the clinic lists (CSP frame-ancestors; X-Frame-Options
         # cannot name origins, so it is left off).
-        response._csp_config = {  # type: ignore[attr-defined]
-            **settings.SECURE_CSP,
-            "frame-ancestors": [CSP.SELF, *origins],
-        }
+        config["frame-ancestors"] = [CSP.SELF, *origins]
         response.xframe_options_exempt = True
+    response._csp_config = config  # type: ignore[attr-defined]
     return response
 
 
@@ -354,7 +361,7 @@ def service_page(request: HttpRequest, clinic: Clinic, service_id: int) -> HttpR
         return render(request, "book/staff.html", ctx)
     assert not isinstance(staff, str)
     ctx.update(_calendar_context(request, clinic, service, staff))
-    ctx["staff_param"] = staff.pk if staff else "any"
+    ctx["staff_param"] = str(staff.pk) if staff else "any"
     ctx["multiple_staff"] = len(choices) > 1
     return render(request, "book/calendar.html", ctx)
 
@@ -387,7 +394,7 @@ def details_page(request: HttpRequest, clinic: Clinic, service_id: int) -> HttpR
         clinic,
         service=service,
         staff=staff,
-        staff_param=staff.pk if staff else "any",
+        staff_param=str(staff.pk) if staff else "any",
         start=start,
         start_stamp=int(start.timestamp()),
         form=form,
@@ -399,7 +406,7 @@ def details_page(request: HttpRequest, clinic: Clinic, service_id: int) -> HttpR
         return render(request, "book/details.html", ctx, status=400)
     assert form.ticket_data is not None
     try:
-        _appointment, token = online.online_book(
+        _appointment, token, payment = online.online_book(
             clinic=clinic,
             service=service,
             staff=staff,
@@ -421,7 +428,84 @@ def details_page(request: HttpRequest, clinic: Clinic, service_id: int) -> HttpR
     except ServiceError as exc:
         form.add_error(None, _public_message(exc))
         return render(request, "book/details.html", ctx, status=409)
+    if payment is not None:  # the time is held: on to Stripe's page to pay
+        return _to_checkout(request, clinic, payment)
     return redirect(_manage_url(clinic, token, new="1", lang=language), permanent=False)
+
+
+# --- Paying online (issue 10) --------------------------------------------------------------------
+
+
+def _to_checkout(request: HttpRequest, clinic: Clinic, payment: Payment) -> HttpResponse:
+    """To Stripe's Checkout page; if Stripe cannot be reached, a page that says the time is
+    held and offers to try again."""
+    try:
+        url = payment_services.checkout_start(clinic=clinic, payment=payment)
+    except payment_gateway.GatewayError as exc:
+        logger.warning("checkout could not start", extra={"error": exc.code})
+        return _payment_page(request, clinic, payment, status=503, failed=True)
+    except ServiceError:
+        return _payment_page(request, clinic, payment, status=410)
+    return redirect(url)
+
+
+def _payment_page(
+    request: HttpRequest,
+    clinic: Clinic,
+    payment: Payment,
+    *,
+    status: int = 200,
+    failed: bool = False,
+) -> HttpResponse:
+    appointment = Appointment.objects.select_related("service", "staff").get(
+        pk=payment.appointment_id
+    )
+    now = timezone.now()
+    held = (
+        appointment.status == Status.PENDING
+        and appointment.hold_until is not None
+        and appointment.hold_until > now
+        and payment.status == PaymentStatus.PENDING
+    )
+    ctx = _context(
+        request,
+        clinic,
+        payment=payment,
+        appointment=appointment,
+        held=held,
+        minutes_left=max(1, int((appointment.hold_until - now).total_seconds() // 60))
+        if held and appointment.hold_until
+        else 0,
+        failed=failed,
+        confirmed=appointment.status == Status.CONFIRMED and payment.status == PaymentStatus.PAID,
+        amount=f"{number_format(Decimal(payment.amount_cents) / 100, 2)} {payment.currency}",
+    )
+    template = "book/payment.html"
+    if request.headers.get("HX-Request") and not failed:
+        template += "#status"
+    return render(request, template, ctx, status=status)
+
+
+@require_GET
+@public_page
+def payment_page(request: HttpRequest, clinic: Clinic, payment_id: uuid.UUID) -> HttpResponse:
+    """Where Stripe sends the client back (paid or not): the booking's state, which the page
+    refreshes until Stripe's confirmation is in. The payment's id is the only key: it says
+    nothing about the client, and the page shows nothing of theirs."""
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None:
+        raise Http404
+    return _payment_page(request, clinic, payment)
+
+
+@require_POST
+@public_page
+def payment_start(request: HttpRequest, clinic: Clinic, payment_id: uuid.UUID) -> HttpResponse:
+    """Try again to open Stripe's page for a held time."""
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None:
+        raise Http404
+    return _to_checkout(request, clinic, payment)
 
 
 @require_http_methods(["GET", "POST"])
@@ -450,7 +534,7 @@ def waitlist_page(request: HttpRequest, clinic: Clinic, service_id: int) -> Http
         clinic,
         service=service,
         staff=staff,
-        staff_param=staff.pk if staff else "any",
+        staff_param=str(staff.pk) if staff else "any",
         form=form,
         notice=notice,
     )

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connections, router, transaction
@@ -25,7 +26,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bookwell.accounts.models import User
-from bookwell.bookings.models import BLOCKING, Appointment, OverrideReason, Source, Status
+from bookwell.bookings.models import (
+    BLOCKING,
+    Appointment,
+    OverrideReason,
+    Source,
+    Status,
+    holds_time,
+)
 from bookwell.clients.models import Client
 from bookwell.core.db.statements import Rider, fetch_batch, insert_statement
 from bookwell.core.errors import Conflict, ServiceError
@@ -50,6 +58,7 @@ class SlotTaken(Conflict):
 
 # Allowed status changes, in one place.
 TRANSITIONS: dict[str, set[str]] = {
+    # (A hold for an online payment becomes expired only through the hold job.)
     Status.PENDING: {Status.CONFIRMED, Status.CANCELLED_BY_CLIENT, Status.CANCELLED_BY_CLINIC},
     Status.CONFIRMED: {
         Status.CHECKED_IN,
@@ -62,6 +71,7 @@ TRANSITIONS: dict[str, set[str]] = {
     Status.NO_SHOW: set(),
     Status.CANCELLED_BY_CLIENT: set(),
     Status.CANCELLED_BY_CLINIC: set(),
+    Status.EXPIRED: set(),
 }
 
 
@@ -109,7 +119,9 @@ def _overlapping(
 ) -> bool:
     """Whether a live booking overlaps [lo, hi) for the staff member or the room. Rows with
     `share_key` (the seats of the same class) do not count: they share their time."""
-    qs = Appointment.objects.filter(status__in=BLOCKING, block_start__lt=hi, block_end__gt=lo)
+    qs = Appointment.objects.filter(
+        holds_time(timezone.now()), block_start__lt=hi, block_end__gt=lo
+    )
     if staff is not None:
         qs = qs.filter(staff=staff)
     if room is not None:
@@ -127,7 +139,7 @@ def _room_use(
     """How many bookings use a shared room in [lo, hi): a class counts once, and the class
     this booking joins (`share_key`) is already counted by its first seat."""
     qs = Appointment.objects.filter(
-        room=room, status__in=BLOCKING, block_start__lt=hi, block_end__gt=lo
+        holds_time(timezone.now()), room=room, block_start__lt=hi, block_end__gt=lo
     ).exclude(overlap_key=share_key)
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)
@@ -155,7 +167,7 @@ def _check_staff_time(
             raise SlotTaken()
         return
     seats = Appointment.objects.filter(
-        service=service, staff=staff, start=start, group_seat=True, status__in=BLOCKING
+        holds_time(timezone.now()), service=service, staff=staff, start=start, group_seat=True
     )
     if exclude is not None:
         seats = seats.exclude(pk=exclude.pk)
@@ -164,7 +176,7 @@ def _check_staff_time(
     if seats.count() >= service.capacity:
         raise SlotTaken()
     others = Appointment.objects.filter(
-        staff=staff, status__in=BLOCKING, block_start__lt=hi, block_end__gt=lo
+        holds_time(timezone.now()), staff=staff, block_start__lt=hi, block_end__gt=lo
     ).exclude(service=service, start=start, group_seat=True)
     if exclude is not None:
         others = others.exclude(pk=exclude.pk)
@@ -198,6 +210,37 @@ def _validate(clinic: Clinic, req: BookingRequest) -> list[Room] | None:
     if req.room is not None and req.room not in rooms:
         raise ServiceError(_("This service cannot take place in that room."), code="wrong_room")
     return rooms
+
+
+def _release_expired_holds(clinic: Clinic, new: Appointment) -> tuple[str, list[Any]]:
+    """Marks expired the holds for online payments that ran out where the new booking goes
+    (its staff member, or its room): availability already treats them as free, and the
+    database's overlap guarantee must too. Goes in the INSERT's round trip, before it."""
+    connection = connections[router.db_for_write(Appointment)]
+    quote, ops = connection.ops.quote_name, connection.ops
+    col = {f.name: quote(str(f.column)) for f in Appointment._meta.concrete_fields}
+    now = ops.adapt_datetimefield_value(timezone.now())
+    where_room = f" OR ({col['room']} = %s AND {col['room_exclusive']})" if new.room_id else ""
+    sql = (
+        f"UPDATE {quote(Appointment._meta.db_table)} "  # noqa: S608 (names from the model)
+        f"SET {col['status']} = %s, {col['updated_at']} = %s "
+        f"WHERE {col['clinic']} = %s AND {col['status']} = %s AND {col['hold_until']} <= %s "
+        f"AND {col['block_start']} < %s AND {col['block_end']} > %s "
+        f"AND ({col['staff']} = %s{where_room})"
+    )
+    params: list[Any] = [
+        Status.EXPIRED.value,
+        now,
+        clinic.pk,
+        Status.PENDING.value,
+        now,
+        ops.adapt_datetimefield_value(new.block_end),
+        ops.adapt_datetimefield_value(new.block_start),
+        new.staff_id,
+    ]
+    if new.room_id:
+        params.append(new.room_id)
+    return sql, params
 
 
 def _client_read(clinic: Clinic, client: Client | None) -> Rider | None:
@@ -323,7 +366,7 @@ def _choose_room(
     candidates = [req.room] if req.room is not None else list(rooms)
     if share_key.startswith("class:"):
         used = set(
-            Appointment.objects.filter(overlap_key=share_key, status__in=BLOCKING)
+            Appointment.objects.filter(holds_time(timezone.now()), overlap_key=share_key)
             .exclude(room=None)
             .values_list("room_id", flat=True)
         )
@@ -413,10 +456,14 @@ def appointment_book(
     actor: User | None = None,
     idempotency_key: str | None = None,
     notify: bool = True,
+    hold_until: dt.datetime | None = None,
 ) -> Appointment:
     """Books one appointment. The same idempotency key returns the same appointment; the same
     key with a different request is a conflict. The client's confirmation is recorded in the
-    same transaction (notifications outbox) unless notify is off (demo data, imports)."""
+    same transaction (notifications outbox) unless notify is off (demo data, imports).
+
+    With `hold_until` (a client paying online) the appointment is pending, holds its time
+    until then, and nothing is sent: payments.services confirms it when the payment is in."""
     fingerprint = request.fingerprint()
     if idempotency_key:
         earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
@@ -523,7 +570,8 @@ def appointment_book(
                 end=end,
                 block_start=lo,
                 block_end=hi,
-                status=Status.CONFIRMED,
+                status=Status.PENDING if hold_until else Status.CONFIRMED,
+                hold_until=hold_until,
                 source=request.source,
                 idempotency_key=idempotency_key or None,
                 request_fingerprint=fingerprint,
@@ -537,13 +585,17 @@ def appointment_book(
             # plan's allowance (P9; refused past it, and the booking with it) and the usage
             # count (P8), whose rows stay locked to the commit.
             appointment.check_clinic_writable()
-            _used, (_inserted, endpoints) = plan_use_with(
+            _used, (_released, _inserted, endpoints) = plan_use_with(
                 clinic,
                 Allowance.BOOKINGS_PER_MONTH,
-                [insert_statement(appointment), webhooks.endpoints_statement(clinic.pk)],
+                [
+                    _release_expired_holds(clinic, appointment),
+                    insert_statement(appointment),
+                    webhooks.endpoints_statement(clinic.pk),
+                ],
                 feature=Feature.BOOKING_CREATED,
             )
-            if notify and appointment.start > timezone.now():
+            if notify and hold_until is None and appointment.start > timezone.now():
                 outbox_appointment(appointment=appointment, kind=Kind.CONFIRMATION)
             webhooks.emit_found(
                 clinic.pk,
@@ -814,6 +866,7 @@ def appointment_book_any_staff(
     source: str = Source.ONLINE,
     actor: User | None = None,
     idempotency_key: str | None = None,
+    hold_until: dt.datetime | None = None,
 ) -> Appointment:
     """ "No preference": books whoever is free then, chosen by the service's policy.
 
@@ -904,6 +957,7 @@ def appointment_book_any_staff(
                 ),
                 actor=actor,
                 idempotency_key=idempotency_key,
+                hold_until=hold_until,
             )
         except SlotTaken:
             continue

@@ -52,7 +52,7 @@ def checkout_session_create(
     amount_cents: int,
     currency: str,
     reference: str,
-    label: str,
+    item_name: str,
     success_url: str,
     cancel_url: str,
     expires_at: dt.datetime,
@@ -70,7 +70,7 @@ def checkout_session_create(
                 "price_data": {
                     "currency": currency.lower(),
                     "unit_amount": amount_cents,
-                    "product_data": {"name": label},
+                    "product_data": {"name": item_name},
                 },
             }
         ],
@@ -102,3 +102,30 @@ def event_verify(payload: bytes, signature: str, secret: str) -> dict[str, Any]:
     except (stripe.SignatureVerificationError, ValueError):
         raise BadSignature() from None
     return dict(event.to_dict())
+
+
+def refund_create(
+    *, secret_key: str, payment_intent: str, amount_cents: int, idempotency_key: str
+) -> str:
+    """Refunds part or all of a payment; returns Stripe's refund id."""
+    try:
+        refund = _client(secret_key).v1.refunds.create(
+            {"payment_intent": payment_intent, "amount": amount_cents},
+            {"idempotency_key": idempotency_key},
+        )
+    except stripe.APIConnectionError:
+        raise GatewayError("unreachable") from None
+    except stripe.AuthenticationError:
+        raise GatewayError("bad_key") from None
+    except stripe.StripeError as exc:
+        raise GatewayError(str(getattr(exc, "code", None) or "refused")[:40]) from None
+    return str(refund.id)
+
+
+def checkout_session_expire(*, secret_key: str, session_id: str) -> None:
+    """Closes a Checkout page whose hold ran out, so the client cannot pay for a time that was
+    released (best effort: a payment that still comes in is refunded if the time is gone)."""
+    try:
+        _client(secret_key).v1.checkout.sessions.expire(session_id)
+    except stripe.StripeError:
+        raise GatewayError("expire_failed") from None

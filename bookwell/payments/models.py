@@ -47,3 +47,63 @@ class PaymentSettings(TenantModel):
 
     def __str__(self) -> str:
         return f"payment settings {self.pk}"
+
+
+class PaymentKind(models.TextChoices):
+    DEPOSIT = "deposit", _("Deposit")
+    FULL = "full", _("Full price")
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for payment")
+    PAID = "paid", _("Paid")
+    EXPIRED = "expired", _("Not paid in time")
+    FAILED = "failed", _("Failed")
+    REFUNDED = "refunded", _("Refunded")
+    PARTLY_REFUNDED = "partly_refunded", _("Partly refunded")
+
+
+class PaymentMethod(models.TextChoices):
+    STRIPE = "stripe", _("Online (Stripe)")
+    IN_PERSON = "in_person", _("In person")
+
+
+class Payment(TenantModel):
+    """What a client paid (or owes) for one appointment: amounts, currency, status and the
+    provider's ids, never card data or anything the client typed on the provider's page."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    appointment = models.ForeignKey(
+        "bookings.Appointment", on_delete=models.CASCADE, related_name="payments"
+    )
+    kind = models.CharField(max_length=8, choices=PaymentKind.choices)
+    amount_cents = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
+    )
+    method = models.CharField(
+        max_length=10, choices=PaymentMethod.choices, default=PaymentMethod.STRIPE
+    )
+    refunded_cents = models.PositiveIntegerField(default=0)
+    stripe_session_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    stripe_payment_intent = models.CharField(max_length=255, blank=True)
+    # Where the client pays (Stripe's hosted page); kept until it is paid or expires.
+    checkout_url = models.URLField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta(TenantModel.Meta):
+        indexes = [
+            models.Index(fields=["clinic", "status", "created_at"], name="payment_by_status")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(refunded_cents__lte=models.F("amount_cents")),
+                name="payment_refund_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"payment {self.pk}"

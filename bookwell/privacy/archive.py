@@ -38,7 +38,7 @@ from bookwell.clients.models import Client, ClientIndex, ConsentRecord, PrivacyN
 from bookwell.core.csvcells import safe_cell
 from bookwell.integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
 from bookwell.notifications.models import CalendarFeed, Delivery, MessageTemplate, ReminderRule
-from bookwell.payments.models import PaymentSettings
+from bookwell.payments.models import Payment, PaymentSettings
 from bookwell.privacy.models import ClinicExport, SubjectRequest
 from bookwell.scheduling.models import (
     ClinicClosure,
@@ -74,6 +74,7 @@ OMITTED: dict[str, str] = {
     "secret": "the webhook signing secret",
     "secret_key": "the clinic's Stripe key",
     "webhook_secret": "the signing secret of the clinic's Stripe webhook",
+    "checkout_url": "the address of Stripe's payment page, useless once paid or expired",
     "key_version": "which data key sealed the row's encrypted fields",
     "sequence": "an internal change counter for calendar sync",
     "lease_until": "a worker's hold on a message while sending it",
@@ -159,6 +160,7 @@ ENTITIES: list[Entity] = [
     Entity(ApiToken, "api_tokens", omit=(*_TENANT, "digest")),
     Entity(WebhookEndpoint, "webhook_endpoints", omit=(*_TENANT, "secret", "key_version")),
     Entity(WebhookDelivery, "webhook_deliveries", omit=(*_TENANT, "lease_until")),
+    Entity(Payment, "payments", omit=(*_TENANT, "checkout_url")),
     Entity(
         PaymentSettings,
         "payment_settings",

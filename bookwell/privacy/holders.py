@@ -24,7 +24,7 @@ from bookwell.bookings.models import Appointment, RecurringSeries, WaitlistEntry
 from bookwell.clients.models import Client, ClientIndex, ConsentRecord
 from bookwell.integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
 from bookwell.notifications.models import Delivery
-from bookwell.payments.models import PaymentSettings
+from bookwell.payments.models import Payment, PaymentSettings
 from bookwell.privacy.models import SubjectRequest
 from bookwell.scheduling.models import DateOverride
 
@@ -33,6 +33,8 @@ class Erase(StrEnum):
     DELETE = "delete"  # the rows go
     ANONYMISE = "anonymise"  # the rows stay (the clinic's statistics), without the client
     SCRUB = "scrub"  # the rows stay; `scrub` takes the client's id out of their JSON
+    KEEP = "keep"  # the rows stay as they are: they hold nothing of the client's once the
+    # rows they hang off are anonymised (`kept` says why they must stay)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Holder:
     clear: tuple[str, ...] = ()  # Erase.ANONYMISE: what is emptied, the client link with it
     derived: str = ""  # why the copy leaves the rows out (export is empty)
     scrub: Callable[[QuerySet[Any]], int] | None = None  # Erase.SCRUB
+    kept: str = ""  # Erase.KEEP: why the rows stay
 
     def rows(self, client_id: uuid.UUID) -> QuerySet[Any]:
         where = Q()
@@ -145,6 +148,26 @@ HOLDERS: list[Holder] = [
         ("first_start", "time_zone", "every_weeks", "count", "until"),
         Erase.ANONYMISE,
         clear=("client",),
+    ),
+    Holder(
+        Payment,
+        "payments",
+        ("appointment__client",),
+        (
+            "appointment_id",
+            "kind",
+            "amount_cents",
+            "currency",
+            "status",
+            "method",
+            "refunded_cents",
+            "created_at",
+            "paid_at",
+        ),
+        Erase.KEEP,
+        kept="the clinic's accounts must keep payments; amounts, currency, status and the "
+        "provider's ids, tied to the client only through the appointment the erasure "
+        "anonymises",
     ),
     Holder(
         Appointment,

@@ -236,6 +236,8 @@ def client_erase(
                 assert holder.scrub is not None
                 touched[holder.name] = holder.scrub(rows)
                 continue
+            if holder.erase == Erase.KEEP:
+                continue
             touched[holder.name] = _anonymise(rows, holder.clear)
         audit(
             Action.CLIENT_ERASED,

@@ -16,6 +16,7 @@ from bookwell.core.dates import DayField, MomentField
 from bookwell.scheduling.models import (
     ClinicClosure,
     Location,
+    PaymentTerms,
     Room,
     Service,
     StaffMember,
@@ -76,6 +77,14 @@ class ServiceForm(forms.ModelForm):
     price = forms.DecimalField(
         label=_("Price"), min_value=Decimal(0), max_value=Decimal(100000), decimal_places=2
     )
+    deposit = forms.DecimalField(
+        label=_("Deposit (fixed amount)"),
+        required=False,
+        min_value=Decimal(0),
+        max_value=Decimal(100000),
+        decimal_places=2,
+        help_text=_("Where clients pay a fixed deposit online."),
+    )
     staff = NamedChoice(
         queryset=None, required=False, widget=forms.CheckboxSelectMultiple, label=_("Performed by")
     )
@@ -102,6 +111,8 @@ class ServiceForm(forms.ModelForm):
             "online_bookable",
             "assignment_policy",
             "capacity",
+            "payment",
+            "deposit_percent",
         ]
         labels = {
             "duration_min": _("Duration (minutes)"),
@@ -114,6 +125,8 @@ class ServiceForm(forms.ModelForm):
             "reschedule_notice_min": _("Clients may reschedule until (minutes before)"),
             "online_bookable": _("Bookable online"),
             "capacity": _("Places (above 1: a class)"),
+            "payment": _("Online payment at booking (where the clinic takes payments)"),
+            "deposit_percent": _("Deposit (% of the price)"),
         }
 
     def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
@@ -124,8 +137,12 @@ class ServiceForm(forms.ModelForm):
         self.fields["rooms"].queryset = (  # type: ignore[attr-defined]
             Room.objects.filter(archived=False).select_related("location").order_by("name")
         )
+        # Optional in what is posted (older forms, scripts): none, and no percentage.
+        self.fields["payment"].required = False
+        self.fields["deposit_percent"].required = False
         if self.instance.pk:
             self.fields["price"].initial = Decimal(self.instance.price_cents) / 100
+            self.fields["deposit"].initial = Decimal(self.instance.deposit_cents) / 100
             self.fields["staff"].initial = list(self.instance.staff.values_list("pk", flat=True))
             self.fields["rooms"].initial = list(self.instance.rooms.values_list("pk", flat=True))
         else:
@@ -134,6 +151,23 @@ class ServiceForm(forms.ModelForm):
             self.initial["max_advance_days"] = clinic.default_max_advance_days
             self.initial["cancel_notice_min"] = clinic.default_cancel_notice_min
             self.initial["reschedule_notice_min"] = clinic.default_cancel_notice_min
+
+    def clean_payment(self) -> str:
+        return str(self.cleaned_data.get("payment") or PaymentTerms.NONE)
+
+    def clean_deposit_percent(self) -> int:
+        return int(self.cleaned_data.get("deposit_percent") or 0)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        terms, price = data.get("payment"), data.get("price") or Decimal(0)
+        if terms == PaymentTerms.DEPOSIT_FIXED and not data.get("deposit"):
+            self.add_error("deposit", _("Give the deposit's amount."))
+        if terms == PaymentTerms.DEPOSIT_PERCENT and not (data.get("deposit_percent") or 0) >= 1:
+            self.add_error("deposit_percent", _("Give the deposit as 1 to 100 % of the price."))
+        if terms in (PaymentTerms.FULL, PaymentTerms.DEPOSIT_PERCENT) and price <= 0:
+            self.add_error("price", _("A service paid online needs a price."))
+        return data
 
     def clean_currency(self) -> str:
         value = str(self.cleaned_data["currency"]).strip().upper()

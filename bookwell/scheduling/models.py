@@ -71,6 +71,13 @@ class AssignmentPolicy(models.TextChoices):
     ROUND_ROBIN = "round_robin", _("Round robin")
 
 
+class PaymentTerms(models.TextChoices):
+    NONE = "none", _("No payment online")
+    DEPOSIT_FIXED = "deposit_fixed", _("A deposit (fixed amount)")
+    DEPOSIT_PERCENT = "deposit_percent", _("A deposit (share of the price)")
+    FULL = "full", _("The full price in advance")
+
+
 class Service(Tracked, TenantModel):
     name = models.CharField(max_length=120, validators=[validate_single_line])
     duration_min = models.PositiveSmallIntegerField(
@@ -84,6 +91,14 @@ class Service(Tracked, TenantModel):
     )
     price_cents = models.PositiveIntegerField(default=0)
     currency = models.CharField(max_length=3, default="EUR")
+    # What a client pays online when booking, where the clinic takes payments (issue 10).
+    payment = models.CharField(
+        max_length=16, choices=PaymentTerms.choices, default=PaymentTerms.NONE
+    )
+    deposit_cents = models.PositiveIntegerField(default=0)
+    deposit_percent = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(100)]
+    )
     slot_interval_min = models.PositiveSmallIntegerField(
         default=15, validators=[MinValueValidator(5), MaxValueValidator(24 * 60)]
     )

@@ -123,9 +123,11 @@ def _reads(alias: str) -> dict[str, _Read]:
     # both bounds on the start, so an index on (clinic, staff or room, block_start) reads that
     # stretch only, not every earlier booking (PostgreSQL cannot use a range overlap on an
     # index under row-level security: the operator is not leakproof).
+    # A time held for a client paying online is free again once its hold ends (issue 10).
     window = (
         f"{col('a', 'status')} IN ({blocking}) AND {col('a', 'block_start')} < %s "
-        f"AND {col('a', 'block_end')} > %s AND {col('a', 'block_start')} > %s"
+        f"AND {col('a', 'block_end')} > %s AND {col('a', 'block_start')} > %s "
+        f"AND ({col('a', 'hold_until')} IS NULL OR {col('a', 'hold_until')} > %s)"
     )
     # The staff members asked about, as a subquery the other reads share ({only} narrows it
     # to the ids asked for): no read waits for another's answer, so on PostgreSQL all seven
@@ -284,6 +286,7 @@ def availability(
         busy_hi_db,
         busy_lo_db,
         ops.adapt_datetimefield_value(busy_lo - LONGEST_BLOCK),
+        ops.adapt_datetimefield_value(timezone.now()),
     ]
     if exclude_appointment is not None:  # its own time is free when moving it
         not_one = f" AND a.{ops.quote_name('id')} <> %s"

@@ -37,9 +37,11 @@ def service_save(
     price: Decimal,
     staff: list[StaffMember],
     rooms: list[Room],
+    deposit: Decimal = Decimal(0),
 ) -> Service:
     service.clinic = clinic
     service.price_cents = int((price * 100).to_integral_value())
+    service.deposit_cents = int((deposit * 100).to_integral_value())
     with transaction.atomic():
         service.full_clean()
         service.save()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -167,6 +168,7 @@ def _save(request: HttpRequest, kind: Kind, form: forms.ModelForm) -> models.Mod
             clinic=clinic,
             service=form.save(commit=False),
             price=form.cleaned_data["price"],
+            deposit=form.cleaned_data.get("deposit") or Decimal(0),
             staff=list(form.cleaned_data["staff"]),
             rooms=list(form.cleaned_data["rooms"]),
         )

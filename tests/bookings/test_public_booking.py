@@ -626,3 +626,21 @@ def test_an_offer_accepted_when_the_clinics_plan_is_full_stays_open(
         assert offer.status == OfferStatus.OPEN
         assert WaitlistEntry.objects.get().status == "offered"
         assert Appointment.objects.filter(status=Status.CONFIRMED).count() == 0
+
+
+def test_the_month_links_keep_the_chosen_staff_member(clinic_a, setup, clock):
+    """A staff member chosen by id: the month's day and month links carry it (they once lost
+    their whole query, and every click on a day was a 404)."""
+    page = Client().get(
+        _url("book:service", clinic_a, service_id=setup.service.pk),
+        {"staff": setup.staff.pk, "month": "2031-03"},
+    )
+    html = page.content.decode()
+    assert f'href="?staff={setup.staff.pk}&amp;lang=' in html
+    day = re.search(r'class="day free[^"]*" href="([^"]+)"', html)
+    assert day is not None and day.group(1).startswith(f"?staff={setup.staff.pk}&amp;")
+    follow = Client().get(
+        _url("book:service", clinic_a, service_id=setup.service.pk)
+        + day.group(1).replace("&amp;", "&").split("#")[0]
+    )
+    assert follow.status_code == 200 and 'class="times"' in follow.content.decode()

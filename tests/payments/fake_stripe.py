@@ -30,6 +30,11 @@ class FakeStripe:
     requests: list[Recorded] = field(default_factory=list)
     fail_with: int | None = None  # answer every request with this status
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refunds: list[dict[str, str]] = field(default_factory=list)
+    # Where Checkout pages are said to be: Stripe's look-alike address by default, or this
+    # server itself (serve_checkout), for a browser to land on.
+    serve_checkout: bool = False
+    expired: list[str] = field(default_factory=list)
 
 
 @contextmanager
@@ -63,7 +68,11 @@ def fake_stripe() -> Iterator[FakeStripe]:
                     known = state.sessions[key] = {
                         "id": sid,
                         "object": "checkout.session",
-                        "url": f"https://checkout.stripe.test/c/pay/{sid}",
+                        "url": (
+                            f"{state.base}/c/pay/{sid}"
+                            if state.serve_checkout
+                            else f"https://checkout.stripe.test/c/pay/{sid}"
+                        ),
                         "amount_total": int(form.get("line_items[0][price_data][unit_amount]", 0)),
                         "currency": form.get("line_items[0][price_data][currency]"),
                         "client_reference_id": form.get("client_reference_id"),
@@ -71,7 +80,30 @@ def fake_stripe() -> Iterator[FakeStripe]:
                     }
                 self._answer(200, known)
                 return
+            if self.path == "/v1/refunds":
+                rid = "re_test_" + secrets.token_hex(8)
+                state.refunds.append(form)
+                self._answer(200, {"id": rid, "object": "refund", "status": "succeeded",
+                                   "amount": int(form.get("amount", 0))})  # fmt: skip
+                return
+            if self.path.startswith("/v1/checkout/sessions/") and self.path.endswith("/expire"):
+                sid = self.path.split("/")[4]
+                state.expired.append(sid)
+                self._answer(200, {"id": sid, "object": "checkout.session", "status": "expired"})
+                return
             self._answer(404, {"error": {"type": "invalid_request_error", "code": "not_found"}})
+
+        def do_GET(self) -> None:
+            """A stand-in Checkout page (the browser test lands here)."""
+            page = (
+                b"<!doctype html><html lang='en'><head><title>Fake Checkout</title></head>"
+                b"<body><main><h1>Fake Stripe Checkout</h1></main></body></html>"
+            )
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
 
         def _answer(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()

@@ -29,7 +29,7 @@ def _create(reference: str, **overrides):
         "amount_cents": 2500,
         "currency": "EUR",
         "reference": reference,
-        "label": "Deposit · Clinic A",
+        "item_name": "Deposit · Clinic A",
         "success_url": "https://bookwell.test/book/clinic-a/paid/",
         "cancel_url": "https://bookwell.test/book/clinic-a/",
         "expires_at": dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15),

@@ -51,8 +51,15 @@ def test_each_place_says_what_the_copy_and_the_erasure_do(holder):
     assert holder.export or holder.derived
     assert sealed <= set(holder.export) or holder.derived
     # The erasure: rows deleted, or kept without the client link and without sealed text.
-    assert holder.erase in (Erase.DELETE, Erase.ANONYMISE, Erase.SCRUB)
+    assert holder.erase in (Erase.DELETE, Erase.ANONYMISE, Erase.SCRUB, Erase.KEEP)
     assert (holder.erase == Erase.SCRUB) == (holder.scrub is not None)
+    if holder.erase == Erase.KEEP:
+        # Kept as they are only with a reason, and only holding no link to the client and
+        # nothing sealed: what ties them to the client is a row the erasure anonymises.
+        assert holder.kept and not client_links and not sealed
+        anonymised = {h.model for h in HOLDERS if h.erase == Erase.ANONYMISE}
+        first_hop = holder.model._meta.get_field(holder.paths[0].split("__")[0])
+        assert first_hop.related_model in anonymised
     if holder.erase == Erase.ANONYMISE:
         assert client_links | sealed <= set(holder.clear)
         assert client_links, "a row kept by an erasure must lose its link to the client"

@@ -48,6 +48,9 @@ PUBLIC_ROUTES = {
     "tenancy:signup",
     "tenancy:invitation",
     "feed",  # a staff calendar feed: the secret token is the whole credential
+    # Stripe's events for a clinic: the signature under the clinic's secret is the credential
+    # (tests/payments: a bad or missing one is 400 and changes nothing).
+    "payments:stripe-webhook",
 }
 
 
@@ -197,6 +200,10 @@ PUBLIC_CLINIC_ROUTES: dict[str, PublicRoute] = {
     "book:details": PublicRoute(objects=_service_kwargs, post=_booking_post),
     "book:waitlist": PublicRoute(objects=_service_kwargs, post=_waitlist_post),
     "book:manage": PublicRoute(objects=_manage_kwargs),
+    "book:payment": PublicRoute(objects=lambda c: _payment(c)),
+    "book:payment-start": PublicRoute(
+        objects=lambda c: _payment(c), get=False, post=lambda c, k: {}
+    ),
     "book:manage-cancel": PublicRoute(objects=_manage_kwargs, get=False, post=lambda c, k: {}),
     "book:manage-reschedule": PublicRoute(objects=_manage_kwargs, post=_reschedule_post),
     "book:ics": PublicRoute(objects=_manage_kwargs),
@@ -397,6 +404,33 @@ def _payment_settings(clinic: Clinic) -> None:
         PaymentSettings.objects.create(clinic=clinic, secret_key="sk_test_registry")
 
 
+def _payment(clinic: Clinic) -> dict[str, Any]:
+    """A time held for a client paying online, with its pending payment."""
+    import datetime as dt
+
+    from bookwell.bookings.services import BookingRequest, appointment_book
+    from bookwell.payments.models import Payment, PaymentKind
+
+    made = _desk_setup(clinic)
+    with clinic_context(clinic):
+        held = appointment_book(
+            clinic=clinic,
+            request=BookingRequest(
+                service=made["service"],
+                staff=made["staff"],
+                client=made["client"],
+                start=dt.datetime(2031, 6, 4, 9, 0, tzinfo=dt.UTC),
+            ),
+            hold_until=timezone.now() + timedelta(minutes=15),
+        )
+        payment = Payment.objects.create(
+            clinic=clinic, appointment=held, kind=PaymentKind.DEPOSIT, amount_cents=1000,
+            currency="EUR", stripe_session_id=f"cs_test_{uuid4().hex}",
+            checkout_url="https://checkout.stripe.test/c/pay/registry",
+        )  # fmt: skip
+    return {"payment_id": payment.pk}
+
+
 def _pending_deletion(clinic: Clinic) -> None:
     Clinic.objects.filter(pk=clinic.pk).update(deletion_due_at=timezone.now() + timedelta(days=14))
 
@@ -518,6 +552,7 @@ TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
     "privacy.SubjectRequest": _subject_request,
     "privacy.ClinicExport": _clinic_export,
     "payments.PaymentSettings": _payment_settings,
+    "payments.Payment": _payment,
     **{
         f"scheduling.{m}": _schedule
         for m in [
@@ -883,6 +918,9 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     ),
     "privacy:requests": ClinicRoute(),
     "privacy:center": ClinicRoute(),
+    "payments:settings": ClinicRoute(
+        post=lambda c: {"enabled": "", "currency": "EUR", "hold_minutes": "20"}
+    ),
     "privacy:record": ClinicRoute(),
     "privacy:export-create": ClinicRoute(get=False, post=lambda c: {}),
     "privacy:export-download": ClinicRoute(objects=_clinic_export),

@@ -1,0 +1,332 @@
+"""Payments at booking (issue 10): what a service costs online, the hold while the client pays
+on Stripe's page, and what Stripe tells us afterwards.
+
+The flow: the public booking holds the time as a pending appointment (hold_until) with a
+pending Payment, in one transaction; then a Checkout Session is made (outside it: a slow
+Stripe must not hold locks) and the client is sent there. Stripe's signed webhook confirms
+(the appointment is confirmed and its confirmation goes out) or releases. A hold that runs out
+is free for others at once (availability, and bookings release it); the hold job marks it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from bookwell.bookings.models import Appointment, Status
+from bookwell.core.context import clinic_context, platform_scope
+from bookwell.core.errors import Gone, ServiceError
+from bookwell.integrations import webhooks
+from bookwell.integrations.models import WebhookEvent
+from bookwell.payments import gateway
+from bookwell.payments.models import (
+    Payment,
+    PaymentKind,
+    PaymentSettings,
+    PaymentStatus,
+)
+from bookwell.scheduling.models import PaymentTerms, Service
+from bookwell.tenancy.models import Clinic
+
+logger = logging.getLogger("bookwell.payments")
+
+
+@dataclass(frozen=True)
+class Due:
+    kind: str
+    amount_cents: int
+    currency: str
+    hold_minutes: int
+
+
+def payment_settings(clinic: Clinic) -> PaymentSettings | None:
+    return PaymentSettings.objects.filter(clinic=clinic).first()
+
+
+def amount_due(clinic: Clinic, service: Service) -> Due | None:
+    """What a client pays online to book `service`; None when nothing (the clinic takes no
+    payments, or the service asks for none)."""
+    terms = payment_settings(clinic)
+    if terms is None or not terms.enabled or service.payment == PaymentTerms.NONE:
+        return None
+    price = service.price_cents
+    if service.payment == PaymentTerms.FULL:
+        kind, cents = PaymentKind.FULL, price
+    elif service.payment == PaymentTerms.DEPOSIT_FIXED:
+        # A fixed deposit, never more than the price (a service without a price: the deposit).
+        cents = min(service.deposit_cents, price) if price else service.deposit_cents
+        kind = PaymentKind.DEPOSIT
+    else:
+        kind, cents = PaymentKind.DEPOSIT, (price * service.deposit_percent + 50) // 100
+    if cents <= 0:
+        return None
+    return Due(kind, cents, terms.currency, terms.hold_minutes)
+
+
+def payment_hold(*, clinic: Clinic, appointment: Appointment, due: Due) -> Payment:
+    """The pending payment of a held appointment (in the booking's transaction)."""
+    return Payment.objects.create(
+        clinic=clinic,
+        appointment=appointment,
+        kind=due.kind,
+        amount_cents=due.amount_cents,
+        currency=due.currency,
+    )
+
+
+def return_url(clinic: Clinic, payment: Payment) -> str:
+    return settings.BASE_URL + reverse(
+        "book:payment", kwargs={"clinic_slug": clinic.slug, "payment_id": payment.pk}
+    )
+
+
+def checkout_start(*, clinic: Clinic, payment: Payment) -> str:
+    """The address of the Checkout page for a pending payment (made once: a second call, or a
+    retry after Stripe failed, gives the same session). Raises Gone when the hold has run
+    out, GatewayError when Stripe cannot be reached."""
+    appointment = Appointment.objects.select_related("service").get(pk=payment.appointment_id)
+    now = timezone.now()
+    if (
+        payment.status != PaymentStatus.PENDING
+        or appointment.status != Status.PENDING
+        or appointment.hold_until is None
+        or appointment.hold_until <= now
+    ):
+        raise Gone(_("This time is no longer held. Please choose a time again."), code="hold_over")
+    if payment.checkout_url:
+        return payment.checkout_url
+    terms = payment_settings(clinic)
+    if terms is None or not terms.secret_key:
+        raise gateway.GatewayError("not_configured")
+    here = return_url(clinic, payment)
+    session = gateway.checkout_session_create(
+        secret_key=terms.secret_key,
+        amount_cents=payment.amount_cents,
+        currency=payment.currency,
+        reference=str(payment.pk),
+        # The service and the clinic: what the client sees on Stripe's page. Nothing of theirs.
+        item_name=f"{appointment.service.name} · {clinic.name}",
+        success_url=here,
+        cancel_url=here,
+        expires_at=appointment.hold_until,
+        idempotency_key=f"bookwell-checkout-{payment.pk}",
+    )
+    Payment.objects.filter(pk=payment.pk).update(
+        stripe_session_id=session.id, checkout_url=session.url, updated_at=now
+    )
+    payment.stripe_session_id, payment.checkout_url = session.id, session.url
+    return session.url
+
+
+# --- What Stripe tells us ------------------------------------------------------------------------
+
+
+class WebhookRefused(ServiceError):
+    status = 400
+    code = "bad_signature"
+
+
+def stripe_event(*, clinic: Clinic, payload: bytes, signature: str) -> str:
+    """Handles one signed event from the clinic's Stripe account; returns what it did.
+    Idempotent: the same event again, or an older one after a newer, changes nothing."""
+    terms = payment_settings(clinic)
+    if terms is None or not terms.webhook_secret:
+        raise WebhookRefused(_("Payments are not set up for this clinic."))
+    try:
+        event = gateway.event_verify(payload, signature, terms.webhook_secret)
+    except gateway.BadSignature:
+        raise WebhookRefused(_("The signature does not verify.")) from None
+    kind = str(event.get("type", ""))
+    session: dict[str, Any] = (event.get("data") or {}).get("object") or {}
+    reference = session.get("client_reference_id") or (session.get("metadata") or {}).get(
+        "bookwell_payment"
+    )
+    if session.get("object") != "checkout.session" or not reference:
+        return "ignored"
+    with transaction.atomic():
+        payment = (
+            Payment.objects.select_for_update()
+            .filter(pk=_uuid_or_none(reference), stripe_session_id=session.get("id"))
+            .first()
+        )
+        if payment is None:
+            return "ignored"
+        if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
+            if session.get("payment_status") not in ("paid", "no_payment_required"):
+                return "waiting"  # (a delayed method: its own event follows)
+            return _paid(clinic, terms, payment, str(session.get("payment_intent") or ""))
+        if kind in ("checkout.session.expired", "checkout.session.async_payment_failed"):
+            return _unpaid(clinic, payment, failed=kind.endswith("failed"))
+    return "ignored"
+
+
+def _uuid_or_none(value: object) -> str | None:
+    import uuid
+
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def _paid(clinic: Clinic, terms: PaymentSettings, payment: Payment, intent: str) -> str:
+    from bookwell.notifications.models import Kind
+    from bookwell.notifications.services import outbox_appointment
+
+    if payment.status != PaymentStatus.PENDING and payment.status != PaymentStatus.EXPIRED:
+        return "duplicate"  # paid already (or refunded): the event came again
+    now = timezone.now()
+    appointment = Appointment.objects.select_for_update().get(pk=payment.appointment_id)
+    confirmed = False
+    if appointment.status in (Status.PENDING, Status.EXPIRED):
+        # Paid after its hold ran out: kept if the time is still free (the database's overlap
+        # guarantee decides on PostgreSQL), otherwise the money goes back.
+        try:
+            with transaction.atomic():
+                if appointment.status == Status.EXPIRED and _taken_meanwhile(appointment):
+                    raise IntegrityError("taken")
+                Appointment.objects.filter(pk=appointment.pk).update(
+                    status=Status.CONFIRMED, hold_until=None, updated_at=now
+                )
+            confirmed = True
+        except IntegrityError:
+            confirmed = False
+    Payment.objects.filter(pk=payment.pk).update(
+        status=PaymentStatus.PAID, paid_at=now, stripe_payment_intent=intent, updated_at=now
+    )
+    if not confirmed:
+        _refund_in_full(terms, payment, intent)
+        return "refunded"
+    appointment.refresh_from_db()
+    if appointment.start > now:
+        outbox_appointment(appointment=appointment, kind=Kind.CONFIRMATION)
+    webhooks.emit(
+        clinic.pk, WebhookEvent.APPOINTMENT_STATUS_CHANGED, webhooks.appointment_data(appointment)
+    )
+    return "confirmed"
+
+
+def _taken_meanwhile(appointment: Appointment) -> bool:
+    from bookwell.bookings.models import holds_time
+
+    others = Appointment.objects.filter(
+        holds_time(timezone.now()),
+        staff_id=appointment.staff_id,
+        block_start__lt=appointment.block_end,
+        block_end__gt=appointment.block_start,
+    ).exclude(pk=appointment.pk)
+    return others.exists()
+
+
+def _refund_in_full(terms: PaymentSettings, payment: Payment, intent: str) -> None:
+    """A payment for a time that is gone goes back at once (after this transaction commits,
+    so a rollback never leaves a refund without its record)."""
+    Payment.objects.filter(pk=payment.pk).update(
+        status=PaymentStatus.REFUNDED, refunded_cents=payment.amount_cents
+    )
+
+    def send() -> None:
+        try:
+            gateway.refund_create(
+                secret_key=terms.secret_key,
+                payment_intent=intent,
+                amount_cents=payment.amount_cents,
+                idempotency_key=f"bookwell-refund-late-{payment.pk}",
+            )
+        except gateway.GatewayError as exc:
+            logger.error(
+                "refund of a late payment failed",
+                extra={"payment": str(payment.pk), "error": exc.code},
+            )
+
+    transaction.on_commit(send)
+
+
+def _unpaid(clinic: Clinic, payment: Payment, *, failed: bool) -> str:
+    if payment.status != PaymentStatus.PENDING:
+        return "duplicate"  # paid (a late "expired" after "completed") or released already
+    now = timezone.now()
+    Payment.objects.filter(pk=payment.pk).update(
+        status=PaymentStatus.FAILED if failed else PaymentStatus.EXPIRED, updated_at=now
+    )
+    released = Appointment.objects.filter(pk=payment.appointment_id, status=Status.PENDING).update(
+        status=Status.EXPIRED, updated_at=now
+    )
+    if released:
+        appointment = Appointment.objects.get(pk=payment.appointment_id)
+        webhooks.emit(
+            clinic.pk,
+            WebhookEvent.APPOINTMENT_STATUS_CHANGED,
+            webhooks.appointment_data(appointment),
+        )
+    return "released"
+
+
+# --- The hold job --------------------------------------------------------------------------------
+
+
+def holds_expire(*, now: dt.datetime | None = None) -> int:
+    """Marks expired the holds that ran out (their time is free already) and their payments,
+    and closes their Checkout pages. Returns how many holds expired."""
+    now = now or timezone.now()
+    with platform_scope("payments: holds that ran out, every clinic"):
+        due = list(
+            Appointment.objects.filter(status=Status.PENDING, hold_until__lte=now)
+            .values_list("clinic_id", "pk")
+            .order_by("clinic_id")
+        )
+        # Holds another booking released already: their payments are still pending.
+        stale = list(
+            Payment.objects.filter(
+                status=PaymentStatus.PENDING, appointment__status=Status.EXPIRED
+            ).values_list("clinic_id", "pk")
+        )
+    expired = 0
+    for clinic_id, appointment_id in due:
+        with clinic_context(clinic_id), transaction.atomic():
+            if Appointment.objects.filter(
+                pk=appointment_id, status=Status.PENDING, hold_until__lte=now
+            ).update(status=Status.EXPIRED, updated_at=now):
+                expired += 1
+                appointment = Appointment.objects.get(pk=appointment_id)
+                webhooks.emit(
+                    clinic_id,
+                    WebhookEvent.APPOINTMENT_STATUS_CHANGED,
+                    webhooks.appointment_data(appointment),
+                )
+            _close_payments(clinic_id, Payment.objects.filter(appointment_id=appointment_id))
+    for clinic_id, payment_id in stale:
+        with clinic_context(clinic_id), transaction.atomic():
+            _close_payments(clinic_id, Payment.objects.filter(pk=payment_id))
+    return expired
+
+
+def _close_payments(clinic_id: int, payments: Any) -> None:
+    pending = list(payments.filter(status=PaymentStatus.PENDING))
+    if not pending:
+        return
+    Payment.objects.filter(pk__in=[p.pk for p in pending]).update(
+        status=PaymentStatus.EXPIRED, updated_at=timezone.now()
+    )
+    terms = PaymentSettings.objects.filter(clinic_id=clinic_id).first()
+    sessions = [p.stripe_session_id for p in pending if p.stripe_session_id]
+    if terms is None or not terms.secret_key or not sessions:
+        return
+    key = terms.secret_key
+
+    def close() -> None:
+        for session_id in sessions:
+            # Best effort: Stripe closes it itself later, and a late payment is refunded.
+            with contextlib.suppress(gateway.GatewayError):
+                gateway.checkout_session_expire(secret_key=key, session_id=session_id)
+
+    transaction.on_commit(close)

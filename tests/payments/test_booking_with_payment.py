@@ -1,0 +1,243 @@
+"""Booking a service paid online (issue 10): the time is held while the client pays on
+Stripe's page (a local fake Stripe here), Stripe's signed events confirm or release it, a hold
+that runs out frees the time at once, and nothing about the client goes to Stripe (P13)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import pytest
+import stripe
+from django.core import mail
+from django.test import Client, override_settings
+
+from bookwell.bookings.models import Appointment, Status
+from bookwell.bookings.services import BookingRequest, SlotTaken, appointment_book
+from bookwell.core.context import clinic_context
+from bookwell.notifications.services import dispatch_due
+from bookwell.payments.models import Payment, PaymentSettings, PaymentStatus
+from bookwell.payments.services import holds_expire
+from bookwell.scheduling.models import PaymentTerms
+from tests.bookings.test_public_booking import START, _book, _url
+from tests.payments.fake_stripe import FakeStripe, fake_stripe
+
+pytestmark = pytest.mark.django_db
+assert START  # the booking tests' clock: Tuesday 4 March 2031
+
+WHSEC = "whsec_" + "t" * 24
+AT = dt.datetime(2031, 3, 6, 9, 0, tzinfo=dt.UTC)  # Thursday 10:00 in Berlin
+
+
+@pytest.fixture
+def paid(clinic_a, setup):
+    """Clinic A takes payments; its service asks a 30 % deposit of 80.00 EUR."""
+    with clinic_context(clinic_a):
+        PaymentSettings.objects.create(
+            clinic=clinic_a, enabled=True, secret_key="sk_test_" + "a" * 24, webhook_secret=WHSEC
+        )
+        setup.service.price_cents = 8000
+        setup.service.payment = PaymentTerms.DEPOSIT_PERCENT
+        setup.service.deposit_percent = 30
+        setup.service.save()
+    return setup
+
+
+def _event(kind: str, payment: Payment, **session) -> tuple[bytes, str]:
+    body = json.dumps(
+        {
+            "id": f"evt_{kind}_{payment.pk}",
+            "object": "event",
+            "type": kind,
+            "data": {
+                "object": {
+                    "id": payment.stripe_session_id,
+                    "object": "checkout.session",
+                    "client_reference_id": str(payment.pk),
+                    "payment_status": "paid",
+                    "payment_intent": "pi_test_1",
+                    **session,
+                }
+            },
+        }
+    )
+    at = int(time.time())
+    signature = stripe.WebhookSignature._compute_signature(f"{at}.{body}", WHSEC)
+    return body.encode(), f"t={at},v1={signature}"
+
+
+def _send(clinic, body: bytes, header: str):
+    with clinic_context(clinic):
+        endpoint = PaymentSettings.objects.get().pk
+    return Client().post(
+        f"/stripe/events/{endpoint}/",
+        body,
+        content_type="application/json",
+        headers={"Stripe-Signature": header},
+    )
+
+
+def _book_paid(clinic, paid, clock, fake: FakeStripe, **fields):
+    with override_settings(STRIPE_API_BASE=fake.base):
+        return _book(Client(), clinic, paid, AT, clock, staff=paid.staff.pk, **fields)
+
+
+def _only(clinic) -> tuple[Appointment, Payment]:
+    with clinic_context(clinic):
+        return Appointment.objects.get(), Payment.objects.get()
+
+
+def test_the_time_is_held_the_client_pays_on_stripe_and_the_event_confirms(clinic_a, paid, clock):
+    with fake_stripe() as fake:
+        response = _book_paid(clinic_a, paid, clock, fake)
+    assert response.status_code == 302
+    assert response["Location"].startswith("https://checkout.stripe.test/")
+    appointment, payment = _only(clinic_a)
+    assert appointment.status == Status.PENDING and appointment.hold_until is not None
+    assert appointment.hold_until - dt.datetime.now(dt.UTC) <= dt.timedelta(minutes=15)
+    assert (payment.amount_cents, payment.currency, payment.kind) == (2400, "EUR", "deposit")
+    assert payment.status == PaymentStatus.PENDING and payment.stripe_session_id
+    # What went to Stripe: the amount, currency and the payment's id; nothing of the client.
+    [request] = fake.requests
+    assert request.form["line_items[0][price_data][unit_amount]"] == "2400"
+    assert request.form["client_reference_id"] == str(payment.pk)
+    for personal in ("Mia", "mia@example.test", "mia%40example.test", "Online"):
+        assert personal not in request.raw
+    # Nothing is sent to the client until the payment is in.
+    dispatch_due()
+    assert mail.outbox == []
+
+    # Back from Stripe before its event: the page waits (and polls).
+    back = Client().get(_url("book:payment", clinic_a, payment_id=payment.pk))
+    assert back.status_code == 200 and "Waiting for your payment" in back.content.decode()
+    assert back.cookies == {}
+
+    body, header = _event("checkout.session.completed", payment)
+    done = _send(clinic_a, body, header)
+    assert done.status_code == 200 and done.json()["outcome"] == "confirmed"
+    appointment, payment = _only(clinic_a)
+    assert appointment.status == Status.CONFIRMED and appointment.hold_until is None
+    assert payment.status == PaymentStatus.PAID and payment.stripe_payment_intent == "pi_test_1"
+    dispatch_due()
+    assert len(mail.outbox) == 1 and "mia@example.test" in mail.outbox[0].to
+    page = Client().get(_url("book:payment", clinic_a, payment_id=payment.pk))
+    assert "You are booked" in page.content.decode()
+
+    # The same event again, and a late "expired" after it, change nothing.
+    assert _send(clinic_a, body, header).json()["outcome"] == "duplicate"
+    late, late_header = _event("checkout.session.expired", payment)
+    assert _send(clinic_a, late, late_header).json()["outcome"] == "duplicate"
+    assert _only(clinic_a)[0].status == Status.CONFIRMED
+
+
+def test_a_bad_signature_is_400_and_changes_nothing(clinic_a, paid, clock):
+    with fake_stripe() as fake:
+        _book_paid(clinic_a, paid, clock, fake)
+    _appointment, payment = _only(clinic_a)
+    body, header = _event("checkout.session.completed", payment)
+    forged = _send(clinic_a, body.replace(b"pi_test_1", b"pi_test_2"), header)
+    assert forged.status_code == 400
+    assert _send(clinic_a, body, "t=1,v1=deadbeef").status_code == 400
+    appointment, payment = _only(clinic_a)
+    assert appointment.status == Status.PENDING and payment.status == PaymentStatus.PENDING
+
+
+def test_an_expired_checkout_releases_the_time(clinic_a, paid, clock):
+    with fake_stripe() as fake:
+        _book_paid(clinic_a, paid, clock, fake)
+    _appointment, payment = _only(clinic_a)
+    body, header = _event("checkout.session.expired", payment, payment_status="unpaid")
+    assert _send(clinic_a, body, header).json()["outcome"] == "released"
+    appointment, payment = _only(clinic_a)
+    assert appointment.status == Status.EXPIRED and payment.status == PaymentStatus.EXPIRED
+    page = Client().get(_url("book:payment", clinic_a, payment_id=payment.pk))
+    assert "no longer held" in page.content.decode()
+
+
+def test_a_hold_that_runs_out_frees_the_time_at_once(clinic_a, paid, clock):
+    with fake_stripe() as fake:
+        _book_paid(clinic_a, paid, clock, fake)
+        held, _payment = _only(clinic_a)
+        request = BookingRequest(service=paid.service, staff=paid.staff, start=AT)
+        # While it is held, a second client cannot have the time.
+        with clinic_context(clinic_a), pytest.raises(SlotTaken):
+            appointment_book(clinic=clinic_a, request=request)
+        # Once the hold has run out, the time is free (before any job has run).
+        clock.shift(16 * 60)
+        with clinic_context(clinic_a):
+            second = appointment_book(clinic=clinic_a, request=request)
+            held.refresh_from_db()
+        assert second.status == Status.CONFIRMED
+        assert held.status == Status.EXPIRED  # released by the booking that took its time
+        # The hold job closes its payment and Stripe's page.
+        with override_settings(STRIPE_API_BASE=fake.base):
+            from django.test import TestCase
+
+            with TestCase.captureOnCommitCallbacks(execute=True):
+                holds_expire()
+        with clinic_context(clinic_a):
+            payment = Payment.objects.get()
+        assert payment.status == PaymentStatus.EXPIRED
+        assert fake.expired == [payment.stripe_session_id]
+
+        # Paid on Stripe after all, too late: the time is gone, so it is refunded in full.
+        body, header = _event("checkout.session.completed", payment)
+        with override_settings(STRIPE_API_BASE=fake.base):
+            from django.test import TestCase
+
+            with TestCase.captureOnCommitCallbacks(execute=True):
+                outcome = _send(clinic_a, body, header).json()["outcome"]
+        assert outcome == "refunded"
+        assert fake.refunds == [
+            {"payment_intent": "pi_test_1", "amount": str(payment.amount_cents)}
+        ]
+        with clinic_context(clinic_a):
+            payment.refresh_from_db()
+            held.refresh_from_db()
+        assert payment.status == PaymentStatus.REFUNDED and held.status == Status.EXPIRED
+
+
+def test_the_hold_job_expires_holds_nobody_took(clinic_a, paid, clock):
+    with fake_stripe() as fake:
+        _book_paid(clinic_a, paid, clock, fake)
+    assert holds_expire() == 0  # not yet
+    clock.shift(16 * 60)
+    assert holds_expire() == 1
+    appointment, payment = _only(clinic_a)
+    assert appointment.status == Status.EXPIRED and payment.status == PaymentStatus.EXPIRED
+
+
+def test_stripe_unreachable_says_the_time_is_held_and_a_retry_works(clinic_a, paid, clock):
+    with fake_stripe() as fake:
+        fake.fail_with = 500
+        response = _book_paid(clinic_a, paid, clock, fake)
+        assert response.status_code == 503
+        html = response.content.decode()
+        assert "could not start" in html and "held for 15 more minutes" in html
+        _appointment, payment = _only(clinic_a)
+        assert payment.status == PaymentStatus.PENDING and not payment.checkout_url
+        fake.fail_with = None
+        with override_settings(STRIPE_API_BASE=fake.base):
+            retry = Client().post(_url("book:payment-start", clinic_a, payment_id=payment.pk))
+    assert retry.status_code == 302 and retry["Location"].startswith(
+        "https://checkout.stripe.test/"
+    )
+    assert _only(clinic_a)[1].checkout_url == retry["Location"]
+
+
+def test_services_without_online_payment_book_as_before(clinic_a, paid, clock):
+    with clinic_context(clinic_a):
+        paid.service.payment = PaymentTerms.NONE
+        paid.service.save()
+    with fake_stripe() as fake:
+        response = _book_paid(clinic_a, paid, clock, fake)
+    assert response.status_code == 302 and "/manage/" in response["Location"]
+    assert fake.requests == []
+    appointment = _only_appointment(clinic_a)
+    assert appointment.status == Status.CONFIRMED and appointment.hold_until is None
+
+
+def _only_appointment(clinic) -> Appointment:
+    with clinic_context(clinic):
+        return Appointment.objects.get()
