@@ -278,6 +278,7 @@ AUDIT_RAW_IP_DAYS = env_int("BOOKWELL_AUDIT_RAW_IP_DAYS", 7)
 # (privacy.retention). Full addresses and audit events: AUDIT_RAW_IP_DAYS above, and the plan.
 RETENTION_DELIVERY_DAYS = env_int("BOOKWELL_RETENTION_DELIVERY_DAYS", 365)  # messages, webhooks
 RETENTION_OFFER_DAYS = env_int("BOOKWELL_RETENTION_OFFER_DAYS", 30)  # expired waitlist offers
+RETENTION_EXPIRED_HOLD_DAYS = env_int("BOOKWELL_RETENTION_EXPIRED_HOLD_DAYS", 30)  # unpaid holds
 RETENTION_REQUEST_DAYS = env_int("BOOKWELL_RETENTION_REQUEST_DAYS", 3 * 365)  # answered P17
 
 # --- Payments (issue 10) -------------------------------------------------------------------------

@@ -135,3 +135,46 @@ def test_answered_privacy_requests_go_after_three_years_open_ones_stay(clinic_a)
     assert retention_run(now=T0 + dt.timedelta(days=3 * 365 + 1))["privacy_requests"] == 1
     with clinic_context(clinic_a):
         assert list(SubjectRequest.objects.values_list("pk", flat=True)) == [still_open.pk]
+
+
+def test_unpaid_holds_go_30_days_after_they_ended_and_paid_ones_stay(clinic_a):
+    from bookwell.bookings.models import Status
+    from bookwell.payments.models import Payment, PaymentKind, PaymentStatus
+    from bookwell.payments.services import holds_expire
+
+    setup = schedule(clinic_a)
+    now = timezone.now()
+    start = now + dt.timedelta(days=3)
+    with clinic_context(clinic_a):
+        held = [
+            appointment_book(
+                clinic=clinic_a,
+                request=BookingRequest(
+                    service=setup.service, staff=setup.staff, start=start + dt.timedelta(hours=h)
+                ),
+                hold_until=now + dt.timedelta(minutes=15),
+            )
+            for h in (0, 2)
+        ]
+        unpaid = Payment.objects.create(
+            clinic=clinic_a, appointment=held[0], kind=PaymentKind.FULL, amount_cents=500,
+            currency="EUR",
+        )  # fmt: skip
+        refunded = Payment.objects.create(
+            clinic=clinic_a, appointment=held[1], kind=PaymentKind.FULL, amount_cents=500,
+            currency="EUR",
+        )  # fmt: skip
+    assert holds_expire(now=now + dt.timedelta(minutes=16)) == 2
+    with clinic_context(clinic_a):
+        Payment.objects.filter(pk=refunded.pk).update(
+            status=PaymentStatus.REFUNDED, refunded_cents=500
+        )
+        assert set(Appointment.objects.values_list("status", flat=True)) == {Status.EXPIRED}
+    day_29 = retention_run(now=now + dt.timedelta(days=29))
+    assert day_29["expired_holds"] == 0
+    day_31 = retention_run(now=now + dt.timedelta(days=31))
+    assert day_31["expired_holds"] == 1
+    with clinic_context(clinic_a):
+        assert list(Appointment.objects.values_list("pk", flat=True)) == [held[1].pk]
+        assert not Payment.objects.filter(pk=unpaid.pk).exists()
+        assert Payment.objects.filter(pk=refunded.pk).exists()  # the accounts keep it
