@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from bookwell.tenancy.models import Clinic
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,17 @@ def _email_provider() -> tuple[str, bool]:
     return _("None: messages stay on this server (development setup)"), False
 
 
-def subprocessors() -> list[Subprocessor]:
+def subprocessors(clinic: Clinic | None = None) -> list[Subprocessor]:
+    """The service providers that receive data: for one clinic (its privacy center), or for
+    the platform (its notice, where payments are listed as clinics may turn them on)."""
     email, email_used = _email_provider()
     sms_used = settings.SMS_PROVIDER == "twilio"
+    if clinic is None:
+        payments_used = True
+    else:
+        from bookwell.payments.models import PaymentSettings
+
+        payments_used = PaymentSettings.objects.filter(clinic=clinic, enabled=True).exists()
     return [
         Subprocessor(
             _("Email delivery"),
@@ -112,9 +124,13 @@ def subprocessors() -> list[Subprocessor]:
         ),
         Subprocessor(
             _("Payments"),
-            _("None: this installation takes no payments"),
-            _("Nothing."),
-            False,
+            _("Stripe, with the clinic's own account, where the clinic takes payments"),
+            _(
+                "The amount, the currency, the service's and the clinic's names and a "
+                "reference. Clients enter their payment details on Stripe's own page; they "
+                "never reach Bookwell."
+            ),
+            payments_used,
         ),
     ]
 

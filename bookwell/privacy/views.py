@@ -226,7 +226,7 @@ def _center(
         ),
         "today": timezone.localdate(),
         "holdings": clinic_data.holdings(clinic),
-        "subprocessors": platform.subprocessors(),
+        "subprocessors": platform.subprocessors(clinic),
         "retention": platform.retention(),
         "audit_days": plan_of(clinic).audit_retention_days,
     }
@@ -339,7 +339,7 @@ def processing_record(request: HttpRequest) -> HttpResponse:
             "clinic": clinic,
             "operator": settings.OPERATOR_NAME,
             "operator_contact": settings.OPERATOR_CONTACT,
-            "subprocessors": [s for s in platform.subprocessors() if s.used],
+            "subprocessors": [s for s in platform.subprocessors(clinic) if s.used],
             "retention": platform.retention(),
             "audit_days": plan_of(clinic).audit_retention_days,
             "today": timezone.localdate(),

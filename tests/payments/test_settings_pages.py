@@ -87,3 +87,18 @@ def test_a_service_says_what_it_asks_for_online(clinic_a, member_client):
     with clinic_context(clinic_a):
         service = Service.objects.get(pk=setup.service.pk)
     assert (service.payment, service.deposit_cents) == (PaymentTerms.DEPOSIT_FIXED, 2550)
+
+
+def test_the_privacy_center_and_the_art30_record_name_stripe_only_once_it_is_used(
+    clinic_a, member_client
+):
+    _, owner = member_client(clinic_a, Role.OWNER)
+    record = f"/c/{clinic_a.slug}/privacy/record-of-processing.md"
+    assert "Stripe" not in owner.get(record).content.decode()
+    with clinic_context(clinic_a):
+        PaymentSettings.objects.create(
+            clinic=clinic_a, enabled=True, secret_key=KEY, webhook_secret=WHSEC
+        )
+    assert "Stripe" in owner.get(record).content.decode()
+    center = owner.get(f"/c/{clinic_a.slug}/privacy/").content.decode()
+    assert "Clients enter their payment details on Stripe" in center
