@@ -822,6 +822,15 @@ def appointment_set_status(
             and appointment.start > timezone.now()
         ):
             outbox_appointment(appointment=appointment, kind=Kind.CANCELLATION)
+        if cancelled or status == Status.NO_SHOW:
+            # What was paid online: back, or partly kept, by the clinic's policy (issue 10).
+            from bookwell.payments.services import settle_cancellation
+
+            settle_cancellation(
+                appointment=appointment,
+                by_client=status == Status.CANCELLED_BY_CLIENT and notify,
+                no_show=status == Status.NO_SHOW,
+            )
     return appointment
 
 

@@ -62,6 +62,7 @@ from bookwell.core.dates import parse_day
 from bookwell.core.errors import ServiceError
 from bookwell.core.forms import add_service_errors
 from bookwell.core.urlcache import cached_reverse
+from bookwell.payments.models import PaymentStatus
 from bookwell.scheduling.models import Room, StaffMember
 from bookwell.tenancy.access import clinic_view
 from bookwell.tenancy.models import Clinic
@@ -490,6 +491,9 @@ def _panel_context(appointment: Appointment, **extra: Any) -> dict[str, Any]:
         "cancel_form": extra.pop("cancel_form", None) or CancelForm(),
         "note_form": extra.pop("note_form", None) or NoteForm(initial={"note": appointment.note}),
         "series_form": SeriesCancelForm(),
+        "payments": list(appointment.payments.order_by("created_at")),
+        "refundable": (PaymentStatus.PAID, PaymentStatus.PARTLY_REFUNDED),
+        "payable": status in (Status.CONFIRMED, Status.CHECKED_IN, Status.COMPLETED),
         **extra,
     }
 

@@ -52,6 +52,8 @@ class WebhookEvent(models.TextChoices):
     CLIENT_CREATED = "client.created", _("Client record created")
     CLIENT_UPDATED = "client.updated", _("Client record changed")
     WAITLIST_OFFER_ACCEPTED = "waitlist.offer_accepted", _("Waitlist offer accepted")
+    PAYMENT_SUCCEEDED = "payment.succeeded", _("Payment received")
+    PAYMENT_REFUNDED = "payment.refunded", _("Payment refunded")
 
 
 class WebhookEndpoint(TenantModel):

@@ -31,8 +31,9 @@ class PaymentSettingsForm(forms.ModelForm):
 
     class Meta:
         model = PaymentSettings
-        fields = ["enabled", "currency", "hold_minutes"]
+        fields = ["enabled", "currency", "hold_minutes", "keep_percent"]
         labels = {
+            "keep_percent": _("Share kept when a client cancels late or does not come (%)"),
             "enabled": _("Take payments online when clients book"),
             "currency": _("Currency"),
             "hold_minutes": _("Hold a time this long while the client pays (minutes)"),

@@ -33,12 +33,20 @@ class PaymentSettings(TenantModel):
     hold_minutes = models.PositiveSmallIntegerField(
         default=15, validators=[MinValueValidator(5), MaxValueValidator(60)]
     )
+    # The cancellation policy: a client who cancels inside the service's notice window, or
+    # does not come, forfeits this share of what they paid; the rest goes back.
+    keep_percent = models.PositiveSmallIntegerField(
+        default=100, validators=[MaxValueValidator(100)]
+    )
     key_version = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
         constraints = [
             models.UniqueConstraint(fields=["clinic"], name="payment_settings_one_per_clinic"),
+            models.CheckConstraint(
+                condition=models.Q(keep_percent__lte=100), name="payment_settings_keep_share"
+            ),
             models.CheckConstraint(
                 condition=models.Q(hold_minutes__gte=5, hold_minutes__lte=60),
                 name="payment_settings_hold_bounded",
@@ -107,3 +115,44 @@ class Payment(TenantModel):
 
     def __str__(self) -> str:
         return f"payment {self.pk}"
+
+
+class RefundReason(models.TextChoices):
+    CLINIC_CANCELLED = "clinic_cancelled", _("Cancelled by the clinic")
+    FREE_CANCELLATION = "free_cancellation", _("Cancelled in time")
+    LATE_CANCELLATION = "late_cancellation", _("Cancelled late: the share the policy returns")
+    NO_SHOW = "no_show", _("Did not come: the share the policy returns")
+    LATE_PAYMENT = "late_payment", _("Paid after the time was released")
+    STAFF = "staff", _("Refunded by staff")
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", _("Being sent")
+    SENT = "sent", _("Refunded")
+    FAILED = "failed", _("Failed")
+    RECORDED = "recorded", _("Paid back in person")
+
+
+class Refund(TenantModel):
+    """Money going back: recorded in the action's transaction, sent to Stripe by the worker
+    (with retries) after it commits."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="refunds")
+    amount_cents = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    reason = models.CharField(max_length=20, choices=RefundReason.choices)
+    status = models.CharField(
+        max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING
+    )
+    stripe_refund_id = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount_cents__gte=1), name="refund_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.pk}"

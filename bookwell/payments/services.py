@@ -24,15 +24,19 @@ from django.utils.translation import gettext as _
 
 from bookwell.bookings.models import Appointment, Status
 from bookwell.core.context import clinic_context, platform_scope
-from bookwell.core.errors import Gone, ServiceError
+from bookwell.core.errors import Conflict, Gone, ServiceError
 from bookwell.integrations import webhooks
 from bookwell.integrations.models import WebhookEvent
 from bookwell.payments import gateway
 from bookwell.payments.models import (
     Payment,
     PaymentKind,
+    PaymentMethod,
     PaymentSettings,
     PaymentStatus,
+    Refund,
+    RefundReason,
+    RefundStatus,
 )
 from bookwell.scheduling.models import PaymentTerms, Service
 from bookwell.tenancy.models import Clinic
@@ -203,6 +207,8 @@ def _paid(clinic: Clinic, terms: PaymentSettings, payment: Payment, intent: str)
     Payment.objects.filter(pk=payment.pk).update(
         status=PaymentStatus.PAID, paid_at=now, stripe_payment_intent=intent, updated_at=now
     )
+    payment.refresh_from_db()
+    webhooks.emit(clinic.pk, WebhookEvent.PAYMENT_SUCCEEDED, payment_data(payment))
     if not confirmed:
         _refund_in_full(terms, payment, intent)
         return "refunded"
@@ -228,27 +234,13 @@ def _taken_meanwhile(appointment: Appointment) -> bool:
 
 
 def _refund_in_full(terms: PaymentSettings, payment: Payment, intent: str) -> None:
-    """A payment for a time that is gone goes back at once (after this transaction commits,
-    so a rollback never leaves a refund without its record)."""
-    Payment.objects.filter(pk=payment.pk).update(
-        status=PaymentStatus.REFUNDED, refunded_cents=payment.amount_cents
+    """A payment for a time that is gone goes back in full (sent by the worker)."""
+    del terms, intent  # the refund reads them when it is sent
+    refund_issue(
+        payment=Payment.objects.get(pk=payment.pk),
+        amount_cents=payment.amount_cents,
+        reason=RefundReason.LATE_PAYMENT,
     )
-
-    def send() -> None:
-        try:
-            gateway.refund_create(
-                secret_key=terms.secret_key,
-                payment_intent=intent,
-                amount_cents=payment.amount_cents,
-                idempotency_key=f"bookwell-refund-late-{payment.pk}",
-            )
-        except gateway.GatewayError as exc:
-            logger.error(
-                "refund of a late payment failed",
-                extra={"payment": str(payment.pk), "error": exc.code},
-            )
-
-    transaction.on_commit(send)
 
 
 def _unpaid(clinic: Clinic, payment: Payment, *, failed: bool) -> str:
@@ -330,3 +322,215 @@ def _close_payments(clinic_id: int, payments: Any) -> None:
                 gateway.checkout_session_expire(secret_key=key, session_id=session_id)
 
     transaction.on_commit(close)
+
+
+# --- Refunds and the cancellation policy ---------------------------------------------------------
+
+REFUNDABLE = (PaymentStatus.PAID, PaymentStatus.PARTLY_REFUNDED)
+
+
+def refund_issue(*, payment: Payment, amount_cents: int, reason: str) -> Refund:
+    """Records money going back for a payment (in the caller's transaction) and, once that
+    commits, has the worker send it to Stripe. Refused when it is more than what is left of
+    the payment."""
+    if amount_cents <= 0:
+        raise ServiceError(_("A refund must be more than nothing."), code="refund_empty")
+    with transaction.atomic():
+        current = Payment.objects.select_for_update().get(pk=payment.pk)
+        left = current.amount_cents - current.refunded_cents
+        if current.status not in REFUNDABLE or left <= 0:
+            raise Conflict(_("Nothing of this payment is left to refund."), code="refund_nothing")
+        if amount_cents > left:
+            raise Conflict(
+                _("A refund cannot be more than what is left of the payment (%(left)s).")
+                % {"left": _money(left, current.currency)},
+                code="refund_too_large",
+            )
+        in_person = current.method == PaymentMethod.IN_PERSON
+        refund = Refund.objects.create(
+            clinic_id=current.clinic_id,
+            payment=current,
+            amount_cents=amount_cents,
+            reason=reason,
+            status=RefundStatus.RECORDED if in_person else RefundStatus.PENDING,
+        )
+        refunded = current.refunded_cents + amount_cents
+        Payment.objects.filter(pk=current.pk).update(
+            refunded_cents=refunded,
+            status=PaymentStatus.REFUNDED
+            if refunded == current.amount_cents
+            else PaymentStatus.PARTLY_REFUNDED,
+            updated_at=timezone.now(),
+        )
+        appointment = Appointment.objects.get(pk=current.appointment_id)
+        webhooks.emit(
+            current.clinic_id,
+            WebhookEvent.PAYMENT_REFUNDED,
+            {
+                **payment_data(current),
+                "refunded_cents": refunded,
+                "refund_cents": amount_cents,
+                "appointment_id": str(appointment.pk),
+            },
+        )
+        if not in_person:
+            from bookwell.payments.tasks import send_refund
+
+            refund_id = str(refund.pk)
+            transaction.on_commit(lambda: send_refund.enqueue(refund_id))
+    payment.refresh_from_db()
+    return refund
+
+
+def _money(cents: int, currency: str) -> str:
+    return f"{cents / 100:.2f} {currency}"
+
+
+def payment_data(payment: Payment) -> dict[str, Any]:
+    """A payment in webhook events and the API: amounts, currency, status and ids."""
+    return {
+        "id": str(payment.pk),
+        "appointment_id": str(payment.appointment_id),
+        "kind": payment.kind,
+        "method": payment.method,
+        "amount_cents": payment.amount_cents,
+        "currency": payment.currency,
+        "status": payment.status,
+        "refunded_cents": payment.refunded_cents,
+    }
+
+
+def refund_send(refund_id: str) -> str:
+    """The worker's part: sends one pending refund to Stripe (idempotent: a retry reuses the
+    same idempotency key, so Stripe refunds once). Raises GatewayError for a retry."""
+    with platform_scope("worker finds a refund's clinic"):
+        clinic_id = Refund.objects.filter(pk=refund_id).values_list("clinic_id", flat=True).first()
+    if clinic_id is None:
+        return "gone"
+    with clinic_context(clinic_id):
+        refund = Refund.objects.select_related("payment").get(pk=refund_id)
+        if refund.status != RefundStatus.PENDING:
+            return "done"
+        terms = PaymentSettings.objects.filter(clinic_id=clinic_id).first()
+        Refund.objects.filter(pk=refund.pk).update(attempts=refund.attempts + 1)
+        if terms is None or not terms.secret_key or not refund.payment.stripe_payment_intent:
+            Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.FAILED)
+            return "failed"
+        try:
+            stripe_id = gateway.refund_create(
+                secret_key=terms.secret_key,
+                payment_intent=refund.payment.stripe_payment_intent,
+                amount_cents=refund.amount_cents,
+                idempotency_key=f"bookwell-refund-{refund.pk}",
+            )
+        except gateway.GatewayError:
+            if refund.attempts + 1 >= REFUND_ATTEMPTS:
+                Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.FAILED)
+            raise
+        Refund.objects.filter(pk=refund.pk).update(
+            status=RefundStatus.SENT, stripe_refund_id=stripe_id, sent_at=timezone.now()
+        )
+    return "sent"
+
+
+REFUND_ATTEMPTS = 5
+
+
+def settle_cancellation(*, appointment: Appointment, by_client: bool, no_show: bool = False) -> int:
+    """Applies the clinic's policy to what was paid for a cancelled or missed appointment (in
+    the cancellation's transaction): the clinic cancelling, or the client cancelling before
+    the service's notice window closes, gets everything back; a late cancellation or a
+    no-show gets back what the clinic does not keep. Returns the cents refunded."""
+    paid = list(Payment.objects.filter(appointment=appointment, status__in=REFUNDABLE))
+    if not paid:
+        return 0
+    terms = PaymentSettings.objects.filter(clinic_id=appointment.clinic_id).first()
+    keep = terms.keep_percent if terms else 100
+    service = appointment.service
+    closes = appointment.start - dt.timedelta(minutes=service.cancel_notice_min)
+    if no_show:
+        reason, share = RefundReason.NO_SHOW, 100 - keep
+    elif not by_client:
+        reason, share = RefundReason.CLINIC_CANCELLED, 100
+    elif timezone.now() <= closes:
+        reason, share = RefundReason.FREE_CANCELLATION, 100
+    else:
+        reason, share = RefundReason.LATE_CANCELLATION, 100 - keep
+    total = 0
+    for payment in paid:
+        left = payment.amount_cents - payment.refunded_cents
+        amount = left if share == 100 else left * share // 100
+        if amount > 0:
+            refund_issue(payment=payment, amount_cents=amount, reason=reason)
+            total += amount
+    return total
+
+
+# --- The staff side ------------------------------------------------------------------------------
+
+
+def payment_record_in_person(*, appointment: Appointment, amount_cents: int) -> Payment:
+    """Staff record that the client paid at the desk (cash, card terminal)."""
+    if amount_cents <= 0:
+        raise ServiceError(_("Enter the amount paid."), code="amount_empty")
+    if amount_cents > 10_000_000:
+        raise ServiceError(_("That amount is too large."), code="amount_too_large")
+    if appointment.status not in (Status.CONFIRMED, Status.CHECKED_IN, Status.COMPLETED):
+        raise Conflict(_("Only a booked appointment can be paid."), code="not_payable")
+    terms = payment_settings(appointment.clinic)
+    with transaction.atomic():
+        payment = Payment.objects.create(
+            clinic_id=appointment.clinic_id,
+            appointment=appointment,
+            kind=PaymentKind.FULL,
+            amount_cents=amount_cents,
+            currency=terms.currency if terms else appointment.service.currency,
+            status=PaymentStatus.PAID,
+            method=PaymentMethod.IN_PERSON,
+            paid_at=timezone.now(),
+        )
+        webhooks.emit(appointment.clinic_id, WebhookEvent.PAYMENT_SUCCEEDED, payment_data(payment))
+    return payment
+
+
+@dataclass(frozen=True)
+class DayTotal:
+    day: dt.date
+    count: int
+    paid_cents: int
+    refunded_cents: int
+
+    @property
+    def net_cents(self) -> int:
+        return self.paid_cents - self.refunded_cents
+
+
+def payments_between(
+    clinic: Clinic, first: dt.date, last: dt.date
+) -> tuple[list[Payment], list[DayTotal]]:
+    """The payments received from `first` to `last` (clinic dates, inclusive), newest first,
+    and their totals per day (amounts of one currency: the clinic's)."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(clinic.time_zone)
+    lo = dt.datetime.combine(first, dt.time(), zone)
+    hi = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone)
+    rows = list(
+        Payment.objects.filter(paid_at__gte=lo, paid_at__lt=hi)
+        .select_related("appointment__service")
+        .order_by("-paid_at")
+    )
+    days: dict[dt.date, list[Payment]] = {}
+    for payment in rows:
+        assert payment.paid_at is not None
+        days.setdefault(payment.paid_at.astimezone(zone).date(), []).append(payment)
+    totals = [
+        DayTotal(
+            day,
+            len(items),
+            sum(p.amount_cents for p in items),
+            sum(p.refunded_cents for p in items),
+        )
+        for day, items in sorted(days.items(), reverse=True)
+    ]
+    return rows, totals

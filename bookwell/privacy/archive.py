@@ -38,7 +38,7 @@ from bookwell.clients.models import Client, ClientIndex, ConsentRecord, PrivacyN
 from bookwell.core.csvcells import safe_cell
 from bookwell.integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
 from bookwell.notifications.models import CalendarFeed, Delivery, MessageTemplate, ReminderRule
-from bookwell.payments.models import Payment, PaymentSettings
+from bookwell.payments.models import Payment, PaymentSettings, Refund
 from bookwell.privacy.models import ClinicExport, SubjectRequest
 from bookwell.scheduling.models import (
     ClinicClosure,
@@ -161,6 +161,7 @@ ENTITIES: list[Entity] = [
     Entity(WebhookEndpoint, "webhook_endpoints", omit=(*_TENANT, "secret", "key_version")),
     Entity(WebhookDelivery, "webhook_deliveries", omit=(*_TENANT, "lease_until")),
     Entity(Payment, "payments", omit=(*_TENANT, "checkout_url")),
+    Entity(Refund, "refunds", omit=_TENANT),
     Entity(
         PaymentSettings,
         "payment_settings",

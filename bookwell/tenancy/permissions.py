@@ -53,6 +53,7 @@ class Perm(StrEnum):
     API_MANAGE = "api.manage"  # API tokens (and webhooks)
     AUDIT_VIEW = "audit.view"  # the clinic's audit log and its export
     CLINIC_DATA = "clinic.data"  # the privacy center: export the clinic's data, delete it
+    PAYMENTS_MANAGE = "payments.manage"  # payment set-up, refunds, the payments list
 
 
 _EVERY_MEMBER = {Perm.CLINIC_VIEW, Perm.CLIENTS_VIEW, Perm.CALENDAR_VIEW}
@@ -70,6 +71,7 @@ _MANAGERS = _FRONT_LINE | {
     Perm.NOTIFICATIONS_MANAGE,
     Perm.API_MANAGE,
     Perm.AUDIT_VIEW,
+    Perm.PAYMENTS_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {

@@ -189,6 +189,14 @@ def test_a_hold_that_runs_out_frees_the_time_at_once(clinic_a, paid, clock):
             with TestCase.captureOnCommitCallbacks(execute=True):
                 outcome = _send(clinic_a, body, header).json()["outcome"]
         assert outcome == "refunded"
+        # The worker sends the refund (queued after the event's transaction committed).
+        from bookwell.payments.models import Refund
+        from bookwell.payments.services import refund_send
+
+        with clinic_context(clinic_a):
+            [refund] = Refund.objects.all()
+        with override_settings(STRIPE_API_BASE=fake.base):
+            assert refund_send(str(refund.pk)) == "sent"
         assert fake.refunds == [
             {"payment_intent": "pi_test_1", "amount": str(payment.amount_cents)}
         ]

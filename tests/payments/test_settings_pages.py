@@ -21,9 +21,14 @@ WHSEC = "whsec_" + "W" * 24
 def test_an_owner_turns_payments_on_with_the_clinics_keys(clinic_a, member_client):
     _, owner = member_client(clinic_a, Role.OWNER)
     url = f"/c/{clinic_a.slug}/payments/"
-    refused = owner.post(url, {"enabled": "on", "currency": "eur", "hold_minutes": "15"})
+    refused = owner.post(
+        url, {"enabled": "on", "currency": "eur", "hold_minutes": "15", "keep_percent": "100"}
+    )
     assert refused.status_code == 400 and "Enter the secret key" in refused.content.decode()
-    bad = owner.post(url, {"currency": "EUR", "hold_minutes": "15", "new_secret_key": "pk_x"})
+    bad = owner.post(
+        url,
+        {"currency": "EUR", "hold_minutes": "15", "keep_percent": "100", "new_secret_key": "pk_x"},
+    )
     assert (
         bad.status_code == 400 and "does not look like a Stripe secret key" in bad.content.decode()
     )
@@ -36,6 +41,7 @@ def test_an_owner_turns_payments_on_with_the_clinics_keys(clinic_a, member_clien
             "enabled": "on",
             "currency": "eur",
             "hold_minutes": "20",
+            "keep_percent": "100",
             "new_secret_key": KEY,
             "new_webhook_secret": WHSEC,
         },
@@ -52,7 +58,9 @@ def test_an_owner_turns_payments_on_with_the_clinics_keys(clinic_a, member_clien
     assert KEY not in page and "…QQQQ" in page  # write-only: the last four only
     assert f"/stripe/events/{row.pk}/" in page  # the address to give Stripe
     # Saving again without keys keeps them.
-    owner.post(url, {"enabled": "on", "currency": "EUR", "hold_minutes": "30"})
+    owner.post(
+        url, {"enabled": "on", "currency": "EUR", "hold_minutes": "30", "keep_percent": "100"}
+    )
     with clinic_context(clinic_a):
         row.refresh_from_db()
     assert row.secret_key == KEY and row.hold_minutes == 30

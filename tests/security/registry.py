@@ -431,6 +431,26 @@ def _payment(clinic: Clinic) -> dict[str, Any]:
     return {"payment_id": payment.pk}
 
 
+def _paid_payment(clinic: Clinic) -> dict[str, Any]:
+    from bookwell.payments.models import Payment, PaymentMethod, PaymentStatus
+
+    made = _payment(clinic)
+    with clinic_context(clinic):
+        Payment.objects.filter(pk=made["payment_id"]).update(
+            status=PaymentStatus.PAID, method=PaymentMethod.IN_PERSON, paid_at=timezone.now()
+        )
+    return made
+
+
+def _refund(clinic: Clinic) -> None:
+    from bookwell.payments.models import Payment, Refund
+
+    made = _payment(clinic)
+    with clinic_context(clinic):
+        payment = Payment.objects.get(pk=made["payment_id"])
+        Refund.objects.create(clinic=clinic, payment=payment, amount_cents=100, reason="staff")
+
+
 def _pending_deletion(clinic: Clinic) -> None:
     Clinic.objects.filter(pk=clinic.pk).update(deletion_due_at=timezone.now() + timedelta(days=14))
 
@@ -553,6 +573,7 @@ TENANT_ROW_FACTORIES: dict[str, Callable[[Clinic], Any]] = {
     "privacy.ClinicExport": _clinic_export,
     "payments.PaymentSettings": _payment_settings,
     "payments.Payment": _payment,
+    "payments.Refund": _refund,
     **{
         f"scheduling.{m}": _schedule
         for m in [
@@ -919,9 +940,21 @@ CLINIC_ROUTES: dict[str, ClinicRoute] = {
     "privacy:requests": ClinicRoute(),
     "privacy:center": ClinicRoute(),
     "payments:settings": ClinicRoute(
-        post=lambda c: {"enabled": "", "currency": "EUR", "hold_minutes": "20"}
+        post=lambda c: {
+            "enabled": "",
+            "currency": "EUR",
+            "hold_minutes": "20",
+            "keep_percent": "50",
+        }
     ),
     "privacy:record": ClinicRoute(),
+    "payments:list": ClinicRoute(),
+    "payments:refund": ClinicRoute(
+        objects=lambda c: _paid_payment(c), get=False, post=lambda c: {"amount": "1.00"}
+    ),
+    "payments:in-person": ClinicRoute(
+        objects=_live_appointment, get=False, post=lambda c: {"amount": "12.00"}
+    ),
     "privacy:export-create": ClinicRoute(get=False, post=lambda c: {}),
     "privacy:export-download": ClinicRoute(objects=_clinic_export),
     "privacy:delete": ClinicRoute(

@@ -1,0 +1,88 @@
+"""The staff side of payments (issue 10): the payment on the appointment panel, paid in
+person, refunds by owners and admins only, and the payments list with totals per day and a
+CSV export."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+
+from bookwell.bookings.services import BookingRequest, appointment_book
+from bookwell.core.context import clinic_context
+from bookwell.payments.models import Payment, PaymentMethod, PaymentStatus, Refund, RefundStatus
+from bookwell.tenancy.permissions import Role
+from tests.bookings.factories import schedule
+
+pytestmark = pytest.mark.django_db
+
+START = dt.datetime(2031, 3, 4, 9, 0, tzinfo=dt.UTC)
+
+
+def _booked(clinic):
+    setup = schedule(clinic)
+    with clinic_context(clinic):
+        return appointment_book(
+            clinic=clinic,
+            request=BookingRequest(
+                service=setup.service,
+                staff=setup.staff,
+                start=dt.datetime(2031, 3, 5, 9, 0, tzinfo=dt.UTC),
+            ),
+        )
+
+
+def test_the_desk_records_a_payment_in_person_and_an_admin_refunds_part_of_it(
+    clinic_a, member_client, clock
+):
+    appointment = _booked(clinic_a)
+    _, desk = member_client(clinic_a, Role.FRONT_DESK)
+    panel = f"/c/{clinic_a.slug}/appointments/{appointment.pk}/"
+    assert "Nothing paid." in desk.get(panel).content.decode()
+    bad = desk.post(f"{panel}paid-in-person/", {"amount": "abc"}, follow=True)
+    assert "Enter the amount paid" in bad.content.decode()
+    desk.post(f"{panel}paid-in-person/", {"amount": "45,50"})
+    with clinic_context(clinic_a):
+        payment = Payment.objects.get()
+    assert (payment.amount_cents, payment.method) == (4550, PaymentMethod.IN_PERSON)
+    assert payment.status == PaymentStatus.PAID
+    html = desk.get(panel).content.decode()
+    assert "45.50 EUR" in html and "/refund/" not in html  # the desk cannot refund
+    refund_url = f"/c/{clinic_a.slug}/payments/{payment.pk}/refund/"
+    assert desk.post(refund_url, {"amount": "10"}).status_code == 403
+
+    _, admin = member_client(clinic_a, Role.ADMIN)
+    too_much = admin.post(refund_url, {"amount": "50.00"}, follow=True)
+    assert "cannot be more than what is left" in too_much.content.decode()
+    admin.post(refund_url, {"amount": "15.50"})
+    with clinic_context(clinic_a):
+        payment.refresh_from_db()
+        refund = Refund.objects.get()
+    assert payment.refunded_cents == 1550 and payment.status == PaymentStatus.PARTLY_REFUNDED
+    assert refund.status == RefundStatus.RECORDED  # paid in person: handed back in person
+
+
+def test_the_payments_list_totals_per_day_and_exports_csv(clinic_a, member_client, clock):
+    from bookwell.payments.services import payment_record_in_person
+
+    appointment = _booked(clinic_a)
+    with clinic_context(clinic_a):
+        payment_record_in_person(appointment=appointment, amount_cents=2000)
+        clock.shift(3600)
+        payment_record_in_person(appointment=appointment, amount_cents=500)
+    _, owner = member_client(clinic_a, Role.OWNER)
+    page = owner.get(f"/c/{clinic_a.slug}/payments/list/", {"from": "2031-03-01"})
+    html = page.content.decode()
+    assert page.status_code == 200 and "25.00" in html  # the day's total
+    export = owner.get(
+        f"/c/{clinic_a.slug}/payments/list/",
+        {"from": "2031-03-01", "to": "2031-03-31", "format": "csv"},
+    )
+    assert export["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.content.decode())))
+    assert sorted(r["amount"] for r in rows) == ["20.00", "5.00"]
+    assert {r["appointment_id"] for r in rows} == {str(appointment.pk)}
+    _, desk = member_client(clinic_a, Role.FRONT_DESK)
+    assert desk.get(f"/c/{clinic_a.slug}/payments/list/").status_code == 403
