@@ -20,6 +20,7 @@ from bookwell.bookings.schemas import (
     AppointmentOut,
     CancelIn,
     NoteIn,
+    PaymentOut,
     RescheduleIn,
     SeriesBooked,
     SeriesCancelIn,
@@ -92,6 +93,20 @@ def appointments_list(request: HttpRequest, q: Query[AppointmentListQuery]) -> H
 )
 def appointment_get(request: HttpRequest, appointment_id: uuid.UUID) -> Appointment:
     return access_in_clinic(Appointment, appointment_id)
+
+
+@endpoint(
+    router.get,
+    "/appointments/{appointment_id}/payments",
+    scope=Scope.APPOINTMENTS_READ,
+    response=list[PaymentOut],
+)
+def appointment_payments(request: HttpRequest, appointment_id: uuid.UUID) -> list[Any]:
+    """What was paid online or in person for the appointment, and what went back."""
+    from bookwell.payments.models import Payment
+
+    appointment = access_in_clinic(Appointment, appointment_id)
+    return list(Payment.objects.filter(appointment=appointment).order_by("created_at"))
 
 
 IDEMPOTENCY_HELP = (

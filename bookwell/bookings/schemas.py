@@ -144,3 +144,18 @@ class SeriesCancelIn(Input):
 
 class SeriesCancelled(Schema):
     cancelled: int
+
+
+class PaymentOut(Row):
+    """What was paid (or is due) for an appointment: amounts in cents, never card data."""
+
+    id: uuid.UUID
+    appointment_id: uuid.UUID
+    kind: Literal["deposit", "full"]
+    method: Literal["stripe", "in_person"]
+    amount_cents: int
+    refunded_cents: int
+    currency: str
+    status: Literal["pending", "paid", "expired", "failed", "refunded", "partly_refunded"]
+    created_at: dt.datetime
+    paid_at: dt.datetime | None

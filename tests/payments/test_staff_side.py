@@ -86,3 +86,22 @@ def test_the_payments_list_totals_per_day_and_exports_csv(clinic_a, member_clien
     assert {r["appointment_id"] for r in rows} == {str(appointment.pk)}
     _, desk = member_client(clinic_a, Role.FRONT_DESK)
     assert desk.get(f"/c/{clinic_a.slug}/payments/list/").status_code == 403
+
+
+def test_the_api_shows_an_appointments_payments(clinic_a, clinic_b, clock):
+    import json
+
+    from bookwell.payments.services import payment_record_in_person
+    from tests.integrations.helpers import ApiClient, token_for
+
+    appointment = _booked(clinic_a)
+    with clinic_context(clinic_a):
+        payment = payment_record_in_person(appointment=appointment, amount_cents=3000)
+    api = ApiClient(token_for(clinic_a, ["appointments:read"]))
+    answer = api.get(f"/appointments/{appointment.pk}/payments")
+    assert answer.status_code == 200
+    [shown] = json.loads(answer.content)
+    assert shown["id"] == str(payment.pk) and shown["amount_cents"] == 3000
+    assert (shown["status"], shown["method"], shown["currency"]) == ("paid", "in_person", "EUR")
+    other = ApiClient(token_for(clinic_b, ["appointments:read"]))
+    assert other.get(f"/appointments/{appointment.pk}/payments").status_code == 404
