@@ -45,18 +45,24 @@ def waitlist_join(
     _check_owned(clinic, client, service, staff)
     if first_day > last_day:
         raise ServiceError(_("The first day must not be after the last."), code="bad_range")
-    if client.restricted:
-        raise ServiceError(_("This client's record is restricted."), code="client_restricted")
-    entry = WaitlistEntry(
-        clinic=clinic,
-        client=client,
-        service=service,
-        staff=staff,
-        first_day=first_day,
-        last_day=last_day,
-    )
-    entry.full_clean()
-    entry.save()
+    with transaction.atomic():
+        # The client's row, read again and locked: a restriction or an erasure that landed
+        # after the caller read it is seen (and one that comes later waits for this).
+        current = Client.objects.select_for_update().filter(pk=client.pk).first()
+        if current is None:
+            raise Conflict(_("This client's record was erased."), code="client_erased")
+        if current.restricted:
+            raise ServiceError(_("This client's record is restricted."), code="client_restricted")
+        entry = WaitlistEntry(
+            clinic=clinic,
+            client=current,
+            service=service,
+            staff=staff,
+            first_day=first_day,
+            last_day=last_day,
+        )
+        entry.full_clean()
+        entry.save()
     return entry
 
 

@@ -233,6 +233,11 @@ def clinic_exports_expire(*, now: dt.datetime | None = None) -> int:
 def exports_withdraw(clinic: Clinic) -> None:
     """Expires the clinic's ready exports now (inside the caller's transaction; the files go
     when it commits): a client's erasure must not live on in an archive made before."""
+    # One being built now could still hold the client: it fails (its build then discards
+    # the file, as it does for any export given up while it ran).
+    ClinicExport.objects.filter(
+        clinic=clinic, status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING]
+    ).update(status=ExportStatus.FAILED, finished_at=timezone.now(), error_code="Withdrawn")
     ready = list(ClinicExport.objects.filter(clinic=clinic, status=ExportStatus.READY))
     if not ready:
         return

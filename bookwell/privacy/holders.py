@@ -24,7 +24,7 @@ from bookwell.bookings.models import Appointment, RecurringSeries, WaitlistEntry
 from bookwell.clients.models import Client, ClientIndex, ConsentRecord
 from bookwell.integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
 from bookwell.notifications.models import Delivery
-from bookwell.payments.models import Payment, PaymentSettings
+from bookwell.payments.models import Payment, PaymentSettings, Refund
 from bookwell.privacy.models import SubjectRequest
 from bookwell.scheduling.models import DateOverride
 
@@ -148,6 +148,15 @@ HOLDERS: list[Holder] = [
         ("first_start", "time_zone", "every_weeks", "count", "until"),
         Erase.ANONYMISE,
         clear=("client",),
+    ),
+    Holder(
+        Refund,
+        "refunds",
+        ("payment__appointment__client",),
+        ("payment_id", "amount_cents", "reason", "status", "created_at", "sent_at"),
+        Erase.KEEP,
+        kept="money paid back belongs to the clinic's accounts; amounts and reasons, tied to "
+        "the client only through the appointment the erasure anonymises",
     ),
     Holder(
         Payment,

@@ -167,6 +167,10 @@ def retention() -> list[Retention]:
         ),
         Retention(_("Expired waitlist offers"), days % {"n": settings.RETENTION_OFFER_DAYS}),
         Retention(
+            _("Times held for an online payment that never came, or cancelled before it did"),
+            days % {"n": settings.RETENTION_EXPIRED_HOLD_DAYS},
+        ),
+        Retention(
             _("Answered privacy requests (as proof of the answer)"),
             days % {"n": settings.RETENTION_REQUEST_DAYS},
         ),

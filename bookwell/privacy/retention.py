@@ -47,9 +47,13 @@ def retention_run(*, now: dt.datetime | None = None) -> dict[str, int]:
         # Marked expired by the offer job (which also moves the waitlist place on).
         offers = WaitlistOffer.objects.filter(expires_at__lt=expired, status=OfferStatus.EXPIRED)
         done["waitlist_offers"], _ = offers.delete()
-        # Times held for a payment that never came: gone with their unpaid payment records.
+        # Times held for a payment that never came (or cancelled while held): gone with
+        # their unpaid payment records.
         # One that money moved for (a late payment refunded) stays with the accounts.
-        holds = Appointment.objects.filter(status=Status.EXPIRED, hold_until__lt=unpaid).exclude(
+        holds = Appointment.objects.filter(
+            status__in=[Status.EXPIRED, Status.CANCELLED_BY_CLIENT, Status.CANCELLED_BY_CLINIC],
+            hold_until__lt=unpaid,
+        ).exclude(
             payments__status__in=[
                 PaymentStatus.PAID,
                 PaymentStatus.REFUNDED,

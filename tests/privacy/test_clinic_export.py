@@ -369,9 +369,16 @@ def test_erasing_a_client_withdraws_the_exports_that_hold_them(clinic_a, booked,
     assert export_path(export).exists()
     from django.test import TestCase
 
+    user, _ = member_client(clinic_a, Role.OWNER)
+    with clinic_context(clinic_a):
+        building = clinic_export_request(clinic=clinic_a, actor=user)
     with TestCase.captureOnCommitCallbacks(execute=True), clinic_context(clinic_a):
         client_erase(clinic=clinic_a, client=booked)
+    # One being made when the client was erased is given up, and its build leaves no file.
+    assert clinic_export_build(str(building.pk)) == "taken"
     with clinic_context(clinic_a):
+        building.refresh_from_db()
+        assert building.status == ExportStatus.FAILED
         export.refresh_from_db()
     assert export.status == ExportStatus.EXPIRED and not export_path(export).exists()
     assert owner.get(_url(clinic_a, f"exports/{export.pk}/download/")).status_code == 410

@@ -61,7 +61,10 @@ def test_sub_processors_follow_the_settings():
 
 
 def test_retention_figures_are_the_settings():
-    with override_settings(RETENTION_DELIVERY_DAYS=123, AUDIT_RAW_IP_DAYS=5):
+    with override_settings(
+        RETENTION_DELIVERY_DAYS=123, AUDIT_RAW_IP_DAYS=5, RETENTION_EXPIRED_HOLD_DAYS=17
+    ):
         html = _page(Client())
     assert "123 days" in html and "5 days" in html
+    assert "online payment that never came" in html and "17 days" in html
     assert settings.RETENTION_DELIVERY_DAYS != 123

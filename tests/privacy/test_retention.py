@@ -172,8 +172,18 @@ def test_unpaid_holds_go_30_days_after_they_ended_and_paid_ones_stay(clinic_a):
         assert set(Appointment.objects.values_list("status", flat=True)) == {Status.EXPIRED}
     day_29 = retention_run(now=now + dt.timedelta(days=29))
     assert day_29["expired_holds"] == 0
+    # A hold cancelled while it waited for the payment goes the same way.
+    with clinic_context(clinic_a):
+        cancelled = appointment_book(
+            clinic=clinic_a,
+            request=BookingRequest(
+                service=setup.service, staff=setup.staff, start=start + dt.timedelta(hours=4)
+            ),
+            hold_until=now + dt.timedelta(minutes=15),
+        )
+        Appointment.objects.filter(pk=cancelled.pk).update(status=Status.CANCELLED_BY_CLIENT)
     day_31 = retention_run(now=now + dt.timedelta(days=31))
-    assert day_31["expired_holds"] == 1
+    assert day_31["expired_holds"] == 2
     with clinic_context(clinic_a):
         assert list(Appointment.objects.values_list("pk", flat=True)) == [held[1].pk]
         assert not Payment.objects.filter(pk=unpaid.pk).exists()

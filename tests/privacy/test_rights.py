@@ -308,3 +308,23 @@ def test_a_booking_rereads_the_client_inside_its_transaction(clinic_a, source):
             appointment_book(clinic=clinic_a, request=booking)
         assert erased.value.code == "client_erased"
         assert Appointment.objects.count() == before
+
+
+def test_joining_the_waitlist_rereads_the_client(clinic_a):
+    setup, client = _client_with_history(clinic_a)
+    with clinic_context(clinic_a):
+        stale = Client.objects.get(pk=client.pk)
+        client_restrict(clinic=clinic_a, client=client)
+        day = dt.date.today() + dt.timedelta(days=10)
+        with pytest.raises(ServiceError) as refused:
+            waitlist_join(
+                clinic=clinic_a, client=stale, service=setup.service, first_day=day, last_day=day
+            )
+        assert refused.value.code == "client_restricted"
+        client_unrestrict(clinic=clinic_a, client=client, client_told=True)
+        client_erase(clinic=clinic_a, client=client)
+        with pytest.raises(Conflict) as erased:
+            waitlist_join(
+                clinic=clinic_a, client=stale, service=setup.service, first_day=day, last_day=day
+            )
+        assert erased.value.code == "client_erased"

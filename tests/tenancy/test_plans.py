@@ -452,3 +452,12 @@ def test_a_plan_taken_out_of_the_settings_counts_as_the_default_and_blocks_nothi
     assert saved.status_code == 302  # the clinic's own settings still save
     clinic_a.refresh_from_db()
     assert clinic_a.name.endswith("renamed") and clinic_a.plan == "retired-plan"
+
+
+def test_a_plan_that_names_no_audit_term_keeps_two_years():
+    from django.test import override_settings
+
+    from bookwell.tenancy.plans import plans as configured
+
+    with override_settings(PLANS={"bare": {"name": "Bare"}}, DEFAULT_PLAN="bare"):
+        assert configured()["bare"].audit_retention_days == 730
