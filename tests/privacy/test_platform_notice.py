@@ -68,3 +68,17 @@ def test_retention_figures_are_the_settings():
     assert "123 days" in html and "5 days" in html
     assert "online payment that never came" in html and "17 days" in html
     assert settings.RETENTION_DELIVERY_DAYS != 123
+
+
+def test_the_public_notice_names_the_mail_provider_never_the_smtp_host():
+    mailers = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "smtp.internal.example"},
+        }
+    }
+    with override_settings(EMAIL_DELIVERY="smtp", MAILERS=mailers, EMAIL_PROVIDER_NAME=""):
+        html = _page(Client())
+        assert "smtp.internal.example" not in html and "mail provider" in html
+    with override_settings(EMAIL_DELIVERY="smtp", EMAIL_PROVIDER_NAME="Postmark"):
+        assert "Postmark" in _page(Client())

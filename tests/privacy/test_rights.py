@@ -135,6 +135,9 @@ def test_the_copy_holds_everything_about_the_client_and_nobody_else(clinic_a):
     assert (data["client"][0]["email"], data["client"][0]["phone"]) == (EMAIL, PHONE)
     assert len(data["appointments"]) == 2
     assert {a["note"] for a in data["appointments"]} == {NOTE}
+    # Each appointment as the clinic holds it: room, series and cancel reason too.
+    assert {"room__name", "series_id", "cancel_reason"} <= set(data["appointments"][0])
+    assert data["payments"] == [] and data["refunds"] == []
     assert len(data["waitlist"]) == 1 and len(data["consents"]) == 1
     assert "Other Person" not in json.dumps(copy)
     assert media == "application/zip"
