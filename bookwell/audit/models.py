@@ -54,6 +54,9 @@ class Action(models.TextChoices):
     CLINIC_DELETION_REQUESTED = "clinic.deletion_requested", _("Deletion of the clinic asked for")
     CLINIC_DELETION_CANCELLED = "clinic.deletion_cancelled", _("Deletion of the clinic cancelled")
     CLINIC_PURGED = "clinic.purged", _("Clinic and its data deleted")
+    PAYMENT_RECORDED = "payment.recorded", _("Payment taken in person recorded")
+    PAYMENT_REFUNDED = "payment.refunded", _("Refund made")
+    PAYMENTS_EXPORTED = "payments.exported", _("Payments list exported")
     API_TOKEN_CREATED = "api_token.created", _("API token created")
     API_TOKEN_REVOKED = "api_token.revoked", _("API token revoked")
     API_TOKEN_REFUSED = "api_token.refused", _("API token refused")
@@ -85,6 +88,7 @@ class TargetKind(models.TextChoices):
     LOCATION = "location", _("Location")
     ROOM = "room", _("Room")
     CLIENT = "client", _("Client")
+    PAYMENT = "payment", _("Payment")
 
 
 class Device(models.TextChoices):

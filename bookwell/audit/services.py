@@ -51,6 +51,8 @@ EXTRA_ALLOWED: dict[str, dict[str, type]] = {
     Action.CLIENT_COPY_DOWNLOADED: {"format": str, "via": str},
     Action.CLIENT_ERASED: {"rows": int},
     Action.CLINIC_PURGED: {"rows": int},
+    Action.PAYMENT_REFUNDED: {"refund_reason": str},
+    Action.PAYMENTS_EXPORTED: {"rows": int},
     Action.PRIVACY_REQUEST_RECORDED: {"kind": str, "source": str},
     Action.PRIVACY_REQUEST_CLOSED: {"kind": str, "status": str},
     Action.API_TOKEN_REFUSED: {"reason": str},

@@ -92,7 +92,20 @@ def appointments_list(request: HttpRequest, q: Query[AppointmentListQuery]) -> H
     response=AppointmentDetailOut,
 )
 def appointment_get(request: HttpRequest, appointment_id: uuid.UUID) -> Appointment:
-    return access_in_clinic(Appointment, appointment_id)
+    return _with_payment_status(access_in_clinic(Appointment, appointment_id))
+
+
+def _with_payment_status(appointment: Appointment) -> Appointment:
+    """Read here, in the clinic's context (the response is rendered after it)."""
+    from bookwell.payments.models import Payment
+
+    appointment.payment_status = (  # type: ignore[attr-defined]
+        Payment.objects.filter(appointment_id=appointment.pk)
+        .order_by("-created_at")
+        .values_list("status", flat=True)
+        .first()
+    )
+    return appointment
 
 
 @endpoint(
@@ -288,7 +301,9 @@ def waitlist_withdraw(request: HttpRequest, entry_id: int) -> WaitlistEntry:
 )
 def appointment_note(request: HttpRequest, appointment_id: uuid.UUID, body: NoteIn) -> Appointment:
     """Replaces the appointment's note (empty removes it)."""
-    return desk.desk_note(appointment=access_in_clinic(Appointment, appointment_id), note=body.note)
+    return _with_payment_status(
+        desk.desk_note(appointment=access_in_clinic(Appointment, appointment_id), note=body.note)
+    )
 
 
 # --- Recurring series ------------------------------------------------------------------------

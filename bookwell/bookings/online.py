@@ -153,7 +153,7 @@ def online_book(
     """Books from the public page; returns the appointment, its manage-link token and, where
     the service is paid online, its pending payment (the time is then held until the client
     has paid, and nothing is sent before)."""
-    from bookwell.payments.models import Payment, PaymentStatus
+    from bookwell.payments.models import Payment
     from bookwell.payments.services import amount_due, payment_hold
 
     _require_open(clinic, service)
@@ -183,11 +183,16 @@ def online_book(
                 hold_until=hold_until,
             )
         payment = None
-        if due is not None and appointment.status == Status.PENDING:
-            # (The same form sent again finds the payment made the first time.)
-            payment = Payment.objects.filter(
-                appointment=appointment, status=PaymentStatus.PENDING
-            ).first() or payment_hold(clinic=clinic, appointment=appointment, due=due)
+        if due is not None and appointment.status in (Status.PENDING, Status.EXPIRED):
+            # The same form sent again finds the payment made the first time (and, once its
+            # hold has gone, the page that says so).
+            payment = Payment.objects.filter(appointment=appointment).order_by(
+                "-created_at"
+            ).first() or (
+                payment_hold(clinic=clinic, appointment=appointment, due=due)
+                if appointment.status == Status.PENDING
+                else None
+            )
         # The same form sent twice (a double tap, back and send again) gets the booking made
         # the first time: its link stays the one already shown and sent, and consent was
         # recorded then.

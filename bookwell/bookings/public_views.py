@@ -373,6 +373,7 @@ def _notice_context(clinic: Clinic) -> dict[str, Any]:
 
 @require_http_methods(["GET", "POST"])
 @public_page
+@transaction.non_atomic_requests  # the booking commits on its own, before any call to Stripe
 def details_page(request: HttpRequest, clinic: Clinic, service_id: int) -> HttpResponse:
     service = _service(clinic, service_id)
     choices = _staff_choices(service)
@@ -500,6 +501,7 @@ def payment_page(request: HttpRequest, clinic: Clinic, payment_id: uuid.UUID) ->
 
 @require_POST
 @public_page
+@transaction.non_atomic_requests  # no transaction open while Stripe is asked
 def payment_start(request: HttpRequest, clinic: Clinic, payment_id: uuid.UUID) -> HttpResponse:
     """Try again to open Stripe's page for a held time."""
     payment = Payment.objects.filter(pk=payment_id).first()

@@ -29,6 +29,13 @@ class AppointmentOut(Row):
 
 class AppointmentDetailOut(AppointmentOut):
     note: str = Field(description="The clinic's note (encrypted at rest; not in lists).")
+    payment_status: (
+        Literal["pending", "paid", "expired", "failed", "refunded", "partly_refunded"] | None
+    ) = Field(
+        None,
+        description="The status of its latest payment (online or in person); null: none. "
+        "GET /appointments/{id}/payments has the amounts.",
+    )
 
 
 class NoteIn(Input):

@@ -21,6 +21,7 @@ from bookwell.clients.models import Client, ClientIndex
 from bookwell.clients.services import _index_rows, index_insert
 from bookwell.core.context import clinic_context
 from bookwell.integrations.models import WebhookEndpoint
+from bookwell.payments.models import PaymentSettings
 from bookwell.tenancy import keyring
 from bookwell.tenancy.fields import EncryptedTextField
 from bookwell.tenancy.models import Clinic, ClinicKey
@@ -28,7 +29,7 @@ from bookwell.tenancy.models import Clinic, ClinicKey
 Progress = Callable[[int, int], None]
 
 # Every model with encrypted fields and a key_version column.
-SEALED_MODELS: list[type[models.Model]] = [Client, Appointment, WebhookEndpoint]
+SEALED_MODELS: list[type[models.Model]] = [Client, Appointment, WebhookEndpoint, PaymentSettings]
 
 
 def _encrypted_fields(model: type[models.Model]) -> list[str]:

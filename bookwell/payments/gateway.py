@@ -1,8 +1,9 @@
 """The only module that talks to Stripe (issue 10, P13).
 
 What leaves Bookwell: the amount, the currency, an opaque reference (the payment's id), the
-clinic's name as the line item, and where to send the client back. Never the client's name,
-email or phone: Stripe's own page asks for what it needs, and that stays with Stripe.
+clinic's name and "deposit" or "payment" as the line item, and where to send the client
+back. Never the client's name, email or phone: Stripe's own page asks for what it needs,
+and that stays with Stripe.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from typing import Any
 
 import stripe
 from django.conf import settings
-
-MIN_EXPIRY = dt.timedelta(minutes=31)
 
 
 class GatewayError(Exception):
@@ -76,9 +75,9 @@ def checkout_session_create(
         ],
         "success_url": success_url,
         "cancel_url": cancel_url,
-        # Stripe's minimum is 30 minutes; Bookwell releases the time at its own hold's end
+        # Stripe wants 30 minutes to 24 hours; Bookwell releases the time at its own hold's end
         # (a payment that completes later is checked against the time being still free).
-        "expires_at": int(max(expires_at, dt.datetime.now(dt.UTC) + MIN_EXPIRY).timestamp()),
+        "expires_at": int(expires_at.timestamp()),
     }
     try:
         session = _client(secret_key).v1.checkout.sessions.create(

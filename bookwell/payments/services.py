@@ -22,6 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from bookwell.audit.models import Action, TargetKind
+from bookwell.audit.services import audit
 from bookwell.bookings.models import Appointment, Status
 from bookwell.core.context import clinic_context, platform_scope
 from bookwell.core.errors import Conflict, Gone, ServiceError
@@ -73,7 +75,9 @@ def amount_due(clinic: Clinic, service: Service) -> Due | None:
         kind, cents = PaymentKind.DEPOSIT, (price * service.deposit_percent + 50) // 100
     if cents <= 0:
         return None
-    return Due(kind, cents, terms.currency, terms.hold_minutes)
+    # The service's own currency: its price is set in it (two-decimal currencies only: the
+    # service form refuses others for online payment).
+    return Due(kind, cents, service.currency, terms.hold_minutes)
 
 
 def payment_hold(*, clinic: Clinic, appointment: Appointment, due: Due) -> Payment:
@@ -112,16 +116,20 @@ def checkout_start(*, clinic: Clinic, payment: Payment) -> str:
     if terms is None or not terms.secret_key:
         raise gateway.GatewayError("not_configured")
     here = return_url(clinic, payment)
+    what = _("Deposit") if payment.kind == PaymentKind.DEPOSIT else _("Payment")
     session = gateway.checkout_session_create(
         secret_key=terms.secret_key,
         amount_cents=payment.amount_cents,
         currency=payment.currency,
         reference=str(payment.pk),
-        # The service and the clinic: what the client sees on Stripe's page. Nothing of theirs.
-        item_name=f"{appointment.service.name} · {clinic.name}",
+        # The clinic's name and what is paid: the service's name could say something about the
+        # client's health, so it stays here (P13).
+        item_name=f"{clinic.name} · {what}",
         success_url=here,
         cancel_url=here,
-        expires_at=appointment.hold_until,
+        # The same on every try (a retry after a timeout must send the same parameters under
+        # the same idempotency key): an hour after the payment was made, which covers any hold.
+        expires_at=payment.created_at + dt.timedelta(hours=1),
         idempotency_key=f"bookwell-checkout-{payment.pk}",
     )
     Payment.objects.filter(pk=payment.pk).update(
@@ -276,15 +284,26 @@ def holds_expire(*, now: dt.datetime | None = None) -> int:
             .values_list("clinic_id", "pk")
             .order_by("clinic_id")
         )
-        # Holds another booking released already: their payments are still pending.
+        # Holds released another way (by a booking that took the time, or cancelled while
+        # they waited): their payments are still pending.
         stale = list(
             Payment.objects.filter(
-                status=PaymentStatus.PENDING, appointment__status=Status.EXPIRED
+                status=PaymentStatus.PENDING,
+                appointment__status__in=[
+                    Status.EXPIRED,
+                    Status.CANCELLED_BY_CLIENT,
+                    Status.CANCELLED_BY_CLINIC,
+                ],
             ).values_list("clinic_id", "pk")
         )
     expired = 0
     for clinic_id, appointment_id in due:
         with clinic_context(clinic_id), transaction.atomic():
+            # The payments first, as Stripe's events take them (one lock order, no deadlock):
+            # one paid a moment ago keeps its appointment.
+            locked = list(Payment.objects.select_for_update().filter(appointment_id=appointment_id))
+            if any(p.status != PaymentStatus.PENDING for p in locked):
+                continue
             if Appointment.objects.filter(
                 pk=appointment_id, status=Status.PENDING, hold_until__lte=now
             ).update(status=Status.EXPIRED, updated_at=now):
@@ -303,10 +322,10 @@ def holds_expire(*, now: dt.datetime | None = None) -> int:
 
 
 def _close_payments(clinic_id: int, payments: Any) -> None:
-    pending = list(payments.filter(status=PaymentStatus.PENDING))
+    pending = list(payments.select_for_update().filter(status=PaymentStatus.PENDING))
     if not pending:
         return
-    Payment.objects.filter(pk__in=[p.pk for p in pending]).update(
+    Payment.objects.filter(pk__in=[p.pk for p in pending], status=PaymentStatus.PENDING).update(
         status=PaymentStatus.EXPIRED, updated_at=timezone.now()
     )
     terms = PaymentSettings.objects.filter(clinic_id=clinic_id).first()
@@ -363,6 +382,7 @@ def refund_issue(*, payment: Payment, amount_cents: int, reason: str) -> Refund:
             updated_at=timezone.now(),
         )
         appointment = Appointment.objects.get(pk=current.appointment_id)
+        current.refresh_from_db()
         webhooks.emit(
             current.clinic_id,
             WebhookEvent.PAYMENT_REFUNDED,
@@ -372,6 +392,13 @@ def refund_issue(*, payment: Payment, amount_cents: int, reason: str) -> Refund:
                 "refund_cents": amount_cents,
                 "appointment_id": str(appointment.pk),
             },
+        )
+        audit(
+            Action.PAYMENT_REFUNDED,
+            clinic_id=current.clinic_id,
+            target_kind=TargetKind.PAYMENT,
+            target_id=current.pk,
+            extra={"refund_reason": str(reason)},
         )
         if not in_person:
             from bookwell.payments.tasks import send_refund
@@ -414,7 +441,7 @@ def refund_send(refund_id: str) -> str:
         terms = PaymentSettings.objects.filter(clinic_id=clinic_id).first()
         Refund.objects.filter(pk=refund.pk).update(attempts=refund.attempts + 1)
         if terms is None or not terms.secret_key or not refund.payment.stripe_payment_intent:
-            Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.FAILED)
+            _refund_failed(refund)
             return "failed"
         try:
             stripe_id = gateway.refund_create(
@@ -425,7 +452,7 @@ def refund_send(refund_id: str) -> str:
             )
         except gateway.GatewayError:
             if refund.attempts + 1 >= REFUND_ATTEMPTS:
-                Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.FAILED)
+                _refund_failed(refund)
             raise
         Refund.objects.filter(pk=refund.pk).update(
             status=RefundStatus.SENT, stripe_refund_id=stripe_id, sent_at=timezone.now()
@@ -436,12 +463,32 @@ def refund_send(refund_id: str) -> str:
 REFUND_ATTEMPTS = 5
 
 
+def _refund_failed(refund: Refund) -> None:
+    """A refund Stripe never took is not money returned: the payment counts it back (staff
+    see the failed refund on the appointment and can refund again)."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
+        Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.FAILED)
+        refunded = max(payment.refunded_cents - refund.amount_cents, 0)
+        Payment.objects.filter(pk=payment.pk).update(
+            refunded_cents=refunded,
+            status=PaymentStatus.PARTLY_REFUNDED if refunded else PaymentStatus.PAID,
+            updated_at=timezone.now(),
+        )
+    logger.error("a refund failed", extra={"refund": str(refund.pk)})
+
+
 def settle_cancellation(*, appointment: Appointment, by_client: bool, no_show: bool = False) -> int:
     """Applies the clinic's policy to what was paid for a cancelled or missed appointment (in
     the cancellation's transaction): the clinic cancelling, or the client cancelling before
     the service's notice window closes, gets everything back; a late cancellation or a
     no-show gets back what the clinic does not keep. Returns the cents refunded."""
-    paid = list(Payment.objects.filter(appointment=appointment, status__in=REFUNDABLE))
+    # Only what was paid online: money taken at the desk is handed back at the desk.
+    paid = list(
+        Payment.objects.filter(
+            appointment=appointment, status__in=REFUNDABLE, method=PaymentMethod.STRIPE
+        )
+    )
     if not paid:
         return 0
     terms = PaymentSettings.objects.filter(clinic_id=appointment.clinic_id).first()
@@ -488,6 +535,12 @@ def payment_record_in_person(*, appointment: Appointment, amount_cents: int) -> 
             status=PaymentStatus.PAID,
             method=PaymentMethod.IN_PERSON,
             paid_at=timezone.now(),
+        )
+        audit(
+            Action.PAYMENT_RECORDED,
+            clinic_id=appointment.clinic_id,
+            target_kind=TargetKind.PAYMENT,
+            target_id=payment.pk,
         )
         webhooks.emit(appointment.clinic_id, WebhookEvent.PAYMENT_SUCCEEDED, payment_data(payment))
     return payment

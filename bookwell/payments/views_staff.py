@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from bookwell.audit.services import audit_settings_changed
+from bookwell.audit.models import Action, TargetKind
+from bookwell.audit.services import audit, audit_settings_changed
 from bookwell.bookings.models import Appointment
 from bookwell.core.access import access_in_clinic
 from bookwell.core.csvcells import safe_cell
@@ -26,6 +27,7 @@ from bookwell.core.errors import ServiceError
 from bookwell.payments import services
 from bookwell.payments.forms import PaymentSettingsForm
 from bookwell.payments.models import Payment, PaymentSettings, RefundReason
+from bookwell.tenancy import keyring
 from bookwell.tenancy.access import clinic_view
 from bookwell.tenancy.permissions import Perm
 
@@ -51,6 +53,8 @@ def payment_settings(request: HttpRequest) -> HttpResponse:
             if form.cleaned_data["new_webhook_secret"]:
                 row.webhook_secret = form.cleaned_data["new_webhook_secret"]
             row.clinic = clinic
+            if form.cleaned_data["new_secret_key"] or form.cleaned_data["new_webhook_secret"]:
+                row.key_version = keyring.active_version(clinic.pk)
             row.full_clean()
             row.save()
             audit_settings_changed(
@@ -150,6 +154,13 @@ def payments_list(request: HttpRequest) -> HttpResponse:
     first, last = _range(request)
     rows, totals = services.payments_between(clinic, first, last)
     if request.GET.get("format") == "csv":
+        audit(
+            Action.PAYMENTS_EXPORTED,
+            clinic_id=clinic.pk,
+            target_kind=TargetKind.CLINIC,
+            target_id=clinic.pk,
+            extra={"rows": len(rows)},
+        )
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
             f'attachment; filename="payments-{first.isoformat()}-{last.isoformat()}.csv"'

@@ -73,6 +73,30 @@ class NamedChoice(forms.ModelMultipleChoiceField):
         return str(getattr(obj, "name", obj))
 
 
+# Currencies without cents (Stripe counts them in whole units): not offered for online payment.
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "JPY",
+        "KMF",
+        "KRW",
+        "MGA",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    ]
+)
+MIN_ONLINE_AMOUNT = Decimal("0.50")  # Stripe's smallest charge in most currencies
+
+
 class ServiceForm(forms.ModelForm):
     price = forms.DecimalField(
         label=_("Price"), min_value=Decimal(0), max_value=Decimal(100000), decimal_places=2
@@ -167,6 +191,21 @@ class ServiceForm(forms.ModelForm):
             self.add_error("deposit_percent", _("Give the deposit as 1 to 100 % of the price."))
         if terms in (PaymentTerms.FULL, PaymentTerms.DEPOSIT_PERCENT) and price <= 0:
             self.add_error("price", _("A service paid online needs a price."))
+        if terms and terms != PaymentTerms.NONE:
+            currency = str(data.get("currency") or "").upper()
+            if currency in ZERO_DECIMAL_CURRENCIES:
+                self.add_error(
+                    "currency", _("Online payment takes currencies with cents, like EUR or CHF.")
+                )
+            due = {
+                PaymentTerms.FULL: price,
+                PaymentTerms.DEPOSIT_FIXED: data.get("deposit") or Decimal(0),
+                PaymentTerms.DEPOSIT_PERCENT: price * (data.get("deposit_percent") or 0) / 100,
+            }.get(terms, Decimal(0))
+            if Decimal(0) < due < MIN_ONLINE_AMOUNT:
+                self.add_error(
+                    "payment", _("Stripe takes amounts from 0.50; ask for more, or nothing.")
+                )
         return data
 
     def clean_currency(self) -> str:

@@ -32,7 +32,7 @@ def _create(reference: str, **overrides):
         "item_name": "Deposit · Clinic A",
         "success_url": "https://bookwell.test/book/clinic-a/paid/",
         "cancel_url": "https://bookwell.test/book/clinic-a/",
-        "expires_at": dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15),
+        "expires_at": dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
         "idempotency_key": f"checkout-{reference}",
     }
     return gateway.checkout_session_create(**{**args, **overrides})

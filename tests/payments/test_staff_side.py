@@ -103,5 +103,7 @@ def test_the_api_shows_an_appointments_payments(clinic_a, clinic_b, clock):
     [shown] = json.loads(answer.content)
     assert shown["id"] == str(payment.pk) and shown["amount_cents"] == 3000
     assert (shown["status"], shown["method"], shown["currency"]) == ("paid", "in_person", "EUR")
+    detail = json.loads(api.get(f"/appointments/{appointment.pk}").content)
+    assert detail["payment_status"] == "paid"
     other = ApiClient(token_for(clinic_b, ["appointments:read"]))
     assert other.get(f"/appointments/{appointment.pk}/payments").status_code == 404
