@@ -249,3 +249,28 @@ def test_services_without_online_payment_book_as_before(clinic_a, paid, clock):
 def _only_appointment(clinic) -> Appointment:
     with clinic_context(clinic):
         return Appointment.objects.get()
+
+
+def test_a_second_client_sees_a_held_time_taken_until_the_hold_runs_out(clinic_a, paid, clock):
+    with fake_stripe() as fake:
+        _book_paid(clinic_a, paid, clock, fake)
+        # The second client, on the public page: the held time is not offered, and sending
+        # the form for it anyway is refused as taken.
+        day = Client().get(
+            _url("book:service", clinic_a, service_id=paid.service.pk),
+            {"staff": paid.staff.pk, "month": "2031-03", "day": "2031-03-06"},
+        )
+        assert f"start={int(AT.timestamp())}" not in day.content.decode()
+        taken = _book_paid(clinic_a, paid, clock, fake, email="second@example.test")
+        assert taken.status_code == 409
+        clock.shift(16 * 60)  # the first hold runs out: the time is offered again, and booked
+        day = Client().get(
+            _url("book:service", clinic_a, service_id=paid.service.pk),
+            {"staff": paid.staff.pk, "month": "2031-03", "day": "2031-03-06"},
+        )
+        assert f"start={int(AT.timestamp())}" in day.content.decode()
+        second = _book_paid(clinic_a, paid, clock, fake, email="second@example.test")
+    assert second.status_code == 302 and second["Location"].startswith("https://checkout.")
+    with clinic_context(clinic_a):
+        statuses = sorted(Appointment.objects.values_list("status", flat=True))
+    assert statuses == [Status.EXPIRED, Status.PENDING]
