@@ -9,6 +9,8 @@ and that stays with Stripe.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,18 +81,25 @@ def checkout_session_create(
         # (a payment that completes later is checked against the time being still free).
         "expires_at": int(expires_at.timestamp()),
     }
-    try:
+    with _errors_as_codes():
         session = _client(secret_key).v1.checkout.sessions.create(
             params,  # type: ignore[arg-type]
             {"idempotency_key": idempotency_key},
         )
+    return CheckoutSession(id=str(session.id), url=str(session.url))
+
+
+@contextmanager
+def _errors_as_codes() -> Iterator[None]:
+    """Stripe's errors as GatewayError codes (never Stripe's message)."""
+    try:
+        yield
     except stripe.APIConnectionError:
         raise GatewayError("unreachable") from None
     except stripe.AuthenticationError:
         raise GatewayError("bad_key") from None
     except stripe.StripeError as exc:
         raise GatewayError(str(getattr(exc, "code", None) or "refused")[:40]) from None
-    return CheckoutSession(id=str(session.id), url=str(session.url))
 
 
 def event_verify(payload: bytes, signature: str, secret: str) -> dict[str, Any]:
@@ -107,17 +116,11 @@ def refund_create(
     *, secret_key: str, payment_intent: str, amount_cents: int, idempotency_key: str
 ) -> str:
     """Refunds part or all of a payment; returns Stripe's refund id."""
-    try:
+    with _errors_as_codes():
         refund = _client(secret_key).v1.refunds.create(
             {"payment_intent": payment_intent, "amount": amount_cents},
             {"idempotency_key": idempotency_key},
         )
-    except stripe.APIConnectionError:
-        raise GatewayError("unreachable") from None
-    except stripe.AuthenticationError:
-        raise GatewayError("bad_key") from None
-    except stripe.StripeError as exc:
-        raise GatewayError(str(getattr(exc, "code", None) or "refused")[:40]) from None
     return str(refund.id)
 
 

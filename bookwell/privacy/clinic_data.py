@@ -310,30 +310,37 @@ def clinic_deletion_request(
                 % {"date": date_format(timezone.localtime(locked.deletion_due_at), "DATE_FORMAT")},
                 code="deletion_pending",
             )
-        locked.deletion_due_at = now + dt.timedelta(days=settings.DELETION_GRACE_DAYS)
-        locked.deletion_requested_by = actor
-        locked.deletion_reminders = 0
-        locked.save(
-            update_fields=["deletion_due_at", "deletion_requested_by", "deletion_reminders"]
-        )
-        audit(
-            Action.CLINIC_DELETION_REQUESTED,
-            clinic_id=clinic.pk,
-            target_kind=TargetKind.CLINIC,
-            target_id=clinic.pk,
-        )
-        transaction.on_commit(
-            lambda: _tell_owners(
-                locked,
-                "clinic_deletion_requested",
-                lambda: (
-                    _("%(clinic)s will be deleted on %(date)s")
-                    % {"clinic": locked.name, "date": _due(locked)},
-                    _deletion_notice(locked),
-                ),
-            )
+        _set_deletion(
+            locked,
+            due=now + dt.timedelta(days=settings.DELETION_GRACE_DAYS),
+            actor=actor,
+            action=Action.CLINIC_DELETION_REQUESTED,
+            compose=lambda: (
+                _("%(clinic)s will be deleted on %(date)s")
+                % {"clinic": locked.name, "date": _due(locked)},
+                _deletion_notice(locked),
+            ),
         )
     return locked
+
+
+def _set_deletion(
+    locked: Clinic,
+    *,
+    due: dt.datetime | None,
+    actor: User | None,
+    action: str,
+    compose: Callable[[], tuple[str, str]],
+) -> None:
+    """Schedules (or, with no `due`, cancels) the locked clinic's deletion: audited, and the
+    owners told once it has committed."""
+    locked.deletion_due_at = due
+    locked.deletion_requested_by = actor if due else None
+    locked.deletion_reminders = 0
+    locked.save(update_fields=["deletion_due_at", "deletion_requested_by", "deletion_reminders"])
+    audit(action, clinic_id=locked.pk, target_kind=TargetKind.CLINIC, target_id=locked.pk)
+    kind = "clinic_deletion_requested" if due else "clinic_deletion_cancelled"
+    transaction.on_commit(lambda: _tell_owners(locked, kind, compose))
 
 
 def _due(clinic: Clinic) -> str:
@@ -364,28 +371,16 @@ def clinic_deletion_cancel(*, clinic: Clinic, actor: User | None) -> Clinic:
         locked = Clinic.objects.select_for_update().get(pk=clinic.pk)
         if locked.deletion_due_at is None:
             raise Conflict(_("No deletion is scheduled."), code="no_deletion_pending")
-        locked.deletion_due_at = None
-        locked.deletion_requested_by = None
-        locked.deletion_reminders = 0
-        locked.save(
-            update_fields=["deletion_due_at", "deletion_requested_by", "deletion_reminders"]
-        )
-        audit(
-            Action.CLINIC_DELETION_CANCELLED,
-            clinic_id=clinic.pk,
-            target_kind=TargetKind.CLINIC,
-            target_id=clinic.pk,
-        )
-        transaction.on_commit(
-            lambda: _tell_owners(
-                locked,
-                "clinic_deletion_cancelled",
-                lambda: (
-                    _("%(clinic)s will not be deleted") % {"clinic": locked.name},
-                    _("The deletion of %(clinic)s was cancelled. Everything stays as it was.")
-                    % {"clinic": locked.name},
-                ),
-            )
+        _set_deletion(
+            locked,
+            due=None,
+            actor=actor,
+            action=Action.CLINIC_DELETION_CANCELLED,
+            compose=lambda: (
+                _("%(clinic)s will not be deleted") % {"clinic": locked.name},
+                _("The deletion of %(clinic)s was cancelled. Everything stays as it was.")
+                % {"clinic": locked.name},
+            ),
         )
     return locked
 
