@@ -506,7 +506,8 @@ def settle_cancellation(*, appointment: Appointment, by_client: bool, no_show: b
     total = 0
     for payment in paid:
         left = payment.amount_cents - payment.refunded_cents
-        amount = left if share == 100 else left * share // 100
+        # The policy's share of what was paid, less what already went back.
+        amount = min(left, payment.amount_cents * share // 100)
         if amount > 0:
             refund_issue(payment=payment, amount_cents=amount, reason=reason)
             total += amount
@@ -549,6 +550,7 @@ def payment_record_in_person(*, appointment: Appointment, amount_cents: int) -> 
 @dataclass(frozen=True)
 class DayTotal:
     day: dt.date
+    currency: str
     count: int
     paid_cents: int
     refunded_cents: int
@@ -562,7 +564,8 @@ def payments_between(
     clinic: Clinic, first: dt.date, last: dt.date
 ) -> tuple[list[Payment], list[DayTotal]]:
     """The payments received from `first` to `last` (clinic dates, inclusive), newest first,
-    and their totals per day (amounts of one currency: the clinic's)."""
+    and the totals per day and currency: money in on the day it was paid, money back on the
+    day it was refunded (a refund Stripe never took does not count)."""
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(clinic.time_zone)
@@ -573,17 +576,24 @@ def payments_between(
         .select_related("appointment__service")
         .order_by("-paid_at")
     )
-    days: dict[dt.date, list[Payment]] = {}
+    sums: dict[tuple[dt.date, str], list[int]] = {}  # [count, paid, refunded]
     for payment in rows:
         assert payment.paid_at is not None
-        days.setdefault(payment.paid_at.astimezone(zone).date(), []).append(payment)
-    totals = [
-        DayTotal(
-            day,
-            len(items),
-            sum(p.amount_cents for p in items),
-            sum(p.refunded_cents for p in items),
+        cell = sums.setdefault(
+            (payment.paid_at.astimezone(zone).date(), payment.currency), [0, 0, 0]
         )
-        for day, items in sorted(days.items(), reverse=True)
+        cell[0] += 1
+        cell[1] += payment.amount_cents
+    refunds = Refund.objects.filter(created_at__gte=lo, created_at__lt=hi).exclude(
+        status=RefundStatus.FAILED
+    )
+    for created, currency, amount in refunds.values_list(
+        "created_at", "payment__currency", "amount_cents"
+    ):
+        cell = sums.setdefault((created.astimezone(zone).date(), currency), [0, 0, 0])
+        cell[2] += amount
+    totals = [
+        DayTotal(day, currency, count, paid, back)
+        for (day, currency), (count, paid, back) in sorted(sums.items(), reverse=True)
     ]
     return rows, totals

@@ -126,9 +126,9 @@ def subprocessors(clinic: Clinic | None = None) -> list[Subprocessor]:
             _("Payments"),
             _("Stripe, with the clinic's own account, where the clinic takes payments"),
             _(
-                "The amount, the currency, the service's and the clinic's names and a "
-                "reference. Clients enter their payment details on Stripe's own page; they "
-                "never reach Bookwell."
+                "The amount, the currency, the clinic's name and a reference; not the "
+                "service, nor anything about the client. Clients enter their payment "
+                "details on Stripe's own page; they never reach Bookwell."
             ),
             payments_used,
         ),

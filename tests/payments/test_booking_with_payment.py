@@ -204,6 +204,8 @@ def test_a_hold_that_runs_out_frees_the_time_at_once(clinic_a, paid, clock):
             payment.refresh_from_db()
             held.refresh_from_db()
         assert payment.status == PaymentStatus.REFUNDED and held.status == Status.EXPIRED
+        page = Client().get(_url("book:payment", clinic_a, payment_id=payment.pk))
+        assert "refunded in full" in page.content.decode()
 
 
 def test_the_hold_job_expires_holds_nobody_took(clinic_a, paid, clock):
@@ -274,3 +276,16 @@ def test_a_second_client_sees_a_held_time_taken_until_the_hold_runs_out(clinic_a
     with clinic_context(clinic_a):
         statuses = sorted(Appointment.objects.values_list("status", flat=True))
     assert statuses == [Status.EXPIRED, Status.PENDING]
+
+
+def test_a_payment_completed_after_its_expiry_event_still_books_a_free_time(clinic_a, paid, clock):
+    with fake_stripe() as fake:
+        _book_paid(clinic_a, paid, clock, fake)
+    _appointment, payment = _only(clinic_a)
+    expired, expired_header = _event("checkout.session.expired", payment, payment_status="unpaid")
+    assert _send(clinic_a, expired, expired_header).json()["outcome"] == "released"
+    # Events out of order: the payment did go through, and nobody took the time meanwhile.
+    done, done_header = _event("checkout.session.completed", payment)
+    assert _send(clinic_a, done, done_header).json()["outcome"] == "confirmed"
+    appointment, payment = _only(clinic_a)
+    assert appointment.status == Status.CONFIRMED and payment.status == PaymentStatus.PAID

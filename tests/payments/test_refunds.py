@@ -150,3 +150,17 @@ def test_stripe_refusing_a_refund_leaves_it_pending_for_the_retry(clinic_a, cloc
         assert refund.status == RefundStatus.PENDING and refund.attempts == 1
         fake.fail_with = None
         assert refund_send(str(refund.pk)) == "sent"
+
+
+def test_a_late_share_is_taken_from_what_was_paid_not_from_what_is_left(clinic_a, clock):
+    appointment, payment = _paid(clinic_a, keep=50, amount=4000)
+    with clinic_context(clinic_a):
+        refund_issue(payment=payment, amount_cents=1000, reason=RefundReason.STAFF)
+    clock.move_to(AT - dt.timedelta(hours=1))
+    with clinic_context(clinic_a):
+        appointment_cancel(appointment=appointment, by_client=True, override_reason="goodwill")
+    # The policy returns half of the 40.00 paid (20.00), capped by the 30.00 still left.
+    assert _refunds(clinic_a) == [
+        (1000, RefundReason.STAFF),
+        (2000, RefundReason.LATE_CANCELLATION),
+    ]

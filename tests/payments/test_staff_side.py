@@ -107,3 +107,29 @@ def test_the_api_shows_an_appointments_payments(clinic_a, clinic_b, clock):
     assert detail["payment_status"] == "paid"
     other = ApiClient(token_for(clinic_b, ["appointments:read"]))
     assert other.get(f"/appointments/{appointment.pk}/payments").status_code == 404
+
+
+def test_refunds_count_on_the_day_they_are_made_and_currencies_stay_apart(
+    clinic_a, member_client, clock
+):
+    from bookwell.payments.models import RefundReason
+    from bookwell.payments.services import (
+        payment_record_in_person,
+        payments_between,
+        refund_issue,
+    )
+
+    appointment = _booked(clinic_a)
+    with clinic_context(clinic_a):
+        euros = payment_record_in_person(appointment=appointment, amount_cents=4000)
+        francs = payment_record_in_person(appointment=appointment, amount_cents=1000)
+        Payment.objects.filter(pk=francs.pk).update(currency="CHF")
+        clock.shift(2 * 24 * 3600)  # two days later
+        refund_issue(payment=euros, amount_cents=1500, reason=RefundReason.STAFF)
+        _rows, totals = payments_between(clinic_a, dt.date(2031, 3, 1), dt.date(2031, 3, 31))
+    by_day = {(t.day, t.currency): (t.count, t.paid_cents, t.refunded_cents) for t in totals}
+    assert by_day == {
+        (dt.date(2031, 3, 4), "EUR"): (1, 4000, 0),
+        (dt.date(2031, 3, 4), "CHF"): (1, 1000, 0),
+        (dt.date(2031, 3, 6), "EUR"): (0, 0, 1500),
+    }
