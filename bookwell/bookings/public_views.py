@@ -407,7 +407,7 @@ def details_page(request: HttpRequest, clinic: Clinic, service_id: int) -> HttpR
         return render(request, "book/details.html", ctx, status=400)
     assert form.ticket_data is not None
     try:
-        _appointment, token, payment = online.online_book(
+        appointment, token, payment = online.online_book(
             clinic=clinic,
             service=service,
             staff=staff,
@@ -431,6 +431,8 @@ def details_page(request: HttpRequest, clinic: Clinic, service_id: int) -> HttpR
         return render(request, "book/details.html", ctx, status=409)
     if payment is not None:  # the time is held: on to Stripe's page to pay
         return _to_checkout(request, clinic, payment)
+    if appointment.status != Status.CONFIRMED:  # the same form again, for one since changed
+        return redirect(_manage_url(clinic, token, lang=language), permanent=False)
     return redirect(_manage_url(clinic, token, new="1", lang=language), permanent=False)
 
 

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from bookwell.audit.models import Action, TargetKind
+from bookwell.audit.models import Action, Outcome, TargetKind
 from bookwell.audit.services import audit
 from bookwell.bookings.models import Appointment, Status
 from bookwell.core.context import clinic_context, platform_scope
@@ -128,8 +128,9 @@ def checkout_start(*, clinic: Clinic, payment: Payment) -> str:
         success_url=here,
         cancel_url=here,
         # The same on every try (a retry after a timeout must send the same parameters under
-        # the same idempotency key): an hour after the payment was made, which covers any hold.
-        expires_at=payment.created_at + dt.timedelta(hours=1),
+        # the same idempotency key), and at least the 30 minutes Stripe wants from any try
+        # made while the time is still held.
+        expires_at=appointment.hold_until + dt.timedelta(minutes=31),
         idempotency_key=f"bookwell-checkout-{payment.pk}",
     )
     Payment.objects.filter(pk=payment.pk).update(
@@ -198,7 +199,8 @@ def _paid(clinic: Clinic, terms: PaymentSettings, payment: Payment, intent: str)
         return "duplicate"  # paid already (or refunded): the event came again
     now = timezone.now()
     appointment = Appointment.objects.select_for_update().get(pk=payment.appointment_id)
-    confirmed = False
+    # Confirmed by hand meanwhile (the desk trusted the client): the money belongs to it.
+    confirmed = appointment.status in (Status.CONFIRMED, Status.CHECKED_IN, Status.COMPLETED)
     if appointment.status in (Status.PENDING, Status.EXPIRED):
         # Paid after its hold ran out: kept if the time is still free (the database's overlap
         # guarantee decides on PostgreSQL), otherwise the money goes back.
@@ -220,7 +222,10 @@ def _paid(clinic: Clinic, terms: PaymentSettings, payment: Payment, intent: str)
     if not confirmed:
         _refund_in_full(terms, payment, intent)
         return "refunded"
+    was_held = appointment.status in (Status.PENDING, Status.EXPIRED)
     appointment.refresh_from_db()
+    if not was_held:
+        return "kept"  # confirmed by hand before: its confirmation went out then
     if appointment.start > now:
         outbox_appointment(appointment=appointment, kind=Kind.CONFIRMATION)
     webhooks.emit(
@@ -475,6 +480,14 @@ def _refund_failed(refund: Refund) -> None:
             status=PaymentStatus.PARTLY_REFUNDED if refunded else PaymentStatus.PAID,
             updated_at=timezone.now(),
         )
+        audit(
+            Action.PAYMENT_REFUNDED,
+            outcome=Outcome.FAILURE,
+            clinic_id=payment.clinic_id,
+            target_kind=TargetKind.PAYMENT,
+            target_id=payment.pk,
+            extra={"refund_reason": str(refund.reason)},
+        )
     logger.error("a refund failed", extra={"refund": str(refund.pk)})
 
 
@@ -507,7 +520,7 @@ def settle_cancellation(*, appointment: Appointment, by_client: bool, no_show: b
     for payment in paid:
         left = payment.amount_cents - payment.refunded_cents
         # The policy's share of what was paid, less what already went back.
-        amount = min(left, payment.amount_cents * share // 100)
+        amount = min(left, max(0, payment.amount_cents * share // 100 - payment.refunded_cents))
         if amount > 0:
             refund_issue(payment=payment, amount_cents=amount, reason=reason)
             total += amount
@@ -525,14 +538,13 @@ def payment_record_in_person(*, appointment: Appointment, amount_cents: int) -> 
         raise ServiceError(_("That amount is too large."), code="amount_too_large")
     if appointment.status not in (Status.CONFIRMED, Status.CHECKED_IN, Status.COMPLETED):
         raise Conflict(_("Only a booked appointment can be paid."), code="not_payable")
-    terms = payment_settings(appointment.clinic)
     with transaction.atomic():
         payment = Payment.objects.create(
             clinic_id=appointment.clinic_id,
             appointment=appointment,
             kind=PaymentKind.FULL,
             amount_cents=amount_cents,
-            currency=terms.currency if terms else appointment.service.currency,
+            currency=appointment.service.currency,
             status=PaymentStatus.PAID,
             method=PaymentMethod.IN_PERSON,
             paid_at=timezone.now(),

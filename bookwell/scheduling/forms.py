@@ -94,7 +94,22 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
         "XPF",
     ]
 )
+# Three decimal places: Stripe counts thousandths; not offered either.
+THREE_DECIMAL_CURRENCIES = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
 MIN_ONLINE_AMOUNT = Decimal("0.50")  # Stripe's smallest charge in most currencies
+# Stripe's smallest charge where it is not 0.50.
+MIN_ONLINE_AMOUNTS = {
+    "GBP": Decimal("0.30"),
+    "DKK": Decimal("2.50"),
+    "NOK": Decimal("3.00"),
+    "SEK": Decimal("3.00"),
+    "PLN": Decimal("2.00"),
+    "CZK": Decimal("15.00"),
+    "HUF": Decimal("175.00"),
+    "HKD": Decimal("4.00"),
+    "MXN": Decimal("10.00"),
+    "AED": Decimal("2.00"),
+}
 
 
 class ServiceForm(forms.ModelForm):
@@ -193,18 +208,23 @@ class ServiceForm(forms.ModelForm):
             self.add_error("price", _("A service paid online needs a price."))
         if terms and terms != PaymentTerms.NONE:
             currency = str(data.get("currency") or "").upper()
-            if currency in ZERO_DECIMAL_CURRENCIES:
+            if currency in ZERO_DECIMAL_CURRENCIES | THREE_DECIMAL_CURRENCIES:
                 self.add_error(
                     "currency", _("Online payment takes currencies with cents, like EUR or CHF.")
                 )
             due = {
                 PaymentTerms.FULL: price,
-                PaymentTerms.DEPOSIT_FIXED: data.get("deposit") or Decimal(0),
+                PaymentTerms.DEPOSIT_FIXED: min(data.get("deposit") or Decimal(0), price)
+                if price
+                else data.get("deposit") or Decimal(0),
                 PaymentTerms.DEPOSIT_PERCENT: price * (data.get("deposit_percent") or 0) / 100,
             }.get(terms, Decimal(0))
-            if Decimal(0) < due < MIN_ONLINE_AMOUNT:
+            least = MIN_ONLINE_AMOUNTS.get(currency, MIN_ONLINE_AMOUNT)
+            if Decimal(0) < due < least:
                 self.add_error(
-                    "payment", _("Stripe takes amounts from 0.50; ask for more, or nothing.")
+                    "payment",
+                    _("Stripe takes amounts from %(least)s %(currency)s; ask for more, or nothing.")
+                    % {"least": least, "currency": currency},
                 )
         return data
 

@@ -289,3 +289,45 @@ def test_a_payment_completed_after_its_expiry_event_still_books_a_free_time(clin
     assert _send(clinic_a, done, done_header).json()["outcome"] == "confirmed"
     appointment, payment = _only(clinic_a)
     assert appointment.status == Status.CONFIRMED and payment.status == PaymentStatus.PAID
+
+
+def test_a_hold_confirmed_by_the_desk_keeps_a_payment_that_comes_later(clinic_a, paid, clock):
+    from bookwell.bookings.services import appointment_set_status
+
+    with fake_stripe() as fake:
+        _book_paid(clinic_a, paid, clock, fake)
+    held, payment = _only(clinic_a)
+    with clinic_context(clinic_a):
+        appointment_set_status(appointment=held, status=Status.CONFIRMED)
+    body, header = _event("checkout.session.completed", payment)
+    assert _send(clinic_a, body, header).json()["outcome"] == "kept"
+    appointment, payment = _only(clinic_a)
+    assert appointment.status == Status.CONFIRMED and payment.status == PaymentStatus.PAID
+    with clinic_context(clinic_a):
+        from bookwell.payments.models import Refund
+
+        assert not Refund.objects.exists()
+
+
+def test_the_same_form_after_the_clinic_cancelled_the_hold_does_not_say_booked(
+    clinic_a, paid, clock
+):
+    from bookwell.bookings.services import appointment_cancel
+
+    url = _url("book:details", clinic_a, service_id=paid.service.pk)
+    browser = Client()
+    page = browser.get(url, {"staff": paid.staff.pk, "start": int(AT.timestamp())})
+    ticket = page.content.decode().split('name="ticket" value="')[1].split('"')[0]
+    clock.shift(5)
+    data = {
+        "full_name": "Mia Online", "email": "mia@example.test", "staff": paid.staff.pk,
+        "start": int(AT.timestamp()), "ticket": ticket,
+    }  # fmt: skip
+    with fake_stripe() as fake, override_settings(STRIPE_API_BASE=fake.base):
+        browser.post(url, data)
+        held, _payment = _only(clinic_a)
+        with clinic_context(clinic_a):
+            appointment_cancel(appointment=held, by_client=False)
+        again = browser.post(url, data)
+    assert again.status_code == 302 and "new=1" not in again["Location"]
+    assert "/manage/" in again["Location"]
