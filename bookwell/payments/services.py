@@ -235,15 +235,24 @@ def _paid(clinic: Clinic, terms: PaymentSettings, payment: Payment, intent: str)
 
 
 def _taken_meanwhile(appointment: Appointment) -> bool:
-    from bookwell.bookings.models import holds_time
+    """Whether a released hold's time went meanwhile: another booking of the staff member or
+    of its room (one at a time), their time off or a closure, or the client's restriction."""
+    from bookwell.bookings.services import StaffAway, _check_not_away, _overlapping
 
-    others = Appointment.objects.filter(
-        holds_time(timezone.now()),
-        staff_id=appointment.staff_id,
-        block_start__lt=appointment.block_end,
-        block_end__gt=appointment.block_start,
-    ).exclude(pk=appointment.pk)
-    return others.exists()
+    lo, hi = appointment.block_start, appointment.block_end
+    if _overlapping(staff=appointment.staff, lo=lo, hi=hi, exclude=appointment):
+        return True
+    if appointment.room_exclusive and _overlapping(
+        room=appointment.room, lo=lo, hi=hi, exclude=appointment
+    ):
+        return True
+    if appointment.client is not None and appointment.client.restricted:
+        return True
+    try:
+        _check_not_away(appointment.clinic, appointment.staff, appointment.start, lo, hi)
+    except StaffAway:
+        return True
+    return False
 
 
 def _refund_in_full(terms: PaymentSettings, payment: Payment, intent: str) -> None:

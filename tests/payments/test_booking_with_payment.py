@@ -331,3 +331,25 @@ def test_the_same_form_after_the_clinic_cancelled_the_hold_does_not_say_booked(
         again = browser.post(url, data)
     assert again.status_code == 302 and "new=1" not in again["Location"]
     assert "/manage/" in again["Location"]
+
+
+def test_a_late_payment_is_refunded_when_the_staff_member_is_away_by_then(clinic_a, paid, clock):
+    from bookwell.payments.models import Refund
+    from bookwell.scheduling.models import TimeOff
+
+    with fake_stripe() as fake:
+        _book_paid(clinic_a, paid, clock, fake)
+    _appointment, payment = _only(clinic_a)
+    expired, header = _event("checkout.session.expired", payment, payment_status="unpaid")
+    _send(clinic_a, expired, header)
+    with clinic_context(clinic_a):  # the practitioner takes that morning off meanwhile
+        TimeOff.objects.create(
+            clinic=clinic_a, staff=paid.staff, start=AT - dt.timedelta(hours=1),
+            end=AT + dt.timedelta(hours=3),
+        )  # fmt: skip
+    done, done_header = _event("checkout.session.completed", payment)
+    assert _send(clinic_a, done, done_header).json()["outcome"] == "refunded"
+    appointment, payment = _only(clinic_a)
+    assert appointment.status == Status.EXPIRED and payment.status == PaymentStatus.REFUNDED
+    with clinic_context(clinic_a):
+        assert Refund.objects.get().reason == "late_payment"

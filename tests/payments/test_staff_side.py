@@ -133,3 +133,34 @@ def test_refunds_count_on_the_day_they_are_made_and_currencies_stay_apart(
         (dt.date(2031, 3, 4), "CHF"): (1, 1000, 0),
         (dt.date(2031, 3, 6), "EUR"): (0, 0, 1500),
     }
+
+
+def test_money_actions_are_audited_and_the_refund_event_carries_the_new_status(
+    clinic_a, member_client, clock
+):
+    from bookwell.audit.models import Action, AuditEvent
+    from bookwell.integrations.models import WebhookDelivery, WebhookEndpoint
+
+    appointment = _booked(clinic_a)
+    with clinic_context(clinic_a):
+        WebhookEndpoint.objects.create(
+            clinic=clinic_a, url="https://hooks.example.test/m", secret="whsec_money",
+            events=["payment.refunded", "payment.succeeded"],
+        )  # fmt: skip
+    _, owner = member_client(clinic_a, Role.OWNER)
+    owner.post(
+        f"/c/{clinic_a.slug}/appointments/{appointment.pk}/paid-in-person/", {"amount": "30"}
+    )
+    with clinic_context(clinic_a):
+        payment = Payment.objects.get()
+    owner.post(f"/c/{clinic_a.slug}/payments/{payment.pk}/refund/", {"amount": "30"})
+    owner.get(f"/c/{clinic_a.slug}/payments/list/", {"format": "csv"})
+    with clinic_context(clinic_a):
+        actions = list(AuditEvent.objects.values_list("action", flat=True))
+        refunded = WebhookDelivery.objects.get(event="payment.refunded")
+        assert WebhookDelivery.objects.filter(event="payment.succeeded").exists()
+    assert {Action.PAYMENT_RECORDED, Action.PAYMENT_REFUNDED, Action.PAYMENTS_EXPORTED} <= set(
+        actions
+    )
+    assert refunded.payload["data"]["status"] == "refunded"
+    assert refunded.payload["data"]["refunded_cents"] == 3000
