@@ -21,27 +21,13 @@ from bookwell.payments.models import Payment, PaymentSettings, PaymentStatus
 from bookwell.payments.services import holds_expire
 from bookwell.scheduling.models import PaymentTerms
 from tests.bookings.test_public_booking import START, _book, _url
+from tests.payments.conftest import WHSEC
 from tests.payments.fake_stripe import FakeStripe, fake_stripe
 
 pytestmark = pytest.mark.django_db
 assert START  # the booking tests' clock: Tuesday 4 March 2031
 
-WHSEC = "whsec_" + "t" * 24
 AT = dt.datetime(2031, 3, 6, 9, 0, tzinfo=dt.UTC)  # Thursday 10:00 in Berlin
-
-
-@pytest.fixture
-def paid(clinic_a, setup):
-    """Clinic A takes payments; its service asks a 30 % deposit of 80.00 EUR."""
-    with clinic_context(clinic_a):
-        PaymentSettings.objects.create(
-            clinic=clinic_a, enabled=True, secret_key="sk_test_" + "a" * 24, webhook_secret=WHSEC
-        )
-        setup.service.price_cents = 8000
-        setup.service.payment = PaymentTerms.DEPOSIT_PERCENT
-        setup.service.deposit_percent = 30
-        setup.service.save()
-    return setup
 
 
 def _event(kind: str, payment: Payment, **session) -> tuple[bytes, str]:
