@@ -540,6 +540,8 @@ STORAGES = {
 }
 
 GUNICORN_WORKERS = env_int("BOOKWELL_WORKERS", 2)
+# /readyz: a worker must have stamped its heartbeat within this many seconds.
+WORKER_HEARTBEAT_MAX_AGE_S = env_int("BOOKWELL_WORKER_HEARTBEAT_MAX_AGE", 60)
 # Requests per minute one API token may make (429 with Retry-After beyond); one number for
 # now, to be tied to plan allowances.
 API_RATE_PER_MINUTE = env_int("BOOKWELL_API_RATE_PER_MINUTE", 600)

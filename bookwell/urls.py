@@ -11,6 +11,7 @@ from bookwell.tenancy import views as tenancy_views
 urlpatterns = [
     path("", core_views.landing, name="landing"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
     path("privacy/", privacy_views.platform_notice, name="privacy-notice"),
     path("api/v1/", api.urls),
     path("operator/tasks/", operator_views.tasks, name="operator-tasks"),

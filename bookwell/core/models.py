@@ -114,3 +114,15 @@ class PeriodicRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} at {self.period_start}"
+
+
+class WorkerHeartbeat(models.Model):
+    """Each running `bookwell worker` stamps its row every round; /readyz reads the newest
+    stamp. Platform-level: a host name and process id, nothing of any clinic."""
+
+    worker = models.CharField(max_length=64, primary_key=True)
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.worker

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_safe
 
 
 def landing(request: HttpRequest) -> HttpResponse:
@@ -18,10 +19,29 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     return render(request, "400.html", status=400)
 
 
+@require_safe
 @transaction.non_atomic_requests  # liveness never opens a transaction (nor the database)
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness: the process answers (no database). Also the bare baseline of bench/http_load."""
-    return JsonResponse({"status": "ok"})
+    return JsonResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+
+@require_safe
+@transaction.non_atomic_requests
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Readiness: 200 when the database, the migrations, a worker (and Redis when configured)
+    are all right, else 503; each check is named with its state."""
+    from bookwell.core.health import readiness
+
+    state = readiness()
+    response = JsonResponse(
+        {"status": "ready" if state.ready else "not ready", "checks": state.checks},
+        status=200 if state.ready else 503,
+        headers={"Cache-Control": "no-store"},
+    )
+    # A 503 here is an answer, not a crash: not logged as a server error at every probe.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def favicon(request: HttpRequest) -> HttpResponse:

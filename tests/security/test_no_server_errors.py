@@ -66,6 +66,12 @@ def _urls(clinic_slug: str) -> list[str]:
 
 @pytest.fixture
 def clients(clinic_a):
+    from django.utils import timezone
+
+    from bookwell.core.health import heartbeat
+
+    # A worker runs (else /readyz rightly answers 503, "not ready").
+    heartbeat(worker="test:1", started_at=timezone.now())
     owner = make_member(clinic_a, Role.OWNER)
     return {"anonymous": Client(), "owner": signed_in_client(owner)}
 

@@ -8,6 +8,7 @@ workers, on one host or many, can run side by side against PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -18,9 +19,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
+from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker as TaskWorker
 
 from bookwell.core import periodic
+from bookwell.core.health import heartbeat, heartbeat_end
 from bookwell.integrations import webhooks
 from bookwell.notifications.services import dispatch_due
 
@@ -60,12 +63,14 @@ class Command(BaseCommand):
             worker_id=worker_id,
             excluded_queue_names=[],
         )
+        started_at = timezone.now()
         self.stdout.write(f"Bookwell worker {worker_id} started")
         self.stdout.flush()
         while self.running:
             close_old_connections()
             counts: dict[str, int] = {}
             try:
+                heartbeat(worker=worker_id, started_at=started_at)
                 periodic.run_due(worker=worker_id)
                 counts = dispatch_due(limit=batch)
                 for outcome, n in webhooks.dispatch_due(limit=batch).items():
@@ -83,4 +88,6 @@ class Command(BaseCommand):
                 break
             if not counts and self.running:
                 time.sleep(interval)
+        with contextlib.suppress(Exception):  # (the database may be what stopped it)
+            heartbeat_end(worker_id)
         self.stdout.write("Bookwell worker stopped")
