@@ -569,16 +569,29 @@ USE_TZ = True
 
 # --- Logging: no personal data (P7). Request paths can carry tokens, so django.request's
 # per-request warnings are not logged; errors are, without the request.
+LOG_FORMAT = env("BOOKWELL_LOG_FORMAT", "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("BOOKWELL_LOG_FORMAT must be json or plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Every line goes through the scrubber first: personal attributes dropped, email, phone
+    # and IP patterns masked (bookwell.core.logformat).
+    "filters": {"scrub": {"()": "bookwell.core.logformat.Scrubber"}},
     "formatters": {
+        "json": {"()": "bookwell.core.logformat.JsonLines"},
         "plain": {
             "()": "bookwell.core.logformat.PlainWithFields",
             "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["scrub"],
         }
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("BOOKWELL_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {"level": "ERROR"},

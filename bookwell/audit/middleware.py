@@ -3,12 +3,16 @@ so the services that record events need not pass it through every call."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
+
+from bookwell.core.logformat import log_context
+from bookwell.core.net import from_trusted_proxy
 
 current_request: ContextVar[HttpRequest | None] = ContextVar("audit_request", default=None)
 
@@ -24,17 +28,31 @@ def same_request(request: HttpRequest) -> Iterator[None]:
         current_request.reset(token)
 
 
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+
+def _request_id(request: HttpRequest) -> str:
+    """The id nginx gave the request (X-Request-ID, trusted from the proxy only), so its access
+    log and ours name the same request; else a new one."""
+    given = request.META.get("HTTP_X_REQUEST_ID", "")
+    if given and _REQUEST_ID.match(given) and from_trusted_proxy(request):
+        return given
+    return secrets.token_hex(8)
+
+
 def request_context(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable:
     def middleware(request: HttpRequest) -> HttpResponse:
-        request.request_id = secrets.token_hex(8)  # type: ignore[attr-defined]
+        request.request_id = _request_id(request)  # type: ignore[attr-defined]
         token = current_request.set(request)
         try:
-            response = get_response(request)
-            # Outside the view's transaction, which a refusal rolls back.
-            if getattr(request, "audit_denial", None):
-                from bookwell.audit.services import record_denial
+            with log_context(request.request_id):  # type: ignore[attr-defined]
+                response = get_response(request)
+                # Outside the view's transaction, which a refusal rolls back.
+                if getattr(request, "audit_denial", None):
+                    from bookwell.audit.services import record_denial
 
-                record_denial(request)
+                    record_denial(request)
+            response.headers["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
             return response
         finally:
             current_request.reset(token)

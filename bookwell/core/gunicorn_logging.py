@@ -7,6 +7,7 @@ referrer or client address is logged at all (see the log format in `bookwell ser
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -32,6 +33,39 @@ def scrub_path(path: str) -> str:
 
 
 class ScrubbingLogger(Logger):
+    """gunicorn's own lines (its error log and the access log) in Bookwell's format (JSON by
+    default), through the same scrubber; the access line carries the request id the app gave
+    the request (its X-Request-ID response header)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        from django.conf import settings
+
+        from bookwell.core.logformat import JsonLines, PlainWithFields, Scrubber
+
+        if settings.LOG_FORMAT == "json":
+            formatter: logging.Formatter = JsonLines()
+        else:
+            formatter = PlainWithFields("%(asctime)s %(levelname)s %(name)s %(message)s")
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.setFormatter(formatter)
+                handler.addFilter(Scrubber())
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        fields = {
+            "method": atoms.get("m", "-"),
+            "path": atoms.get("U", "-"),
+            "status": _number(atoms.get("s")),
+            "bytes": _number(atoms.get("B")),
+            "duration_ms": atoms.get("M", 0),
+            "request_id": _response_header(resp, "x-request-id") or "-",
+        }
+        self.access_log.info("request", extra=fields)
+
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms = super().atoms(resp, req, environ, request_time)
         atoms["U"] = scrub_path(str(atoms.get("U", "")))
@@ -39,3 +73,17 @@ class ScrubbingLogger(Logger):
         for key in ("q", "f", "h", "a"):
             atoms[key] = "-"
         return atoms
+
+
+def _response_header(resp: Any, name: str) -> str:
+    for key, value in getattr(resp, "headers", None) or []:
+        if str(key).lower() == name:
+            return str(value)
+    return ""
+
+
+def _number(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0

@@ -53,3 +53,9 @@ def network_of(ip: str) -> str:
         addr = addr.ipv4_mapped
     prefix = 24 if addr.version == 4 else 48
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+
+
+def from_trusted_proxy(request: HttpRequest) -> bool:
+    """Whether the request came through one of BOOKWELL_TRUSTED_PROXIES (its headers count)."""
+    proxies = _trusted(tuple(settings.TRUSTED_PROXIES))
+    return bool(proxies) and _is_trusted(request.META.get("REMOTE_ADDR", "") or "", proxies)

@@ -24,6 +24,7 @@ from django_tasks_db.management.commands.db_worker import Worker as TaskWorker
 
 from bookwell.core import periodic
 from bookwell.core.health import heartbeat, heartbeat_end
+from bookwell.core.logformat import log_context
 from bookwell.integrations import webhooks
 from bookwell.notifications.services import dispatch_due
 
@@ -69,20 +70,21 @@ class Command(BaseCommand):
         while self.running:
             close_old_connections()
             counts: dict[str, int] = {}
-            try:
-                heartbeat(worker=worker_id, started_at=started_at)
-                periodic.run_due(worker=worker_id)
-                counts = dispatch_due(limit=batch)
-                for outcome, n in webhooks.dispatch_due(limit=batch).items():
-                    counts[f"webhook_{outcome}"] = n
-                tasks.running = True
-                tasks._run_tasks = 0
-                tasks.run()
-            except Exception as exc:
-                # A worker keeps working (the database went away, a bug in one job...): the
-                # error's class is logged, never its message.
-                logger.error("worker round failed", extra={"error": type(exc).__name__})
-                counts = {}
+            with log_context():  # the round's lines share one id
+                try:
+                    heartbeat(worker=worker_id, started_at=started_at)
+                    periodic.run_due(worker=worker_id)
+                    counts = dispatch_due(limit=batch)
+                    for outcome, n in webhooks.dispatch_due(limit=batch).items():
+                        counts[f"webhook_{outcome}"] = n
+                    tasks.running = True
+                    tasks._run_tasks = 0
+                    tasks.run()
+                except Exception as exc:
+                    # A worker keeps working (the database went away, a bug in one job...): the
+                    # error's class is logged, never its message.
+                    logger.error("worker round failed", extra={"error": type(exc).__name__})
+                    counts = {}
             close_old_connections()
             if once:
                 break
