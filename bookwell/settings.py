@@ -156,6 +156,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "bookwell.core.middleware.request_metrics",
     "django.middleware.security.SecurityMiddleware",
     "bookwell.audit.middleware.request_context",
     "bookwell.core.middleware.security_headers",
@@ -540,6 +541,21 @@ STORAGES = {
 }
 
 GUNICORN_WORKERS = env_int("BOOKWELL_WORKERS", 2)
+# /metrics (Prometheus): open to a scraper that sends this token (Authorization: Bearer), or
+# from these networks (the client address as resolved behind trusted proxies). Neither set:
+# the endpoint answers 404 to everyone.
+METRICS_TOKEN = env("BOOKWELL_METRICS_TOKEN")
+METRICS_DIR = env("BOOKWELL_METRICS_DIR", str(DATA_DIR / "metrics"))
+METRICS_ALLOWED_NETWORKS = env_list("BOOKWELL_METRICS_ALLOWED_NETWORKS", [])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"BOOKWELL_METRICS_ALLOWED_NETWORKS: {_network!r} is not a network"
+        ) from exc
+if METRICS_TOKEN and len(METRICS_TOKEN) < 24:
+    raise ImproperlyConfigured("BOOKWELL_METRICS_TOKEN must be at least 24 characters")
 # /readyz: a worker must have stamped its heartbeat within this many seconds.
 WORKER_HEARTBEAT_MAX_AGE_S = env_int("BOOKWELL_WORKER_HEARTBEAT_MAX_AGE", 60)
 # Requests per minute one API token may make (429 with Retry-After beyond); one number for

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", core_views.landing, name="landing"),
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
+    path("metrics", core_views.metrics, name="metrics"),
     path("privacy/", privacy_views.platform_notice, name="privacy-notice"),
     path("api/v1/", api.urls),
     path("operator/tasks/", operator_views.tasks, name="operator-tasks"),

@@ -23,6 +23,7 @@ from bookwell.accounts.models import (
     new_session_salt,
 )
 from bookwell.audit.models import Action
+from bookwell.core.metrics import SIGNIN_FAILURES
 
 FAILURES = (SignInOutcome.FAILURE, SignInOutcome.MFA_FAILURE)
 HOME = (SignInOutcome.SUCCESS, SignInOutcome.RESET)  # outcomes that make a network "home"
@@ -126,6 +127,8 @@ def signin_attempt_record(
 ) -> SignInAttempt:
     # A savepoint inside the request's transaction: the sign-in views answer a failure with a
     # normal (non-error) response, so the request commits and the attempt is kept.
+    if outcome in (*FAILURES, SignInOutcome.LOCKED):
+        SIGNIN_FAILURES.labels(str(outcome)).inc()
     with transaction.atomic():
         attempt = SignInAttempt.objects.create(
             account_key=account_key(email), user=user, network=network, outcome=outcome

@@ -31,6 +31,7 @@ from bookwell.audit.models import (
 )
 from bookwell.audit.signals import RequestSignals, signals_of
 from bookwell.core.context import clinic_context, platform_scope
+from bookwell.core.metrics import DENIALS
 
 # What each action may carry besides its fixed fields: ids and enums, nothing else (P7).
 EXTRA_ALLOWED: dict[str, dict[str, type]] = {
@@ -417,6 +418,7 @@ def record_denial(request: HttpRequest) -> None:
     denial = getattr(request, "audit_denial", None)
     if not denial:
         return
+    DENIALS.labels(str(denial.get("action", Action.PERMISSION_DENIED))).inc()
     audit_record(
         action=denial.get("action", Action.PERMISSION_DENIED),
         outcome=Outcome.DENIED,

@@ -37,6 +37,7 @@ from bookwell.bookings.models import (
 from bookwell.clients.models import Client
 from bookwell.core.db.statements import Rider, fetch_batch, insert_statement
 from bookwell.core.errors import Conflict, ServiceError
+from bookwell.core.metrics import BOOKINGS
 from bookwell.integrations import webhooks
 from bookwell.integrations.models import WebhookEvent
 from bookwell.notifications.models import Kind
@@ -595,6 +596,7 @@ def appointment_book(
                 ],
                 feature=Feature.BOOKING_CREATED,
             )
+            transaction.on_commit(BOOKINGS.labels(appointment.source).inc)
             if notify and hold_until is None and appointment.start > timezone.now():
                 outbox_appointment(appointment=appointment, kind=Kind.CONFIRMATION)
             webhooks.emit_found(

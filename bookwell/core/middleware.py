@@ -1,9 +1,33 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+
+
+def request_metrics(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """Request latency by route name (the URL pattern's name, never the path with its ids),
+    method and status class (bookwell.core.metrics)."""
+    from bookwell.core.metrics import REQUEST_SECONDS, status_class
+
+    methods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        start = time.perf_counter()
+        response = get_response(request)
+        match = request.resolver_match
+        route = (match.view_name or "unnamed") if match is not None else "unmatched"
+        method = request.method if request.method in methods else "other"
+        REQUEST_SECONDS.labels(route, method, status_class(response.status_code)).observe(
+            time.perf_counter() - start
+        )
+        return response
+
+    return middleware
 
 
 def security_headers(

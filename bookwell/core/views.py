@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_GET, require_safe
 
 
 def landing(request: HttpRequest) -> HttpResponse:
@@ -46,3 +46,38 @@ def readyz(request: HttpRequest) -> HttpResponse:
 
 def favicon(request: HttpRequest) -> HttpResponse:
     return redirect("/static/img/favicon.svg", permanent=True)
+
+
+@require_GET
+@transaction.non_atomic_requests
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics, for the operator's scraper only (a token, or an allowed network);
+    anyone else gets 404, as if there were nothing here."""
+    from bookwell.core.metrics import exposition
+
+    if not _may_scrape(request):
+        raise Http404("No such page")
+    body, content_type = exposition()
+    return HttpResponse(body, content_type=content_type, headers={"Cache-Control": "no-store"})
+
+
+def _may_scrape(request: HttpRequest) -> bool:
+    import hmac
+    import ipaddress
+
+    from django.conf import settings
+
+    from bookwell.core.net import client_ip
+
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if settings.METRICS_TOKEN and header.startswith("Bearer "):
+        return hmac.compare_digest(header[7:].encode(), settings.METRICS_TOKEN.encode())
+    if not settings.METRICS_ALLOWED_NETWORKS:
+        return False
+    try:
+        address = ipaddress.ip_address(client_ip(request))
+    except ValueError:
+        return False
+    return any(
+        address in ipaddress.ip_network(n, strict=False) for n in settings.METRICS_ALLOWED_NETWORKS
+    )

@@ -16,6 +16,7 @@ from django.utils import timezone
 from bookwell.bookings.models import BLOCKING, LONGEST_BLOCK, Appointment
 from bookwell.core.context import NoActiveClinic, active_clinic_id, in_platform_scope
 from bookwell.core.db.statements import Columns, Rider, fetch_batch, placeholders
+from bookwell.core.metrics import timed_availability
 from bookwell.scheduling.availability import ServiceRules, Slot, StaffSchedule, available_slots
 from bookwell.scheduling.models import (
     ClinicClosure,
@@ -233,6 +234,7 @@ def _fetch_all(
     return out
 
 
+@timed_availability
 def availability(
     *,
     clinic: Clinic,

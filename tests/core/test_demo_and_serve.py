@@ -98,14 +98,16 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 def test_serve_answers_the_landing_and_sign_in_pages(tmp_path: Path):
+    """...with two gunicorn workers, whose metrics one scrape adds up, and JSON log lines."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOKWELL_", "DATABASE_"))}
     env["BOOKWELL_DATA_DIR"] = str(tmp_path)
+    env["BOOKWELL_METRICS_TOKEN"] = token = "t" * 32
     bookwell = [sys.executable, "-m", "bookwell"]
     subprocess.run([*bookwell, "migrate", "-v0"], env=env, check=True, timeout=120)
     port = _free_port()
     log = tmp_path / "serve.log"
     server = subprocess.Popen(
-        [*bookwell, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        [*bookwell, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
         env=env,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
@@ -129,11 +131,33 @@ def test_serve_answers_the_landing_and_sign_in_pages(tmp_path: Path):
         invite_token = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"
         _get(f"{base}/password/reset/MTIz/{reset_token}/")
         _get(f"{base}/invite/{invite_token}/?email=someone@example.test")
+        for _ in range(11):  # spread over both workers
+            _get(base + "/signin/")
+        metrics = urllib.request.Request(
+            base + "/metrics", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(metrics, timeout=5) as r:
+            scraped = r.read().decode()
     finally:
         server.terminate()
         server.wait(timeout=10)
 
     written = log.read_text()
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts = [
+        s.value
+        for family in text_string_to_metric_families(scraped)
+        for s in family.samples
+        if s.name == "bookwell_http_request_duration_seconds_count"
+        and s.labels["route"] == "accounts:signin"
+    ]
+    assert sum(counts) == 12  # every worker's requests, in one scrape
+    import json
+
+    access = [json.loads(line) for line in written.splitlines() if '"gunicorn.access"' in line]
+    assert len(access) >= 15 and all(len(line["request_id"]) == 16 for line in access)
+    assert {"method", "path", "status", "duration_ms"} <= set(access[0])
     assert "/password/reset/***/***/" in written and "/invite/***/" in written
     for secret in (reset_token, invite_token, "MTIz", "someone@example.test", "127.0.0.1 "):
         assert secret not in written, secret

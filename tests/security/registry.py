@@ -38,6 +38,7 @@ API_NAMESPACE = "api-v1:"
 PUBLIC_ROUTES = {
     "landing",
     "healthz",
+    "metrics",  # (404 without the operator token or an allowed network: tests/core/test_metrics.py)
     "readyz",  # (names its checks and their states only: tests/core/test_health.py)
     "privacy-notice",
     "accounts:signin",

@@ -31,6 +31,7 @@ class Command(BaseCommand):
             if problems:
                 raise CommandError("refusing to start: " + " ".join(problems))
             call_command("collectstatic", interactive=False, verbosity=0)
+        _metrics_dir(bind)
         self.stdout.write(f"Bookwell on http://{bind} ({workers} workers)")
         argv = [
             sys.executable,
@@ -43,6 +44,8 @@ class Command(BaseCommand):
             str(workers),
             "--worker-class",
             "sync",
+            "--config",
+            "python:bookwell.core.gunicorn_conf",
             "--access-logfile",
             "-",
             # Paths with single-use tokens are masked (P7).
@@ -54,3 +57,18 @@ class Command(BaseCommand):
         ]
         sys.stdout.flush()
         os.execv(sys.executable, argv)  # noqa: S606
+
+
+def _metrics_dir(bind: str) -> None:
+    """prometheus-client's multiprocess directory for this server's gunicorn workers: one per
+    server (two servers on one host keep their own), emptied at start (what an earlier run
+    counted is not this run's)."""
+    import re
+    import shutil
+    from pathlib import Path
+
+    base = Path(settings.METRICS_DIR)
+    path = base / re.sub(r"[^A-Za-z0-9]+", "-", bind).strip("-")
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
