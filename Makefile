@@ -43,6 +43,7 @@ migrations-check: install
 browser:
 	@scripts/ensure-chromium
 	@scripts/ensure-node-tools
+	@scripts/ensure-ops-tools
 
 test-sqlite: install browser
 	DATABASE_URL= $(BIN)/pytest
