@@ -294,6 +294,10 @@ STRIPE_CHECKOUT_ORIGIN = env("BOOKWELL_STRIPE_CHECKOUT_ORIGIN", "https://checkou
 # controller for staff accounts.
 OPERATOR_NAME = env("BOOKWELL_OPERATOR_NAME", "The operator of this Bookwell service")
 OPERATOR_CONTACT = env("BOOKWELL_OPERATOR_CONTACT", "")
+# Notices of failed background work and of actors refused again and again (every 15 minutes):
+# to these addresses, or else to the operator accounts.
+OPERATOR_ALERT_EMAILS = env_list("BOOKWELL_OPERATOR_ALERT_EMAILS", [])
+OPERATOR_DENIALS_PER_ACTOR = env_int("BOOKWELL_OPERATOR_DENIALS_PER_ACTOR", 20)
 
 # --- A clinic's own data (P15, P16) -------------------------------------------------------------
 # Export archives are written here, sealed under the clinic's data key; with more than one
