@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-OWNER_COMMANDS = {"migrate", "createcachetable", "sqlflush", "flush"}
+OWNER_COMMANDS = {"migrate", "createcachetable", "sqlflush", "flush", "backup", "restore"}
 
 
 def main(argv: list[str] | None = None) -> None:

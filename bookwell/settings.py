@@ -242,6 +242,10 @@ DATABASES = {"default": _default_db}
 # behind a connection pooler that cannot keep them (PgBouncer before 1.21 in transaction mode).
 DB_PREPARED_STATEMENTS = env_bool("BOOKWELL_DB_PREPARED_STATEMENTS", default=True)
 DB_APP_ROLE = env("BOOKWELL_DB_APP_ROLE")
+# `bookwell backup` / `restore` on PostgreSQL: a role that row-level security does not filter
+# (a superuser, or one with BYPASSRLS) and that may create the schema's objects; the restored
+# objects keep their owners (docs/deploy.md). Unset: DATABASE_OWNER_URL, else DATABASE_URL.
+DATABASE_BACKUP_URL = env("DATABASE_BACKUP_URL") or env("DATABASE_OWNER_URL") or env("DATABASE_URL")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")
