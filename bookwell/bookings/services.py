@@ -227,7 +227,7 @@ def _release_expired_holds(clinic: Clinic, new: Appointment) -> tuple[str, list[
         f"SET {col['status']} = %s, {col['updated_at']} = %s "
         f"WHERE {col['clinic']} = %s AND {col['status']} = %s AND {col['hold_until']} <= %s "
         f"AND {col['block_start']} < %s AND {col['block_end']} > %s "
-        f"AND ({col['staff']} = %s{where_room})"
+        f"AND ({col['staff']} = %s{where_room}) AND {col['id']} <> %s"
     )
     params: list[Any] = [
         Status.EXPIRED.value,
@@ -241,6 +241,9 @@ def _release_expired_holds(clinic: Clinic, new: Appointment) -> tuple[str, list[
     ]
     if new.room_id:
         params.append(new.room_id)
+    pk = Appointment._meta.pk
+    assert pk is not None
+    params.append(pk.get_db_prep_value(new.pk, connection))  # (a move: not the one moving)
     return sql, params
 
 
@@ -732,6 +735,11 @@ def appointment_reschedule(
             appointment.start, appointment.end = start, end
             appointment.sequence += 1
             fields.append("sequence")
+            # Holds that ran out where it goes are free (availability says so): the database's
+            # overlap guarantee must agree before the move is written.
+            release, release_params = _release_expired_holds(clinic, appointment)
+            with connections[router.db_for_write(Appointment)].cursor() as cursor:
+                cursor.execute(release, release_params)
             appointment.save(update_fields=fields)
             outbox_appointment(appointment=appointment, kind=Kind.RESCHEDULE)
             webhooks.emit(

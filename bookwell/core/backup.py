@@ -59,7 +59,7 @@ def _pg_args(alias: str) -> tuple[list[str], dict[str, str]]:
 
     db = _settings(alias)
     if settings.DATABASE_BACKUP_URL and alias == DEFAULT_DB_ALIAS:
-        db = dj_database_url.parse(settings.DATABASE_BACKUP_URL)
+        db = dict(dj_database_url.parse(settings.DATABASE_BACKUP_URL))
     args = ["--no-password", "--dbname", str(db["NAME"])]
     if db.get("HOST"):
         args += ["--host", str(db["HOST"])]

@@ -206,7 +206,12 @@ def _paid(clinic: Clinic, terms: PaymentSettings, payment: Payment, intent: str)
         # guarantee decides on PostgreSQL), otherwise the money goes back.
         try:
             with transaction.atomic():
-                if appointment.status == Status.EXPIRED and _taken_meanwhile(appointment):
+                # Ran out: marked so, or not yet (the hold job runs every minute, and not
+                # at all while no worker runs) - the same checks either way.
+                ran_out = appointment.status == Status.EXPIRED or (
+                    appointment.hold_until is not None and appointment.hold_until <= now
+                )
+                if ran_out and _taken_meanwhile(appointment):
                     raise IntegrityError("taken")
                 Appointment.objects.filter(pk=appointment.pk).update(
                     status=Status.CONFIRMED, hold_until=None, updated_at=now

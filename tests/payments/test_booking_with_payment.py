@@ -339,3 +339,79 @@ def test_a_late_payment_is_refunded_when_the_staff_member_is_away_by_then(clinic
     assert appointment.status == Status.EXPIRED and payment.status == PaymentStatus.REFUNDED
     with clinic_context(clinic_a):
         assert Refund.objects.get().reason == "late_payment"
+
+
+def test_a_payment_for_a_hold_that_ran_out_unmarked_gets_the_same_checks(clinic_a, paid, clock):
+    """The hold ran out and no job has marked it yet (no worker, or before its minute): a
+    payment then is checked as after an expiry event. The practitioner is away by then."""
+    from bookwell.scheduling.models import TimeOff
+
+    with fake_stripe() as fake:
+        _book_paid(clinic_a, paid, clock, fake)
+    clock.shift(16 * 60)
+    held, payment = _only(clinic_a)
+    assert held.status == Status.PENDING  # ran out, not marked
+    with clinic_context(clinic_a):
+        TimeOff.objects.create(
+            clinic=clinic_a, staff=paid.staff, start=AT - dt.timedelta(hours=1),
+            end=AT + dt.timedelta(hours=3),
+        )  # fmt: skip
+    done, done_header = _event("checkout.session.completed", payment)
+    assert _send(clinic_a, done, done_header).json()["outcome"] == "refunded"
+    held, payment = _only(clinic_a)
+    assert held.status != Status.CONFIRMED and payment.status == PaymentStatus.REFUNDED
+
+
+def test_a_move_into_a_hold_that_ran_out_succeeds_and_the_late_payment_goes_back(
+    clinic_a, paid, clock
+):
+    """Availability shows a run-out hold's time as free: the desk moves another appointment
+    there (PostgreSQL's overlap guarantee must agree), and the hold's late payment is refunded
+    rather than booking the time twice."""
+    from bookwell.bookings.models import BLOCKING
+    from bookwell.bookings.services import appointment_reschedule
+    from bookwell.payments.models import Refund
+
+    with fake_stripe() as fake:
+        _book_paid(clinic_a, paid, clock, fake)
+        held, payment = _only(clinic_a)
+        with clinic_context(clinic_a):
+            other = appointment_book(
+                clinic=clinic_a,
+                request=BookingRequest(
+                    service=paid.service, staff=paid.staff, start=AT + dt.timedelta(hours=3)
+                ),
+            )
+            with pytest.raises(SlotTaken):  # while it is held, the time is not free
+                appointment_reschedule(clinic=clinic_a, appointment=other, start=AT)
+        clock.shift(16 * 60)
+        with clinic_context(clinic_a):
+            moved = appointment_reschedule(clinic=clinic_a, appointment=other, start=AT)
+        assert moved.start == AT
+        done, done_header = _event("checkout.session.completed", payment)
+        assert _send(clinic_a, done, done_header).json()["outcome"] == "refunded"
+    with clinic_context(clinic_a):
+        live = list(Appointment.objects.filter(status__in=BLOCKING, start=AT))
+        held.refresh_from_db()
+        assert [a.pk for a in live] == [other.pk]
+        assert held.status == Status.EXPIRED
+        assert Refund.objects.get().amount_cents == payment.amount_cents
+
+
+def test_a_failed_delayed_payment_releases_the_hold_and_an_unpaid_completion_waits(
+    clinic_a, paid, clock
+):
+    with fake_stripe() as fake:
+        _book_paid(clinic_a, paid, clock, fake)
+    _held, payment = _only(clinic_a)
+    # Checkout completed with a delayed method (a bank debit): not paid yet, nothing changes.
+    waiting, header = _event("checkout.session.completed", payment, payment_status="unpaid")
+    assert _send(clinic_a, waiting, header).json()["outcome"] == "waiting"
+    held, payment = _only(clinic_a)
+    assert held.status == Status.PENDING and payment.status == PaymentStatus.PENDING
+    failed, header = _event(
+        "checkout.session.async_payment_failed", payment, payment_status="unpaid"
+    )
+    assert _send(clinic_a, failed, header).json()["outcome"] == "released"
+    held, payment = _only(clinic_a)
+    assert held.status == Status.EXPIRED and payment.status == PaymentStatus.FAILED
