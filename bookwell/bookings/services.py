@@ -807,9 +807,10 @@ def appointment_set_status(
         )
     with transaction.atomic():
         changes: dict[str, object] = {"status": status, "updated_at": timezone.now()}
-        if status != Status.PENDING:
-            # A time held for a payment that is confirmed (or cancelled) by hand is no hold any
-            # more: it must not become free when the hold would have run out.
+        if status in BLOCKING and status != Status.PENDING:
+            # A time held for a payment that is confirmed by hand is no hold any more: it must
+            # not become free when the hold would have run out. (A cancelled one keeps the
+            # mark: retention deletes unpaid holds by it.)
             changes["hold_until"] = None
         if by_client and override_reason:
             changes["override_reason"] = override_reason

@@ -40,7 +40,26 @@ class PaymentSettingsForm(forms.ModelForm):
         }
 
     def clean_currency(self) -> str:
-        return str(self.cleaned_data["currency"]).strip().upper()
+        from bookwell.scheduling.models import PaymentTerms, Service
+
+        currency = str(self.cleaned_data["currency"]).strip().upper()
+        # Services paid online are charged in their price's currency: it must be this one.
+        others = list(
+            Service.objects.filter(archived=False)
+            .exclude(payment=PaymentTerms.NONE)
+            .exclude(currency=currency)
+            .order_by("name")
+            .values_list("name", flat=True)
+        )
+        if others:
+            raise forms.ValidationError(
+                _(
+                    "These services are paid online in another currency: %(names)s. Change "
+                    "their currency, or their payment, first."
+                )
+                % {"names": ", ".join(others)}
+            )
+        return currency
 
     def clean_new_secret_key(self) -> str:
         value = self.cleaned_data["new_secret_key"]

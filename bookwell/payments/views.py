@@ -7,12 +7,13 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from bookwell.core.context import clinic_context, platform_scope
 from bookwell.core.errors import ServiceError
+from bookwell.integrations.problems import problem
 from bookwell.payments import services
 from bookwell.payments.models import PaymentSettings
 from bookwell.tenancy.models import Clinic
@@ -22,7 +23,8 @@ from bookwell.tenancy.models import Clinic
 @require_POST
 @transaction.non_atomic_requests
 def stripe_webhook(request: HttpRequest, endpoint_id: uuid.UUID) -> HttpResponse:
-    """400 for a bad signature (nothing changes); 200 for anything else, handled or not."""
+    """400 for a bad signature (nothing changes), 404 for an address no clinic has (both
+    problem+json); 200 for anything else, handled or not."""
     with platform_scope("a Stripe event names the clinic's payment set-up, not the clinic"):
         clinic_id = (
             PaymentSettings.objects.filter(pk=endpoint_id)
@@ -31,7 +33,7 @@ def stripe_webhook(request: HttpRequest, endpoint_id: uuid.UUID) -> HttpResponse
         )
         clinic = Clinic.objects.filter(pk=clinic_id).first() if clinic_id else None
     if clinic is None:
-        raise Http404
+        return problem(404, "not_found", "No payment set-up has this address.")
     with clinic_context(clinic):
         try:
             outcome = services.stripe_event(
@@ -40,5 +42,5 @@ def stripe_webhook(request: HttpRequest, endpoint_id: uuid.UUID) -> HttpResponse
                 signature=request.headers.get("Stripe-Signature", ""),
             )
         except ServiceError as exc:
-            return JsonResponse({"error": exc.code}, status=exc.status)
+            return problem(exc.status, exc.code, str(exc.message))
     return JsonResponse({"outcome": outcome})

@@ -208,6 +208,19 @@ class ServiceForm(forms.ModelForm):
             self.add_error("price", _("A service paid online needs a price."))
         if terms and terms != PaymentTerms.NONE:
             currency = str(data.get("currency") or "").upper()
+            from bookwell.payments.models import PaymentSettings
+
+            # (read in the clinic's context, as every form of its pages)
+            takes = PaymentSettings.objects.values_list("currency", flat=True).first()
+            if takes and currency and currency != takes:
+                self.add_error(
+                    "currency",
+                    _(
+                        "This clinic takes payments online in %(currency)s: price the service "
+                        "in %(currency)s, or ask for no payment online."
+                    )
+                    % {"currency": takes},
+                )
             if currency in ZERO_DECIMAL_CURRENCIES | THREE_DECIMAL_CURRENCIES:
                 self.add_error(
                     "currency", _("Online payment takes currencies with cents, like EUR or CHF.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import uuid
 
 import pytest
 import stripe
@@ -124,7 +125,14 @@ def test_a_bad_signature_is_400_and_changes_nothing(clinic_a, paid, clock):
     body, header = _event("checkout.session.completed", payment)
     forged = _send(clinic_a, body.replace(b"pi_test_1", b"pi_test_2"), header)
     assert forged.status_code == 400
+    assert forged["Content-Type"] == "application/problem+json"
+    assert forged.json()["code"] == "bad_signature"
     assert _send(clinic_a, body, "t=1,v1=deadbeef").status_code == 400
+    nowhere = Client().post(
+        f"/stripe/events/{uuid.uuid4()}/", body, content_type="application/json",
+        headers={"Stripe-Signature": header},
+    )  # fmt: skip
+    assert nowhere.status_code == 404 and nowhere.json()["code"] == "not_found"
     appointment, payment = _only(clinic_a)
     assert appointment.status == Status.PENDING and payment.status == PaymentStatus.PENDING
 
@@ -415,3 +423,21 @@ def test_a_failed_delayed_payment_releases_the_hold_and_an_unpaid_completion_wai
     assert _send(clinic_a, failed, header).json()["outcome"] == "released"
     held, payment = _only(clinic_a)
     assert held.status == Status.EXPIRED and payment.status == PaymentStatus.FAILED
+
+
+def test_an_event_for_one_clinic_sent_to_anothers_address_changes_nothing(
+    clinic_a, clinic_b, paid, clock
+):
+    with fake_stripe() as fake:
+        _book_paid(clinic_a, paid, clock, fake)
+    _appointment, payment = _only(clinic_a)
+    body, header = _event("checkout.session.completed", payment)
+    # Clinic B, even with the same signing secret (it verifies), cannot reach A's payment.
+    with clinic_context(clinic_b):
+        PaymentSettings.objects.create(
+            clinic=clinic_b, enabled=True, secret_key="sk_test_" + "b" * 24, webhook_secret=WHSEC
+        )
+    answer = _send(clinic_b, body, header)
+    assert answer.status_code == 200 and answer.json()["outcome"] == "ignored"
+    appointment, payment = _only(clinic_a)
+    assert appointment.status == Status.PENDING and payment.status == PaymentStatus.PENDING

@@ -96,6 +96,25 @@ def test_a_service_says_what_it_asks_for_online(clinic_a, member_client):
         service = Service.objects.get(pk=setup.service.pk)
     assert (service.payment, service.deposit_cents) == (PaymentTerms.DEPOSIT_FIXED, 2550)
 
+    # The clinic takes payments in one currency: a service paid online is priced in it...
+    with clinic_context(clinic_a):
+        PaymentSettings.objects.create(clinic=clinic_a, currency="CHF")
+    chf = {**form, "payment": PaymentTerms.DEPOSIT_FIXED, "deposit": "25.50"}
+    refused = owner.post(url, chf)
+    assert refused.status_code == 400
+    assert "takes payments online in CHF" in refused.content.decode()
+    assert owner.post(url, {**chf, "currency": "CHF"}).status_code == 302
+    # ...and the clinic's currency does not change under a service paid online in another.
+    settings_url = f"/c/{clinic_a.slug}/payments/"
+    moved = owner.post(
+        settings_url, {"currency": "EUR", "hold_minutes": "15", "keep_percent": "100"}
+    )
+    assert moved.status_code == 400
+    assert "paid online in another currency: Massage" in moved.content.decode()
+    with clinic_context(clinic_a):
+        assert PaymentSettings.objects.get().currency == "CHF"
+        assert Service.objects.get(pk=setup.service.pk).currency == "CHF"
+
 
 def test_the_privacy_center_and_the_art30_record_name_stripe_only_once_it_is_used(
     clinic_a, member_client
