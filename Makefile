@@ -35,7 +35,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy bookwell tests bench
+	$(BIN)/mypy bookwell tests bench scripts/cluster_test.py
 
 migrations-check: install
 	$(BIN)/bookwell makemigrations --check --dry-run
@@ -51,7 +51,12 @@ test-sqlite: install browser
 test-postgres: install browser
 	@$(BIN)/python scripts/test-postgres.py $(BIN)/pytest
 
-test: lint typecheck migrations-check test-sqlite test-postgres
+test: lint typecheck migrations-check test-sqlite test-postgres cluster-test
+
+# Two app processes behind nginx, two workers, PostgreSQL, Redis and an SMTP sink, under load
+# while processes are killed (scripts/cluster_test.py; about a minute and a half).
+cluster-test: install browser
+	$(BIN)/python scripts/cluster_test.py
 
 # Every benchmark on the embedded SQLite, then the two load benchmarks on PostgreSQL (their
 # goals are stated for it), each in a throwaway database.

@@ -377,7 +377,7 @@ def _choose_room(
         if used:
             candidates = [r for r in candidates if r.pk in used] or candidates
     list(
-        Room.objects.select_for_update()
+        Room.objects.select_for_update(no_key=True)  # (see _lock_staff_sql)
         .filter(pk__in=[r.pk for r in candidates])
         .order_by("pk")
         .values_list("pk", flat=True)
@@ -399,8 +399,9 @@ def _lock_staff_sql(alias: str) -> str:
     # Identifiers come from the model and are quoted; the values are bound parameters.
     return (
         f"SELECT {quote('id')} FROM {table} "  # noqa: S608
-        f"WHERE {quote('clinic_id')} = %s AND {quote('id')} = %s FOR UPDATE"
-    )
+        f"WHERE {quote('clinic_id')} = %s AND {quote('id')} = %s FOR NO KEY UPDATE"
+    )  # NO KEY: a mutex among bookings that lets other transactions' foreign-key checks
+    # (FOR KEY SHARE, at their commit) through; FOR UPDATE deadlocked with those under load.
 
 
 def _lock_staff(clinic: Clinic, staff: StaffMember) -> None:
@@ -671,7 +672,7 @@ def appointment_reschedule(
         with transaction.atomic():
             # Both staff rows, in id order (as every booking locks them): no deadlock.
             list(
-                StaffMember.objects.select_for_update()
+                StaffMember.objects.select_for_update(no_key=True)
                 .filter(pk__in={old_staff.pk, new_staff.pk})
                 .order_by("pk")
                 .values_list("pk", flat=True)

@@ -123,7 +123,10 @@ class Scrubber(logging.Filter):
             if isinstance(value, str):
                 setattr(record, name, scrub(value))
         if not getattr(record, "request_id", None):
-            record.request_id = request_id.get()
+            # django.request logs a server error after the middleware has returned: its
+            # record carries the request, which carries the id.
+            from_request = getattr(getattr(record, "request", None), "request_id", None)
+            record.request_id = from_request or request_id.get()
         return True
 
 

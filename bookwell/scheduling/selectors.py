@@ -147,7 +147,10 @@ def _reads(alias: str) -> dict[str, _Read]:
         # committed before the lock was granted.
         "lock": _Read(
             f"SELECT {col('s', 'id')} FROM {table(StaffMember)} s "  # noqa: S608
-            f"WHERE {col('s', 'clinic_id')} = %s{{only}} ORDER BY {col('s', 'id')} FOR UPDATE",
+            f"WHERE {col('s', 'clinic_id')} = %s{{only}} ORDER BY {col('s', 'id')} "
+            # NO KEY: excludes other bookings, but not the foreign-key checks other
+            # transactions make at commit (FOR UPDATE would deadlock with those).
+            "FOR NO KEY UPDATE",
             Columns(connection, ("s", StaffMember, "id")),
         ),
         "staff": _Read(f"{staff_ids} ORDER BY {col('s', 'id')}", staff),

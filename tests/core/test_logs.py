@@ -201,3 +201,16 @@ def test_the_scenario_leaves_none_of_its_sentinels_in_the_log(
     # ...and nothing of the person.
     for sentinel in (NAME, "Sentinelson", EMAIL, "zelda.sentinel", PHONE, "98765432", IP):
         assert sentinel not in text, sentinel
+
+
+def test_a_server_error_logged_after_the_middleware_names_its_request():
+    """Django logs a 500 once the middleware has returned (outside the request's context): the
+    record's request carries the id."""
+
+    class Request:
+        request_id = "0123456789abcdef"
+
+    record = _record("Internal Server Error: /api/v1/x")
+    record.request = Request()
+    Scrubber().filter(record)
+    assert json.loads(JsonLines().format(record))["request_id"] == "0123456789abcdef"
