@@ -122,3 +122,22 @@ def test_the_clinics_stripe_keys_are_sealed_at_rest(clinic_a):
         assert KEY not in "".join(raw) and "whsec_" not in "".join(raw)
         fresh = PaymentSettings.objects.get(pk=made.pk)
         assert fresh.secret_key == KEY and not fresh.enabled  # off unless turned on
+
+
+def test_what_is_stored_about_a_payment_is_amounts_statuses_stripe_ids_and_times():
+    """Point 7: a new column must be added here on purpose; nothing the client types on
+    Stripe's page (card, name, address) has a place to go."""
+    from bookwell.payments.models import Payment, Refund
+
+    stored = {m.__name__: {f.name for f in m._meta.concrete_fields} for m in (Payment, Refund)}
+    assert stored == {
+        "Payment": {
+            "id", "clinic", "appointment", "kind", "method", "amount_cents", "refunded_cents",
+            "currency", "status", "stripe_session_id", "stripe_payment_intent", "checkout_url",
+            "created_at", "paid_at", "updated_at",
+        },
+        "Refund": {
+            "id", "clinic", "payment", "amount_cents", "reason", "status", "attempts",
+            "stripe_refund_id", "created_at", "sent_at",
+        },
+    }  # fmt: skip
