@@ -433,16 +433,24 @@ PERMISSIONS_POLICY = (
 
 # Behind a proxy, the client address comes from X-Forwarded-For as set by these proxies only.
 BEHIND_PROXY = env_bool("BOOKWELL_BEHIND_PROXY", PRODUCTION)
-TRUSTED_PROXIES = env_list(
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list of addresses or networks; anything else stops start-up."""
+    networks = env_list(name, default)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name} has an entry that is not an address or network: {network!r}"
+            ) from exc
+    return networks
+
+
+TRUSTED_PROXIES = env_networks(
     "BOOKWELL_TRUSTED_PROXIES", ["127.0.0.1/32", "::1/128"] if BEHIND_PROXY else []
 )
-for _proxy in TRUSTED_PROXIES:
-    try:
-        ipaddress.ip_network(_proxy, strict=False)
-    except ValueError as _exc:
-        raise ImproperlyConfigured(
-            f"BOOKWELL_TRUSTED_PROXIES has an entry that is not an address or network: {_proxy!r}"
-        ) from _exc
 
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("BOOKWELL_SSL_REDIRECT", True)
@@ -554,14 +562,7 @@ GUNICORN_WORKERS = env_int("BOOKWELL_WORKERS", 2)
 # the endpoint answers 404 to everyone.
 METRICS_TOKEN = env("BOOKWELL_METRICS_TOKEN")
 METRICS_DIR = env("BOOKWELL_METRICS_DIR", str(DATA_DIR / "metrics"))
-METRICS_ALLOWED_NETWORKS = env_list("BOOKWELL_METRICS_ALLOWED_NETWORKS", [])
-for _network in METRICS_ALLOWED_NETWORKS:
-    try:
-        ipaddress.ip_network(_network, strict=False)
-    except ValueError as exc:
-        raise ImproperlyConfigured(
-            f"BOOKWELL_METRICS_ALLOWED_NETWORKS: {_network!r} is not a network"
-        ) from exc
+METRICS_ALLOWED_NETWORKS = env_networks("BOOKWELL_METRICS_ALLOWED_NETWORKS", [])
 if METRICS_TOKEN and len(METRICS_TOKEN) < 24:
     raise ImproperlyConfigured("BOOKWELL_METRICS_TOKEN must be at least 24 characters")
 # /readyz: a worker must have stamped its heartbeat within this many seconds.

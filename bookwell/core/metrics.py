@@ -107,43 +107,18 @@ class DatabaseCollector(Collector):
         )
         yield failed_tasks
         with platform_scope("metrics: delivery failures, counted across clinics"):
-            notifications = GaugeMetricFamily(
+            yield _failures(
                 "bookwell_notification_failures_last_hour",
                 "Emails and text messages whose sending failed in the last hour, by outcome: "
                 "failed for good, or failed once and waiting for a retry.",
-                labels=["state"],
-            )
-            notifications.add_metric(
-                ["failed"],
-                Delivery.objects.filter(
-                    status=DeliveryStatus.FAILED, updated_at__gte=hour_ago
-                ).count(),
-            )
-            notifications.add_metric(
-                ["retrying"],
-                Delivery.objects.filter(
-                    status=DeliveryStatus.PENDING, attempts__gt=0, updated_at__gte=hour_ago
-                ).count(),
-            )
-            yield notifications
-            webhooks = GaugeMetricFamily(
+                Delivery.objects.all(), DeliveryStatus.FAILED, DeliveryStatus.PENDING, hour_ago,
+            )  # fmt: skip
+            yield _failures(
                 "bookwell_webhook_failures_last_hour",
                 "Webhook deliveries that failed in the last hour, by outcome.",
-                labels=["state"],
-            )
-            webhooks.add_metric(
-                ["failed"],
-                WebhookDelivery.objects.filter(
-                    status=WebhookStatus.FAILED, updated_at__gte=hour_ago
-                ).count(),
-            )
-            webhooks.add_metric(
-                ["retrying"],
-                WebhookDelivery.objects.filter(
-                    status=WebhookStatus.PENDING, attempts__gt=0, updated_at__gte=hour_ago
-                ).count(),
-            )
-            yield webhooks
+                WebhookDelivery.objects.all(), WebhookStatus.FAILED, WebhookStatus.PENDING,
+                hour_ago,
+            )  # fmt: skip
         newest = WorkerHeartbeat.objects.order_by("-seen_at").values_list("seen_at", flat=True)
         beat = newest.first()
         heartbeat = GaugeMetricFamily(
@@ -159,6 +134,18 @@ class DatabaseCollector(Collector):
             [], WorkerHeartbeat.objects.filter(seen_at__gte=now - dt.timedelta(minutes=1)).count()
         )
         yield workers
+
+
+def _failures(
+    name: str, documentation: str, rows: Any, failed: str, pending: str, since: dt.datetime
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=["state"])
+    family.add_metric(["failed"], rows.filter(status=failed, updated_at__gte=since).count())
+    family.add_metric(
+        ["retrying"],
+        rows.filter(status=pending, attempts__gt=0, updated_at__gte=since).count(),
+    )
+    return family
 
 
 def exposition() -> tuple[bytes, str]:
