@@ -156,6 +156,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "bookwell.core.middleware.proxy_headers_from_proxies_only",
     "bookwell.core.middleware.request_metrics",
     "django.middleware.security.SecurityMiddleware",
     "bookwell.audit.middleware.request_context",
@@ -619,6 +620,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env("BOOKWELL_LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own handlers (a console when DEBUG, mail to ADMINS) bypass the scrubber:
+        # its loggers go to ours instead.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.request": {"level": "ERROR"},
         "django.security": {"level": "ERROR"},
         # The task worker logs every poll at INFO; its warnings and errors are what matter.

@@ -401,6 +401,9 @@ def token_refused_later(
 
     subject = f"token:{token_id}" if token_id else f"net:{network_of(client_ip(request))}"
     if ratelimit.hit("audit-token-refused", subject, limit=5, window_s=600):
+        # Past the cap: no more events, but the metric counts every one (a flood is what the
+        # repeated-denials alert is for).
+        DENIALS.labels(str(Action.API_TOKEN_REFUSED)).inc()
         return
     request.audit_denial = {  # type: ignore[attr-defined]
         "action": Action.API_TOKEN_REFUSED,

@@ -54,20 +54,27 @@ def _engine(alias: str) -> str:
 
 
 def _pg_args(alias: str) -> tuple[list[str], dict[str, str]]:
-    import dj_database_url
+    """The tools' connection: DATABASE_BACKUP_URL as libpq reads it (sslmode and every other
+    option it carries count), with its password moved to PGPASSWORD (not in the process list);
+    without one, the alias's own settings."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
     from django.conf import settings
 
-    db = _settings(alias)
-    if settings.DATABASE_BACKUP_URL and alias == DEFAULT_DB_ALIAS:
-        db = dict(dj_database_url.parse(settings.DATABASE_BACKUP_URL))
-    args = ["--no-password", "--dbname", str(db["NAME"])]
-    if db.get("HOST"):
-        args += ["--host", str(db["HOST"])]
-    if db.get("PORT"):
-        args += ["--port", str(db["PORT"])]
-    if db.get("USER"):
-        args += ["--username", str(db["USER"])]
     env = dict(os.environ)
+    url = settings.DATABASE_BACKUP_URL if alias == DEFAULT_DB_ALIAS else ""
+    if url.startswith(("postgres://", "postgresql://")):
+        parts = urlsplit(url)
+        if parts.password:
+            env["PGPASSWORD"] = unquote(parts.password)
+            netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
+            parts = parts._replace(netloc=netloc)
+        return ["--no-password", "--dbname", urlunsplit(parts)], env
+    db = _settings(alias)
+    args = ["--no-password", "--dbname", str(db["NAME"])]
+    for option, key in (("--host", "HOST"), ("--port", "PORT"), ("--username", "USER")):
+        if db.get(key):
+            args += [option, str(db[key])]
     if db.get("PASSWORD"):
         env["PGPASSWORD"] = str(db["PASSWORD"])
     return args, env
@@ -110,6 +117,7 @@ def backup(path: Path, *, alias: str = DEFAULT_DB_ALIAS) -> Done:
         raise BackupError(f"{path} exists already: give a new file name")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
+    umask = os.umask(0o077)  # the file is the operator's alone from its first byte
     try:
         if engine == "postgresql":
             args, env = _pg_args(alias)
@@ -123,6 +131,7 @@ def backup(path: Path, *, alias: str = DEFAULT_DB_ALIAS) -> Done:
         partial.chmod(0o600)  # encrypted fields or not, a backup is for the operator only
         partial.rename(path)
     finally:
+        os.umask(umask)
         partial.unlink(missing_ok=True)
     return Done(path, engine, table_count(alias), path.stat().st_size)
 

@@ -1,11 +1,11 @@
 """Log lines without personal data (P7, issue 11).
 
-Two layers, on every handler:
+Two layers, on the app's handler (settings.LOGGING; Django's own loggers are sent to it):
 
 - `Scrubber`, a logging filter: drops attributes with known personal names (email, phone,
   name, ip...) from each record, and masks anything that looks like an email address, a phone
-  number or an IP address in the message, its arguments and the error text. It runs first, so
-  no handler (ours or one an operator adds) sees those values.
+  number or an IP address in the message, its arguments and the error text. It runs before
+  the handler formats anything; a handler an operator adds needs it as well.
 - The formatters print the time, level, logger, message, the request id of the request or
   worker round the line belongs to, and only the structured fields listed in FIELDS (ids,
   codes, error classes). `JsonLines` writes one JSON object per line (the default);
@@ -59,10 +59,15 @@ PERSONAL_KEYS = frozenset(
     }
 )  # fmt: skip
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"[\w.+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+")
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
-# Three or more colons between hex groups (times like 17:36:09 have two).
-_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){3,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+# Three or more colons between hex groups (times like 17:36:09 have two), or a "::".
+_IPV6 = re.compile(
+    r"(?<![\w:])(?:(?:[0-9A-Fa-f]{0,4}:){3,7}[0-9A-Fa-f]{0,4}"
+    r"|(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?)"
+    r"(?![\w:])"
+)
+_NOT_PERSONAL = frozenset({"127.0.0.1", "0.0.0.0", "::1", "::"})  # noqa: S104 (not binding)
 # A run of 8 to 15 digits, with the separators phone numbers are written with; not a date.
 _PHONE = re.compile(r"(?<![\w.:/-])\+?\(?\d(?:[\s().-]{0,2}\d){7,14}(?![\w:/-])")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -97,9 +102,14 @@ def scrub(text: str) -> str:
     if not text:
         return text
     text = _EMAIL.sub("[email]", text)
-    text = _IPV6.sub(lambda m: "[ip]" if m.group(0).count(":") >= 3 else m.group(0), text)
-    text = _IPV4.sub("[ip]", text)
+    text = _IPV4.sub(_ip, text)  # (first: ::ffff:203.0.113.7 is an IPv4 address)
+    text = _IPV6.sub(_ip, text)
     return _PHONE.sub(_phone, text)
+
+
+def _ip(match: re.Match[str]) -> str:
+    text = match.group(0)
+    return text if text in _NOT_PERSONAL or text.startswith("127.") else "[ip]"
 
 
 class Scrubber(logging.Filter):

@@ -74,6 +74,22 @@ class DatabaseCollector(Collector):
     """Read at each scrape, across every clinic, as counts and ages only."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        """All of it, or (the database down) only `bookwell_database_up 0`: the scrape still
+        answers, and the alert on it fires."""
+        up = GaugeMetricFamily(
+            "bookwell_database_up", "1 when the database answered this scrape's reads, else 0."
+        )
+        try:
+            families = list(self._collect())
+        except Exception:  # (a database error of any kind; its message is not wanted)
+            up.add_metric([], 0.0)
+            yield up
+            return
+        up.add_metric([], 1.0)
+        yield up
+        yield from families
+
+    def _collect(self) -> Iterator[GaugeMetricFamily]:
         from django.db.models import Min
         from django.utils import timezone
         from django_tasks_db.models import DBTaskResult

@@ -7,6 +7,21 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 
+def proxy_headers_from_proxies_only(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """X-Forwarded-Proto counts only from BOOKWELL_TRUSTED_PROXIES (as X-Forwarded-For and
+    X-Request-ID do): from anyone else it is dropped before Django reads it."""
+    from bookwell.core.net import from_trusted_proxy
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if "HTTP_X_FORWARDED_PROTO" in request.META and not from_trusted_proxy(request):
+            del request.META["HTTP_X_FORWARDED_PROTO"]
+        return get_response(request)
+
+    return middleware
+
+
 def request_metrics(
     get_response: Callable[[HttpRequest], HttpResponse],
 ) -> Callable[[HttpRequest], HttpResponse]:

@@ -5,24 +5,38 @@ Keys name an IP network (a /24 or /48, never a full address) or another coarse s
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.core.cache import cache
 
+logger = logging.getLogger("bookwell.ratelimit")
+
 
 def hit(scope: str, subject: str, *, limit: int, window_s: int) -> int:
-    """Counts one request; returns 0 when allowed, else the seconds until the window ends."""
+    """Counts one request; returns 0 when allowed, else the seconds until the window ends.
+
+    With the cache (Redis) unreachable, requests are let through and the failure is logged by
+    its class: a rate limit is a guard against floods, and failing closed would turn a Redis
+    outage into a whole-service outage (sign-in lockouts are counted in the database)."""
     now = int(time.time())
     window = now // window_s
     key = f"rl:{scope}:{subject}:{window}"
-    if cache.add(key, 1, timeout=window_s + 5):
-        count = 1
-    else:
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=window_s + 5)
-            count = 1
+    try:
+        count = _count(key, window_s)
+    except Exception as exc:
+        logger.warning("rate limit not counted", extra={"error": type(exc).__name__})
+        return 0
     if count > limit:
         return (window + 1) * window_s - now or 1
     return 0
+
+
+def _count(key: str, window_s: int) -> int:
+    if cache.add(key, 1, timeout=window_s + 5):
+        return 1
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=window_s + 5)
+        return 1

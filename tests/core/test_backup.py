@@ -172,3 +172,18 @@ def _tables(path: Path) -> int:
 
     with sqlite3.connect(path) as db:
         return db.execute("SELECT COUNT(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+
+
+def test_the_tools_connect_as_the_backup_url_says_with_the_password_kept_off_the_command_line():
+    from django.test import override_settings
+
+    from bookwell.core.backup import _pg_args
+
+    url = "postgresql://backup:s3cr%40t@db.example.org:6432/bookwell?sslmode=verify-full"
+    with override_settings(DATABASE_BACKUP_URL=url):
+        args, env = _pg_args("default")
+    assert args == [
+        "--no-password", "--dbname",
+        "postgresql://backup@db.example.org:6432/bookwell?sslmode=verify-full",
+    ]  # fmt: skip
+    assert env["PGPASSWORD"] == "s3cr@t"

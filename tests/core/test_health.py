@@ -111,3 +111,26 @@ def test_redis_is_checked_when_configured():
             pytest.skip("no Redis on this machine")
         response = Client().get("/readyz")
     assert response.status_code == 200 and response.json()["checks"]["redis"] == "ok"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_round_keeps_the_heartbeat_fresh(monkeypatch):
+    """The heartbeat is stamped from a thread as well: a round held up by a slow mail server
+    is not a dead worker."""
+    import time
+
+    from bookwell.core.management.commands import worker
+
+    stamps: list[dt.datetime] = []
+
+    def slow(limit: int) -> dict[str, int]:
+        first = WorkerHeartbeat.objects.get().seen_at
+        time.sleep(0.5)
+        stamps.extend([first, WorkerHeartbeat.objects.get().seen_at])
+        return {}
+
+    monkeypatch.setattr(worker, "BEAT_EVERY_S", 0.05)
+    monkeypatch.setattr(worker, "dispatch_due", slow)
+    call_command("worker", "--once", stdout=io.StringIO())
+    first, during = stamps
+    assert during > first  # stamped again while the round was still running

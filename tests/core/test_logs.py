@@ -34,6 +34,9 @@ setup = test_public_booking.setup  # the public booking tests' clinic (a fixture
         ("call +49 151 98765432 now", "call [phone] now"),
         ("call (030) 1234-5678 now", "call [phone] now"),
         ("sms to 015198765432", "sms to [phone]"),
+        ("mapped ::ffff:203.0.113.7 here", "mapped [ip][ip] here"),
+        ("link-local fe80::1 and 2001::1", "link-local [ip] and [ip]"),
+        ("query ?to=alice%40example.com", "query ?to=[email]"),
     ],
 )
 def test_personal_patterns_are_masked(text, expected):
@@ -48,6 +51,7 @@ def test_personal_patterns_are_masked(text, expected):
         "delivery 3f1c2a9e-1b2d-4c5e-8f90-123456789abc failed",
         "version 17:36:09, 12:30",
         "job payments.holds ran",
+        "Listening at: http://127.0.0.1:8001 (loopback is nobody's address)",
     ],
 )
 def test_ordinary_values_are_kept(text):
@@ -214,3 +218,29 @@ def test_a_server_error_logged_after_the_middleware_names_its_request():
     record.request = Request()
     Scrubber().filter(record)
     assert json.loads(JsonLines().format(record))["request_id"] == "0123456789abcdef"
+
+
+@pytest.mark.django_db
+def test_the_forwarded_scheme_counts_only_from_a_trusted_proxy():
+    """X-Forwarded-Proto says "this came over HTTPS": believed from nginx, dropped from anyone
+    else (as X-Forwarded-For and X-Request-ID are)."""
+    from django.http import HttpRequest, HttpResponse
+
+    from bookwell.core.middleware import proxy_headers_from_proxies_only
+
+    seen: list[bool] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        seen.append(request.is_secure())
+        return HttpResponse()
+
+    middleware = proxy_headers_from_proxies_only(view)
+    with override_settings(
+        TRUSTED_PROXIES=["127.0.0.1/32"],
+        SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
+    ):
+        for remote in ("127.0.0.1", "198.51.100.9"):
+            request = HttpRequest()
+            request.META.update(REMOTE_ADDR=remote, HTTP_X_FORWARDED_PROTO="https")
+            middleware(request)
+    assert seen == [True, False]

@@ -174,3 +174,34 @@ def test_failed_deliveries_are_counted_across_clinics(clinic_a, clinic_b):
         (labels["state"], v) for labels, v in _scrape()["bookwell_notification_failures_last_hour"]
     )
     assert rows == {"failed": 2.0, "retrying": 1.0}
+
+
+def test_every_refused_token_is_counted_even_past_the_audit_logs_cap():
+    """The audit log records a few refused tokens per network per ten minutes (a flood must
+    not flood it); the metric counts all of them, for the repeated-denials alert."""
+    from bookwell.audit.models import Action, AuditEvent
+
+    before = _value("bookwell_access_denials_total", action=str(Action.API_TOKEN_REFUSED))
+    for _ in range(12):
+        answer = Client().get("/api/v1/clinic", headers={"Authorization": "Bearer bw_nope"})
+        assert answer.status_code == 401
+    after = _value("bookwell_access_denials_total", action=str(Action.API_TOKEN_REFUSED))
+    assert after == before + 12
+    assert AuditEvent.objects.filter(action=Action.API_TOKEN_REFUSED).count() == 5
+
+
+def test_with_the_database_down_the_process_metrics_still_answer(monkeypatch):
+    from django.db.utils import OperationalError
+
+    from bookwell.core import metrics
+
+    def down(self):  # the first query fails, as with PostgreSQL gone
+        raise OperationalError("could not connect to server at 10.0.0.5")
+
+    monkeypatch.setattr(metrics.DatabaseCollector, "_collect", down)
+    samples = _scrape()
+    assert samples["bookwell_database_up"] == [({}, 0.0)]
+    assert "bookwell_http_request_duration_seconds_count" in samples
+    assert "bookwell_task_queue_depth" not in samples
+    monkeypatch.undo()
+    assert _scrape()["bookwell_database_up"] == [({}, 1.0)]

@@ -14,9 +14,11 @@ import ssl
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,7 +57,7 @@ class Echo(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def proxy(tmp_path: Path) -> Iterator[tuple[int, int, Path, Path]]:
+def proxy(tmp_path: Path) -> Iterator[tuple[int, int, Path, Path, Any]]:
     nginx = _nginx()
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
@@ -90,15 +92,16 @@ def proxy(tmp_path: Path) -> Iterator[tuple[int, int, Path, Path]]:
             except OSError:
                 assert time.monotonic() < deadline, "nginx did not come up"
                 time.sleep(0.1)
-        yield https_port, http_port, cert, tmp_path
+        yield https_port, http_port, cert, tmp_path, upstream
     finally:
         server.terminate()
         server.wait(timeout=10)
         upstream.shutdown()
+        upstream.server_close()
 
 
 def test_nginx_terminates_tls_and_sets_the_headers_the_app_believes(proxy):
-    https_port, http_port, cert, logs = proxy
+    https_port, http_port, cert, logs, upstream = proxy
     context = ssl.create_default_context(cafile=str(cert))
     forged = urllib.request.Request(
         f"https://localhost:{https_port}/c/x/?q=secret@example.test",
@@ -118,8 +121,28 @@ def test_nginx_terminates_tls_and_sets_the_headers_the_app_believes(proxy):
     plain.close()
     assert answer.startswith("HTTP/1.1 308")
     assert "Location: https://localhost/book/x/" in answer
-    # The access log: JSON, the request id, no client address and no query string.
-    line = json.loads((logs / "bookwell-access.log").read_text().splitlines()[0])
-    assert line["request_id"] == seen["x-request-id"] and line["path"] == "/c/x/"
-    text = (logs / "bookwell-access.log").read_text()
-    assert '127.0.0.1"' not in text.replace(line["upstream"], "") and "secret@" not in text
+    # A manage link's token in the path.
+    token = "t0k3n" * 8
+    with urllib.request.urlopen(
+        f"https://localhost:{https_port}/book/x/manage/{token}/", context=context, timeout=10
+    ) as response:
+        assert response.status == 200
+    # The app is down: 502, and nginx's error line (which names the client) is not written.
+    upstream.shutdown()
+    upstream.server_close()
+    with pytest.raises(urllib.error.HTTPError) as down:
+        urllib.request.urlopen(
+            f"https://localhost:{https_port}/c/x/?email=secret@example.test", context=context,
+            timeout=10,
+        )  # fmt: skip
+    assert down.value.code == 502
+    # The access log: JSON with the request id; no client address, path or query string.
+    lines = [json.loads(x) for x in (logs / "bookwell-access.log").read_text().splitlines()]
+    assert lines[0]["request_id"] == seen["x-request-id"] and lines[0]["status"] == 200
+    assert [line["status"] for line in lines] == [200, 308, 200, 502]
+    assert all("path" not in line for line in lines)
+    error_log = logs / "bookwell-error.log"
+    written = (logs / "bookwell-access.log").read_text()
+    written += error_log.read_text() if error_log.exists() else ""
+    for secret in (token, "secret@", "/c/x/", "client: 127.0.0.1"):
+        assert secret not in written, secret

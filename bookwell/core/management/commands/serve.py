@@ -46,6 +46,8 @@ class Command(BaseCommand):
             "sync",
             "--config",
             "python:bookwell.core.gunicorn_conf",
+            # Its control socket is one path per user: two servers on a host would share it.
+            "--no-control-socket",
             "--access-logfile",
             "-",
             # Paths with single-use tokens are masked (P7).

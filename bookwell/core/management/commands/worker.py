@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from types import FrameType
 from typing import Any
@@ -65,6 +66,13 @@ class Command(BaseCommand):
             excluded_queue_names=[],
         )
         started_at = timezone.now()
+        # Stamped from a thread too: a long round (slow SMTP, many deliveries) is no dead
+        # worker. A hung one shows in the queue's age instead (alerts.yml).
+        stop_beating = threading.Event()
+        beat = threading.Thread(
+            target=_beat, args=(worker_id, started_at, stop_beating), daemon=True
+        )
+        beat.start()
         self.stdout.write(f"Bookwell worker {worker_id} started")
         self.stdout.flush()
         while self.running:
@@ -90,6 +98,27 @@ class Command(BaseCommand):
                 break
             if not counts and self.running:
                 time.sleep(interval)
+        stop_beating.set()
+        beat.join(timeout=5)
         with contextlib.suppress(Exception):  # (the database may be what stopped it)
             heartbeat_end(worker_id)
         self.stdout.write("Bookwell worker stopped")
+
+
+BEAT_EVERY_S = 15
+
+
+def _beat(worker_id: str, started_at: Any, stop: threading.Event) -> None:
+    """Stamps the heartbeat every BEAT_EVERY_S seconds until told to stop (its own database
+    connection, closed when it ends)."""
+    from django.db import connection
+
+    try:
+        while not stop.wait(BEAT_EVERY_S):
+            try:
+                heartbeat(worker=worker_id, started_at=started_at)
+            except Exception as exc:  # the database away: the round logs it too
+                logger.warning("heartbeat failed", extra={"error": type(exc).__name__})
+                connection.close()
+    finally:
+        connection.close()
