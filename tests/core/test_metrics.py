@@ -170,10 +170,33 @@ def test_failed_deliveries_are_counted_across_clinics(clinic_a, clinic_b):
                 clinic=clinic, kind=Kind.CONFIRMATION, channel=Channel.EMAIL, key=str(uuid.uuid4()),
                 due_at=now, next_attempt_at=now, status=status, attempts=attempts,
             )  # fmt: skip
-    rows = dict(
-        (labels["state"], v) for labels, v in _scrape()["bookwell_notification_failures_last_hour"]
-    )
+    from bookwell.integrations.models import WebhookDelivery, WebhookEndpoint, WebhookStatus
+
+    with clinic_context(clinic_b):
+        endpoint = WebhookEndpoint.objects.create(
+            clinic=clinic_b, url="https://hooks.example.test/x", secret="whsec_metrics",
+            events=["appointment.created"],
+        )  # fmt: skip
+        for status, attempts in ((WebhookStatus.FAILED, 8), (WebhookStatus.PENDING, 1)) * 2:
+            WebhookDelivery.objects.create(
+                clinic=clinic_b, endpoint=endpoint, event_id=uuid.uuid4(),
+                event="appointment.created", status=status, attempts=attempts,
+                next_attempt_at=now,
+            )  # fmt: skip
+        WebhookDelivery.objects.create(
+            clinic=clinic_b,
+            endpoint=endpoint,
+            event_id=uuid.uuid4(),
+            event="appointment.created",
+            status=WebhookStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+        )  # fmt: skip (not tried yet: not a failure)
+    samples = _scrape()
+    rows = {labels["state"]: v for labels, v in samples["bookwell_notification_failures_last_hour"]}
     assert rows == {"failed": 2.0, "retrying": 1.0}
+    hooks = {labels["state"]: v for labels, v in samples["bookwell_webhook_failures_last_hour"]}
+    assert hooks == {"failed": 2.0, "retrying": 2.0}
 
 
 def test_every_refused_token_is_counted_even_past_the_audit_logs_cap():
