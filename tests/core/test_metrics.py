@@ -177,10 +177,11 @@ def test_failed_deliveries_are_counted_across_clinics(clinic_a, clinic_b):
             clinic=clinic_b, url="https://hooks.example.test/x", secret="whsec_metrics",
             events=["appointment.created"],
         )  # fmt: skip
-        for status, attempts in ((WebhookStatus.FAILED, 8), (WebhookStatus.PENDING, 1)) * 2:
+        tried = ((WebhookStatus.FAILED, 8), (WebhookStatus.PENDING, 1)) * 2
+        for hook_status, hook_attempts in tried:
             WebhookDelivery.objects.create(
                 clinic=clinic_b, endpoint=endpoint, event_id=uuid.uuid4(),
-                event="appointment.created", status=status, attempts=attempts,
+                event="appointment.created", status=hook_status, attempts=hook_attempts,
                 next_attempt_at=now,
             )  # fmt: skip
         WebhookDelivery.objects.create(
