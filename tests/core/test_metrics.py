@@ -211,7 +211,10 @@ def test_every_refused_token_is_counted_even_past_the_audit_logs_cap():
         assert answer.status_code == 401
     after = _value("bookwell_access_denials_total", action=str(Action.API_TOKEN_REFUSED))
     assert after == before + 12
-    assert AuditEvent.objects.filter(action=Action.API_TOKEN_REFUSED).count() == 5
+    from bookwell.core.context import platform_scope
+
+    with platform_scope("test: the platform's audit chain"):
+        assert AuditEvent.objects.filter(action=Action.API_TOKEN_REFUSED).count() == 5
 
 
 def test_with_the_database_down_the_process_metrics_still_answer(monkeypatch):
