@@ -400,7 +400,8 @@ def token_refused_later(
     from bookwell.core.net import client_ip, network_of
 
     subject = f"token:{token_id}" if token_id else f"net:{network_of(client_ip(request))}"
-    if ratelimit.hit("audit-token-refused", subject, limit=5, window_s=600):
+    # (without the cache: capped, so a flood cannot write an event per request)
+    if ratelimit.hit("audit-token-refused", subject, limit=5, window_s=600, fail_closed=True):
         # Past the cap: no more events, but the metric counts every one (a flood is what the
         # repeated-denials alert is for).
         DENIALS.labels(str(Action.API_TOKEN_REFUSED)).inc()

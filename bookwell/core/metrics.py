@@ -14,6 +14,7 @@ is the same whichever process answers and however many workers run.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -81,7 +82,10 @@ class DatabaseCollector(Collector):
         )
         try:
             families = list(self._collect())
-        except Exception:  # (a database error of any kind; its message is not wanted)
+        except Exception as exc:  # (a database error of any kind; its message is not wanted)
+            logging.getLogger("bookwell.metrics").warning(
+                "metrics: database reads failed", extra={"error": type(exc).__name__}
+            )
             up.add_metric([], 0.0)
             yield up
             return

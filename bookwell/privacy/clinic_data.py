@@ -293,7 +293,10 @@ def clinic_deletion_request(
     grace period unless cancelled. Raises FieldError naming the field that is wrong."""
     from bookwell.accounts.services import mfa_verify
 
-    if hit("clinic-deletion", str(actor.pk), limit=DELETION_TRIES, window_s=15 * 60):
+    if hit(
+        "clinic-deletion", str(actor.pk), limit=DELETION_TRIES, window_s=15 * 60,
+        fail_closed=True,  # (it guards a password and a code)
+    ):  # fmt: skip
         raise FieldError("password", _("Too many tries. Wait a quarter of an hour and try again."))
     if not actor.check_password(password):
         raise FieldError("password", _("Your password was not correct."))

@@ -134,3 +134,27 @@ def test_a_long_round_keeps_the_heartbeat_fresh(monkeypatch):
     call_command("worker", "--once", stdout=io.StringIO())
     first, during = stamps
     assert during > first  # stamped again while the round was still running
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hung_round_stops_the_heartbeat(monkeypatch):
+    """Past ROUND_LIMIT_S the thread no longer vouches for the round: a hung worker shows as
+    gone (readiness, the no-worker alert)."""
+    import time
+
+    from bookwell.core.management.commands import worker
+
+    stamps: list[dt.datetime] = []
+
+    def hung(limit: int) -> dict[str, int]:
+        time.sleep(0.4)  # past the limit: no stamps from here on
+        stamps.append(WorkerHeartbeat.objects.get().seen_at)
+        time.sleep(0.4)
+        stamps.append(WorkerHeartbeat.objects.get().seen_at)
+        return {}
+
+    monkeypatch.setattr(worker, "BEAT_EVERY_S", 0.05)
+    monkeypatch.setattr(worker, "ROUND_LIMIT_S", 0.2)
+    monkeypatch.setattr(worker, "dispatch_due", hung)
+    call_command("worker", "--once", stdout=io.StringIO())
+    assert stamps[0] == stamps[1]

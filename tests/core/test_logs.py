@@ -244,3 +244,15 @@ def test_the_forwarded_scheme_counts_only_from_a_trusted_proxy():
             request.META.update(REMOTE_ADDR=remote, HTTP_X_FORWARDED_PROTO="https")
             middleware(request)
     assert seen == [True, False]
+
+
+def test_djangos_own_loggers_and_the_proxy_middleware_are_wired_in():
+    """Django's loggers have no handlers of their own (theirs would skip the scrubber), and
+    the proxy-header middleware runs first."""
+    from django.conf import settings
+
+    for name in ("django", "django.server"):
+        assert settings.LOGGING["loggers"][name]["handlers"] == []
+        assert settings.LOGGING["loggers"][name]["propagate"] is True
+    assert settings.LOGGING["handlers"]["console"]["filters"] == ["scrub"]
+    assert settings.MIDDLEWARE[0] == "bookwell.core.middleware.proxy_headers_from_proxies_only"

@@ -54,7 +54,8 @@ def test_two_processes_share_one_limit_through_redis(tmp_path):
     assert allowed == [4, 1]  # 5 in all, not 5 per process
 
 
-def test_an_unreachable_cache_lets_requests_through_and_says_so(caplog):
+def test_an_unreachable_cache_lets_requests_through_and_says_so(caplog, monkeypatch):
+    monkeypatch.setattr(ratelimit, "_last_warning", -1e9)
     unreachable = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -63,6 +64,9 @@ def test_an_unreachable_cache_lets_requests_through_and_says_so(caplog):
     }
     with override_settings(CACHES=unreachable), caplog.at_level(logging.WARNING):
         assert ratelimit.hit("test", "someone", limit=0, window_s=60) == 0
+        # A guard over a secret, or over what is written, refuses instead.
+        assert ratelimit.hit("test", "someone", limit=5, window_s=60, fail_closed=True) == 60
+        ratelimit.hit("test", "someone", limit=0, window_s=60)  # (said once a minute)
     [record] = [r for r in caplog.records if r.name == "bookwell.ratelimit"]
     assert record.getMessage() == "rate limit not counted" and record.error == "ConnectionError"
     # (and with a cache that answers, the same limit refuses)

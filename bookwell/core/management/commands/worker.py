@@ -69,8 +69,11 @@ class Command(BaseCommand):
         # Stamped from a thread too: a long round (slow SMTP, many deliveries) is no dead
         # worker. A hung one shows in the queue's age instead (alerts.yml).
         stop_beating = threading.Event()
+        self.round_started = time.monotonic()
         beat = threading.Thread(
-            target=_beat, args=(worker_id, started_at, stop_beating), daemon=True
+            target=_beat,
+            args=(worker_id, started_at, stop_beating, lambda: self.round_started),
+            daemon=True,
         )
         beat.start()
         self.stdout.write(f"Bookwell worker {worker_id} started")
@@ -78,6 +81,7 @@ class Command(BaseCommand):
         while self.running:
             close_old_connections()
             counts: dict[str, int] = {}
+            self.round_started = time.monotonic()
             with log_context():  # the round's lines share one id
                 try:
                     heartbeat(worker=worker_id, started_at=started_at)
@@ -99,22 +103,27 @@ class Command(BaseCommand):
             if not counts and self.running:
                 time.sleep(interval)
         stop_beating.set()
-        beat.join(timeout=5)
+        beat.join(timeout=15)
         with contextlib.suppress(Exception):  # (the database may be what stopped it)
             heartbeat_end(worker_id)
         self.stdout.write("Bookwell worker stopped")
 
 
 BEAT_EVERY_S = 15
+# A round running longer than this is hung, not slow: the thread stops vouching for it, and
+# /readyz and the no-worker alert see the worker gone.
+ROUND_LIMIT_S = 600
 
 
-def _beat(worker_id: str, started_at: Any, stop: threading.Event) -> None:
-    """Stamps the heartbeat every BEAT_EVERY_S seconds until told to stop (its own database
-    connection, closed when it ends)."""
+def _beat(worker_id: str, started_at: Any, stop: threading.Event, round_started: Any) -> None:
+    """Stamps the heartbeat every BEAT_EVERY_S seconds until told to stop, while the current
+    round is younger than ROUND_LIMIT_S (its own database connection, closed at the end)."""
     from django.db import connection
 
     try:
         while not stop.wait(BEAT_EVERY_S):
+            if time.monotonic() - round_started() > ROUND_LIMIT_S:
+                continue
             try:
                 heartbeat(worker=worker_id, started_at=started_at)
             except Exception as exc:  # the database away: the round logs it too
