@@ -251,8 +251,9 @@ def test_djangos_own_loggers_and_the_proxy_middleware_are_wired_in():
     the proxy-header middleware runs first."""
     from django.conf import settings
 
+    logging_config: dict[str, Any] = settings.LOGGING
     for name in ("django", "django.server"):
-        assert settings.LOGGING["loggers"][name]["handlers"] == []
-        assert settings.LOGGING["loggers"][name]["propagate"] is True
-    assert settings.LOGGING["handlers"]["console"]["filters"] == ["scrub"]
+        assert logging_config["loggers"][name]["handlers"] == []
+        assert logging_config["loggers"][name]["propagate"] is True
+    assert logging_config["handlers"]["console"]["filters"] == ["scrub"]
     assert settings.MIDDLEWARE[0] == "bookwell.core.middleware.proxy_headers_from_proxies_only"
