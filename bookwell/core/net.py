@@ -59,3 +59,8 @@ def from_trusted_proxy(request: HttpRequest) -> bool:
     """Whether the request came through one of BOOKWELL_TRUSTED_PROXIES (its headers count)."""
     proxies = _trusted(tuple(settings.TRUSTED_PROXIES))
     return bool(proxies) and _is_trusted(request.META.get("REMOTE_ADDR", "") or "", proxies)
+
+
+def in_networks(ip: str, networks: list[str]) -> bool:
+    """Whether the address is in one of the networks (as settings list them)."""
+    return _is_trusted(ip, _trusted(tuple(networks)))

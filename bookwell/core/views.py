@@ -63,21 +63,12 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 def _may_scrape(request: HttpRequest) -> bool:
     import hmac
-    import ipaddress
 
     from django.conf import settings
 
-    from bookwell.core.net import client_ip
+    from bookwell.core.net import client_ip, in_networks
 
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if settings.METRICS_TOKEN and header.startswith("Bearer "):
         return hmac.compare_digest(header[7:].encode(), settings.METRICS_TOKEN.encode())
-    if not settings.METRICS_ALLOWED_NETWORKS:
-        return False
-    try:
-        address = ipaddress.ip_address(client_ip(request))
-    except ValueError:
-        return False
-    return any(
-        address in ipaddress.ip_network(n, strict=False) for n in settings.METRICS_ALLOWED_NETWORKS
-    )
+    return in_networks(client_ip(request), settings.METRICS_ALLOWED_NETWORKS)
