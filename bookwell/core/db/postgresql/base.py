@@ -15,18 +15,16 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import psycopg
 from django.conf import settings
 from django.db.backends.postgresql import base
 from psycopg.pq import TransactionStatus
 
 from bookwell.core.context import db_scope_settings, is_outside_tenancy
+from bookwell.core.db.postgresql import pipeline
 
 SET_SCOPE_SQL = (
     "SELECT set_config('bookwell.clinic_id', %s, %s), set_config('bookwell.all_clinics', %s, %s)"
 )
-
-PREPARE_ONLY_WHEN_ASKED = 2**31  # a threshold no statement reaches by repetition
 
 
 def _is_transaction_control(sql: object) -> bool:
@@ -47,6 +45,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # a RELEASE; the statement), in order.
         self._unsent: list[tuple[str | None, str]] = []
         self._sent: set[str] = set()  # savepoints created on the server, not yet released
+        self._prepared = pipeline.Prepared()  # fetch_prepared's statements on this session
         self.execute_wrappers.append(self._apply_clinic_scope)
 
     def _scope_params(self) -> tuple[tuple[str, bool, str, bool], tuple[str, str]] | None:
@@ -75,7 +74,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self, statements: Sequence[tuple[str, Sequence[Any]]]
     ) -> list[list[tuple[Any, ...]]]:
         """Runs statements as server-side prepared statements, all in one round trip
-        (pipeline mode), and returns each one's rows (none for a write without RETURNING).
+        (libpq's pipeline mode, queued and flushed once: pipeline.run), and returns each
+        one's rows (none for a write without RETURNING).
 
         For the hottest paths (availability before every booking, the booking's own writes;
         a failing statement raises, and the ones after it do not run): PostgreSQL plans a
@@ -91,24 +91,15 @@ class DatabaseWrapper(base.DatabaseWrapper):
         scope = self._scope_params()
         unsent = self._take_unsent()
         with self.wrap_database_errors:
-            cursors = []
-            if len(statements) == 1 and scope is None and not unsent:
-                # One statement alone: no pipeline to set up (a third of its client time).
-                cursor = psycopg.Cursor(raw)
-                cursor.execute(statements[0][0], statements[0][1], prepare=True)
-                cursors.append(cursor)
-            else:
-                with raw.pipeline():
-                    for sql in unsent:  # the savepoints waiting for a statement to go with
-                        psycopg.Cursor(raw).execute(sql)
-                    if scope is not None:
-                        psycopg.Cursor(raw).execute(SET_SCOPE_SQL, scope[0], prepare=True)
-                    for sql, params in statements:
-                        cursor = psycopg.Cursor(raw)
-                        cursor.execute(sql, params, prepare=True)
-                        cursors.append(cursor)
-                # Leaving the block sent the lot and collected every answer.
-            rows = [c.fetchall() if c.description is not None else [] for c in cursors]
+            before: list[tuple[str, Sequence[Any]]] = [(sql, ()) for sql in unsent]
+            if scope is not None:
+                before.append((SET_SCOPE_SQL, scope[0]))
+            rows = pipeline.run(
+                raw,
+                statements,
+                before=before,
+                prepared=self._prepared if settings.DB_PREPARED_STATEMENTS else None,
+            )
         if scope is not None:
             self._scope_in_effect = scope[1]
         if self.queries_logged:
@@ -122,11 +113,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         connection = super().get_new_connection(conn_params)
-        if settings.DB_PREPARED_STATEMENTS and connection.prepare_threshold is None:
-            # Django turns psycopg's prepared statements off; only the statements
-            # fetch_prepared asks for are prepared (the ORM's cursors bind values client-side
-            # and are never prepared, so no threshold is ever reached).
-            connection.prepare_threshold = PREPARE_ONLY_WHEN_ASKED
+        # A new session has no prepared statements. psycopg's own preparing stays off as
+        # Django leaves it: only fetch_prepared's statements are prepared (pipeline.run).
+        self._prepared = pipeline.Prepared()
         return connection
 
     def is_usable(self) -> bool:
