@@ -186,6 +186,8 @@ def appointment_create(
                     note=body.note.strip(),
                 ),
                 idempotency_key=key,
+                # Any failure here is the call's answer, and rolls everything back.
+                count_also=[request.api_use],  # type: ignore[attr-defined]
             )
     except SlotTaken as exc:
         raise ApiError(409, "slot_taken", "This time is not free.") from exc

@@ -47,7 +47,7 @@ from bookwell.telemetry.models import Feature
 from bookwell.telemetry.services import usage_count
 from bookwell.tenancy import keyring
 from bookwell.tenancy.models import Allowance, Clinic
-from bookwell.tenancy.plans import plan_use_with
+from bookwell.tenancy.plans import PendingUse, plan_use_with
 
 
 class SlotTaken(Conflict):
@@ -462,10 +462,14 @@ def appointment_book(
     idempotency_key: str | None = None,
     notify: bool = True,
     hold_until: dt.datetime | None = None,
+    count_also: Sequence[PendingUse] = (),
 ) -> Appointment:
     """Books one appointment. The same idempotency key returns the same appointment; the same
     key with a different request is a conflict. The client's confirmation is recorded in the
     same transaction (notifications outbox) unless notify is off (demo data, imports).
+
+    `count_also`: the caller's own uses (an API call's), counted in the booking's round trip
+    when it is made (plan_use_with's `also`: only for a caller whose failure rolls back).
 
     With `hold_until` (a client paying online) the appointment is pending, holds its time
     until then, and nothing is sent: payments.services confirms it when the payment is in."""
@@ -599,6 +603,7 @@ def appointment_book(
                     webhooks.endpoints_statement(clinic.pk),
                 ],
                 feature=Feature.BOOKING_CREATED,
+                also=count_also,
             )
             transaction.on_commit(BOOKINGS.labels(appointment.source).inc)
             if notify and hold_until is None and appointment.start > timezone.now():

@@ -35,7 +35,7 @@ from bookwell.integrations.services import Refusal, api_token_find
 from bookwell.telemetry.models import Feature
 from bookwell.telemetry.services import counts_only_commit
 from bookwell.tenancy.models import Allowance
-from bookwell.tenancy.plans import plan_use
+from bookwell.tenancy.plans import PendingUse, plan_use
 
 # The usage counter (P8) each scope's calls are counted under.
 API_USAGE = {
@@ -155,16 +155,21 @@ def endpoint(
                     403, "scope_missing", f"This token lacks the {scope.value} scope.", scope=scope
                 )
             clinic = token.clinic
+            # The call is counted once it has succeeded, at the end (the counters' rows stay
+            # locked to the commit): the plan's daily calls (P9; past them the call is
+            # refused and rolled back) and this area of the API's usage (P8). An operation
+            # whose last write can take the count along says so (`api_use`), saving a round
+            # trip.
+            use = PendingUse(Allowance.API_CALLS_PER_DAY, API_USAGE[scope])
+            request.api_use = use  # type: ignore[attr-defined]
             with clinic_context(clinic), timezone.override(ZoneInfo(clinic.time_zone)):
                 result = _evaluated(view(request, *args, **kw))
-                # Counted once it has succeeded, at the end (the counters' rows stay locked
-                # to the commit): the plan's daily calls (P9; past them the call is refused
-                # and rolled back) and this area of the API's usage (P8).
                 if request.method in ("GET", "HEAD") and not getattr(
                     request, "audit_written", False
                 ):
                     counts_only_commit()
-                plan_use(clinic, Allowance.API_CALLS_PER_DAY, feature=API_USAGE[scope])
+                if not use.counted:
+                    plan_use(clinic, use.allowance, feature=use.feature)
                 return result
 
         kwargs.setdefault("operation_id", view.__name__)

@@ -133,28 +133,16 @@ def _use_sql(alias: str) -> str:
     return counter_upsert(alias, PlanUsage, ("clinic", "allowance", "period"), "used")
 
 
-def _count_in(
-    clinic: Clinic,
-    allowance: Allowance,
-    n: int,
-    now: dt.datetime | None,
-    also: list[tuple[str, list[Any]]] | None = None,
-    before: Sequence[tuple[str, list[Any]]] = (),
-) -> tuple[int, list[list[tuple[Any, ...]]]]:
-    """Adds `n` to the period's counter and returns its total, and the rows of `before`;
-    `before` and `also` (statements of the caller's, such as its own write and a usage
-    count) go in the same round trip, before and after the counter."""
+def _seat_lock(clinic: Clinic) -> None:
+    """Takes the clinic's seat lock (its fixed counter row, which counts nothing) to the end
+    of the transaction."""
     connection = connections[router.db_for_write(PlanUsage)]
     if not connection.in_atomic_block:
         raise RuntimeError("an allowance is counted inside the action's own transaction")
-    period = period_of(allowance, now)
-    statement = (
-        _use_sql(connection.alias),
-        [clinic.pk, allowance.value, connection.ops.adapt_datefield_value(period), n],
-    )
+    period = connection.ops.adapt_datefield_value(SEATS_PERIOD)
+    statement = (_use_sql(connection.alias), [clinic.pk, Allowance.STAFF_SEATS.value, period, 0])
     with clinic_context(clinic):
-        rows = fetch_batch(connection.alias, [*before, statement, *(also or [])])
-    return int(rows[len(before)][0][0]), rows[: len(before)]
+        fetch_batch(connection.alias, [statement])
 
 
 def plan_use(
@@ -173,6 +161,17 @@ def plan_use(
     return used
 
 
+@dataclass
+class PendingUse:
+    """A use an action counts at its end, unless a write of its takes it along first (an API
+    call's count in the round trip of the booking it makes: plan_use_with's `also`)."""
+
+    allowance: Allowance
+    feature: Feature | None = None
+    n: int = 1
+    counted: bool = False
+
+
 def plan_use_with(
     clinic: Clinic,
     allowance: Allowance,
@@ -181,25 +180,46 @@ def plan_use_with(
     n: int = 1,
     now: dt.datetime | None = None,
     feature: Feature | None = None,
+    also: Sequence[PendingUse] = (),
 ) -> tuple[int | None, list[list[tuple[Any, ...]]]]:
     """plan_use, with the caller's own statements first in the same round trip (a booking's
-    INSERT and the reads it needs next: one round trip for all of them). Returns the total
-    (None when the plan sets no limit) and the rows of those statements."""
-    if allowance == Allowance.STAFF_SEATS:
+    INSERT and the reads it needs next: one round trip for all of them), and the uses in
+    `also` counted in it too (each marked counted once it is within its allowance). Returns
+    the total (None when the plan sets no limit) and the rows of those statements.
+
+    Only an action whose failure rolls back the whole transaction may pass `also`: a use
+    counted here and then undone by a rolled-back savepoint would stay marked counted."""
+    if allowance == Allowance.STAFF_SEATS or any(
+        u.allowance == Allowance.STAFF_SEATS for u in also
+    ):
         raise ValueError("staff seats are checked with plan_check_seats")
-    limit = plan_of(clinic).limit(allowance)
     alias = router.db_for_write(PlanUsage)
-    also = [usage_statement(alias, feature, clinic_id=clinic.pk, n=n, now=now)] if feature else []
-    if limit is None:
-        if also or statements:
-            with clinic_context(clinic):
-                rows = fetch_batch(alias, [*statements, *also])
-            return None, rows[: len(statements)]
-        return None, []
-    used, rows = _count_in(clinic, allowance, n, now, also, statements)
-    if used > limit:
-        raise PlanLimitReached(allowance, limit, period_of(allowance, now))
-    return used, rows
+    connection = connections[alias]
+    terms = plan_of(clinic)
+    first = PendingUse(allowance, feature, n)
+    batch = list(statements)
+    limited: list[tuple[PendingUse, int, int]] = []  # (use, its limit, its counter's place)
+    for use in (first, *also):
+        limit = terms.limit(use.allowance)
+        if limit is not None:
+            if not connection.in_atomic_block:
+                raise RuntimeError("an allowance is counted inside the action's own transaction")
+            period = connection.ops.adapt_datefield_value(period_of(use.allowance, now))
+            limited.append((use, limit, len(batch)))
+            batch.append((_use_sql(alias), [clinic.pk, use.allowance.value, period, use.n]))
+        if use.feature is not None:
+            batch.append(usage_statement(alias, use.feature, clinic_id=clinic.pk, n=use.n, now=now))
+    rows: list[list[tuple[Any, ...]]] = []
+    if batch:
+        with clinic_context(clinic):
+            rows = fetch_batch(alias, batch)
+    for use, limit, place in limited:
+        if int(rows[place][0][0]) > limit:
+            raise PlanLimitReached(use.allowance, limit, period_of(use.allowance, now))
+    for use in also:
+        use.counted = True
+    used = int(rows[limited[0][2]][0][0]) if limited and limited[0][0] is first else None
+    return used, rows[: len(statements)]
 
 
 def plan_release(
@@ -222,7 +242,7 @@ def plan_check_seats(clinic: Clinic, *, adding: int = 1) -> None:
         return
     from bookwell.scheduling.models import StaffMember
 
-    _count_in(clinic, Allowance.STAFF_SEATS, 0, None)  # the lock (the row counts nothing)
+    _seat_lock(clinic)
     with clinic_context(clinic):
         active = StaffMember.objects.filter(archived=False).count()
     if active + adding > limit:

@@ -282,6 +282,54 @@ def test_api_calls_stop_for_the_day_at_the_allowance_and_start_again_the_next(
     assert api.get("/services").status_code == 200
 
 
+def test_an_api_booking_counts_its_call_once_in_the_bookings_own_round_trip(
+    setup, clinic_a, settings
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bookwell.telemetry.models import Feature, UsageDay
+
+    settings.PLANS = small_plan(api_calls_per_day=N, bookings_per_month=10)
+    api = ApiClient(token_for(clinic_a))
+
+    def book(hour: int, key: str | None = None):
+        body = {
+            "service": setup.service.pk,
+            "staff": setup.staff.pk,
+            "start": _at(hour).isoformat(),
+        }
+        return api.post("/appointments", body, **({"Idempotency-Key": key} if key else {}))
+
+    def usage(feature: Feature) -> int:
+        with clinic_context(clinic_a):
+            return sum(UsageDay.objects.filter(feature=feature).values_list("count", flat=True))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert book(9).status_code == 201
+    if connection.vendor == "postgresql":  # one batch: the row, the booking's and the call's counts
+        (batch,) = [
+            q["sql"]
+            for q in queries.captured_queries
+            if "bookings_appointment" in q["sql"] and "INSERT" in q["sql"]
+        ]
+        assert batch.count('INTO "tenancy_planusage"') == 2
+        assert batch.count('INTO "telemetry_usageday"') == 2
+    assert _used(clinic_a, Allowance.API_CALLS_PER_DAY) == 1
+    assert usage(Feature.API_APPOINTMENTS) == 1 and usage(Feature.BOOKING_CREATED) == 1
+    assert book(10, key="same").status_code == 201
+    assert book(10, key="same").status_code == 201  # the replay is a call too, and books nothing
+    assert _used(clinic_a, Allowance.API_CALLS_PER_DAY) == N
+    assert usage(Feature.API_APPOINTMENTS) == N and usage(Feature.BOOKING_CREATED) == 2
+    refused = book(11)  # past the day's calls: refused whole
+    body = _problem(refused, 429)
+    assert body["code"] == "plan_limit_reached" and body["allowance"] == "api_calls_per_day"
+    assert _appointments(clinic_a) == 2
+    assert _used(clinic_a, Allowance.BOOKINGS_PER_MONTH) == 2
+    assert _used(clinic_a, Allowance.API_CALLS_PER_DAY) == N
+    assert usage(Feature.API_APPOINTMENTS) == N and usage(Feature.BOOKING_CREATED) == 2
+
+
 # --- Text messages per month --------------------------------------------------------------------
 
 
