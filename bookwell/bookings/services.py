@@ -213,22 +213,28 @@ def _validate(clinic: Clinic, req: BookingRequest) -> list[Room] | None:
     return rooms
 
 
-def _release_expired_holds(clinic: Clinic, new: Appointment) -> tuple[str, list[Any]]:
-    """Marks expired the holds for online payments that ran out where the new booking goes
-    (its staff member, or its room): availability already treats them as free, and the
-    database's overlap guarantee must too. Goes in the INSERT's round trip, before it."""
-    connection = connections[router.db_for_write(Appointment)]
-    quote, ops = connection.ops.quote_name, connection.ops
+@functools.cache
+def _release_sql(alias: str, with_room: bool) -> str:
+    quote = connections[alias].ops.quote_name
     col = {f.name: quote(str(f.column)) for f in Appointment._meta.concrete_fields}
-    now = ops.adapt_datetimefield_value(timezone.now())
-    where_room = f" OR ({col['room']} = %s AND {col['room_exclusive']})" if new.room_id else ""
-    sql = (
+    where_room = f" OR ({col['room']} = %s AND {col['room_exclusive']})" if with_room else ""
+    return (
         f"UPDATE {quote(Appointment._meta.db_table)} "  # noqa: S608 (names from the model)
         f"SET {col['status']} = %s, {col['updated_at']} = %s "
         f"WHERE {col['clinic']} = %s AND {col['status']} = %s AND {col['hold_until']} <= %s "
         f"AND {col['block_start']} < %s AND {col['block_end']} > %s "
         f"AND ({col['staff']} = %s{where_room}) AND {col['id']} <> %s"
     )
+
+
+def _release_expired_holds(clinic: Clinic, new: Appointment) -> tuple[str, list[Any]]:
+    """Marks expired the holds for online payments that ran out where the new booking goes
+    (its staff member, or its room): availability already treats them as free, and the
+    database's overlap guarantee must too. Goes in the INSERT's round trip, before it."""
+    connection = connections[router.db_for_write(Appointment)]
+    ops = connection.ops
+    now = ops.adapt_datetimefield_value(timezone.now())
+    sql = _release_sql(connection.alias, bool(new.room_id))
     params: list[Any] = [
         Status.EXPIRED.value,
         now,

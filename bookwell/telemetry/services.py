@@ -18,8 +18,10 @@ from bookwell.core.db.statements import counter_upsert, fetch_batch
 from bookwell.telemetry.models import Feature, UsageDay, UsageMonth
 
 
-def _upsert_sql(alias: str, model: type[UsageDay] | type[UsageMonth], period: str) -> str:
-    return counter_upsert(alias, model, ("clinic", "feature", period), "count")
+def _upsert_sql(
+    alias: str, model: type[UsageDay] | type[UsageMonth], period: str, rows: int = 1
+) -> str:
+    return counter_upsert(alias, model, ("clinic", "feature", period), "count", rows)
 
 
 def usage_count(
@@ -46,17 +48,29 @@ def usage_statement(
     now: dt.datetime | None = None,
 ) -> tuple[str, list[Any]]:
     """usage_count's statement, for callers that send it with their own (one round trip)."""
+    return usage_statements(alias, [(feature, n)], clinic_id=clinic_id, now=now)
+
+
+def usage_statements(
+    alias: str,
+    uses: list[tuple[Feature, int]],
+    *,
+    clinic_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[str, list[Any]]:
+    """One statement counting several distinct features (`(feature, n)` each) of a clinic."""
     clinic_id = active_clinic_id() if clinic_id is None else clinic_id
     if clinic_id is None:
         raise NoActiveClinic("usage is counted per clinic")
-    day = (now or timezone.now()).astimezone(dt.UTC).date()
-    ops = connections[alias].ops
-    return _upsert_sql(alias, UsageDay, "day"), [
-        clinic_id,
-        Feature(feature).value,
-        ops.adapt_datefield_value(day),
-        n,
-    ]
+    if len({feature for feature, _n in uses}) != len(uses) or not uses:
+        raise ValueError("one statement counts each feature once")
+    day = connections[alias].ops.adapt_datefield_value(
+        (now or timezone.now()).astimezone(dt.UTC).date()
+    )
+    params: list[Any] = []
+    for feature, n in uses:
+        params += [clinic_id, Feature(feature).value, day, n]
+    return _upsert_sql(alias, UsageDay, "day", rows=len(uses)), params
 
 
 def counts_only_commit(alias: str = "default") -> None:

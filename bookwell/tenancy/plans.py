@@ -27,7 +27,7 @@ from bookwell.core.context import clinic_context
 from bookwell.core.db.statements import counter_upsert, fetch_batch
 from bookwell.core.errors import ServiceError
 from bookwell.telemetry.models import Feature
-from bookwell.telemetry.services import usage_statement
+from bookwell.telemetry.services import usage_statements
 from bookwell.tenancy.models import Allowance, Clinic, PlanUsage
 
 SEATS_PERIOD = dt.date(2000, 1, 1)  # staff seats are not per period: one fixed lock row
@@ -129,8 +129,8 @@ def limit_message(allowance: Allowance, limit: int) -> str:
     }
 
 
-def _use_sql(alias: str) -> str:
-    return counter_upsert(alias, PlanUsage, ("clinic", "allowance", "period"), "used")
+def _use_sql(alias: str, rows: int = 1) -> str:
+    return counter_upsert(alias, PlanUsage, ("clinic", "allowance", "period"), "used", rows)
 
 
 def _seat_lock(clinic: Clinic) -> None:
@@ -197,29 +197,44 @@ def plan_use_with(
     connection = connections[alias]
     terms = plan_of(clinic)
     first = PendingUse(allowance, feature, n)
+    uses = [first, *also]
+    if len({u.allowance for u in uses}) != len(uses):
+        raise ValueError("each allowance is counted once per statement")
+    # Every counter in one statement, in the allowances' order (the order their rows are
+    # locked in, the same in every transaction), then the usage counts in another.
+    limited = sorted(
+        ((use, limit) for use in uses if (limit := terms.limit(use.allowance)) is not None),
+        key=lambda pair: pair[0].allowance.value,
+    )
     batch = list(statements)
-    limited: list[tuple[PendingUse, int, int]] = []  # (use, its limit, its counter's place)
-    for use in (first, *also):
-        limit = terms.limit(use.allowance)
-        if limit is not None:
-            if not connection.in_atomic_block:
-                raise RuntimeError("an allowance is counted inside the action's own transaction")
+    if limited:
+        if not connection.in_atomic_block:
+            raise RuntimeError("an allowance is counted inside the action's own transaction")
+        params: list[Any] = []
+        for use, _limit in limited:
             period = connection.ops.adapt_datefield_value(period_of(use.allowance, now))
-            limited.append((use, limit, len(batch)))
-            batch.append((_use_sql(alias), [clinic.pk, use.allowance.value, period, use.n]))
-        if use.feature is not None:
-            batch.append(usage_statement(alias, use.feature, clinic_id=clinic.pk, n=use.n, now=now))
+            params += [clinic.pk, use.allowance.value, period, use.n]
+        batch.append((_use_sql(alias, len(limited)), params))
+    features = [(u.feature, u.n) for u in uses if u.feature is not None]
+    if features:
+        batch.append(usage_statements(alias, features, clinic_id=clinic.pk, now=now))
     rows: list[list[tuple[Any, ...]]] = []
     if batch:
         with clinic_context(clinic):
             rows = fetch_batch(alias, batch)
-    for use, limit, place in limited:
-        if int(rows[place][0][0]) > limit:
+    totals: dict[str, int] = {}
+    if limited:
+        counted = rows[len(statements)]
+        if len(limited) == 1:
+            totals[limited[0][0].allowance.value] = int(counted[0][0])
+        else:  # (clinic, allowance, period, used) per row
+            totals = {str(row[1]): int(row[3]) for row in counted}
+    for use, limit in limited:
+        if totals[use.allowance.value] > limit:
             raise PlanLimitReached(use.allowance, limit, period_of(use.allowance, now))
     for use in also:
         use.counted = True
-    used = int(rows[limited[0][2]][0][0]) if limited and limited[0][0] is first else None
-    return used, rows[: len(statements)]
+    return totals.get(allowance.value), rows[: len(statements)]
 
 
 def plan_release(

@@ -172,20 +172,25 @@ def insert_statement(obj: Model, alias: str | None = None) -> tuple[str, list[An
 
 
 @functools.cache
-def counter_upsert(alias: str, model: type[Model], keys: tuple[str, ...], counter: str) -> str:
+def counter_upsert(
+    alias: str, model: type[Model], keys: tuple[str, ...], counter: str, rows: int = 1
+) -> str:
     """`INSERT .. ON CONFLICT (keys) DO UPDATE SET counter = counter + n RETURNING counter`
     for a counter row (usage counts, plan allowances): one atomic statement, the same on
     PostgreSQL and SQLite (3.35+), whose row stays locked to the caller's commit. Values are
-    bound in the order of `keys`, then the amount to add."""
+    bound in the order of `keys`, then the amount to add. With `rows` (distinct keys each),
+    that many counters in one statement, each returned after its keys."""
     quote = connections[alias].ops.quote_name
     table = quote(model._meta.db_table)
     columns = ", ".join(quote(_column(model, k)) for k in keys)
     value = quote(counter)
+    values = ", ".join([f"({placeholders(len(keys) + 1)})"] * rows)
+    returning = value if rows == 1 else f"{columns}, {value}"
     return (
         f"INSERT INTO {table} ({columns}, {value}) "  # noqa: S608 (names from the model)
-        f"VALUES ({placeholders(len(keys) + 1)}) "
+        f"VALUES {values} "
         f"ON CONFLICT ({columns}) "
-        f"DO UPDATE SET {value} = {table}.{value} + excluded.{value} RETURNING {value}"
+        f"DO UPDATE SET {value} = {table}.{value} + excluded.{value} RETURNING {returning}"
     )
 
 
