@@ -1,7 +1,7 @@
 """REST API requests per second under concurrent load, against `bookwell serve` (issue 7).
 
     DATABASE_URL=postgresql://app@host/db DATABASE_OWNER_URL=postgresql://owner@host/db \\
-        python bench/api_load.py [--seconds 5] [--concurrency 8] [--workers 2]
+        python bench/api_load.py [--seconds 3] [--rounds 3] [--concurrency 8] [--workers 2]
 
 Migrates the database DATABASE_URL names (a throwaway SQLite one when unset), seeds a clinic
 with 20 staff members free around the clock, starts `bookwell serve` with the baselines of
@@ -12,6 +12,9 @@ bench/_api_site.py, and measures:
   INSERT — goal >= 40%;
 - appointment listing (GET /api/v1/appointments?limit=100, 100 rows) against a bare view
   returning 100 rows of a plain table as JSON — goal >= 25%.
+
+Each baseline and its API measure alternate for `--rounds` rounds; the ratio reported is the
+median of the rounds' ratios (each round's is printed too).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import http.client
 import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -185,7 +189,8 @@ def _load(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
@@ -244,30 +249,49 @@ def main() -> None:
             _wait_up(port)
             for make, ok in ((insert, 201), (rows, 200), (book, 201), (listing, 200)):
                 _load(port, make, 0.5, args.concurrency, ok)  # warm up every worker
+            # Each baseline and its API measure alternate, round after round: the machine's
+            # drift (other work, CPU frequency) moves both alike, and the median ratio of the
+            # rounds is reported.
             s, c = args.seconds, args.concurrency
-            base_insert, _ = _load(port, insert, s, c, 201)
-            created, bad_created = _load(port, book, s, c, 201)
-            base_rows, _ = _load(port, rows, s, c, 200)
-            listed, bad_listed = _load(port, listing, s, c, 200)
+            rounds: list[tuple[float, float, int, float, float, int]] = []
+            for _ in range(args.rounds):
+                base_insert, _ = _load(port, insert, s, c, 201)
+                created, bad_created = _load(port, book, s, c, 201)
+                base_rows, _ = _load(port, rows, s, c, 200)
+                listed, bad_listed = _load(port, listing, s, c, 200)
+                rounds.append((base_insert, created, bad_created, base_rows, listed, bad_listed))
         finally:
             server.terminate()
             server.wait(timeout=10)
     vendor = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
-    print(f"{'bare view, one INSERT':45} {base_insert:8.1f} req/s   1.00x")
+    booking = statistics.median(r[1] / r[0] for r in rounds)
+    listing_ratio = statistics.median(r[4] / r[3] for r in rounds)
+    bad_created = sum(r[2] for r in rounds)
+    bad_listed = sum(r[5] for r in rounds)
+    print(f"{'bare view, one INSERT':45} {_rates(r[0] for r in rounds)} req/s   1.00x")
     note = f"   ({bad_created} not 201!)" if bad_created else ""
     print(
-        f"{'API: book a distinct free time':45} {created:8.1f} req/s   "
-        f"{created / base_insert:.2f}x of bare (goal 0.40){note}"
+        f"{'API: book a distinct free time':45} {_rates(r[1] for r in rounds)} req/s   "
+        f"{booking:.2f}x of bare (goal 0.40){note}"
     )
-    print(f"{'bare view, 100 rows as JSON':45} {base_rows:8.1f} req/s   1.00x")
+    print(f"{'bare view, 100 rows as JSON':45} {_rates(r[3] for r in rounds)} req/s   1.00x")
     note = f"   ({bad_listed} not 200!)" if bad_listed else ""
     print(
-        f"{'API: list 100 appointments':45} {listed:8.1f} req/s   "
-        f"{listed / base_rows:.2f}x of bare (goal 0.25){note}"
+        f"{'API: list 100 appointments':45} {_rates(r[4] for r in rounds)} req/s   "
+        f"{listing_ratio:.2f}x of bare (goal 0.25){note}"
     )
     print(
-        f"({vendor}; {args.workers} gunicorn workers, {args.concurrency} clients, {s:.0f} s each)"
+        f"(median of {len(rounds)} alternating rounds: booking "
+        + ", ".join(f"{r[1] / r[0]:.2f}" for r in rounds)
+        + "; listing "
+        + ", ".join(f"{r[4] / r[3]:.2f}" for r in rounds)
+        + f"; {vendor}; {args.workers} gunicorn workers, {args.concurrency} clients, "
+        f"{args.seconds:.0f} s each)"
     )
+
+
+def _rates(values: Any) -> str:
+    return "/".join(f"{v:.0f}" for v in values)
 
 
 if __name__ == "__main__":

@@ -622,7 +622,10 @@ def appointment_book(
             )
     except IntegrityError as exc:
         # The database refused: the exclusion constraint (an overlap that raced past the
-        # check), or the idempotency key taken a moment ago by the same request.
+        # check), or the idempotency key taken a moment ago by the same request. Whatever
+        # the caller's uses were counted in went back with the savepoint.
+        for use in count_also:
+            use.counted = False
         if idempotency_key:
             earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
             if earlier is not None:

@@ -200,12 +200,10 @@ def plan_use_with(
     uses = [first, *also]
     if len({u.allowance for u in uses}) != len(uses):
         raise ValueError("each allowance is counted once per statement")
-    # Every counter in one statement, in the allowances' order (the order their rows are
-    # locked in, the same in every transaction), then the usage counts in another.
-    limited = sorted(
-        ((use, limit) for use in uses if (limit := terms.limit(use.allowance)) is not None),
-        key=lambda pair: pair[0].allowance.value,
-    )
+    # Every counter in one statement, the action's own first and the uses it takes along
+    # after it (the order their rows are locked in: an API call's own count comes last, as
+    # in a call that counts it at its end), then the usage counts in another.
+    limited = [(use, limit) for use in uses if (limit := terms.limit(use.allowance)) is not None]
     batch = list(statements)
     if limited:
         if not connection.in_atomic_block:

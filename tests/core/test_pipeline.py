@@ -15,7 +15,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.db import IntegrityError, ProgrammingError, connection, transaction
+from django.db import (
+    DataError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    connection,
+    transaction,
+)
 
 from bookwell.core.db.postgresql import pipeline
 from bookwell.core.db.statements import fetch_batch, insert_statement
@@ -142,6 +149,59 @@ def test_a_session_that_lost_its_statements_recovers_after_one_refusal():
     with pytest.raises(ProgrammingError):
         fetch_batch("default", [(sql, [4])])
     assert fetch_batch("default", [(sql, [5])]) == [[(10,)]]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        assert [row[0] for row in cursor.fetchall()] == ["SELECT $1::int * 2"]  # no leftovers
+
+
+def test_a_row_that_cannot_be_read_leaves_the_connection_answering_its_own_questions():
+    with pytest.raises(DataError):
+        fetch_batch("default", [("SELECT 'infinity'::date, %s::text", ["theirs"])])
+    assert fetch_batch("default", [("SELECT %s::text", ["mine"])]) == [[("mine",)]]
+    assert PeriodicRun.objects.count() == 0  # the ORM's statements run too
+
+
+def test_a_batch_interrupted_while_answers_are_on_their_way_closes_the_connection(monkeypatch):
+    calls = {"n": 0}
+    real = pipeline.fetch_many
+
+    def interrupted(pgconn):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(pgconn)
+
+    monkeypatch.setattr(pipeline, "fetch_many", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fetch_batch("default", [("SELECT %s::text", ["a"]), ("SELECT %s::text", ["b"])])
+    monkeypatch.setattr(pipeline, "fetch_many", real)
+    assert connection.connection.closed  # nothing later can take "b" for its own answer
+    try:
+        with pytest.raises(OperationalError):
+            fetch_batch("default", [("SELECT %s::text", ["c"])])
+    finally:
+        connection.close()
+    assert fetch_batch("default", [("SELECT %s::text", ["c"])]) == [[("c",)]]
+
+
+def test_a_batch_refused_before_sending_leaves_the_savepoint_around_it_usable():
+    with transaction.atomic():
+        PeriodicRun.objects.create(job="outer", period_start=AT, worker="test")
+        with pytest.raises(ProgrammingError), transaction.atomic():
+            fetch_batch("default", [("SELECT %s::int, %s::int", [1])])
+        PeriodicRun.objects.create(job="after", period_start=AT, worker="test")
+    assert _jobs() == {"outer", "after"}
+
+
+def test_statements_after_a_refused_one_are_prepared_when_they_next_run():
+    with pytest.raises(ProgrammingError), transaction.atomic():
+        fetch_batch(
+            "default",
+            [("SELEKT %s", [1]), ("SELECT %s::int + 100", [1]), ("SELECT %s::int + 200", [1])],
+        )
+    assert fetch_batch(
+        "default", [("SELECT %s::int + 100", [2]), ("SELECT %s::int + 200", [2])]
+    ) == [[(102,)], [(202,)]]
 
 
 def test_a_wrong_number_of_values_is_refused_before_anything_is_sent():

@@ -325,6 +325,29 @@ def test_an_api_booking_counts_its_call_once_in_the_bookings_own_round_trip(
     assert usage(Feature.API_APPOINTMENTS) == N and usage(Feature.BOOKING_CREATED) == 2
 
 
+@pytest.mark.parametrize("api_calls", [N, None])
+def test_an_api_booking_with_any_staff_or_on_an_unlimited_plan_counts_its_call_once(
+    setup, clinic_a, settings, api_calls
+):
+    from bookwell.telemetry.models import Feature, UsageDay
+
+    settings.PLANS = small_plan(api_calls_per_day=api_calls, bookings_per_month=10)
+    api = ApiClient(token_for(clinic_a))
+    named = {"service": setup.service.pk, "staff": setup.staff.pk, "start": _at(9).isoformat()}
+    anyone = {"service": setup.service.pk, "start": _at(10).isoformat()}
+    assert api.post("/appointments", named).status_code == 201
+    assert api.post("/appointments", anyone).status_code == 201
+    with clinic_context(clinic_a):
+        calls = sum(
+            UsageDay.objects.filter(feature=Feature.API_APPOINTMENTS).values_list(
+                "count", flat=True
+            )
+        )
+    assert calls == 2
+    assert _used(clinic_a, Allowance.API_CALLS_PER_DAY) == (2 if api_calls else 0)
+    assert _used(clinic_a, Allowance.BOOKINGS_PER_MONTH) == 2
+
+
 # --- Text messages per month --------------------------------------------------------------------
 
 

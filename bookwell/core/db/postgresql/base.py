@@ -89,17 +89,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
         began = time.monotonic()
         raw = self.connection
         scope = self._scope_params()
-        unsent = self._take_unsent()
+        unsent = [sql for _sid, sql in self._unsent]
         with self.wrap_database_errors:
             before: list[tuple[str, Sequence[Any]]] = [(sql, ()) for sql in unsent]
             if scope is not None:
                 before.append((SET_SCOPE_SQL, scope[0]))
-            rows = pipeline.run(
+            batch = pipeline.build(
                 raw,
                 statements,
                 before=before,
                 prepared=self._prepared if settings.DB_PREPARED_STATEMENTS else None,
             )
+            # Built (a value that cannot be sent is refused above, with the savepoints still
+            # waiting): from here they count as sent, even if a later statement fails.
+            self._take_unsent()
+            rows = pipeline.execute(raw, batch)
         if scope is not None:
             self._scope_in_effect = scope[1]
         if self.queries_logged:
@@ -114,7 +118,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         connection = super().get_new_connection(conn_params)
         # A new session has no prepared statements. psycopg's own preparing stays off as
-        # Django leaves it: only fetch_prepared's statements are prepared (pipeline.run).
+        # Django leaves it: only fetch_prepared's statements are prepared (pipeline).
         self._prepared = pipeline.Prepared()
         return connection
 

@@ -9,12 +9,18 @@ through psycopg's pipeline, 68 µs here.
 Only the pieces psycopg documents as its adaptation protocol are used to turn values into
 parameters and rows back into values (`Transformer`), and its C generators to wait on the
 socket, so types, time zones and errors come out exactly as through a psycopg cursor.
+
+Two steps: `build` adapts every value and names every statement without touching the
+connection (a value that cannot be sent fails there, with nothing on its way), `execute`
+sends the lot, reads every answer up to the pipeline's Sync, leaves pipeline mode and only
+then turns rows into values. A connection interrupted between sending and the Sync cannot
+be trusted with what is still on its way: it is closed, and counts as broken.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,11 +28,19 @@ from typing import Any
 
 import psycopg
 from psycopg import errors, pq
+from psycopg.abc import Transformer as TransformerProtocol
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.generators import fetch_many, send
 
-_PLACEHOLDER = re.compile(r"%(.)", re.DOTALL)
+_PLACEHOLDER = re.compile(r"%(.?)", re.DOTALL)
 _MAX_PREPARED = 256  # per connection; past it they are all dropped and prepared again
+# Names unique in the process: a session handed on (a pool) never sees a name twice.
+_SERIAL = itertools.count(1)
+# The server no longer has a statement we named, or will not run it as prepared (the table
+# changed under it), or already has a name: forget them all, and drop them all next time.
+_RESET_STATES = {"26000", "0A000", "42P05"}
+
+Key = tuple[bytes, tuple[int, ...]]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -50,12 +64,8 @@ def numbered(sql: str) -> tuple[str, int]:
 class Prepared:
     """The statements prepared on one server session: (query, parameter types) -> name."""
 
-    names: dict[tuple[bytes, tuple[int, ...]], bytes] = field(default_factory=dict)
-    serial: int = 0
-
-    def new_name(self) -> bytes:
-        self.serial += 1
-        return b"bw_%d" % self.serial
+    names: dict[Key, bytes] = field(default_factory=dict)
+    drop_all: bool = False  # the server's set is unknown: start the next batch afresh
 
 
 @dataclass
@@ -66,35 +76,39 @@ class _Command:
     formats: Sequence[pq.Format] | None = None
     prepare_as: bytes | None = None  # a Parse goes first, under this name
     run_as: bytes | None = None  # run the statement prepared under this name
-    key: tuple[bytes, tuple[int, ...]] | None = None
+    key: Key | None = None
     rows_wanted: bool = False
+    drops_all: bool = False  # DEALLOCATE ALL
 
 
-def run(
+@dataclass
+class Batch:
+    commands: list[_Command]
+    transformer: TransformerProtocol
+    encoding: str
+    prepared: Prepared | None
+
+
+def build(
     raw: psycopg.Connection[Any],
     statements: Sequence[tuple[str, Sequence[Any]]],
     *,
     before: Sequence[tuple[str, Sequence[Any]]] = (),
     prepared: Prepared | None,
-) -> list[list[tuple[Any, ...]]]:
-    """Runs `before` (statements whose rows are not wanted: savepoints, the clinic scope),
-    then `statements`, in one round trip, with the BEGIN in it when a transaction is due to
-    begin. Returns each statement's rows (none for a write without RETURNING). With
-    `prepared`, statements with parameters run as server-side prepared ones (prepared here
-    the first time). The first error is raised once every answer has been read; the
-    statements after it do not run."""
+) -> Batch:
+    """`before` (statements whose rows are not wanted: savepoints, the clinic scope), then
+    `statements`, adapted and named; nothing is sent. With `prepared`, statements with
+    parameters run as server-side prepared ones (prepared the first time)."""
     tx = Transformer(raw)
     encoding = raw.info.encoding
     commands: list[_Command] = []
-    pg = raw.pgconn
-    if not raw.autocommit and pg.transaction_status == pq.TransactionStatus.IDLE:
-        commands.append(_Command(raw._get_tx_start_command()))  # what psycopg would send
-    if prepared is not None and len(prepared.names) >= _MAX_PREPARED:
-        commands.append(_Command(b"DEALLOCATE ALL"))
-        prepared.names.clear()
-    # Every value is adapted before anything is queued: a value that cannot be sent fails
-    # here, with nothing on its way.
-    parsing: dict[tuple[bytes, tuple[int, ...]], bytes] = {}  # prepared in this batch
+    known: dict[Key, bytes] = {}
+    if prepared is not None:
+        if prepared.drop_all or len(prepared.names) >= _MAX_PREPARED:
+            commands.append(_Command(b"DEALLOCATE ALL", drops_all=True))
+        else:
+            known = prepared.names
+    parsing: dict[Key, bytes] = {}  # prepared in this batch
     wanted = [False] * len(before) + [True] * len(statements)
     for (sql, params), rows_wanted in zip([*before, *statements], wanted, strict=True):
         if not params and not rows_wanted:  # a savepoint: nothing to prepare
@@ -111,13 +125,26 @@ def run(
         command = _Command(query, values, types, formats, rows_wanted=rows_wanted)
         if prepared is not None:
             command.key = (query, types)
-            name = prepared.names.get(command.key) or parsing.get(command.key)
+            name = known.get(command.key) or parsing.get(command.key)
             if name is None:
-                name = command.prepare_as = parsing[command.key] = prepared.new_name()
+                name = b"bw_%d" % next(_SERIAL)
+                command.prepare_as = parsing[command.key] = name
             command.run_as = name
         commands.append(command)
+    return Batch(commands, tx, encoding, prepared)
 
+
+def execute(raw: psycopg.Connection[Any], batch: Batch) -> list[list[tuple[Any, ...]]]:
+    """Sends the batch in one round trip, with the BEGIN in it when a transaction is due to
+    begin, and returns each statement's rows (none for a write without RETURNING). The first
+    error is raised once every answer has been read; the statements after it do not run."""
+    pg = raw.pgconn
+    prepared = batch.prepared
     with raw.lock:
+        commands = batch.commands
+        if not raw.autocommit and pg.transaction_status == pq.TransactionStatus.IDLE:
+            commands = [_Command(raw._get_tx_start_command()), *commands]  # as psycopg would
+        answers: list[tuple[_Command, pq.abc.PGresult | None, pq.abc.PGresult | None]] = []
         pg.enter_pipeline_mode()
         try:
             for c in commands:
@@ -131,41 +158,58 @@ def run(
                     )
             pg.pipeline_sync()
             raw.wait(send(pg))
-            first_error: pq.abc.PGresult | None = None
-            out: list[list[tuple[Any, ...]]] = []
             for c in commands:
-                if c.prepare_as is not None:
-                    (parsed,) = raw.wait(fetch_many(pg))
-                    if parsed.status == pq.ExecStatus.COMMAND_OK and prepared is not None:
-                        assert c.key is not None
-                        prepared.names[c.key] = c.prepare_as
-                    elif parsed.status == pq.ExecStatus.FATAL_ERROR and first_error is None:
-                        first_error = parsed
-                results = raw.wait(fetch_many(pg))
-                result = results[-1] if results else None
-                if result is None or result.status == pq.ExecStatus.PIPELINE_ABORTED:
-                    continue
-                if result.status == pq.ExecStatus.FATAL_ERROR:
-                    first_error = first_error or result
-                    continue
-                if c.rows_wanted:
-                    if result.status == pq.ExecStatus.TUPLES_OK:
-                        tx.set_pgresult(result)
-                        out.append(tx.load_rows(0, result.ntuples, tuple))
-                    else:
-                        out.append([])
-            (synced,) = raw.wait(fetch_many(pg))
-            assert synced.status == pq.ExecStatus.PIPELINE_SYNC, synced.status
-        finally:
+                parsed = _one(raw.wait(fetch_many(pg))) if c.prepare_as is not None else None
+                answers.append((c, parsed, _one(raw.wait(fetch_many(pg)))))
+            synced = _one(raw.wait(fetch_many(pg)))
+            if synced is None or synced.status != pq.ExecStatus.PIPELINE_SYNC:
+                raise errors.InternalError("the pipeline's answers ran out of step")
+            pg.exit_pipeline_mode()
+        except BaseException:
+            # Answers may still be on their way (an interrupt, a lost connection, answers out
+            # of step): nothing later may read them as its own. Close; Django reconnects.
             if pg.pipeline_status != pq.PipelineStatus.OFF:
-                # A broken connection cannot leave it: the error that broke it is on its way.
-                with contextlib.suppress(psycopg.OperationalError):
-                    pg.exit_pipeline_mode()
-    if first_error is not None:
-        if prepared is not None and first_error.error_field(pq.DiagnosticField.SQLSTATE) in (
-            b"26000",  # invalid_sql_statement_name: the server no longer has it
-            b"0A000",  # feature_not_supported: "cached plan must not change result type"
-        ):
+                pg.finish()
+            if prepared is not None:
+                prepared.names.clear()
+            raise
+
+    first_error: pq.abc.PGresult | None = None
+    out: list[list[tuple[Any, ...]]] = []
+    for c, parsed, result in answers:
+        if c.drops_all and result is not None and result.status == pq.ExecStatus.COMMAND_OK:
+            assert prepared is not None
             prepared.names.clear()
-        raise errors.error_from_result(first_error, encoding=encoding)
+            prepared.drop_all = False
+        if parsed is not None:
+            if parsed.status == pq.ExecStatus.COMMAND_OK and prepared is not None:
+                assert c.key is not None and c.prepare_as is not None
+                prepared.names[c.key] = c.prepare_as
+            elif parsed.status == pq.ExecStatus.FATAL_ERROR:
+                first_error = first_error or parsed
+        if result is None:
+            raise errors.InternalError("a statement of the batch had no answer")
+        if result.status == pq.ExecStatus.PIPELINE_ABORTED:
+            continue  # after the first error: not run
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            first_error = first_error or result
+            continue
+        if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+            raise errors.NotSupportedError(f"unexpected answer in a batch: {result.status}")
+        if c.rows_wanted and first_error is None:
+            if result.status == pq.ExecStatus.TUPLES_OK:
+                batch.transformer.set_pgresult(result)
+                out.append(batch.transformer.load_rows(0, result.ntuples, tuple))
+            else:
+                out.append([])
+    if first_error is not None:
+        state = first_error.error_field(pq.DiagnosticField.SQLSTATE)
+        if prepared is not None and state is not None and state.decode() in _RESET_STATES:
+            prepared.names.clear()
+            prepared.drop_all = True
+        raise errors.error_from_result(first_error, encoding=batch.encoding)
     return out
+
+
+def _one(results: list[pq.abc.PGresult]) -> pq.abc.PGresult | None:
+    return results[-1] if results else None
