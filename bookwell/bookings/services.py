@@ -21,13 +21,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bookwell.accounts.models import User
 from bookwell.bookings.models import (
     BLOCKING,
+    LONGEST_BLOCK,
     Appointment,
     OverrideReason,
     Source,
@@ -120,8 +121,25 @@ def _overlapping(
 ) -> bool:
     """Whether a live booking overlaps [lo, hi) for the staff member or the room. Rows with
     `share_key` (the seats of the same class) do not count: they share their time."""
+    return _overlaps(
+        staff=staff, room=room, lo=lo, hi=hi, exclude=exclude, share_key=share_key
+    ).exists()
+
+
+def _overlaps(
+    *,
+    staff: StaffMember | None = None,
+    room: Room | None = None,
+    lo: dt.datetime,
+    hi: dt.datetime,
+    exclude: Appointment | None = None,
+    share_key: str | None = None,
+) -> QuerySet[Appointment]:
     qs = Appointment.objects.filter(
-        holds_time(timezone.now()), block_start__lt=hi, block_end__gt=lo
+        holds_time(timezone.now()),
+        block_start__lt=hi,
+        block_end__gt=lo,
+        block_start__gt=lo - LONGEST_BLOCK,  # (the index reads this stretch, not all history)
     )
     if staff is not None:
         qs = qs.filter(staff=staff)
@@ -131,7 +149,7 @@ def _overlapping(
         qs = qs.exclude(pk=exclude.pk)
     if share_key:
         qs = qs.exclude(overlap_key=share_key)
-    return qs.exists()
+    return qs
 
 
 def _room_use(
@@ -140,7 +158,11 @@ def _room_use(
     """How many bookings use a shared room in [lo, hi): a class counts once, and the class
     this booking joins (`share_key`) is already counted by its first seat."""
     qs = Appointment.objects.filter(
-        holds_time(timezone.now()), room=room, block_start__lt=hi, block_end__gt=lo
+        holds_time(timezone.now()),
+        room=room,
+        block_start__lt=hi,
+        block_end__gt=lo,
+        block_start__gt=lo - LONGEST_BLOCK,
     ).exclude(overlap_key=share_key)
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)
@@ -223,6 +245,9 @@ def _release_sql(alias: str, with_room: bool) -> str:
         f"SET {col['status']} = %s, {col['updated_at']} = %s "
         f"WHERE {col['clinic']} = %s AND {col['status']} = %s AND {col['hold_until']} <= %s "
         f"AND {col['block_start']} < %s AND {col['block_end']} > %s "
+        # Both bounds on the start (as availability's reads): the index on (clinic, staff or
+        # room, block_start) then reads this stretch only, not every earlier booking.
+        f"AND {col['block_start']} > %s "
         f"AND ({col['staff']} = %s{where_room}) AND {col['id']} <> %s"
     )
 
@@ -243,6 +268,7 @@ def _release_expired_holds(clinic: Clinic, new: Appointment) -> tuple[str, list[
         now,
         ops.adapt_datetimefield_value(new.block_end),
         ops.adapt_datetimefield_value(new.block_start),
+        ops.adapt_datetimefield_value(new.block_start - LONGEST_BLOCK),
         new.staff_id,
     ]
     if new.room_id:
