@@ -7,9 +7,11 @@ import datetime as dt
 import io
 import json
 import zipfile
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
+from django.utils import timezone
 
 from bookwell.audit.models import Action, AuditEvent
 from bookwell.bookings.models import Appointment, Status, WaitlistEntry
@@ -91,7 +93,9 @@ def _client_with_history(clinic):
 def test_a_request_is_due_a_month_after_it_came_in_and_closes_once(clinic_a):
     _setup, client = _client_with_history(clinic_a)
     with clinic_context(clinic_a):
-        received = dt.date.today() - dt.timedelta(days=3)
+        # The clinic's own date, as the service reckons it (UTC's can be a day behind).
+        today = timezone.localdate(timezone=ZoneInfo(clinic_a.time_zone))
+        received = today - dt.timedelta(days=3)
         request = subject_request_record(
             clinic=clinic_a, client=client, kind=RequestKind.ACCESS, received_on=received
         )
@@ -103,7 +107,7 @@ def test_a_request_is_due_a_month_after_it_came_in_and_closes_once(clinic_a):
                 clinic=clinic_a,
                 client=client,
                 kind=RequestKind.ACCESS,
-                received_on=dt.date.today() + dt.timedelta(days=1),
+                received_on=today + dt.timedelta(days=1),
             )
         assert SubjectRequest.objects.count() == 1  # nothing written by the refusals
         closed = subject_request_close(clinic=clinic_a, request=request)
