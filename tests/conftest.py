@@ -93,8 +93,11 @@ def _fresh_cache() -> Iterator[None]:
     """Rate-limit counters and other cached state do not leak from one test to the next."""
     from django.core.cache import caches
 
+    from bookwell.core.access import forget_hints
+
     for cache in caches.all(initialized_only=False):
         cache.clear()
+    forget_hints()  # (rows kept to be confirmed: a test's round trips start from none)
     yield
 
 

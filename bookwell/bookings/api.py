@@ -42,7 +42,13 @@ from bookwell.bookings.services import (
 )
 from bookwell.bookings.waitlist import waitlist_join
 from bookwell.clients.models import Client
-from bookwell.core.access import access_all_in_clinic, access_in_clinic
+from bookwell.core.access import (
+    Hint,
+    StaleHint,
+    access_all_in_clinic,
+    access_in_clinic,
+    hinted_in_clinic,
+)
 from bookwell.integrations.auth import endpoint
 from bookwell.integrations.pagination import page
 from bookwell.integrations.problems import ApiError
@@ -143,17 +149,51 @@ def appointment_create(
     ] = None,
 ) -> Status[Appointment]:
     """Books a time that availability offers (working hours, notice, advance window)."""
-    clinic = request.auth.clinic  # type: ignore[attr-defined]
     key = (idempotency_key or "").strip() or None
-    # Everything the request names, in one round trip.
-    wanted: list[tuple[type[Any], Any]] = [(Service, body.service)]
-    if body.staff is not None:
-        wanted.append((StaffMember, body.staff))
+    try:
+        made = _book(request, body, key, hint=_hint(body, key))
+    except StaleHint:  # the service or staff member changed since this process last read them
+        made = _book(request, body, key, hint=None)
+    return Status(201, made)
+
+
+def _hint(body: AppointmentIn, key: str | None) -> Hint | None:
+    """The service and staff member as this process last read them, when a booking can
+    confirm them in availability's round trip instead of reading them first: one-to-one,
+    bookable, with a staff member named and no idempotency key (see appointment_book)."""
+    if body.staff is None or key is not None:
+        return None
+    hint = hinted_in_clinic((Service, body.service), (StaffMember, body.staff))
+    if hint is None:
+        return None
+    service, staff = hint.instances
+    if service.capacity != 1 or service.archived or staff.archived or not staff.bookable:
+        return None  # (read afresh: what it would refuse must be refused as it is now)
+    return hint
+
+
+def _book(
+    request: HttpRequest, body: AppointmentIn, key: str | None, *, hint: Hint | None
+) -> Appointment:
+    clinic = request.auth.clinic  # type: ignore[attr-defined]
+    # Everything the request names, in one round trip (the service and staff member confirmed
+    # in availability's instead, when hinted).
+    wanted: list[tuple[type[Any], Any]] = []
+    if hint is None:
+        wanted.append((Service, body.service))
+        if body.staff is not None:
+            wanted.append((StaffMember, body.staff))
     if body.client:
         wanted.append((Client, body.client))
     if body.room:
         wanted.append((Room, body.room))
-    found = dict(zip((m for m, _ in wanted), access_all_in_clinic(*wanted), strict=True))
+    found = (
+        dict(zip((m for m, _ in wanted), access_all_in_clinic(*wanted), strict=True))
+        if wanted
+        else {}
+    )
+    if hint is not None:
+        found[Service], found[StaffMember] = hint.instances
     service = found[Service]
     client, room, staff = found.get(Client), found.get(Room), found.get(StaffMember)
     try:
@@ -164,7 +204,7 @@ def appointment_create(
                     "needs_staff",
                     "Choose a staff member to book with a room or a note.",
                 )
-            made = appointment_book_any_staff(
+            return appointment_book_any_staff(
                 clinic=clinic,
                 service=service,
                 start=body.start,
@@ -172,26 +212,25 @@ def appointment_create(
                 source=Source.API,
                 idempotency_key=key,
             )
-        else:
-            assert staff is not None  # named, so found (or 404 above)
-            made = appointment_book(
-                clinic=clinic,
-                request=BookingRequest(
-                    service=service,
-                    staff=staff,
-                    start=body.start,
-                    client=client,
-                    room=room,
-                    source=Source.API,
-                    note=body.note.strip(),
-                ),
-                idempotency_key=key,
-                # Any failure here is the call's answer, and rolls everything back.
-                count_also=[request.api_use],  # type: ignore[attr-defined]
-            )
+        assert staff is not None  # named, so found (or 404 above)
+        return appointment_book(
+            clinic=clinic,
+            request=BookingRequest(
+                service=service,
+                staff=staff,
+                start=body.start,
+                client=client,
+                room=room,
+                source=Source.API,
+                note=body.note.strip(),
+            ),
+            idempotency_key=key,
+            # Any failure here is the call's answer, and rolls everything back.
+            count_also=[request.api_use],  # type: ignore[attr-defined]
+            hint=hint,
+        )
     except SlotTaken as exc:
         raise ApiError(409, "slot_taken", "This time is not free.") from exc
-    return Status(201, made)
 
 
 @endpoint(

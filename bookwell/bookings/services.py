@@ -36,6 +36,7 @@ from bookwell.bookings.models import (
     holds_time,
 )
 from bookwell.clients.models import Client
+from bookwell.core.access import Hint
 from bookwell.core.db.statements import Rider, fetch_batch, insert_statement
 from bookwell.core.errors import Conflict, ServiceError
 from bookwell.core.metrics import BOOKINGS
@@ -495,6 +496,7 @@ def appointment_book(
     notify: bool = True,
     hold_until: dt.datetime | None = None,
     count_also: Sequence[PendingUse] = (),
+    hint: Hint | None = None,
 ) -> Appointment:
     """Books one appointment. The same idempotency key returns the same appointment; the same
     key with a different request is a conflict. The client's confirmation is recorded in the
@@ -504,7 +506,18 @@ def appointment_book(
     when it is made (plan_use_with's `also`: only for a caller whose failure rolls back).
 
     With `hold_until` (a client paying online) the appointment is pending, holds its time
-    until then, and nothing is sent: payments.services confirms it when the payment is in."""
+    until then, and nothing is sent: payments.services confirms it when the payment is in.
+
+    `hint`: the request's service and staff member are the rows this process read before
+    (core.access.hinted_in_clinic); they are read again in availability's round trip, and
+    nothing is decided, written or refused before they are confirmed unchanged (StaleHint
+    otherwise, with everything rolled back: the caller starts over from fresh rows). Only for
+    what takes the lock in that round trip: a one-to-one service, booked by a client or an
+    integration without an idempotency key."""
+    if hint is not None and (
+        request.source == Source.STAFF or request.service.capacity != 1 or idempotency_key
+    ):
+        raise ValueError("a hint is confirmed in availability's round trip, which this skips")
     fingerprint = request.fingerprint()
     if idempotency_key:
         earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
@@ -569,8 +582,13 @@ def appointment_book(
                     clinic,
                     request,
                     lock_staff=lock_in_reads,
-                    riders=[r for r in (key_read, client_read if lock_in_reads else None) if r],
+                    riders=[
+                        *(r for r in (key_read, client_read if lock_in_reads else None) if r),
+                        *(hint.riders if hint is not None else ()),
+                    ],
                 )
+                if hint is not None:
+                    hint.check()  # before anything is made of what availability found
                 if lock_in_reads:
                     _check_client_read(client_read)
                 if offered is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -15,7 +16,7 @@ from django.db import connections, models, router
 from django.http import Http404
 
 from bookwell.core.context import require_clinic_id
-from bookwell.core.db.statements import Shape, fetch_batch
+from bookwell.core.db.statements import Rider, Shape, fetch_batch
 from bookwell.core.models import TenantManager
 
 
@@ -79,11 +80,79 @@ def access_all_in_clinic(*wanted: tuple[type[models.Model], Any]) -> list[Any]:
             raise Http404(f"No {model._meta.verbose_name} with that id") from exc
         statements.append(_statement(model, alias, ident, clinic_id))
     found = []
-    for (model, _pk), rows in zip(wanted, fetch_batch(alias, statements), strict=True):
+    for (model, pk), rows in zip(wanted, fetch_batch(alias, statements), strict=True):
         if not rows:
             raise Http404(f"No {model._meta.verbose_name} with that id")
         found.append(_read(model, alias)[1].instance(rows[0]))
+        _remember((alias, clinic_id, model, _ident(model, pk)), tuple(rows[0]))
     return found
+
+
+# --- Rows read before, confirmed instead of read first -----------------------------------
+# An API booking names its service and staff member, read by id in a round trip of their own
+# before availability's (one of five; bench/api_load.py). The rows this process read last
+# are kept here: a booking starts from them and reads them again in availability's round
+# trip, and goes on only if they came back unchanged (`Hint.check`); otherwise it starts over
+# from the rows as they are. Per process, per clinic, bounded; never trusted unconfirmed.
+
+_HINTS: dict[tuple[str, int, type[models.Model], Any], tuple[Any, ...]] = {}
+_HINTS_KEPT = 512
+
+
+def _remember(key: tuple[str, int, type[models.Model], Any], row: tuple[Any, ...]) -> None:
+    if key not in _HINTS and len(_HINTS) >= _HINTS_KEPT:
+        _HINTS.pop(next(iter(_HINTS), key), None)  # the oldest
+    _HINTS[key] = row
+
+
+class StaleHint(Exception):
+    """A row read before has changed (or is gone) since: start over from a fresh read."""
+
+
+@dataclass
+class Hint:
+    """Instances from rows this process read before, and the reads that confirm them."""
+
+    instances: list[Any]
+    riders: list[Rider]
+    expected: list[tuple[Any, ...]]
+    keys: list[tuple[str, int, type[models.Model], Any]]
+
+    def check(self) -> None:
+        """Raises StaleHint (and forgets the rows) unless every read came back as before."""
+        for rider, row in zip(self.riders, self.expected, strict=True):
+            if not rider.done or [tuple(r) for r in rider.rows] != [row]:
+                for k in self.keys:
+                    _HINTS.pop(k, None)
+                raise StaleHint()
+
+
+def hinted_in_clinic(*wanted: tuple[type[models.Model], Any]) -> Hint | None:
+    """The objects as this process last read them in the active clinic (access_all_in_clinic),
+    with the reads that confirm them; None unless every one was read before. Until its
+    `check` passes, a hint is a guess: nothing may be written or answered from it."""
+    clinic_id = require_clinic_id()
+    alias = router.db_for_read(wanted[0][0])
+    hint = Hint([], [], [], [])
+    for model, pk in wanted:
+        try:
+            ident = _ident(model, pk)
+        except _BAD_ID:
+            return None
+        key = (alias, clinic_id, model, ident)
+        row = _HINTS.get(key)
+        if row is None:
+            return None
+        hint.instances.append(_read(model, alias)[1].instance(row))
+        hint.riders.append(Rider(*_statement(model, alias, ident, clinic_id)))
+        hint.expected.append(row)
+        hint.keys.append(key)
+    return hint
+
+
+def forget_hints() -> None:
+    """Drops every row kept (tests start from none)."""
+    _HINTS.clear()
 
 
 def _statement(

@@ -1,0 +1,155 @@
+"""An API booking names its service and staff member. The rows this process read last are
+confirmed in availability's round trip instead of read in one of their own first
+(core.access.hinted_in_clinic): a booking is decided only on rows that came back unchanged,
+so whatever changed since (even by an UPDATE that stamps nothing) is booked or refused as it
+is now, and a clinic never starts from another's rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from bookwell.bookings.models import Appointment
+from bookwell.core.access import Hint, StaleHint, forget_hints, hinted_in_clinic
+from bookwell.core.context import clinic_context
+from bookwell.core.db.statements import Rider
+from bookwell.scheduling.models import Service, StaffMember, WorkingHours
+from tests.bookings.factories import Setup, schedule
+from tests.integrations.helpers import ApiClient, token_for
+
+pytestmark = pytest.mark.django_db
+
+DAY = "2031-03-05"  # a Wednesday
+
+
+def _at(hour: int) -> str:
+    return f"{DAY}T{hour:02d}:00:00Z"
+
+
+@pytest.fixture
+def setup(clinic_a, clock) -> Setup:
+    clinic_a.time_zone = "Europe/Berlin"
+    clinic_a.save()
+    s = schedule(clinic_a)
+    with clinic_context(clinic_a):
+        for weekday in range(7):
+            WorkingHours.objects.create(
+                clinic=clinic_a,
+                staff=s.staff,
+                location=s.location,
+                weekday=weekday,
+                start_min=7 * 60,
+                end_min=20 * 60,
+            )
+    return s
+
+
+@pytest.fixture
+def api(clinic_a) -> ApiClient:
+    return ApiClient(token_for(clinic_a))
+
+
+def _book(api: ApiClient, setup: Setup, hour: int):
+    return api.post(
+        "/appointments", {"service": setup.service.pk, "staff": setup.staff.pk, "start": _at(hour)}
+    )
+
+
+def _made(response) -> dict:
+    assert response.status_code == 201, response.content
+    return json.loads(response.content)
+
+
+def _round_trips(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries]
+
+
+def test_a_second_booking_confirms_the_rows_in_availabilitys_round_trip(setup, api):
+    _made(_book(api, setup, 8))  # (the clinic's first booking makes its data key too)
+    forget_hints()
+    with CaptureQueriesContext(connection) as first:
+        _made(_book(api, setup, 10))
+    with CaptureQueriesContext(connection) as second:
+        _made(_book(api, setup, 12))
+    if connection.vendor != "postgresql":
+        return  # (SQLite sends one statement at a time: no round trips to count)
+    service_read = 'FROM "scheduling_service" WHERE "id" = %s'
+    # The first booking reads the service and staff member in a round trip of their own...
+    alone = [sql for sql in _round_trips(first) if service_read in sql]
+    assert len(alone) == 1 and "FOR NO KEY UPDATE" not in alone[0]
+    # ...the second reads them again with the lock and availability's reads, one round trip
+    # fewer in all.
+    (together,) = [sql for sql in _round_trips(second) if service_read in sql]
+    assert "FOR NO KEY UPDATE" in together and '"bookings_appointment" a' in together
+    assert len(_round_trips(second)) == len(_round_trips(first)) - 1
+
+
+def test_a_service_changed_since_is_booked_as_it_is_now(setup, api):
+    _made(_book(api, setup, 8))  # the rows are kept
+    with clinic_context(setup.clinic):  # an UPDATE that stamps nothing (no updated_at)
+        Service.objects.filter(pk=setup.service.pk).update(duration_min=45)
+    made = _made(_book(api, setup, 10))
+    took = dt.datetime.fromisoformat(made["end"]) - dt.datetime.fromisoformat(made["start"])
+    assert took == dt.timedelta(minutes=45)
+    again = _made(_book(api, setup, 12))  # and the fresh rows are the ones kept now
+    took = dt.datetime.fromisoformat(again["end"]) - dt.datetime.fromisoformat(again["start"])
+    assert took == dt.timedelta(minutes=45)
+
+
+def test_a_staff_member_archived_since_is_refused_as_a_fresh_read_would_refuse(setup, api):
+    _made(_book(api, setup, 8))
+    with clinic_context(setup.clinic):
+        StaffMember.objects.filter(pk=setup.staff.pk).update(archived=True)
+    refused = _book(api, setup, 10)
+    forget_hints()
+    fresh = _book(api, setup, 10)
+    assert 400 <= refused.status_code < 500 and refused.status_code == fresh.status_code
+    assert json.loads(refused.content)["code"] == json.loads(fresh.content)["code"]
+    with clinic_context(setup.clinic):
+        assert Appointment.objects.count() == 1
+
+
+def test_a_service_made_a_class_since_books_a_seat(setup, api):
+    _made(_book(api, setup, 8))
+    with clinic_context(setup.clinic):
+        Service.objects.filter(pk=setup.service.pk).update(capacity=3)
+    _made(_book(api, setup, 10))
+    _made(_book(api, setup, 10))  # a second seat of the same class
+    with clinic_context(setup.clinic):
+        seats = Appointment.objects.filter(start=dt.datetime(2031, 3, 5, 10, tzinfo=dt.UTC))
+        assert seats.count() == 2 and all(a.group_seat for a in seats)
+
+
+def test_another_clinic_never_starts_from_these_rows(setup, api, clinic_b):
+    _made(_book(api, setup, 8))
+    other = ApiClient(token_for(clinic_b))
+    assert _book(other, setup, 10).status_code == 404  # clinic A's ids, named by clinic B
+    with clinic_context(clinic_b):
+        assert hinted_in_clinic((Service, setup.service.pk)) is None
+    with clinic_context(setup.clinic):
+        assert Appointment.objects.count() == 1
+        assert hinted_in_clinic((Service, setup.service.pk)) is not None
+
+
+def test_a_hint_is_stale_unless_its_read_came_back_unchanged(setup, api):
+    _made(_book(api, setup, 8))
+    with clinic_context(setup.clinic):
+        hint = hinted_in_clinic((Service, setup.service.pk))
+    assert isinstance(hint, Hint) and hint.instances[0].pk == setup.service.pk
+    with pytest.raises(StaleHint):
+        hint.check()  # never read again: not confirmed
+    (rider,) = hint.riders
+    rider.rows, rider.done = [hint.expected[0]], True
+    hint.check()  # came back as it was
+    changed = list(hint.expected[0])
+    changed[[f.attname for f in Service._meta.concrete_fields].index("duration_min")] = 45
+    stale = Hint(hint.instances, [Rider(rider.sql, rider.params)], hint.expected, hint.keys)
+    stale.riders[0].rows, stale.riders[0].done = [tuple(changed)], True
+    with pytest.raises(StaleHint):
+        stale.check()
+    with clinic_context(setup.clinic):  # and a stale row is forgotten
+        assert hinted_in_clinic((Service, setup.service.pk)) is None
