@@ -228,6 +228,7 @@ def _book(
             # Any failure here is the call's answer, and rolls everything back.
             count_also=[request.api_use],  # type: ignore[attr-defined]
             hint=hint,
+            whole=True,
         )
     except SlotTaken as exc:
         raise ApiError(409, "slot_taken", "This time is not free.") from exc

@@ -1,8 +1,11 @@
-"""An API booking names its service and staff member. The rows this process read last are
-confirmed in availability's round trip instead of read in one of their own first
+"""What an API booking spares itself, and that it decides nothing less for it.
+
+It names its service and staff member. The rows this process read last are confirmed in
+availability's round trip instead of read in one of their own first
 (core.access.hinted_in_clinic): a booking is decided only on rows that came back unchanged,
 so whatever changed since (even by an UPDATE that stamps nothing) is booked or refused as it
-is now, and a clinic never starts from another's rows."""
+is now, and a clinic never starts from another's rows. And it opens no savepoint of its own
+(the operation's error answers roll back everything anyway)."""
 
 from __future__ import annotations
 
@@ -153,3 +156,45 @@ def test_a_hint_is_stale_unless_its_read_came_back_unchanged(setup, api):
         stale.check()
     with clinic_context(setup.clinic):  # and a stale row is forgotten
         assert hinted_in_clinic((Service, setup.service.pk)) is None
+
+
+# --- No savepoint of its own ----------------------------------------------------------------
+# An API operation's error answers roll back its whole transaction, so its booking opens no
+# savepoint (whose row locks PostgreSQL would track as a subtransaction's): any failure marks
+# the whole transaction instead, and a stale hint, raised before anything is written, marks
+# nothing.
+
+
+def _savepoints(queries: CaptureQueriesContext) -> int:
+    return sum(
+        sql.count("SAVEPOINT ") - sql.count("RELEASE SAVEPOINT ") for sql in _round_trips(queries)
+    )
+
+
+def test_an_api_booking_opens_no_savepoint_of_its_own(setup, api):
+    _made(_book(api, setup, 8))
+    with CaptureQueriesContext(connection) as plain:
+        _made(_book(api, setup, 10))
+    body = {"service": setup.service.pk, "staff": setup.staff.pk, "start": _at(12)}
+    with CaptureQueriesContext(connection) as keyed:  # a key keeps its savepoint
+        _made(api.post("/appointments", body, **{"Idempotency-Key": "k-1"}))
+    assert _savepoints(plain) == _savepoints(keyed) - 1
+
+
+def test_a_time_taken_under_the_check_is_409_and_leaves_nothing(setup, api, monkeypatch):
+    """The database's exclusion constraint refuses what got past the check (a race): the
+    answer is the usual 409, and nothing of the request stays, counts included."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the exclusion constraint is PostgreSQL's")
+    from bookwell.bookings import services
+    from bookwell.tenancy.models import PlanUsage
+
+    made = _made(_book(api, setup, 8))
+    with clinic_context(setup.clinic):
+        counted = sorted(PlanUsage.objects.values_list("allowance", "used"))
+    monkeypatch.setattr(services, "_offered_rooms", lambda *args, **kwargs: set())  # "free"
+    taken = _book(api, setup, 8)
+    assert taken.status_code == 409 and json.loads(taken.content)["code"] == "slot_taken"
+    with clinic_context(setup.clinic):
+        assert [str(pk) for pk in Appointment.objects.values_list("id", flat=True)] == [made["id"]]
+        assert sorted(PlanUsage.objects.values_list("allowance", "used")) == counted
