@@ -160,9 +160,10 @@ def appointment_create(
 def _hint(body: AppointmentIn, key: str | None) -> Hint | None:
     """The service and staff member as this process last read them, when a booking can
     confirm them in availability's round trip instead of reading them first: one-to-one,
-    bookable, with a staff member named and no idempotency key (see appointment_book)."""
-    if body.staff is None or key is not None:
-        return None
+    bookable, with a staff member named, no client, no room and no idempotency key (see
+    appointment_book: nothing else may be checked against rows not yet confirmed)."""
+    if body.staff is None or key is not None or body.client or body.room:
+        return None  # (a client or a room is read first anyway, and checked against these)
     hint = hinted_in_clinic((Service, body.service), (StaffMember, body.staff))
     if hint is None:
         return None
@@ -188,7 +189,13 @@ def _book(
     if body.room:
         wanted.append((Room, body.room))
     found = (
-        dict(zip((m for m, _ in wanted), access_all_in_clinic(*wanted), strict=True))
+        dict(
+            zip(
+                (m for m, _ in wanted),
+                access_all_in_clinic(*wanted, keep=(Service, StaffMember)),
+                strict=True,
+            )
+        )
         if wanted
         else {}
     )

@@ -247,7 +247,8 @@ def _release_sql(alias: str, with_room: bool) -> str:
         f"WHERE {col['clinic']} = %s AND {col['status']} = %s AND {col['hold_until']} <= %s "
         f"AND {col['block_start']} < %s AND {col['block_end']} > %s "
         # Both bounds on the start (as availability's reads): the index on (clinic, staff or
-        # room, block_start) then reads this stretch only, not every earlier booking.
+        # room, block_start, block_end) then reads this stretch only, not every earlier
+        # booking, and fetches only the rows whose end reaches the window.
         f"AND {col['block_start']} > %s "
         f"AND ({col['staff']} = %s{where_room}) AND {col['id']} <> %s"
     )
@@ -536,8 +537,8 @@ def appointment_book(
     (core.access.hinted_in_clinic); they are read again in availability's round trip, and
     nothing is decided, written or refused before they are confirmed unchanged (StaleHint
     otherwise, with everything rolled back: the caller starts over from fresh rows). Only for
-    what takes the lock in that round trip: a one-to-one service, booked by a client or an
-    integration without an idempotency key.
+    what takes the lock in that round trip (a one-to-one service, booked by a client or an
+    integration without an idempotency key), with no client or room to check against them.
 
     `whole`: the caller's transaction ends with this call's failure (an API operation's: its
     error answers roll back everything), so the booking opens no savepoint of its own. A
@@ -546,9 +547,15 @@ def appointment_book(
     at 0.43 -> 0.46 of the bare-INSERT baseline (bench/api_load.py). With an idempotency key a
     savepoint is kept: a key taken meanwhile is looked up after a refused INSERT."""
     if hint is not None and (
-        request.source == Source.STAFF or request.service.capacity != 1 or idempotency_key
+        request.source == Source.STAFF
+        or request.service.capacity != 1
+        or idempotency_key
+        or request.client is not None
+        or request.room is not None
     ):
-        raise ValueError("a hint is confirmed in availability's round trip, which this skips")
+        # (Skips availability's round trip, or checks a client or room against the rows
+        # before they are confirmed.)
+        raise ValueError("a hint is confirmed in availability's round trip, before any check")
     fingerprint = request.fingerprint()
     if idempotency_key:
         earlier = Appointment.objects.filter(idempotency_key=idempotency_key).first()
@@ -698,7 +705,8 @@ def appointment_book(
     except IntegrityError as exc:
         # The database refused: the exclusion constraint (an overlap that raced past the
         # check), or the idempotency key taken a moment ago by the same request. Whatever
-        # the caller's uses were counted in went back with the savepoint.
+        # the caller's uses were counted in went back with the savepoint (or, `whole`, goes
+        # back with the caller's transaction).
         for use in count_also:
             use.counted = False
         if idempotency_key:

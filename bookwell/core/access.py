@@ -7,7 +7,9 @@ it exists elsewhere.
 from __future__ import annotations
 
 import functools
+import threading
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,10 +68,15 @@ def access_in_clinic[M: models.Model](
         raise Http404(f"No {model._meta.verbose_name} with that id") from exc
 
 
-def access_all_in_clinic(*wanted: tuple[type[models.Model], Any]) -> list[Any]:
+def access_all_in_clinic(
+    *wanted: tuple[type[models.Model], Any], keep: Collection[type[models.Model]] = ()
+) -> list[Any]:
     """Several objects by id, each as access_in_clinic would answer (Http404 for any that is
     missing or another clinic's), read in one round trip (prepared, on PostgreSQL): a
-    booking through the API names its service and staff member at least."""
+    booking through the API names its service and staff member at least.
+
+    The rows of the models in `keep` are kept to be confirmed later (hinted_in_clinic): a
+    clinic's configuration (services, staff members), never a client's record."""
     clinic_id = require_clinic_id()
     alias = router.db_for_read(wanted[0][0])
     statements = []
@@ -84,7 +91,8 @@ def access_all_in_clinic(*wanted: tuple[type[models.Model], Any]) -> list[Any]:
         if not rows:
             raise Http404(f"No {model._meta.verbose_name} with that id")
         found.append(_read(model, alias)[1].instance(rows[0]))
-        _remember((alias, clinic_id, model, _ident(model, pk)), tuple(rows[0]))
+        if model in keep:
+            _remember((alias, clinic_id, model, _ident(model, pk)), tuple(rows[0]))
     return found
 
 
@@ -97,12 +105,14 @@ def access_all_in_clinic(*wanted: tuple[type[models.Model], Any]) -> list[Any]:
 
 _HINTS: dict[tuple[str, int, type[models.Model], Any], tuple[Any, ...]] = {}
 _HINTS_KEPT = 512
+_HINTS_LOCK = threading.Lock()  # (a threaded server shares them between its threads)
 
 
 def _remember(key: tuple[str, int, type[models.Model], Any], row: tuple[Any, ...]) -> None:
-    if key not in _HINTS and len(_HINTS) >= _HINTS_KEPT:
-        _HINTS.pop(next(iter(_HINTS), key), None)  # the oldest
-    _HINTS[key] = row
+    with _HINTS_LOCK:
+        if key not in _HINTS and len(_HINTS) >= _HINTS_KEPT:
+            del _HINTS[next(iter(_HINTS))]  # the oldest
+        _HINTS[key] = row
 
 
 class StaleHint(Exception):
@@ -122,8 +132,9 @@ class Hint:
         """Raises StaleHint (and forgets the rows) unless every read came back as before."""
         for rider, row in zip(self.riders, self.expected, strict=True):
             if not rider.done or [tuple(r) for r in rider.rows] != [row]:
-                for k in self.keys:
-                    _HINTS.pop(k, None)
+                with _HINTS_LOCK:
+                    for k in self.keys:
+                        _HINTS.pop(k, None)
                 raise StaleHint()
 
 
@@ -152,7 +163,8 @@ def hinted_in_clinic(*wanted: tuple[type[models.Model], Any]) -> Hint | None:
 
 def forget_hints() -> None:
     """Drops every row kept (tests start from none)."""
-    _HINTS.clear()
+    with _HINTS_LOCK:
+        _HINTS.clear()
 
 
 def _statement(

@@ -121,9 +121,11 @@ def _reads(alias: str) -> dict[str, _Read]:
     assert all(str(status.value).isidentifier() for status in BLOCKING)
     blocking = ", ".join(f"'{status.value}'" for status in BLOCKING)
     # The bookings that overlap a window start inside it or less than LONGEST_BLOCK before it:
-    # both bounds on the start, so an index on (clinic, staff or room, block_start) reads that
-    # stretch only, not every earlier booking (PostgreSQL cannot use a range overlap on an
-    # index under row-level security: the operator is not leakproof).
+    # both bounds on the start, so the index on (clinic, staff or room, block_start,
+    # block_end) reads that stretch only, not every earlier booking, and checks each end
+    # itself: only the bookings that reach the window are fetched from the table (PostgreSQL
+    # cannot use a range overlap on an index under row-level security: the operator is not
+    # leakproof).
     # A time held for a client paying online is free again once its hold ends (issue 10).
     window = (
         f"{col('a', 'status')} IN ({blocking}) AND {col('a', 'block_start')} < %s "

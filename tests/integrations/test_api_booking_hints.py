@@ -72,14 +72,14 @@ def _round_trips(queries: CaptureQueriesContext) -> list[str]:
 
 
 def test_a_second_booking_confirms_the_rows_in_availabilitys_round_trip(setup, api):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite sends one statement at a time: no round trips to count")
     _made(_book(api, setup, 8))  # (the clinic's first booking makes its data key too)
     forget_hints()
     with CaptureQueriesContext(connection) as first:
         _made(_book(api, setup, 10))
     with CaptureQueriesContext(connection) as second:
         _made(_book(api, setup, 12))
-    if connection.vendor != "postgresql":
-        return  # (SQLite sends one statement at a time: no round trips to count)
     service_read = 'FROM "scheduling_service" WHERE "id" = %s'
     # The first booking reads the service and staff member in a round trip of their own...
     alone = [sql for sql in _round_trips(first) if service_read in sql]
@@ -198,3 +198,58 @@ def test_a_time_taken_under_the_check_is_409_and_leaves_nothing(setup, api, monk
     with clinic_context(setup.clinic):
         assert [str(pk) for pk in Appointment.objects.values_list("id", flat=True)] == [made["id"]]
         assert sorted(PlanUsage.objects.values_list("allowance", "used")) == counted
+
+
+@pytest.mark.parametrize("named", ["room", "client"])
+def test_a_booking_naming_a_room_or_a_client_is_refused_as_a_fresh_read_would_refuse(
+    setup, api, named
+):
+    """A room or a client is read first anyway and checked against the service and staff
+    member: those are read with it, never taken from the rows kept."""
+    from bookwell.clients.services import ClientInput, client_create
+
+    _made(_book(api, setup, 8))  # the service and staff member are kept
+    with clinic_context(setup.clinic):
+        client = client_create(clinic=setup.clinic, data=ClientInput(full_name="Ada Test"))
+        Service.objects.filter(pk=setup.service.pk).update(archived=True)
+    body = {
+        "service": setup.service.pk,
+        "staff": setup.staff.pk,
+        "start": _at(10),
+        named: setup.room.pk if named == "room" else str(client.pk),
+    }
+    kept = api.post("/appointments", body)
+    forget_hints()
+    fresh = api.post("/appointments", body)
+    assert 400 <= kept.status_code < 500 and kept.status_code == fresh.status_code
+    assert json.loads(kept.content)["code"] == json.loads(fresh.content)["code"]
+
+
+def test_only_a_clinics_configuration_is_kept_never_a_clients_record(setup, api):
+    from bookwell.clients.models import Client
+    from bookwell.clients.services import ClientInput, client_create
+
+    with clinic_context(setup.clinic):
+        client = client_create(clinic=setup.clinic, data=ClientInput(full_name="Ada Test"))
+    body = {"service": setup.service.pk, "staff": setup.staff.pk, "start": _at(10)}
+    _made(api.post("/appointments", {**body, "client": str(client.pk)}))
+    with clinic_context(setup.clinic):
+        assert hinted_in_clinic((Service, setup.service.pk)) is not None
+        assert hinted_in_clinic((StaffMember, setup.staff.pk)) is not None
+        assert hinted_in_clinic((Client, client.pk)) is None
+
+
+def test_the_rows_kept_are_bounded(setup, monkeypatch):
+    from bookwell.core import access
+
+    monkeypatch.setattr(access, "_HINTS_KEPT", 3)
+    with clinic_context(setup.clinic):
+        for pk in (setup.staff.pk, setup.other_staff.pk):
+            access.access_all_in_clinic((StaffMember, pk), keep=(StaffMember,))
+        access.access_all_in_clinic((Service, setup.service.pk), keep=(Service,))
+        assert len(access._HINTS) == 3
+        extra = StaffMember.objects.create(clinic=setup.clinic, display_name="Dr. Three")
+        access.access_all_in_clinic((StaffMember, extra.pk), keep=(StaffMember,))
+        assert len(access._HINTS) == 3  # the oldest went
+        assert hinted_in_clinic((StaffMember, setup.staff.pk)) is None
+        assert hinted_in_clinic((StaffMember, extra.pk)) is not None
