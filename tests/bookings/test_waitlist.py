@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -161,3 +162,29 @@ def test_accepting_checks_time_off_taken_since_the_offer(clinic_a, line):
             waitlist_accept(clinic=clinic_a, offer=offer)
         offer.refresh_from_db()
         assert offer.status == OfferStatus.EXPIRED
+
+
+def test_an_accepted_offer_is_an_event_for_the_clinics_endpoints(clinic_a, line):
+    from django.test import override_settings
+
+    from bookwell.integrations import webhooks
+    from bookwell.integrations.models import WebhookDelivery, WebhookEvent
+
+    _, booked, first, _ = line
+    with clinic_context(clinic_a), override_settings(WEBHOOKS_ALLOW_PRIVATE=True):
+        webhooks.endpoint_create(
+            clinic=clinic_a,
+            url="http://127.0.0.1:9/hooks",  # (recorded, not sent here)
+            events=[WebhookEvent.WAITLIST_OFFER_ACCEPTED.value],
+        )
+    with clinic_context(clinic_a):
+        appointment_cancel(appointment=booked, by_client=True)
+        offer = WaitlistOffer.objects.get()
+        assert not WebhookDelivery.objects.exists()  # (only what the endpoint asked for)
+        appointment = waitlist_accept(clinic=clinic_a, offer=offer)
+        (delivery,) = WebhookDelivery.objects.all()
+    assert delivery.event == WebhookEvent.WAITLIST_OFFER_ACCEPTED
+    data = delivery.payload["data"]
+    assert data["offer_id"] == offer.pk and data["appointment_id"] == str(appointment.pk)
+    assert data["client_id"] == str(first.pk)
+    assert "First In Line" not in json.dumps(delivery.payload)  # ids, never contact details

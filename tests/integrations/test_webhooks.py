@@ -380,3 +380,66 @@ def test_an_import_tells_about_every_client_it_made(clinic_a, clock, receiver):
     assert [e["type"] for e in told] == ["client.created"] * 2
     assert len({e["data"]["client_id"] for e in told}) == 2
     assert "ada.one" not in json.dumps(told)
+
+
+def test_every_change_made_through_the_api_is_an_event_in_order(clinic_a, clock):
+    """Each event a clinic can subscribe to for appointments and clients, made through the
+    API: recorded for the endpoint in the order the changes happened, each with its ids."""
+    from bookwell.integrations.models import WebhookEvent
+    from bookwell.scheduling.models import WorkingHours
+    from tests.integrations.helpers import ApiClient, token_for
+
+    setup = schedule(clinic_a)
+    with clinic_context(clinic_a):
+        for weekday in range(7):
+            WorkingHours.objects.create(
+                clinic=clinic_a,
+                staff=setup.staff,
+                location=setup.location,
+                weekday=weekday,
+                start_min=0,
+                end_min=24 * 60,
+            )
+    wanted = [
+        WebhookEvent.CLIENT_CREATED,
+        WebhookEvent.CLIENT_UPDATED,
+        WebhookEvent.APPOINTMENT_CREATED,
+        WebhookEvent.APPOINTMENT_RESCHEDULED,
+        WebhookEvent.APPOINTMENT_CANCELLED,
+        WebhookEvent.APPOINTMENT_STATUS_CHANGED,
+    ]
+    _endpoint(clinic_a, "http://127.0.0.1:9/hooks", [e.value for e in wanted])  # (not sent)
+    api = ApiClient(token_for(clinic_a))
+
+    def answer(response, status: int) -> dict[str, Any]:
+        assert response.status_code == status, response.content
+        return dict(json.loads(response.content))
+
+    client = answer(api.post("/clients", {"full_name": "Ada Hook"}), 201)
+    answer(api.patch(f"/clients/{client['id']}", {"preferred_language": "de"}), 200)
+    first = {"service": setup.service.pk, "staff": setup.staff.pk, "client": client["id"]}
+    one = answer(api.post("/appointments", {**first, "start": AT.isoformat()}), 201)
+    moved = (AT + dt.timedelta(hours=2)).isoformat()
+    answer(api.post(f"/appointments/{one['id']}/reschedule", {"start": moved}), 200)
+    answer(api.post(f"/appointments/{one['id']}/cancel", {"reason": "illness"}), 200)
+    two = answer(api.post("/appointments", {**first, "start": AT.isoformat()}), 201)
+    answer(api.post(f"/appointments/{two['id']}/status", {"status": "checked_in"}), 200)
+    with clinic_context(clinic_a):
+        sent = list(WebhookDelivery.objects.order_by("pk").values_list("event", "payload"))
+    assert [event for event, _payload in sent] == [
+        WebhookEvent.CLIENT_CREATED,
+        WebhookEvent.CLIENT_UPDATED,
+        WebhookEvent.APPOINTMENT_CREATED,
+        WebhookEvent.APPOINTMENT_RESCHEDULED,
+        WebhookEvent.APPOINTMENT_CANCELLED,
+        WebhookEvent.APPOINTMENT_CREATED,
+        WebhookEvent.APPOINTMENT_STATUS_CHANGED,
+    ]
+    data = [payload["data"] for _event, payload in sent]
+    assert [d.get("id") or d["client_id"] for d in data] == (
+        [client["id"]] * 2 + [one["id"]] * 3 + [two["id"]] * 2
+    )
+    assert [payload["type"] for _event, payload in sent] == [event for event, _ in sent]
+    assert dt.datetime.fromisoformat(data[3]["start"]) == AT + dt.timedelta(hours=2)
+    assert data[4]["status"] == "cancelled_clinic" and data[4]["cancel_reason"] == "illness"
+    assert data[6]["status"] == "checked_in"
