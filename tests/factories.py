@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from functools import cache
 
 import factory
 from django.contrib.auth.hashers import make_password
+from django.db import connection
 
 from bookwell.accounts.models import User
 from bookwell.core.context import clinic_context
@@ -49,3 +53,24 @@ def make_member(clinic: Clinic, role: Role | str = Role.OWNER, **user_fields: ob
     with clinic_context(clinic):
         Membership.objects.create(clinic=clinic, user=user, role=role)
     return user
+
+
+def bookwell_as_deployed(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m bookwell ARGS` on the PostgreSQL test database as a deploy runs it: the
+    runtime role as DATABASE_URL, the schema's owner as DATABASE_OWNER_URL."""
+    params = connection.settings_dict
+    where = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOKWELL_", "DATABASE_"))}
+    env.update(
+        DATABASE_URL=f"postgresql://{params['USER']}@{where}",
+        DATABASE_OWNER_URL=f"postgresql://bookwell_owner@{where}",
+        BOOKWELL_DATA_DIR=os.environ.get("BOOKWELL_DATA_DIR", "/tmp"),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "bookwell", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db import connections
 
 from bookwell.core.context import clinic_context
-from bookwell.scheduling.models import Location, Room, Service, StaffMember
+from bookwell.scheduling.models import Location, Room, Service, StaffMember, WorkingHours
 from bookwell.tenancy.models import Clinic
 
 
@@ -35,6 +35,26 @@ def schedule(clinic: Clinic, *, with_room: bool = False, **service_fields: objec
         if with_room:
             service.rooms.set([room], through_defaults={"clinic": clinic})
     return Setup(clinic, location, staff, other, service, room)
+
+
+def works_every_day(
+    setup: Setup, *staff: StaffMember, start_min: int = 8 * 60, end_min: int = 18 * 60
+) -> None:
+    """Weekly hours on all seven days at the setup's location, for the staff members given
+    (the setup's first one by default)."""
+    with clinic_context(setup.clinic):
+        WorkingHours.objects.bulk_create(
+            WorkingHours(
+                clinic=setup.clinic,
+                staff=member,
+                location=setup.location,
+                weekday=weekday,
+                start_min=start_min,
+                end_min=end_min,
+            )
+            for member in staff or (setup.staff,)
+            for weekday in range(7)
+        )
 
 
 def together(

@@ -5,13 +5,12 @@ ways on a real database as its owner."""
 from __future__ import annotations
 
 import importlib
-import os
-import subprocess
-import sys
 
 import pytest
 from django.apps import apps
 from django.db import connection
+
+from tests.factories import bookwell_as_deployed
 
 pytestmark = pytest.mark.postgres
 
@@ -58,22 +57,7 @@ def _indexdef(name: str) -> str:
 
 
 def _migrate(target: str) -> None:
-    params = connection.settings_dict
-    where = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOKWELL_", "DATABASE_"))}
-    env.update(
-        DATABASE_URL=f"postgresql://{params['USER']}@{where}",
-        DATABASE_OWNER_URL=f"postgresql://bookwell_owner@{where}",
-        BOOKWELL_DATA_DIR=os.environ.get("BOOKWELL_DATA_DIR", "/tmp"),
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "bookwell", "migrate", "bookings", target, "--no-input", "-v0"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = bookwell_as_deployed("migrate", "bookings", target, "--no-input", "-v0")
     assert done.returncode == 0, done.stderr
 
 

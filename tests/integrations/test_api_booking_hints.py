@@ -20,8 +20,8 @@ from bookwell.bookings.models import Appointment
 from bookwell.core.access import Hint, StaleHint, forget_hints, hinted_in_clinic
 from bookwell.core.context import clinic_context
 from bookwell.core.db.statements import Rider
-from bookwell.scheduling.models import Service, StaffMember, WorkingHours
-from tests.bookings.factories import Setup, schedule
+from bookwell.scheduling.models import Service, StaffMember
+from tests.bookings.factories import Setup, schedule, works_every_day
 from tests.integrations.helpers import ApiClient, token_for
 
 pytestmark = pytest.mark.django_db
@@ -38,16 +38,7 @@ def setup(clinic_a, clock) -> Setup:
     clinic_a.time_zone = "Europe/Berlin"
     clinic_a.save()
     s = schedule(clinic_a)
-    with clinic_context(clinic_a):
-        for weekday in range(7):
-            WorkingHours.objects.create(
-                clinic=clinic_a,
-                staff=s.staff,
-                location=s.location,
-                weekday=weekday,
-                start_min=7 * 60,
-                end_min=20 * 60,
-            )
+    works_every_day(s, start_min=7 * 60, end_min=20 * 60)
     return s
 
 

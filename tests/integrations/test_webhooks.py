@@ -386,20 +386,11 @@ def test_every_change_made_through_the_api_is_an_event_in_order(clinic_a, clock)
     """Each event a clinic can subscribe to for appointments and clients, made through the
     API: recorded for the endpoint in the order the changes happened, each with its ids."""
     from bookwell.integrations.models import WebhookEvent
-    from bookwell.scheduling.models import WorkingHours
+    from tests.bookings.factories import works_every_day
     from tests.integrations.helpers import ApiClient, token_for
 
     setup = schedule(clinic_a)
-    with clinic_context(clinic_a):
-        for weekday in range(7):
-            WorkingHours.objects.create(
-                clinic=clinic_a,
-                staff=setup.staff,
-                location=setup.location,
-                weekday=weekday,
-                start_min=0,
-                end_min=24 * 60,
-            )
+    works_every_day(setup, start_min=0, end_min=24 * 60)
     wanted = [
         WebhookEvent.CLIENT_CREATED,
         WebhookEvent.CLIENT_UPDATED,

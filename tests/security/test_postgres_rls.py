@@ -205,34 +205,10 @@ def test_migrate_runs_again_as_the_owner_with_the_runtime_role_configured():
     """An upgrade deploy runs `bookwell migrate` on a database that already has its tables:
     it signs in as DATABASE_OWNER_URL, which owns them by design, and must not be stopped by
     the runtime-role check (bookwell.E010), which is for DATABASE_URL."""
-    import os
-    import subprocess
-    import sys
+    from tests.factories import bookwell_as_deployed
 
-    params = connection.settings_dict
-    where = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOKWELL_", "DATABASE_"))}
-    env.update(
-        DATABASE_URL=f"postgresql://{params['USER']}@{where}",
-        DATABASE_OWNER_URL=f"postgresql://bookwell_owner@{where}",
-        BOOKWELL_DATA_DIR=os.environ.get("BOOKWELL_DATA_DIR", "/tmp"),
-    )
-    again = subprocess.run(
-        [sys.executable, "-m", "bookwell", "migrate", "--no-input", "-v0"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    again = bookwell_as_deployed("migrate", "--no-input", "-v0")
     assert again.returncode == 0, again.stderr
     # The runtime role itself is still checked (and passes: it owns nothing).
-    check = subprocess.run(
-        [sys.executable, "-m", "bookwell", "check", "--database", "default"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    check = bookwell_as_deployed("check", "--database", "default")
     assert check.returncode == 0, check.stderr
