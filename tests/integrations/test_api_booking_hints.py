@@ -197,11 +197,15 @@ def test_a_booking_naming_a_room_or_a_client_is_refused_as_a_fresh_read_would_re
 ):
     """A room or a client is read first anyway and checked against the service and staff
     member: those are read with it, never taken from the rows kept."""
+    from bookwell.clients.models import Client
     from bookwell.clients.services import ClientInput, client_create
 
     _made(_book(api, setup, 8))  # the service and staff member are kept
     with clinic_context(setup.clinic):
         client = client_create(clinic=setup.clinic, data=ClientInput(full_name="Ada Test"))
+        # (Restricted: checked before the service's rows would be confirmed, so a kept row
+        # would answer client_restricted where the fresh one answers not_bookable.)
+        Client.objects.filter(pk=client.pk).update(restricted=True)
         Service.objects.filter(pk=setup.service.pk).update(archived=True)
     body = {
         "service": setup.service.pk,

@@ -24,15 +24,25 @@ ROOM_NEW = models.Index(
 
 
 def _replace(schema_editor, model, old: models.Index, new: models.Index) -> None:
+    quote = schema_editor.quote_name
     if schema_editor.connection.vendor != "postgresql":
-        schema_editor.remove_index(model, old)
+        # (Not atomic either: a run stopped between the two goes on from where it was.)
+        schema_editor.execute(f"DROP INDEX IF EXISTS {quote(old.name)}")
         schema_editor.add_index(model, new)
         return
-    quote = schema_editor.quote_name
     building = models.Index(fields=new.fields, condition=new.condition, name=f"{new.name}_new")
-    # A build interrupted earlier leaves an invalid index behind: start that one afresh.
-    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(building.name)}")
-    schema_editor.add_index(model, building, concurrently=True)
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE c.relname = %s",
+            [building.name],
+        )
+        found = cursor.fetchone()
+    if found is None or not found[0]:
+        # A build interrupted earlier leaves an invalid index behind: start that one afresh
+        # (a complete one, from a run stopped after it was built, is kept).
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(building.name)}")
+        schema_editor.add_index(model, building, concurrently=True)
     schema_editor.remove_index(model, old, concurrently=True)
     schema_editor.rename_index(model, building, new)
 
